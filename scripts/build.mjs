@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Builds what `npx flash-station` and the desktop app run: Node bundles with esbuild, the renderer with Vite.
+// Runs from `prepare`, so a fresh `npm ci` leaves a working CLI. Entry points that do not exist yet are skipped.
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+mkdirSync(join(root, 'dist'), { recursive: true });
+const define = { __FLASH_STATION_VERSION__: JSON.stringify(pkg.version) };
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', define, absWorkingDir: root };
+
+const jobs = [];
+if (existsSync(join(root, 'src/cli/main.ts'))) {
+  jobs.push(build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', format: 'esm', packages: 'external' }));
+}
+if (existsSync(join(root, 'src/main/main.ts'))) {
+  jobs.push(build({ ...common, entryPoints: ['src/main/main.ts'], outfile: 'dist/main.js', format: 'esm', packages: 'external' }));
+}
+if (existsSync(join(root, 'src/preload/preload.ts'))) {
+  // A sandboxed preload is CommonJS and may require only 'electron'.
+  jobs.push(build({ ...common, entryPoints: ['src/preload/preload.ts'], outfile: 'dist/preload.cjs', format: 'cjs', external: ['electron'] }));
+}
+await Promise.all(jobs);
+
+if (existsSync(join(root, 'src/renderer/index.html')) && !process.argv.includes('--no-renderer')) {
+  const { build: viteBuild } = await import('vite');
+  await viteBuild({ root, configFile: join(root, 'vite.config.ts'), logLevel: 'warn' });
+}
+console.log('flash-station: build done');

@@ -1,0 +1,312 @@
+/**
+ * Wire types of the `flash-station/1` WebSocket protocol (contract.md §2). The single source of truth for the
+ * server, the typed client, the UI and the docs; the JSON Schemas in `schemas.ts` mirror these types.
+ * This module imports nothing: it runs in Node, in the browser and in Electron alike.
+ */
+
+export const PROTOCOL = 'flash-station/1';
+
+export type DeviceProtocol = 'fastboot' | 'dfu' | 'esp' | 'stm32' | 'block';
+export type DeviceTransport = 'usb' | 'tcp' | 'udp' | 'serial' | 'sim';
+export type DeviceState = 'idle' | 'busy' | 'error';
+export type JobState = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface PartitionInfo {
+  name: string;
+  size: number;
+}
+
+export interface Device {
+  id: string;
+  protocol: DeviceProtocol;
+  transport: DeviceTransport;
+  name: string;
+  serial: string;
+  port?: string;
+  state: DeviceState;
+  partitions?: PartitionInfo[];
+  info: Record<string, string | number | boolean>;
+}
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+export interface Job {
+  jobId: string;
+  deviceId: string;
+  state: JobState;
+  stage: string;
+  progress: number;
+  bytesTransferred: number;
+  totalBytes: number;
+  transferSpeed: number;
+  estimatedTimeRemaining: number;
+  createdAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  error?: string;
+  /** Additive: machine-readable error code when the job failed. */
+  errorCode?: string;
+  /** Additive: expanded image size (holes and fills included). */
+  imageBytes?: number;
+  /** Additive: what was flashed, e.g. `boot ← /images/boot.img` or a plan's name. */
+  target?: string;
+  /** Additive: batch the job belongs to, when started for several devices at once. */
+  batchId?: string;
+  /** Additive: SHA-256 of the expanded image(s), hex, once known. */
+  sha256?: string;
+}
+
+// ---- server → client: the original seven (field for field as the guide) ----
+
+export interface FlashStartedMessage {
+  type: 'flash_started';
+  jobId: string;
+  deviceId: string;
+  stage: string;
+  totalBytes: number;
+  timestamp: number;
+  imageBytes?: number;
+}
+
+export interface FlashProgressMessage {
+  type: 'flash_progress';
+  jobId: string;
+  deviceId: string;
+  progress: number;
+  stage: string;
+  bytesTransferred: number;
+  totalBytes: number;
+  transferSpeed: number;
+  estimatedTimeRemaining: number;
+  timestamp: number;
+}
+
+export interface FlashCompletedMessage {
+  type: 'flash_completed';
+  jobId: string;
+  deviceId: string;
+  timestamp: number;
+}
+
+export interface FlashFailedMessage {
+  type: 'flash_failed';
+  jobId: string;
+  deviceId: string;
+  error: string;
+  timestamp: number;
+  /** Additive: `cancelled` when the job was cancelled. */
+  reason?: 'cancelled' | 'error' | 'interrupted';
+  /** Additive: stable error code. */
+  code?: string;
+}
+
+export interface FlashPausedMessage {
+  type: 'flash_paused';
+  jobId: string;
+  deviceId: string;
+  timestamp: number;
+}
+
+export interface FlashResumedMessage {
+  type: 'flash_resumed';
+  jobId: string;
+  deviceId: string;
+  timestamp: number;
+}
+
+export interface PongMessage {
+  type: 'pong';
+  timestamp: number;
+}
+
+// ---- server → client: additions ----
+
+export interface HelloMessage {
+  type: 'hello';
+  protocol: typeof PROTOCOL;
+  version: string;
+  authenticated: boolean;
+  timestamp: number;
+}
+
+export interface SnapshotMessage {
+  type: 'snapshot';
+  devices: Device[];
+  jobs: Job[];
+  timestamp: number;
+  requestId?: string;
+}
+
+export interface DeviceAttachedMessage {
+  type: 'device_attached';
+  device: Device;
+  timestamp: number;
+}
+
+export interface DeviceDetachedMessage {
+  type: 'device_detached';
+  deviceId: string;
+  timestamp: number;
+}
+
+/** Additive: a device's state, partitions or info changed (e.g. busy → idle). */
+export interface DeviceUpdatedMessage {
+  type: 'device_updated';
+  device: Device;
+  timestamp: number;
+}
+
+export interface FlashQueuedMessage {
+  type: 'flash_queued';
+  jobId: string;
+  deviceId: string;
+  position: number;
+  timestamp: number;
+}
+
+export interface FlashLogMessage {
+  type: 'flash_log';
+  jobId: string;
+  deviceId: string;
+  level: LogLevel;
+  message: string;
+  timestamp: number;
+}
+
+export interface ResultOk {
+  type: 'result';
+  requestId?: string;
+  ok: true;
+  [field: string]: unknown;
+}
+
+export interface ResultErr {
+  type: 'result';
+  requestId?: string;
+  ok: false;
+  error: JobError;
+}
+
+export type ResultMessage = ResultOk | ResultErr;
+
+export interface ErrorMessage {
+  type: 'error';
+  code: string;
+  message: string;
+  requestId?: string;
+}
+
+export type FlashEventMessage =
+  | FlashStartedMessage
+  | FlashProgressMessage
+  | FlashCompletedMessage
+  | FlashFailedMessage
+  | FlashPausedMessage
+  | FlashResumedMessage;
+
+export type ServerMessage =
+  | FlashEventMessage
+  | PongMessage
+  | HelloMessage
+  | SnapshotMessage
+  | DeviceAttachedMessage
+  | DeviceDetachedMessage
+  | DeviceUpdatedMessage
+  | FlashQueuedMessage
+  | FlashLogMessage
+  | ResultMessage
+  | ErrorMessage;
+
+// ---- client → server ----
+
+interface Command {
+  requestId?: string;
+}
+
+export interface PingCommand extends Command {
+  type: 'ping';
+  timestamp?: number;
+}
+export interface AuthCommand extends Command {
+  type: 'auth';
+  token: string;
+}
+export interface GetSnapshotCommand extends Command {
+  type: 'get_snapshot';
+}
+export interface GetHistoryCommand extends Command {
+  type: 'get_history';
+  limit?: number;
+  deviceId?: string;
+  before?: number;
+}
+export interface StartFlashCommand extends Command {
+  type: 'start_flash';
+  deviceId?: string;
+  /** Additive (station-scale): several devices, one job each. */
+  deviceIds?: string[];
+  partition?: string;
+  image?: string;
+  /** A plan: a path to a bundle/manifest/factory zip on the station's machine, or an inline plan object. */
+  plan?: string | PlanInput;
+  /** Additive: read back and compare after writing where the device can. */
+  verify?: boolean;
+}
+export interface JobCommand extends Command {
+  type: 'pause_flash' | 'resume_flash' | 'cancel_flash';
+  jobId: string;
+}
+export interface SetLimitsCommand extends Command {
+  type: 'set_limits';
+  jobId?: string;
+  bytesPerSecond: number | null;
+}
+
+export type ClientCommand =
+  | PingCommand
+  | AuthCommand
+  | GetSnapshotCommand
+  | GetHistoryCommand
+  | StartFlashCommand
+  | JobCommand
+  | SetLimitsCommand
+  | (FlashEventMessage & Command);
+
+/** A plan as it travels on the wire (see src/images/plan.ts for the manifest format). */
+export interface PlanInput {
+  name?: string;
+  steps: PlanStepInput[];
+}
+
+export type PlanStepInput =
+  | { op: 'flash'; partition: string; image: string; slot?: 'a' | 'b' | 'all' | 'current' }
+  | { op: 'erase'; partition: string }
+  | { op: 'set_active'; slot: 'a' | 'b' }
+  | { op: 'reboot'; target?: 'system' | 'bootloader' | 'fastboot' | 'recovery' }
+  | { op: 'wait_for_device'; timeoutMs?: number }
+  | { op: 'oem'; command: string }
+  | { op: 'getvar'; name: string; expect?: string };
+
+export const ERROR_CODES = [
+  'bad_request',
+  'invalid_json',
+  'unknown_type',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'device_not_found',
+  'device_busy',
+  'job_not_found',
+  'invalid_state',
+  'image_not_found',
+  'image_unreadable',
+  'image_invalid',
+  'rate_limited',
+  'too_large',
+  'shutting_down',
+  'internal',
+] as const;
