@@ -30,6 +30,11 @@ export interface BlockSource {
   readonly blockSize: number;
   readonly reopenable: boolean;
   chunks(signal?: AbortSignal): AsyncIterable<Chunk>;
+  /**
+   * Random access to expanded bytes, where the underlying file allows it (raw and uncompressed sparse files).
+   * Lets a sparse writer plan a piece from chunk metadata first and stream its data afterwards, in bounded memory.
+   */
+  readAt?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
   /** SHA-256 (hex) of the expanded image; resolves once `chunks()` has been read to the end. */
   sha256(): Promise<string>;
 }

@@ -1,0 +1,67 @@
+/**
+ * The subset of the WebUSB `USBDevice` API our USB transport uses. The `usb` package's WebUSB devices
+ * (`usb.WebUSBDevice`) and the in-process simulators (src/sim) both satisfy it, so the USB code path is tested
+ * without hardware.
+ */
+
+export type UsbDirection = 'in' | 'out';
+export type UsbEndpointType = 'bulk' | 'interrupt' | 'isochronous';
+export type UsbTransferStatus = 'ok' | 'stall' | 'babble';
+
+export interface UsbEndpointLike {
+  readonly endpointNumber: number;
+  readonly direction: UsbDirection;
+  readonly type: UsbEndpointType;
+  readonly packetSize: number;
+}
+
+export interface UsbAlternateInterfaceLike {
+  readonly alternateSetting: number;
+  readonly interfaceClass: number;
+  readonly interfaceSubclass: number;
+  readonly interfaceProtocol: number;
+  readonly interfaceName?: string | null;
+  readonly endpoints: readonly UsbEndpointLike[];
+}
+
+export interface UsbInterfaceLike {
+  readonly interfaceNumber: number;
+  readonly alternate: UsbAlternateInterfaceLike;
+  readonly alternates: readonly UsbAlternateInterfaceLike[];
+  readonly claimed: boolean;
+}
+
+export interface UsbConfigurationLike {
+  readonly configurationValue: number;
+  readonly interfaces: readonly UsbInterfaceLike[];
+}
+
+export interface UsbInTransferResultLike {
+  readonly data?: DataView;
+  readonly status: UsbTransferStatus;
+}
+
+export interface UsbOutTransferResultLike {
+  readonly bytesWritten: number;
+  readonly status: UsbTransferStatus;
+}
+
+export interface WebUsbDeviceLike {
+  readonly vendorId: number;
+  readonly productId: number;
+  readonly manufacturerName?: string | null;
+  readonly productName?: string | null;
+  readonly serialNumber?: string | null;
+  readonly opened: boolean;
+  readonly configuration?: UsbConfigurationLike | null;
+  readonly configurations: readonly UsbConfigurationLike[];
+  open(): Promise<void>;
+  close(): Promise<void>;
+  selectConfiguration(configurationValue: number): Promise<void>;
+  claimInterface(interfaceNumber: number): Promise<void>;
+  releaseInterface(interfaceNumber: number): Promise<void>;
+  transferIn(endpointNumber: number, length: number): Promise<UsbInTransferResultLike>;
+  transferOut(endpointNumber: number, data: BufferSource): Promise<UsbOutTransferResultLike>;
+  clearHalt?(direction: UsbDirection, endpointNumber: number): Promise<void>;
+  reset?(): Promise<void>;
+}
