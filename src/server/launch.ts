@@ -1,0 +1,110 @@
+/**
+ * Composition root shared by `flash-station serve` and the Electron main process: builds the station core with its
+ * device providers (USB, network, simulators), loads the token and starts the HTTP/WebSocket server.
+ */
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import type { DeviceProvider } from '../core/types.js';
+import { createStation, type Station } from '../core/station.js';
+import { createUsbProvider } from '../devices/usb-provider.js';
+import { createNetworkProvider } from '../devices/network-provider.js';
+import { createSimProvider } from '../sim/index.js';
+import { startServer } from './server.js';
+import { loadOrCreateToken } from './token.js';
+
+export interface LaunchOptions {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+  connect?: string[];
+  sims?: string[];
+  demo?: boolean;
+  usb?: boolean;
+  serial?: boolean;
+  allowOrigins?: string[];
+  /** Where the built renderer lives; defaults to dist/renderer beside the bundle. */
+  staticDir?: string;
+}
+
+export interface LaunchedStation {
+  station: Station;
+  /** `ws://HOST:PORT/flash-progress` */
+  url: string;
+  /** `http://HOST:PORT/?token=…` */
+  uiUrl: string;
+  host: string;
+  port: number;
+  token: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** Simulated devices for `--demo`: USB 2.0 high-speed link model, a few partitions each. */
+export const DEMO_SIMS = [
+  'fastboot:DEMO0001?speed=40M&partitions=boot:64M,system:1G,vendor:256M,userdata:2G',
+  'fastboot:DEMO0002?speed=40M&partitions=boot:64M,system:1G,vendor:256M,userdata:2G',
+  'fastboot:DEMO0003?speed=40M&slots=1&partitions=boot:64M,system:1G,vendor:256M',
+];
+
+/** The per-user config dir of "flash-station" (XDG on Linux, Library/Application Support on macOS, APPDATA on Windows). */
+export function defaultDataDir(): string {
+  const home = homedir();
+  if (process.platform === 'win32') return join(process.env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'flash-station');
+  if (process.platform === 'darwin') return join(home, 'Library', 'Application Support', 'flash-station');
+  return join(process.env.XDG_CONFIG_HOME ?? join(home, '.config'), 'flash-station');
+}
+
+function defaultStaticDir(): string | undefined {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  for (const candidate of [resolve(here, 'renderer'), resolve(here, '../../dist/renderer'), resolve(here, '../renderer')]) {
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+  }
+  return undefined;
+}
+
+export async function launchStation(options: LaunchOptions = {}): Promise<LaunchedStation> {
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = resolve(options.dataDir ?? defaultDataDir());
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const token = await loadOrCreateToken(dataDir);
+
+  const providers: DeviceProvider[] = [];
+  if (options.usb !== false) providers.push(createUsbProvider());
+  if (options.connect?.length) providers.push(createNetworkProvider(options.connect));
+  const sims = [...(options.sims ?? []), ...(options.demo ? DEMO_SIMS : [])];
+  if (sims.length) providers.push(createSimProvider(sims, { dataDir }));
+
+  const station = await createStation({ dataDir, providers });
+  let server;
+  try {
+    server = await startServer(station, {
+      host,
+      port: options.port ?? 3001,
+      dataDir,
+      token,
+      allowOrigins: options.allowOrigins ?? [],
+      staticDir: options.staticDir ?? defaultStaticDir(),
+    });
+  } catch (e) {
+    await station.close();
+    throw e;
+  }
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const base = `${shownHost}:${server.port}`;
+  return {
+    station,
+    url: `ws://${base}/flash-progress`,
+    uiUrl: `http://${base}/?token=${encodeURIComponent(token)}`,
+    host,
+    port: server.port,
+    token,
+    dataDir,
+    async close() {
+      await server.close();
+      await station.close();
+    },
+  };
+}
