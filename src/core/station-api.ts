@@ -4,6 +4,9 @@
  */
 import type {
   Device,
+  DeviceProtocol,
+  DeviceState,
+  DeviceTransport,
   FlashEventMessage,
   Job,
   PlanInput,
@@ -12,11 +15,27 @@ import type {
 
 export interface StartFlashRequest {
   deviceId?: string;
+  /** Several devices, one job each; `["*"]` means every connected device that matches `selector` (or all idle ones). */
   deviceIds?: string[];
+  /** Additive: pick devices by what they are, e.g. `{ protocol: 'fastboot', state: 'idle' }` (all idle fastboot devices). */
+  selector?: DeviceSelector;
   partition?: string;
   image?: string;
   plan?: string | PlanInput;
   verify?: boolean;
+  /** Additive: wait this long for a device that is not connected yet (default: the `deviceWaitMs` setting). */
+  waitForDeviceMs?: number;
+}
+
+/** Additive: which connected devices a many-device `start_flash` addresses. Every given field must match. */
+export interface DeviceSelector {
+  protocol?: DeviceProtocol;
+  transport?: DeviceTransport;
+  state?: DeviceState;
+  /** Glob on the serial (`*` and `?`), e.g. `R58M*`. */
+  serial?: string;
+  /** Glob on `info.product`. */
+  product?: string;
 }
 
 export interface StartFlashResult {
@@ -31,13 +50,94 @@ export interface HistoryQuery {
   limit?: number;
   deviceId?: string;
   before?: number;
+  /** A JobState, or `interrupted` (jobs that were running when the station died). */
   state?: string;
+  /** Additive: jobs of one batch. */
+  batchId?: string;
 }
 
 export interface StationStats {
   jobsByState: Record<string, number>;
   bytesFlashed: number;
   devices: number;
+  /** Additive: succeeded/failed jobs per physical port (or device id where there is no port) since start. */
+  ports?: PortCounter[];
+}
+
+/** Additive: per-port counters for production lines. */
+export interface PortCounter {
+  port: string;
+  succeeded: number;
+  failed: number;
+}
+
+/** Additive: "when a device matching this appears, run this" (production lines: the operator only plugs devices in). */
+export interface AutoFlashRule {
+  id: string;
+  name?: string;
+  enabled: boolean;
+  match: DeviceSelector;
+  partition?: string;
+  image?: string;
+  plan?: string | PlanInput;
+}
+
+/** Additive: station settings, persisted as DATA_DIR/settings.json (the electron-store / conf JSON format). */
+export interface StationSettings {
+  /** Jobs running at once, station-wide. */
+  slotLimit: number;
+  /** Retries of a step that failed with a transient error (device dropped and came back, timeout). Never for user faults. */
+  retries: number;
+  /** Pause before a retry, in ms. */
+  retryDelayMs: number;
+  /** How long a job waits for a device that is not connected, in ms; 0 = refuse at once with `device_not_found`. */
+  deviceWaitMs: number;
+  /** Per-job bandwidth limit new jobs start with, bytes/s; null = unlimited. */
+  jobBytesPerSecond: number | null;
+  /** Station-wide bandwidth limit, bytes/s; null = unlimited. */
+  stationBytesPerSecond: number | null;
+  autoFlash: {
+    enabled: boolean;
+    rules: AutoFlashRule[];
+    /** A device marked done is flashed again by a rule only after it was unplugged this long (ms). */
+    replugMs: number;
+  };
+}
+
+/** Additive: analytics grouped per device, per image or per day. */
+export interface AnalyticsQuery {
+  groupBy: 'device' | 'image' | 'day';
+  /** Unix ms bounds on the job's creation time. */
+  since?: number;
+  until?: number;
+}
+
+export interface AnalyticsRow {
+  key: string;
+  count: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  /** succeeded / (succeeded + failed + cancelled), 0–1; 0 when nothing ended. */
+  successRate: number;
+  /** Median wall time of ended jobs, ms. */
+  medianDurationMs: number;
+  /** Bytes transferred per second of running time over ended jobs. */
+  throughput: number;
+  bytes: number;
+}
+
+export interface BatchSummary {
+  batchId: string;
+  jobIds: string[];
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  running: number;
+  queued: number;
+  createdAt: number;
+  endedAt?: number;
 }
 
 /** A station event goes to every client; `progressKey` marks frames that may be coalesced to the latest per job. */
@@ -61,4 +161,18 @@ export interface StationApi {
   stats(): StationStats;
   /** Stop taking jobs, cancel running ones cleanly, close stores. */
   close(): Promise<void>;
+
+  // ---- additive (station at scale) ----
+  /** Pause / resume / cancel every active job; returns the jobs affected. */
+  pauseAll(): Job[];
+  resumeAll(): Job[];
+  cancelAll(): Job[];
+  batch(batchId: string): BatchSummary | undefined;
+  batches(): BatchSummary[];
+  analytics(query: AnalyticsQuery): AnalyticsRow[];
+  /** History as CSV (header line first), same filters as `history`. */
+  exportCsv(query: HistoryQuery): string;
+  getSettings(): StationSettings;
+  /** Merges, validates (FlashError `bad_request`), applies live and persists; returns the full settings. */
+  updateSettings(patch: Partial<StationSettings>): StationSettings;
 }

@@ -177,6 +177,20 @@ export interface FlashLogMessage {
   timestamp: number;
 }
 
+/** Additive: a many-device `start_flash` changed counts (sent when the batch starts and whenever one of its jobs ends). */
+export interface BatchSummaryMessage {
+  type: 'batch_summary';
+  batchId: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  running: number;
+  /** Additive to the counts: jobs still waiting for their device or a slot. */
+  queued: number;
+  timestamp: number;
+}
+
 export interface ResultOk {
   type: 'result';
   requestId?: string;
@@ -218,6 +232,7 @@ export type ServerMessage =
   | DeviceUpdatedMessage
   | FlashQueuedMessage
   | FlashLogMessage
+  | BatchSummaryMessage
   | ResultMessage
   | ErrorMessage;
 
@@ -305,6 +320,8 @@ export const ERROR_CODES = [
   'image_not_found',
   'image_unreadable',
   'image_invalid',
+  'partition_not_found',
+  'image_too_large',
   'rate_limited',
   'too_large',
   'shutting_down',
