@@ -60,8 +60,12 @@ export interface WebUsbDeviceLike {
   selectConfiguration(configurationValue: number): Promise<void>;
   claimInterface(interfaceNumber: number): Promise<void>;
   releaseInterface(interfaceNumber: number): Promise<void>;
-  transferIn(endpointNumber: number, length: number): Promise<UsbInTransferResultLike>;
-  transferOut(endpointNumber: number, data: BufferSource): Promise<UsbOutTransferResultLike>;
+  /**
+   * `timeout` (ms) is an extension of the `usb` package (its default is 1000 ms, too short for a device that is busy
+   * writing flash); browsers and simulators may ignore it, so callers also enforce their own deadline.
+   */
+  transferIn(endpointNumber: number, length: number, timeout?: number): Promise<UsbInTransferResultLike>;
+  transferOut(endpointNumber: number, data: BufferSource, timeout?: number): Promise<UsbOutTransferResultLike>;
   clearHalt?(direction: UsbDirection, endpointNumber: number): Promise<void>;
   reset?(): Promise<void>;
 }
