@@ -1,0 +1,154 @@
+// Where a piece's data comes from while it streams: read again from the source (readAt), or kept since planning.
+import { open, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BlockSource } from '../core/types.js';
+import { FlashError } from '../core/errors.js';
+import type { BlockRun } from './block-runs.js';
+import { PIECE_SLICE_BYTES } from './types.js';
+
+export interface PieceStore {
+  /** Called for every run as planning takes it from the source. */
+  put(run: BlockRun): Promise<void> | void;
+  /** The data bytes of blocks [start, start + blocks), in slices of at most PIECE_SLICE_BYTES. */
+  read(start: number, blocks: number, signal?: AbortSignal): AsyncGenerator<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** Re-reads data with `readAt` (raw and uncompressed sparse files): nothing is kept between planning and sending. */
+export class ReadAtStore implements PieceStore {
+  constructor(
+    private readonly source: BlockSource,
+    private readonly blockSize: number,
+  ) {}
+  put(): void {}
+  async *read(start: number, blocks: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const readAt = this.source.readAt;
+    if (!readAt) throw new FlashError('internal', 'source has no readAt');
+    let off = start * this.blockSize;
+    const end = (start + blocks) * this.blockSize;
+    while (off < end) {
+      const n = Math.min(PIECE_SLICE_BYTES, end - off);
+      const avail = Math.max(0, Math.min(n, this.source.size - off));
+      let b = avail > 0 ? await readAt.call(this.source, off, avail, signal) : new Uint8Array(0);
+      if (b.length !== n) {
+        if (b.length !== avail) throw new FlashError('image_unreadable', `${this.source.description}: short read at ${off}`);
+        const padded = new Uint8Array(n); // the image's last block, zero-padded
+        padded.set(b);
+        b = padded;
+      }
+      yield b;
+      off += n;
+    }
+  }
+  async close(): Promise<void> {}
+}
+
+interface Segment {
+  start: number;
+  blocks: number;
+  mem?: Uint8Array;
+  spillAt?: number;
+}
+
+/**
+ * Keeps the data of planned runs for sources that stream once (compressed input): in memory up to `memoryLimit`
+ * bytes, beyond that appended to a temporary file that is emptied whenever everything kept has been sent.
+ */
+export class BufferStore implements PieceStore {
+  private readonly fifo: Segment[] = [];
+  private memBytes = 0;
+  private spill: { dir: string; fh: FileHandle; size: number } | null = null;
+  private spillOpening: Promise<void> | null = null;
+
+  constructor(
+    private readonly blockSize: number,
+    private readonly memoryLimit = 32 << 20,
+  ) {}
+
+  async put(run: BlockRun): Promise<void> {
+    if (run.kind !== 'data') return;
+    if (this.memBytes + run.bytes.length <= this.memoryLimit) {
+      this.fifo.push({ start: run.start, blocks: run.blocks, mem: run.bytes });
+      this.memBytes += run.bytes.length;
+      return;
+    }
+    const s = await this.spillFile();
+    const at = s.size;
+    let done = 0;
+    while (done < run.bytes.length) {
+      const { bytesWritten } = await s.fh.write(run.bytes, done, run.bytes.length - done, at + done);
+      done += bytesWritten;
+    }
+    s.size += run.bytes.length;
+    this.fifo.push({ start: run.start, blocks: run.blocks, spillAt: at });
+  }
+
+  private async spillFile(): Promise<{ dir: string; fh: FileHandle; size: number }> {
+    if (!this.spill) {
+      this.spillOpening ??= (async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'flash-station-piece-'));
+        const fh = await open(join(dir, 'piece.bin'), 'w+');
+        this.spill = { dir, fh, size: 0 };
+      })();
+      await this.spillOpening;
+    }
+    if (!this.spill) throw new FlashError('internal', 'spill file missing');
+    return this.spill;
+  }
+
+  async *read(start: number, blocks: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const bs = this.blockSize;
+    let at = start;
+    const end = start + blocks;
+    while (at < end) {
+      signal?.throwIfAborted();
+      const seg = this.fifo[0];
+      if (!seg) throw new FlashError('internal', `piece data for block ${at} is missing`);
+      if (seg.start + seg.blocks <= at) {
+        this.drop(); // an abandoned piece's data
+        continue;
+      }
+      if (seg.start > at) throw new FlashError('internal', `piece data for block ${at} is missing`);
+      const skip = at - seg.start;
+      const take = Math.min(seg.start + seg.blocks, end) - at;
+      const segEndTaken = skip + take === seg.blocks;
+      if (seg.mem) {
+        const view = seg.mem.subarray(skip * bs, (skip + take) * bs);
+        for (let o = 0; o < view.length; o += PIECE_SLICE_BYTES) yield view.subarray(o, o + PIECE_SLICE_BYTES);
+      } else if (seg.spillAt !== undefined && this.spill) {
+        const base = seg.spillAt + skip * bs;
+        const len = take * bs;
+        for (let o = 0; o < len; o += PIECE_SLICE_BYTES) {
+          const n = Math.min(PIECE_SLICE_BYTES, len - o);
+          const b = Buffer.allocUnsafe(n);
+          const { bytesRead } = await this.spill.fh.read(b, 0, n, base + o);
+          if (bytesRead !== n) throw new FlashError('image_unreadable', 'temporary piece file was cut short');
+          yield b;
+        }
+      }
+      at += take;
+      if (segEndTaken) this.drop();
+    }
+  }
+
+  private drop(): void {
+    const seg = this.fifo.shift();
+    if (seg?.mem) this.memBytes -= seg.mem.length;
+    // Nothing kept in the file any more: write from its start again (its size stays bounded by one piece).
+    if (this.spill && !this.fifo.some((s) => s.spillAt !== undefined)) this.spill.size = 0;
+  }
+
+  async close(): Promise<void> {
+    this.fifo.length = 0;
+    this.memBytes = 0;
+    if (this.spillOpening) await this.spillOpening.catch(() => undefined);
+    const s = this.spill;
+    this.spill = null;
+    if (s) {
+      await s.fh.close().catch(() => undefined);
+      await rm(s.dir, { recursive: true, force: true });
+    }
+  }
+}

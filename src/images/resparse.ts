@@ -1,0 +1,125 @@
+// Split a BlockSource into AOSP-style sparse pieces of at most maxBytes, each with its length known before its bytes.
+import type { BlockSource } from '../core/types.js';
+import { FlashError } from '../core/errors.js';
+import { toBlockRuns } from './block-runs.js';
+import { minPieceBytes, planPieces, type PiecePlan } from './piece-plan.js';
+import { BufferStore, ReadAtStore, type PieceStore } from './piece-store.js';
+import {
+  CHUNK_DONT_CARE,
+  CHUNK_FILL,
+  CHUNK_HEADER_SIZE,
+  CHUNK_RAW,
+  encodeSparseHeader,
+  writeChunkHeader,
+} from './sparse-format.js';
+import type { SparsePiece } from './types.js';
+
+export interface ResparseOptions {
+  signal?: AbortSignal;
+  /** Without `readAt`, bytes of one piece kept in memory before the rest goes to a temporary file (default 32 MiB). */
+  memoryLimit?: number;
+}
+
+const STAGING = 64 << 10;
+
+/**
+ * Pieces of `source`, each a complete sparse file of at most `maxBytes` keeping the image's total_blks (DONT_CARE
+ * before and after its own blocks), filled to at least 7/8 of `maxBytes` except the last. Read each piece's bytes to
+ * the end before asking for the next one.
+ *
+ * Memory: with `source.readAt` only chunk metadata is kept while planning and a piece's data is read again when it
+ * streams; otherwise one piece's data is kept — up to `memoryLimit` in memory, the rest in a temporary file.
+ */
+export async function* resparse(source: BlockSource, maxBytes: number, options: ResparseOptions = {}): AsyncGenerator<SparsePiece> {
+  const bs = source.blockSize;
+  if (!Number.isSafeInteger(maxBytes) && maxBytes !== Number.POSITIVE_INFINITY) {
+    throw new FlashError('bad_request', `piece limit ${maxBytes} is not a whole number of bytes`);
+  }
+  if (maxBytes < minPieceBytes(bs)) {
+    throw new FlashError('too_large', `the device accepts only ${maxBytes} bytes per download, less than one ${bs}-byte block needs`);
+  }
+  const totalBlocks = Math.ceil(source.size / bs);
+  if (totalBlocks > 0xffffffff) throw new FlashError('too_large', `${source.description} has more blocks than a sparse image can hold`);
+  const store: PieceStore = source.readAt ? new ReadAtStore(source, bs) : new BufferStore(bs, options.memoryLimit);
+  const runs = toBlockRuns(source.chunks(options.signal), bs, source.size);
+  try {
+    for await (const plan of planPieces(runs, { blockSize: bs, totalBlocks, maxBytes }, (r) => store.put(r))) {
+      yield makePiece(plan, store, bs, totalBlocks);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+function makePiece(plan: PiecePlan, store: PieceStore, bs: number, totalBlocks: number): SparsePiece {
+  let started = false;
+  return {
+    index: plan.index,
+    length: plan.length,
+    dataBytes: plan.dataBytes,
+    startBlock: plan.startBlock,
+    endBlock: plan.endBlock,
+    chunkCount: plan.chunkCount,
+    bytes(signal?: AbortSignal): AsyncIterable<Uint8Array> {
+      if (started) throw new FlashError('internal', `sparse piece ${plan.index + 1} can be read only once`);
+      started = true;
+      return pieceBytes(plan, store, bs, totalBlocks, signal);
+    },
+  };
+}
+
+async function* pieceBytes(
+  plan: PiecePlan,
+  store: PieceStore,
+  bs: number,
+  totalBlocks: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  let stage = new Uint8Array(STAGING);
+  let fill = 0;
+  let sent = 0;
+  const flush = function* (): Generator<Uint8Array> {
+    if (fill > 0) {
+      const out = stage.subarray(0, fill);
+      stage = new Uint8Array(STAGING);
+      fill = 0;
+      sent += out.length;
+      yield out;
+    }
+  };
+  const chunk = function* (type: number, blocks: number, total: number, value?: number): Generator<Uint8Array> {
+    if (fill + CHUNK_HEADER_SIZE + 4 > STAGING) yield* flush();
+    writeChunkHeader(stage, fill, type, blocks, total);
+    fill += CHUNK_HEADER_SIZE;
+    if (value !== undefined) {
+      new DataView(stage.buffer, stage.byteOffset + fill, 4).setUint32(0, value, true);
+      fill += 4;
+    }
+  };
+  stage.set(encodeSparseHeader(bs, totalBlocks, plan.chunkCount), 0);
+  fill = 28;
+  if (plan.startBlock > 0) yield* chunk(CHUNK_DONT_CARE, plan.startBlock, CHUNK_HEADER_SIZE);
+  for (const e of plan.entries) {
+    signal?.throwIfAborted();
+    if (e.kind === 'fill') yield* chunk(CHUNK_FILL, e.blocks, CHUNK_HEADER_SIZE + 4, e.value);
+    else if (e.kind === 'skip') yield* chunk(CHUNK_DONT_CARE, e.blocks, CHUNK_HEADER_SIZE);
+    else {
+      yield* chunk(CHUNK_RAW, e.blocks, CHUNK_HEADER_SIZE + e.blocks * bs);
+      for await (const b of store.read(e.start, e.blocks, signal)) {
+        if (b.length < STAGING / 4 && fill + b.length <= STAGING) {
+          stage.set(b, fill);
+          fill += b.length;
+          continue;
+        }
+        yield* flush();
+        sent += b.length;
+        yield b;
+      }
+    }
+  }
+  if (plan.endBlock < totalBlocks) yield* chunk(CHUNK_DONT_CARE, totalBlocks - plan.endBlock, CHUNK_HEADER_SIZE);
+  yield* flush();
+  if (sent !== plan.length) {
+    throw new FlashError('internal', `sparse piece ${plan.index + 1} came out ${sent} bytes long, planned ${plan.length}`);
+  }
+}
