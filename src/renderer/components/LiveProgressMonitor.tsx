@@ -1,0 +1,60 @@
+// The guide's live monitor: a connection indicator and one card per job (progress bar, speed, ETA, bytes, stage, errors).
+import { useMemo, useSyncExternalStore } from 'react';
+import { useFlashProgressWebSocket, useStationConnection, type UseFlashProgressWebSocketOptions } from '../hooks/use-flash-progress-websocket.js';
+import { useJobActions } from '../hooks/use-job-actions.js';
+import { orderJobs } from '../lib/job-order.js';
+import { FINAL_STATES } from '../lib/station-state.js';
+import { ConnectionIndicator } from './connection-indicator.js';
+import { JobCard } from './job-card.js';
+
+export interface LiveProgressMonitorProps extends Partial<UseFlashProgressWebSocketOptions> {
+  url: string;
+  title?: string;
+  /** Show only jobs of these devices. */
+  deviceFilter?: ReadonlySet<string>;
+}
+
+export function LiveProgressMonitor({ title = 'Jobs', deviceFilter, ...options }: LiveProgressMonitorProps) {
+  const hook = useFlashProgressWebSocket(options);
+  const connection = useStationConnection(options);
+  const logs = useSyncExternalStore(connection.subscribe, () => connection.getSnapshot().station.logs);
+  const { onAction } = useJobActions(connection);
+  const jobs = useMemo(() => {
+    const all = orderJobs(hook.activeJobs.values());
+    return deviceFilter ? all.filter((j) => deviceFilter.has(j.deviceId)) : all;
+  }, [hook.activeJobs, deviceFilter]);
+  const finished = jobs.some((j) => FINAL_STATES.has(j.state));
+
+  return (
+    <section className="monitor" aria-labelledby="monitor-title">
+      <header className="monitor-head">
+        <h2 id="monitor-title">{title}</h2>
+        <ConnectionIndicator
+          status={hook.connectionStatus}
+          reconnectAttempts={hook.reconnectAttempts}
+          maxReconnectAttempts={options.maxReconnectAttempts}
+          lastMessageTime={hook.lastMessageTime}
+          onReconnect={hook.connect}
+        />
+        {finished ? (
+          <button
+            type="button"
+            className="btn subtle"
+            onClick={() => jobs.filter((j) => FINAL_STATES.has(j.state)).forEach((j) => hook.clearJob(j.jobId))}
+          >
+            Dismiss finished
+          </button>
+        ) : null}
+      </header>
+      {jobs.length === 0 ? (
+        <p className="empty">No jobs yet. Pick a device, an image and a partition, then press Flash.</p>
+      ) : (
+        <div className="job-grid">
+          {jobs.map((job) => (
+            <JobCard key={job.jobId} job={job} logs={logs.get(job.jobId)} onAction={onAction} onClear={hook.clearJob} />
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,128 @@
+// One job: state word, progress bar, speed, ETA, bytes, stage, error, its controls and its device log.
+import { memo, useState } from 'react';
+import type { ActiveJob, LogEntry } from '../lib/station-state.js';
+import { formatBytes, formatDuration, formatPercent, formatSpeed, formatTime, stateWord } from '../lib/format.js';
+
+export type JobAction = 'pause_flash' | 'resume_flash' | 'cancel_flash';
+
+export interface JobCardProps {
+  job: ActiveJob;
+  logs: readonly LogEntry[] | undefined;
+  onAction(action: JobAction, jobId: string): Promise<void>;
+  onClear(jobId: string): void;
+}
+
+const ACTIVE = new Set(['queued', 'running', 'paused']);
+
+function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
+  const [busy, setBusy] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const percent = Math.round(Math.max(0, Math.min(100, job.progress)));
+  const active = ACTIVE.has(job.state);
+
+  const act = (action: JobAction) => {
+    setBusy(true);
+    setActionError(null);
+    onAction(action, job.jobId)
+      .catch((e: unknown) => setActionError(e instanceof Error ? e.message : String(e)))
+      .finally(() => setBusy(false));
+  };
+
+  return (
+    <section className="job-card" data-state={job.state} data-job-id={job.jobId} aria-label={`Job ${job.jobId} on device ${job.deviceId}`}>
+      <header className="job-head">
+        <span className={`state-badge state-${job.state}`}>{stateWord(job.state)}</span>
+        <span className="job-device">{job.deviceId}</span>
+        <span className="job-target" title={job.target ?? ''}>
+          {job.target ?? job.jobId}
+        </span>
+      </header>
+      <div
+        className="progress"
+        role="progressbar"
+        aria-label={`Progress of job ${job.jobId}`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent}
+        aria-valuetext={`${formatPercent(job.progress)} ${stateWord(job.state)}`}
+      >
+        <div className="progress-fill" style={{ transform: `scaleX(${percent / 100})` }} />
+      </div>
+      <dl className="job-stats">
+        <div>
+          <dt>Progress</dt>
+          <dd>{formatPercent(job.progress)}</dd>
+        </div>
+        <div>
+          <dt>Speed</dt>
+          <dd>{job.state === 'running' ? formatSpeed(job.transferSpeed) : '—'}</dd>
+        </div>
+        <div>
+          <dt>ETA</dt>
+          <dd>{job.state === 'running' && job.estimatedTimeRemaining > 0 ? formatDuration(job.estimatedTimeRemaining) : '—'}</dd>
+        </div>
+        <div>
+          <dt>Bytes</dt>
+          <dd>
+            {formatBytes(job.bytesTransferred)} / {formatBytes(job.totalBytes)}
+          </dd>
+        </div>
+      </dl>
+      <p className="job-stage">
+        {job.state === 'queued'
+          ? job.queuePosition !== undefined
+            ? `Waiting — position ${job.queuePosition} in the queue`
+            : 'Waiting for the device or a free slot'
+          : active
+            ? job.stage || '\u00a0'
+            : job.startedAt && job.endedAt
+              ? `Took ${formatDuration((job.endedAt - job.startedAt) / 1000)}`
+              : '\u00a0'}
+      </p>
+      {job.error && job.state !== 'cancelled' ? (
+        <p className="job-error" role="alert">
+          {job.errorCode ? <code>{job.errorCode}</code> : null} {job.error}
+        </p>
+      ) : null}
+      {actionError ? (
+        <p className="job-error" role="alert">
+          {actionError}
+        </p>
+      ) : null}
+      <div className="job-actions">
+        {job.state === 'running' ? (
+          <button type="button" className="btn" disabled={busy} onClick={() => act('pause_flash')}>
+            Pause
+          </button>
+        ) : null}
+        {job.state === 'paused' ? (
+          <button type="button" className="btn" disabled={busy} onClick={() => act('resume_flash')}>
+            Resume
+          </button>
+        ) : null}
+        {active ? (
+          <button type="button" className="btn danger" disabled={busy} onClick={() => act('cancel_flash')}>
+            Cancel
+          </button>
+        ) : (
+          <button type="button" className="btn subtle" onClick={() => onClear(job.jobId)}>
+            Dismiss
+          </button>
+        )}
+        <span className="job-times">{job.endedAt ? `Ended ${formatTime(job.endedAt)}` : job.startedAt ? `Started ${formatTime(job.startedAt)}` : ''}</span>
+      </div>
+      <details className="job-log">
+        <summary>Log ({logs?.length ?? 0})</summary>
+        <ol className="log-lines" aria-label={`Log of job ${job.jobId}`}>
+          {(logs ?? []).map((l, i) => (
+            <li key={i} className={`log-${l.level}`}>
+              <time>{new Date(l.timestamp).toLocaleTimeString()}</time> {l.message}
+            </li>
+          ))}
+        </ol>
+      </details>
+    </section>
+  );
+}
+
+export const JobCard = memo(JobCardImpl);

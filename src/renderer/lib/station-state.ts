@@ -1,0 +1,168 @@
+// The UI's picture of the station, rebuilt from `hello`/`snapshot` and kept current by events: a pure reducer.
+import type { Device, Job, JobState, LogLevel, ServerMessage } from '../../protocol/messages.js';
+
+/** A job as the UI shows it: the wire Job plus what only events carry. */
+export interface ActiveJob extends Job {
+  /** Place in the queue while `queued` (from `flash_queued`). */
+  queuePosition?: number;
+  /** When the UI last heard about this job (ms). */
+  updatedAt: number;
+}
+
+export interface LogEntry {
+  level: LogLevel;
+  message: string;
+  timestamp: number;
+}
+
+export interface StationState {
+  version: string;
+  authenticated: boolean;
+  devices: ReadonlyMap<string, Device>;
+  jobs: ReadonlyMap<string, ActiveJob>;
+  logs: ReadonlyMap<string, readonly LogEntry[]>;
+  /** Finished jobs the user cleared; a later snapshot does not bring them back. */
+  cleared: ReadonlySet<string>;
+  /** True once a snapshot arrived on the current connection. */
+  synced: boolean;
+}
+
+export const MAX_LOG_LINES = 500;
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
+
+export function emptyState(): StationState {
+  return { version: '', authenticated: false, devices: new Map(), jobs: new Map(), logs: new Map(), cleared: new Set(), synced: false };
+}
+
+function blankJob(jobId: string, deviceId: string, timestamp: number): ActiveJob {
+  return {
+    jobId,
+    deviceId,
+    state: 'queued',
+    stage: '',
+    progress: 0,
+    bytesTransferred: 0,
+    totalBytes: 0,
+    transferSpeed: 0,
+    estimatedTimeRemaining: 0,
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  };
+}
+
+function withJob(state: StationState, jobId: string, deviceId: string, timestamp: number, patch: (job: ActiveJob) => ActiveJob): StationState {
+  const before = state.jobs.get(jobId) ?? blankJob(jobId, deviceId, timestamp);
+  // A finished job never comes back to life from a late progress frame.
+  if (FINAL_STATES.has(before.state) && state.jobs.has(jobId)) return state;
+  const jobs = new Map(state.jobs);
+  jobs.set(jobId, { ...patch(before), updatedAt: timestamp });
+  const cleared = state.cleared.has(jobId) ? new Set([...state.cleared].filter((id) => id !== jobId)) : state.cleared;
+  return { ...state, jobs, cleared };
+}
+
+function finish(state: StationState, jobId: string, deviceId: string, timestamp: number, patch: Partial<ActiveJob>): StationState {
+  const before = state.jobs.get(jobId) ?? blankJob(jobId, deviceId, timestamp);
+  if (FINAL_STATES.has(before.state) && state.jobs.has(jobId)) return state;
+  const jobs = new Map(state.jobs);
+  jobs.set(jobId, { ...before, ...patch, endedAt: timestamp, transferSpeed: 0, estimatedTimeRemaining: 0, updatedAt: timestamp });
+  return { ...state, jobs };
+}
+
+/** Apply one server message. Returns the same object when nothing changed. */
+export function reduce(state: StationState, message: ServerMessage): StationState {
+  switch (message.type) {
+    case 'hello':
+      return { ...state, version: message.version, authenticated: message.authenticated, synced: false };
+    case 'snapshot': {
+      const devices = new Map(message.devices.map((d) => [d.id, d]));
+      const jobs = new Map<string, ActiveJob>();
+      for (const job of message.jobs) {
+        if (state.cleared.has(job.jobId) && FINAL_STATES.has(job.state)) continue;
+        const known = state.jobs.get(job.jobId);
+        jobs.set(job.jobId, { ...job, queuePosition: job.state === 'queued' ? known?.queuePosition : undefined, updatedAt: message.timestamp });
+      }
+      // Keep finished jobs this page already knew and did not clear, even if the server's list no longer has them.
+      for (const [id, job] of state.jobs) if (!jobs.has(id) && FINAL_STATES.has(job.state)) jobs.set(id, job);
+      const logs = new Map([...state.logs].filter(([id]) => jobs.has(id)));
+      return { ...state, devices, jobs, logs, synced: true };
+    }
+    case 'device_attached':
+    case 'device_updated': {
+      const devices = new Map(state.devices);
+      devices.set(message.device.id, message.device);
+      return { ...state, devices };
+    }
+    case 'device_detached': {
+      if (!state.devices.has(message.deviceId)) return state;
+      const devices = new Map(state.devices);
+      devices.delete(message.deviceId);
+      return { ...state, devices };
+    }
+    case 'flash_queued':
+      return withJob(state, message.jobId, message.deviceId, message.timestamp, (j) => ({ ...j, state: 'queued', queuePosition: message.position }));
+    case 'flash_started':
+      return withJob(state, message.jobId, message.deviceId, message.timestamp, (j) => ({
+        ...j,
+        state: 'running',
+        stage: message.stage,
+        totalBytes: message.totalBytes,
+        imageBytes: message.imageBytes ?? j.imageBytes,
+        startedAt: j.startedAt ?? message.timestamp,
+        queuePosition: undefined,
+      }));
+    case 'flash_progress':
+      return withJob(state, message.jobId, message.deviceId, message.timestamp, (j) => ({
+        ...j,
+        // A progress frame after a pause is possible (in flight); it does not undo the pause.
+        state: j.state === 'paused' ? 'paused' : 'running',
+        stage: message.stage,
+        progress: Math.max(j.progress, Math.min(100, message.progress)),
+        bytesTransferred: message.bytesTransferred,
+        totalBytes: message.totalBytes,
+        transferSpeed: message.transferSpeed,
+        estimatedTimeRemaining: message.estimatedTimeRemaining,
+        startedAt: j.startedAt ?? message.timestamp,
+        queuePosition: undefined,
+      }));
+    case 'flash_paused':
+      return withJob(state, message.jobId, message.deviceId, message.timestamp, (j) => ({ ...j, state: 'paused', transferSpeed: 0 }));
+    case 'flash_resumed':
+      return withJob(state, message.jobId, message.deviceId, message.timestamp, (j) => ({ ...j, state: j.startedAt ? 'running' : 'queued' }));
+    case 'flash_completed':
+      return finish(state, message.jobId, message.deviceId, message.timestamp, { state: 'completed', progress: 100, stage: 'Done' });
+    case 'flash_failed': {
+      const cancelled = message.reason === 'cancelled';
+      return finish(state, message.jobId, message.deviceId, message.timestamp, {
+        state: cancelled ? 'cancelled' : 'failed',
+        error: message.error,
+        errorCode: message.code ?? (cancelled ? 'cancelled' : undefined),
+      });
+    }
+    case 'flash_log': {
+      const logs = new Map(state.logs);
+      const lines = [...(logs.get(message.jobId) ?? []), { level: message.level, message: message.message, timestamp: message.timestamp }];
+      logs.set(message.jobId, lines.length > MAX_LOG_LINES ? lines.slice(-MAX_LOG_LINES) : lines);
+      return { ...state, logs };
+    }
+    default:
+      return state;
+  }
+}
+
+/** Forget one job the user dismissed (finished jobs stay gone after a reconnect). */
+export function clearJob(state: StationState, jobId: string): StationState {
+  if (!state.jobs.has(jobId)) return state;
+  const jobs = new Map(state.jobs);
+  const job = jobs.get(jobId);
+  jobs.delete(jobId);
+  const logs = new Map(state.logs);
+  logs.delete(jobId);
+  const cleared = job && FINAL_STATES.has(job.state) ? new Set([...state.cleared, jobId]) : state.cleared;
+  return { ...state, jobs, logs, cleared };
+}
+
+export function clearAllJobs(state: StationState): StationState {
+  const cleared = new Set(state.cleared);
+  for (const [id, job] of state.jobs) if (FINAL_STATES.has(job.state)) cleared.add(id);
+  return { ...state, jobs: new Map(), logs: new Map(), cleared };
+}
