@@ -1,0 +1,210 @@
+/**
+ * JSON Schemas (draft 2020-12 subset that ajv's default draft-07 mode accepts) for every frame of `flash-station/1`,
+ * mirroring messages.ts. Plain data: the server compiles them with ajv, the docs and AsyncAPI document quote them.
+ */
+
+type Schema = Record<string, unknown>;
+
+const str: Schema = { type: 'string' };
+const id: Schema = { type: 'string', minLength: 1, maxLength: 256 };
+const num: Schema = { type: 'number' };
+const nonNeg: Schema = { type: 'number', minimum: 0 };
+const ts: Schema = { type: 'number', minimum: 0, description: 'Unix milliseconds' };
+const requestId: Schema = { type: 'string', maxLength: 256 };
+const count: Schema = { type: 'integer', minimum: 0 };
+
+function object(properties: Record<string, Schema>, required: string[], extra = true): Schema {
+  return { type: 'object', properties, required, additionalProperties: extra };
+}
+
+function message(type: string, properties: Record<string, Schema>, required: string[]): Schema {
+  return object({ type: { const: type }, ...properties }, ['type', ...required]);
+}
+
+export const deviceSchema: Schema = object(
+  {
+    id,
+    protocol: { enum: ['fastboot', 'dfu', 'esp', 'stm32', 'block'] },
+    transport: { enum: ['usb', 'tcp', 'udp', 'serial', 'sim'] },
+    name: str,
+    serial: str,
+    port: str,
+    state: { enum: ['idle', 'busy', 'error'] },
+    partitions: { type: 'array', items: object({ name: str, size: nonNeg }, ['name', 'size']) },
+    info: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+  },
+  ['id', 'protocol', 'transport', 'name', 'serial', 'state', 'info'],
+);
+
+export const jobSchema: Schema = object(
+  {
+    jobId: id,
+    deviceId: id,
+    state: { enum: ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'] },
+    stage: str,
+    progress: { type: 'number', minimum: 0, maximum: 100 },
+    bytesTransferred: nonNeg,
+    totalBytes: nonNeg,
+    transferSpeed: nonNeg,
+    estimatedTimeRemaining: nonNeg,
+    createdAt: ts,
+    startedAt: ts,
+    endedAt: ts,
+    error: str,
+    errorCode: str,
+    imageBytes: nonNeg,
+    target: str,
+    batchId: str,
+    sha256: str,
+  },
+  [
+    'jobId', 'deviceId', 'state', 'stage', 'progress', 'bytesTransferred', 'totalBytes', 'transferSpeed',
+    'estimatedTimeRemaining', 'createdAt',
+  ],
+);
+
+const jobError: Schema = object({ code: str, message: str }, ['code', 'message']);
+
+// ---- the original seven (plus requestId, which a publishing client may add) ----
+
+export const flashEventSchemas: Record<string, Schema> = {
+  flash_started: message(
+    'flash_started',
+    { jobId: id, deviceId: id, stage: str, totalBytes: nonNeg, timestamp: ts, imageBytes: nonNeg, requestId },
+    ['jobId', 'deviceId', 'totalBytes', 'timestamp'],
+  ),
+  flash_progress: message(
+    'flash_progress',
+    {
+      jobId: id, deviceId: id, progress: { type: 'number', minimum: 0, maximum: 100 }, stage: str,
+      bytesTransferred: nonNeg, totalBytes: nonNeg, transferSpeed: nonNeg, estimatedTimeRemaining: nonNeg,
+      timestamp: ts, requestId,
+    },
+    ['jobId', 'deviceId', 'progress', 'stage', 'bytesTransferred', 'totalBytes', 'transferSpeed',
+      'estimatedTimeRemaining', 'timestamp'],
+  ),
+  flash_completed: message('flash_completed', { jobId: id, deviceId: id, timestamp: ts, requestId }, ['jobId', 'deviceId', 'timestamp']),
+  flash_failed: message(
+    'flash_failed',
+    { jobId: id, deviceId: id, error: str, timestamp: ts, reason: { enum: ['cancelled', 'error', 'interrupted'] }, code: str, requestId },
+    ['jobId', 'deviceId', 'error', 'timestamp'],
+  ),
+  flash_paused: message('flash_paused', { jobId: id, deviceId: id, timestamp: ts, requestId }, ['jobId', 'deviceId', 'timestamp']),
+  flash_resumed: message('flash_resumed', { jobId: id, deviceId: id, timestamp: ts, requestId }, ['jobId', 'deviceId', 'timestamp']),
+};
+
+// ---- server → client ----
+
+export const serverMessageSchemas: Record<string, Schema> = {
+  ...flashEventSchemas,
+  pong: message('pong', { timestamp: ts }, ['timestamp']),
+  hello: message(
+    'hello',
+    { protocol: { const: 'flash-station/1' }, version: str, authenticated: { type: 'boolean' }, timestamp: ts },
+    ['protocol', 'version', 'authenticated', 'timestamp'],
+  ),
+  snapshot: message(
+    'snapshot',
+    { devices: { type: 'array', items: deviceSchema }, jobs: { type: 'array', items: jobSchema }, timestamp: ts, requestId },
+    ['devices', 'jobs', 'timestamp'],
+  ),
+  device_attached: message('device_attached', { device: deviceSchema, timestamp: ts }, ['device', 'timestamp']),
+  device_detached: message('device_detached', { deviceId: id, timestamp: ts }, ['deviceId', 'timestamp']),
+  device_updated: message('device_updated', { device: deviceSchema, timestamp: ts }, ['device', 'timestamp']),
+  flash_queued: message(
+    'flash_queued',
+    { jobId: id, deviceId: id, position: { type: 'integer', minimum: 0 }, timestamp: ts },
+    ['jobId', 'deviceId', 'position', 'timestamp'],
+  ),
+  flash_log: message(
+    'flash_log',
+    { jobId: id, deviceId: id, level: { enum: ['info', 'warn', 'error'] }, message: str, timestamp: ts },
+    ['jobId', 'deviceId', 'level', 'message', 'timestamp'],
+  ),
+  result: {
+    oneOf: [
+      message('result', { requestId, ok: { const: true } }, ['ok']),
+      message('result', { requestId, ok: { const: false }, error: jobError }, ['ok', 'error']),
+    ],
+  },
+  error: message('error', { code: str, message: str, requestId }, ['code', 'message']),
+  batch_summary: message(
+    'batch_summary',
+    {
+      batchId: id, total: count, succeeded: count, failed: count, cancelled: count, running: count, queued: count, timestamp: ts,
+    },
+    ['batchId', 'total', 'succeeded', 'failed', 'cancelled', 'running', 'queued', 'timestamp'],
+  ),
+};
+
+// ---- client → server ----
+
+const planStep: Schema = {
+  oneOf: [
+    object({ op: { const: 'flash' }, partition: id, image: id, slot: { enum: ['a', 'b', 'all', 'current'] } }, ['op', 'partition', 'image'], false),
+    object({ op: { const: 'erase' }, partition: id }, ['op', 'partition'], false),
+    object({ op: { const: 'set_active' }, slot: { enum: ['a', 'b'] } }, ['op', 'slot'], false),
+    object({ op: { const: 'reboot' }, target: { enum: ['system', 'bootloader', 'fastboot', 'recovery'] } }, ['op'], false),
+    object({ op: { const: 'wait_for_device' }, timeoutMs: { type: 'integer', minimum: 0 } }, ['op'], false),
+    object({ op: { const: 'oem' }, command: { type: 'string', minLength: 1, maxLength: 1024 } }, ['op', 'command'], false),
+    object({ op: { const: 'getvar' }, name: id, expect: str }, ['op', 'name'], false),
+  ],
+};
+
+export const planInputSchema: Schema = object(
+  { name: str, steps: { type: 'array', minItems: 1, maxItems: 256, items: planStep } },
+  ['steps'],
+  false,
+);
+
+export const clientCommandSchemas: Record<string, Schema> = {
+  ...flashEventSchemas,
+  ping: message('ping', { timestamp: num, requestId }, []),
+  auth: message('auth', { token: { type: 'string', maxLength: 1024 }, requestId }, ['token']),
+  get_snapshot: message('get_snapshot', { requestId }, []),
+  get_history: message(
+    'get_history',
+    { limit: { type: 'integer', minimum: 1, maximum: 10_000 }, deviceId: id, before: num, requestId },
+    [],
+  ),
+  start_flash: {
+    ...message(
+      'start_flash',
+      {
+        deviceId: id,
+        deviceIds: { type: 'array', minItems: 1, maxItems: 256, items: id },
+        partition: { type: 'string', minLength: 1, maxLength: 128 },
+        image: { type: 'string', minLength: 1, maxLength: 4096 },
+        plan: { oneOf: [{ type: 'string', minLength: 1, maxLength: 4096 }, planInputSchema] },
+        verify: { type: 'boolean' },
+        selector: object(
+          {
+            protocol: { enum: ['fastboot', 'dfu', 'esp', 'stm32', 'block'] },
+            transport: { enum: ['usb', 'tcp', 'udp', 'serial', 'sim'] },
+            state: { enum: ['idle', 'busy', 'error'] },
+            serial: { type: 'string', maxLength: 256 },
+            product: { type: 'string', maxLength: 256 },
+          },
+          [],
+          false,
+        ),
+        waitForDeviceMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+        requestId,
+      },
+      [],
+    ),
+    anyOf: [{ required: ['deviceId'] }, { required: ['deviceIds'] }, { required: ['selector'] }],
+    oneOf: [{ required: ['partition', 'image'], not: { required: ['plan'] } }, { required: ['plan'], not: { anyOf: [{ required: ['partition'] }, { required: ['image'] }] } }],
+  },
+  pause_flash: message('pause_flash', { jobId: id, requestId }, ['jobId']),
+  resume_flash: message('resume_flash', { jobId: id, requestId }, ['jobId']),
+  cancel_flash: message('cancel_flash', { jobId: id, requestId }, ['jobId']),
+  set_limits: message(
+    'set_limits',
+    { jobId: id, bytesPerSecond: { type: ['number', 'null'], exclusiveMinimum: 0 }, requestId },
+    ['bytesPerSecond'],
+  ),
+};
+
+export const SERVER_MESSAGE_TYPES = Object.keys(serverMessageSchemas);
+export const CLIENT_COMMAND_TYPES = Object.keys(clientCommandSchemas);

@@ -1,0 +1,194 @@
+// REST on the station's port (contract §3): jobs, devices, history, limits, health and metrics, as JSON.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toFlashError } from '../core/errors.js';
+import type { StationApi } from '../core/station-api.js';
+import { renderMetrics } from './metrics.js';
+import { sendError, sendJson } from './http-errors.js';
+import { validateCommand } from './validate.js';
+import type { WsHub } from './ws-hub.js';
+
+const MAX_BODY = 1024 * 1024;
+
+export interface ApiContext {
+  station: StationApi;
+  hub: WsHub;
+  authenticated: boolean;
+  corsHeaders: Record<string, string>;
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw Object.assign(new Error('Request body over 1 MiB.'), { code: 'too_large' });
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw Object.assign(new Error('Request body is not valid JSON.'), { code: 'invalid_json' });
+  }
+}
+
+function fromQuery(url: URL, names: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [param, field] of Object.entries(names)) {
+    const v = url.searchParams.get(param);
+    if (v !== null && v !== '') out[field] = v;
+  }
+  return out;
+}
+
+function intParam(url: URL, name: string): number | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw Object.assign(new Error(`Query parameter ${name} must be a non-negative integer.`), { code: 'bad_request' });
+  return n;
+}
+
+/** Handles /api/*, /healthz and /metrics; returns false for other paths. */
+export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext): Promise<boolean> {
+  const { station } = ctx;
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  const json = (status: number, body: unknown): true => {
+    sendJson(res, status, body, ctx.corsHeaders);
+    return true;
+  };
+  const error = (code: string, message: string): true => {
+    sendError(res, code, message, undefined, ctx.corsHeaders);
+    return true;
+  };
+
+  if (path === '/healthz') {
+    json(200, { ok: true, version: station.version, clients: ctx.hub.size });
+    return true;
+  }
+  if (path === '/metrics') {
+    const text = renderMetrics(station, ctx.hub);
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(text);
+    return true;
+  }
+  if (!path.startsWith('/api/')) return false;
+
+  const isChange = method !== 'GET' && method !== 'HEAD';
+  if (isChange && !ctx.authenticated) {
+    sendError(res, 'unauthorized', 'Changes need the station token: send "Authorization: Bearer TOKEN" (DATA_DIR/token).', 401,
+      { ...ctx.corsHeaders, 'www-authenticate': 'Bearer realm="flash-station"' });
+    return true;
+  }
+  try {
+    const jobAction = /^\/api\/jobs\/([^/]+)\/(pause|resume|cancel)$/.exec(path);
+    const jobGet = /^\/api\/jobs\/([^/]+)$/.exec(path);
+    if (path === '/api/flash/start') {
+      if (method !== 'POST') return methodNotAllowed(res, ctx, 'POST');
+      const body = (await readBody(req)) ?? {};
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw Object.assign(new Error('Body must be a JSON object.'), { code: 'bad_request' });
+      const query = fromQuery(url, { device_id: 'deviceId', deviceId: 'deviceId', partition: 'partition', image: 'image', plan: 'plan' });
+      const command = { ...query, ...(body as Record<string, unknown>), type: 'start_flash' };
+      const checked = validateCommand(command);
+      if (!checked.ok) return error(checked.code, checked.message);
+      const { type: _t, requestId: _r, ...request } = checked.command as typeof command & { requestId?: string };
+      const started = await station.startFlash(request);
+      json(200, { jobId: started.jobId, status: started.status, jobIds: started.jobIds, ...(started.batchId ? { batchId: started.batchId } : {}) });
+      return true;
+    }
+    if (jobAction) {
+      if (method !== 'POST') return methodNotAllowed(res, ctx, 'POST');
+      const id = decodeURIComponent(jobAction[1]!);
+      const action = jobAction[2] as 'pause' | 'resume' | 'cancel';
+      json(200, action === 'pause' ? station.pause(id) : action === 'resume' ? station.resume(id) : station.cancel(id));
+      return true;
+    }
+    if (path === '/api/limits') {
+      if (method !== 'POST' && method !== 'PUT') return methodNotAllowed(res, ctx, 'POST, PUT');
+      const body = (await readBody(req)) ?? {};
+      const checked = validateCommand({ ...(body as Record<string, unknown>), type: 'set_limits' });
+      if (!checked.ok) return error(checked.code, checked.message);
+      const { jobId, bytesPerSecond } = checked.command as { jobId?: string; bytesPerSecond: number | null };
+      station.setLimits(jobId, bytesPerSecond);
+      json(200, { jobId: jobId ?? null, bytesPerSecond });
+      return true;
+    }
+    const bulk = /^\/api\/jobs\/(pause|resume|cancel)-all$/.exec(path);
+    if (bulk) {
+      if (method !== 'POST') return methodNotAllowed(res, ctx, 'POST');
+      const action = bulk[1];
+      return json(200, action === 'pause' ? station.pauseAll() : action === 'resume' ? station.resumeAll() : station.cancelAll());
+    }
+    if (path === '/api/settings') {
+      if (method === 'GET') return json(200, station.getSettings());
+      if (method !== 'PUT' && method !== 'PATCH' && method !== 'POST') return methodNotAllowed(res, ctx, 'GET, PUT, PATCH');
+      const body = await readBody(req);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return error('bad_request', 'Body must be a JSON object of settings to change.');
+      return json(200, station.updateSettings(body as Parameters<StationApi['updateSettings']>[0]));
+    }
+    if (isChange) return error('not_found', `No such endpoint: ${method} ${path}.`);
+    if (path === '/api/batches') return json(200, station.batches());
+    const batchGet = /^\/api\/batches\/([^/]+)$/.exec(path);
+    if (batchGet) {
+      const batch = station.batch(decodeURIComponent(batchGet[1]!));
+      return batch ? json(200, batch) : error('not_found', `No batch ${batchGet[1]!}.`);
+    }
+    if (path === '/api/analytics') {
+      const groupBy = url.searchParams.get('groupBy') ?? 'device';
+      if (groupBy !== 'device' && groupBy !== 'image' && groupBy !== 'day') return error('bad_request', 'groupBy must be device, image or day.');
+      return json(200, station.analytics({ groupBy, since: intParam(url, 'since'), until: intParam(url, 'until') }));
+    }
+    if (path === '/api/devices') return json(200, station.devices());
+    if (path === '/api/jobs') return json(200, station.jobs());
+    if (jobGet) {
+      const job = station.job(decodeURIComponent(jobGet[1]!));
+      if (!job) return error('job_not_found', `No job ${jobGet[1]!}.`);
+      return json(200, job);
+    }
+    if (path === '/api/history') {
+      const limit = intParam(url, 'limit');
+      const before = intParam(url, 'before');
+      const deviceId = url.searchParams.get('deviceId') ?? url.searchParams.get('device_id') ?? undefined;
+      const state = url.searchParams.get('state') ?? undefined;
+      const batchId = url.searchParams.get('batchId') ?? undefined;
+      const query = { limit: Math.min(limit ?? 100, 100_000), deviceId, before, state, batchId };
+      if (url.searchParams.get('format') === 'csv') return sendCsv(res, station.exportCsv(query), ctx);
+      return json(200, station.history(query));
+    }
+    if (path === '/api/history.csv') {
+      const limit = intParam(url, 'limit');
+      const deviceId = url.searchParams.get('deviceId') ?? undefined;
+      const state = url.searchParams.get('state') ?? undefined;
+      const batchId = url.searchParams.get('batchId') ?? undefined;
+      return sendCsv(res, station.exportCsv({ limit: limit ?? 100_000, deviceId, state, batchId, before: intParam(url, 'before') }), ctx);
+    }
+    error('not_found', `No such endpoint: ${method} ${path}.`);
+    return true;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (!(e instanceof Error && e.name === 'FlashError') && typeof code === 'string' && ['too_large', 'invalid_json', 'bad_request'].includes(code)) {
+      error(code, (e as Error).message);
+      return true;
+    }
+    const flash = toFlashError(e);
+    error(flash.code, flash.message);
+    return true;
+  }
+}
+
+function methodNotAllowed(res: ServerResponse, ctx: ApiContext, allow: string): true {
+  sendError(res, 'method_not_allowed', `Use ${allow}.`, 405, { ...ctx.corsHeaders, allow });
+  return true;
+}
+
+function sendCsv(res: ServerResponse, csv: string, ctx: ApiContext): true {
+  res.writeHead(200, {
+    ...ctx.corsHeaders,
+    'content-type': 'text/csv; charset=utf-8',
+    'content-disposition': 'attachment; filename="flash-station-history.csv"',
+    'cache-control': 'no-store',
+  });
+  res.end(csv);
+  return true;
+}

@@ -1,0 +1,161 @@
+/**
+ * The station's one port: a node:http server for REST, metrics and the web UI, and `ws` in noServer mode for
+ * `/flash-progress`, with our own upgrade checks (Host, Origin, capacity, token) before any handshake.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { StationApi } from '../core/station-api.js';
+import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './client-channel.js';
+import { createGuards, requestToken, tokenMatches } from './guards.js';
+import { handleApi } from './http-api.js';
+import { sendError } from './http-errors.js';
+import { serveStatic } from './static-files.js';
+import { WsHub } from './ws-hub.js';
+
+export const WS_PATH = '/flash-progress';
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  token: string;
+  allowOrigins?: string[];
+  staticDir?: string;
+  /** Tuning (tests and benchmarks); the defaults suit a station. */
+  maxClients?: number;
+  heartbeatMs?: number;
+  channelLimits?: Partial<ChannelLimits>;
+  ratePerSecond?: number;
+  rateBurst?: number;
+  maxRefusedFrames?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Live counters of the WebSocket hub (for tests and /metrics). */
+  hub: WsHub;
+  close(): Promise<void>;
+}
+
+function refuseUpgrade(socket: Duplex, status: number, reason: string, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+export async function startServer(station: StationApi, options: ServerOptions): Promise<RunningServer> {
+  let boundPort = options.port;
+  const guards = createGuards({ host: options.host, port: () => boundPort, allowOrigins: options.allowOrigins ?? [] });
+  const maxClients = options.maxClients ?? 1024;
+  const hub = new WsHub(station, {
+    version: station.version,
+    checkToken: (t) => tokenMatches(options.token, t),
+    limits: { ...DEFAULT_CHANNEL_LIMITS, ...options.channelLimits },
+    ratePerSecond: options.ratePerSecond ?? 500,
+    rateBurst: options.rateBurst ?? 1000,
+    maxRefusedFrames: options.maxRefusedFrames ?? 5000,
+    heartbeatMs: options.heartbeatMs ?? 30_000,
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, clientTracking: false, perMessageDeflate: false });
+  let closing = false;
+
+  const corsFor = (origin: string | undefined): Record<string, string> =>
+    origin && guards.originAllowed(origin)
+      ? { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'GET, POST, PUT, OPTIONS' }
+      : {};
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!guards.hostAllowed(req.headers.host)) {
+      sendError(res, 'forbidden', 'Host not allowed: reach the station as localhost or 127.0.0.1 (DNS rebinding protection).', 403);
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://station.invalid');
+    const origin = req.headers.origin;
+    const method = req.method ?? 'GET';
+    if (origin !== undefined && !guards.originAllowed(origin) && method !== 'GET' && method !== 'HEAD') {
+      sendError(res, 'forbidden', `Origin ${origin} may not change this station; start it with --allow-origin ${origin} to allow it.`, 403);
+      return;
+    }
+    const corsHeaders = corsFor(origin);
+    if (method === 'OPTIONS') {
+      res.writeHead(204, corsHeaders);
+      res.end();
+      return;
+    }
+    if (url.pathname === WS_PATH) {
+      sendError(res, 'bad_request', 'This is the WebSocket endpoint: connect with a WebSocket client.', 426, { upgrade: 'websocket' });
+      return;
+    }
+    const authenticated = tokenMatches(options.token, requestToken(req, new URL('http://x/')) ?? null);
+    if (await handleApi(req, res, url, { station, hub, authenticated, corsHeaders })) return;
+    if ((method === 'GET' || method === 'HEAD') && (await serveStatic(req, res, url.pathname, options.staticDir, req.headers.host ?? ''))) return;
+    sendError(res, 'not_found', `Nothing at ${url.pathname}.`, 404);
+  }
+
+  const server = createServer((req, res) => {
+    onRequest(req, res).catch((e: unknown) => {
+      if (!res.headersSent) sendError(res, 'internal', (e as Error).message ?? 'Internal error', 500);
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://station.invalid');
+    if (url.pathname !== WS_PATH) return refuseUpgrade(socket, 404, 'Not Found', 'not_found', `The WebSocket endpoint is ${WS_PATH}.`);
+    if (!guards.hostAllowed(req.headers.host)) {
+      return refuseUpgrade(socket, 403, 'Forbidden', 'forbidden', 'Host not allowed: connect to localhost or 127.0.0.1 (DNS rebinding protection).');
+    }
+    const origin = req.headers.origin;
+    if (!guards.originAllowed(origin)) {
+      return refuseUpgrade(socket, 403, 'Forbidden', 'forbidden', `Origin ${String(origin)} is not allowed; start the station with --allow-origin to allow it.`);
+    }
+    if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable', 'shutting_down', 'The station is shutting down.');
+    if (hub.size >= maxClients) {
+      return refuseUpgrade(socket, 503, 'Service Unavailable', 'too_many_clients', `The station serves at most ${maxClients} connections; try again later.`);
+    }
+    const given = requestToken(req, url);
+    const auth = given === undefined ? 'no' : tokenMatches(options.token, given) ? 'yes' : 'wrong';
+    wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, req, auth));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  boundPort = typeof address === 'object' && address ? address.port : options.port;
+  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+
+  return {
+    url: `ws://${shownHost}:${boundPort}${WS_PATH}`,
+    port: boundPort,
+    hub,
+    async close() {
+      if (closing) return;
+      closing = true;
+      hub.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 50));
+      hub.terminateAll();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// Serves the built web UI (dist/renderer) with a strict Content-Security-Policy that lets it reach only its own socket.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** The CSP for pages served from `host` (the validated Host header): scripts and sockets of this station only. */
+export function contentSecurityPolicy(host: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    `connect-src 'self' ws://${host} http://${host}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+const FALLBACK = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Flash Station</title></head>
+<body><h1>Flash Station</h1><p>The station is running, but the web UI has not been built. Run <code>npm run build</code>,
+or use the <code>flash-station</code> command line and the WebSocket at <code>/flash-progress</code>.</p></body></html>`;
+
+function securityHeaders(host: string): Record<string, string> {
+  return {
+    'content-security-policy': contentSecurityPolicy(host),
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+    'cross-origin-opener-policy': 'same-origin',
+  };
+}
+
+/** Answer a GET/HEAD for the UI; returns false when the path is not a file of the UI (caller sends 404). */
+export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, staticDir: string | undefined, host: string): Promise<boolean> {
+  const headers = securityHeaders(host);
+  if (!staticDir) {
+    if (pathname !== '/' && pathname !== '/index.html') return false;
+    res.writeHead(200, { ...headers, 'content-type': TYPES['.html']!, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : FALLBACK);
+    return true;
+  }
+  const root = resolve(staticDir);
+  let rel: string;
+  try {
+    rel = decodeURIComponent(pathname);
+  } catch {
+    return false;
+  }
+  if (rel.includes('\0')) return false;
+  let file = normalize(join(root, rel));
+  if (file !== root && !file.startsWith(root + sep)) return false;
+  let info = await stat(file).catch(() => undefined);
+  if (info?.isDirectory()) {
+    file = join(file, 'index.html');
+    info = await stat(file).catch(() => undefined);
+  }
+  if (!info?.isFile()) {
+    // Client-side routes fall back to the app shell; asset-looking paths do not.
+    if (extname(rel)) return false;
+    file = join(root, 'index.html');
+    info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) return false;
+  }
+  const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+  const immutable = /\/assets\//.test(file.slice(root.length));
+  res.writeHead(200, {
+    ...headers,
+    'content-type': type,
+    'content-length': info.size,
+    'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return true;
+  }
+  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  return true;
+}

@@ -1,0 +1,66 @@
+// Compiles the protocol's JSON Schemas with ajv once and turns an inbound text frame into a checked command or a reason.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ClientCommand, ServerMessage } from '../protocol/messages.js';
+import { clientCommandSchemas, serverMessageSchemas } from '../protocol/schemas.js';
+
+function compileAll(schemas: Record<string, Record<string, unknown>>): Map<string, ValidateFunction> {
+  const ajv = new Ajv({ allErrors: false, strict: false });
+  const out = new Map<string, ValidateFunction>();
+  for (const [type, schema] of Object.entries(schemas)) out.set(type, ajv.compile(schema));
+  return out;
+}
+
+let inbound: Map<string, ValidateFunction> | undefined;
+let outbound: Map<string, ValidateFunction> | undefined;
+
+export type ParsedFrame =
+  | { ok: true; command: ClientCommand }
+  | { ok: false; code: 'invalid_json' | 'unknown_type' | 'bad_request'; message: string; requestId?: string };
+
+function describe(errors: ErrorObject[] | null | undefined): string {
+  const first = errors?.[0];
+  if (!first) return 'does not match the schema';
+  const where = first.instancePath ? `field ${first.instancePath.slice(1).replace(/\//g, '.')}` : 'the frame';
+  if (first.keyword === 'required') return `missing field ${String((first.params as { missingProperty?: string }).missingProperty)}`;
+  return `${where} ${first.message ?? 'is invalid'}`;
+}
+
+/** Parse and validate one inbound text frame. Never throws. */
+export function parseClientFrame(text: string): ParsedFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'invalid_json', message: 'Frame is not valid JSON; send one JSON object per text frame.' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'bad_request', message: 'Frame must be a JSON object with a "type" field.' };
+  }
+  const record = value as Record<string, unknown>;
+  const requestId = typeof record.requestId === 'string' ? record.requestId : undefined;
+  const type = record.type;
+  if (typeof type !== 'string') {
+    return { ok: false, code: 'bad_request', message: 'Missing field "type" (a string such as "ping").', requestId };
+  }
+  inbound ??= compileAll(clientCommandSchemas);
+  const check = inbound.get(type);
+  if (!check) return { ok: false, code: 'unknown_type', message: `Unknown message type "${type.slice(0, 64)}".`, requestId };
+  if (!check(value)) return { ok: false, code: 'bad_request', message: `Invalid ${type}: ${describe(check.errors)}.`, requestId };
+  return { ok: true, command: value as ClientCommand };
+}
+
+/** Check an outbound message against its schema; returns null when it conforms, else the reason. */
+export function checkServerMessage(message: unknown): string | null {
+  outbound ??= compileAll(serverMessageSchemas);
+  const type = (message as { type?: unknown } | null)?.type;
+  const check = typeof type === 'string' ? outbound.get(type) : undefined;
+  if (!check) return `unknown server message type ${String(type)}`;
+  return check(message) ? null : `${String(type)}: ${describe(check.errors)}`;
+}
+
+export type { ServerMessage };
+
+/** Validate an already-parsed command object (HTTP bodies go through the same schemas as frames). */
+export function validateCommand(value: Record<string, unknown>): ParsedFrame {
+  return parseClientFrame(JSON.stringify(value));
+}

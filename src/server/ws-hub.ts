@@ -1,0 +1,191 @@
+// The WebSocket side of the station: accepts upgraded sockets, says hello, answers commands, fans station events out
+// to every client through its own backpressured channel, rate-limits floods and drops dead peers.
+import type { IncomingMessage } from 'node:http';
+import { WebSocket, type RawData } from 'ws';
+import type { StationApi } from '../core/station-api.js';
+import { PROTOCOL, type ServerMessage } from '../protocol/messages.js';
+import { ClientChannel, type ChannelCounters, type ChannelLimits, type PreparedFrame } from './client-channel.js';
+import { runCommand } from './commands.js';
+import { createRateLimiter, type RateLimiter } from './rate-limit.js';
+import { parseClientFrame } from './validate.js';
+
+export interface HubOptions {
+  version: string;
+  checkToken(token: string): boolean;
+  limits: ChannelLimits;
+  /** Frames per second a client may send, and the burst it may send at once. */
+  ratePerSecond: number;
+  rateBurst: number;
+  /** Frames refused in one flood before the client is disconnected. */
+  maxRefusedFrames: number;
+  heartbeatMs: number;
+}
+
+export interface HubCounters extends ChannelCounters {
+  framesReceived: number;
+  framesRateLimited: number;
+  invalidFrames: number;
+  connectionsAccepted: number;
+}
+
+interface Client {
+  ws: WebSocket;
+  channel: ClientChannel;
+  authenticated: boolean;
+  alive: boolean;
+  limiter: RateLimiter;
+  refused: number;
+  lastRefusedAt: number;
+  rateNoticeAt: number;
+}
+
+const JOB_EVENTS = new Set(['flash_started', 'flash_completed', 'flash_failed', 'flash_paused', 'flash_resumed', 'flash_queued', 'flash_log']);
+
+/** Serialise a message once for every client, with the keys backpressure needs. */
+export function prepare(message: ServerMessage): PreparedFrame {
+  const data = Buffer.from(JSON.stringify(message));
+  if (message.type === 'flash_progress') return { data, coalesceKey: message.jobId };
+  if (JOB_EVENTS.has(message.type)) return { data, jobId: (message as { jobId: string }).jobId };
+  return { data };
+}
+
+export class WsHub {
+  readonly counters: HubCounters = {
+    framesSent: 0, framesCoalesced: 0, framesDropped: 0, slowClientsDisconnected: 0,
+    framesReceived: 0, framesRateLimited: 0, invalidFrames: 0, connectionsAccepted: 0,
+  };
+  private readonly clients = new Set<Client>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly station: StationApi, private readonly options: HubOptions) {
+    this.unsubscribe = station.subscribe((message) => this.broadcast(message));
+    this.heartbeat = setInterval(() => this.beat(), options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  get laggingClients(): number {
+    let n = 0;
+    for (const c of this.clients) if (c.channel.lagging) n++;
+    return n;
+  }
+
+  broadcast(message: ServerMessage): void {
+    if (this.clients.size === 0) return;
+    const frame = prepare(message);
+    for (const client of this.clients) client.channel.push(frame);
+  }
+
+  /** Take over an upgraded socket. `token` is what the upgrade carried (undefined: none; null: a wrong one). */
+  accept(ws: WebSocket, _req: IncomingMessage, auth: 'yes' | 'no' | 'wrong'): void {
+    const client: Client = {
+      ws,
+      channel: new ClientChannel(ws, this.options.limits, this.counters),
+      authenticated: auth === 'yes',
+      alive: true,
+      limiter: createRateLimiter(this.options.ratePerSecond, this.options.rateBurst),
+      refused: 0,
+      lastRefusedAt: 0,
+      rateNoticeAt: 0,
+    };
+    this.clients.add(client);
+    this.counters.connectionsAccepted++;
+    ws.on('pong', () => { client.alive = true; });
+    ws.on('message', (data, isBinary) => this.onFrame(client, data, isBinary));
+    ws.on('error', () => { /* the close event follows; ws already closed with the right code (e.g. 1009) */ });
+    ws.on('close', () => {
+      this.clients.delete(client);
+      client.channel.discard();
+    });
+    this.send(client, { type: 'hello', protocol: PROTOCOL, version: this.options.version, authenticated: client.authenticated, timestamp: Date.now() });
+    this.send(client, { type: 'snapshot', devices: this.station.devices(), jobs: this.station.jobs(), timestamp: Date.now() });
+    if (auth === 'wrong') {
+      this.send(client, { type: 'error', code: 'unauthorized', message: 'The token given when connecting is wrong; connected read-only. Send {"type":"auth","token":…} with the station token.' });
+    }
+  }
+
+  /** Close every client (1001 going away) and stop the heartbeat. */
+  close(): void {
+    clearInterval(this.heartbeat);
+    this.unsubscribe();
+    for (const client of this.clients) {
+      client.channel.discard();
+      client.ws.close(1001, 'Station shutting down');
+      const ws = client.ws;
+      setTimeout(() => ws.terminate(), 500).unref();
+    }
+  }
+
+  terminateAll(): void {
+    for (const client of this.clients) client.ws.terminate();
+    this.clients.clear();
+  }
+
+  private send(client: Client, message: ServerMessage): void {
+    client.channel.push(prepare(message));
+  }
+
+  private onFrame(client: Client, data: RawData, isBinary: boolean): void {
+    client.alive = true;
+    this.counters.framesReceived++;
+    const now = performance.now();
+    if (!client.limiter.take(now)) {
+      this.counters.framesRateLimited++;
+      client.refused++;
+      client.lastRefusedAt = now;
+      if (client.refused > this.options.maxRefusedFrames) {
+        client.ws.close(1008, 'Rate limit exceeded');
+        return;
+      }
+      if (now - client.rateNoticeAt > 1000) {
+        client.rateNoticeAt = now;
+        this.send(client, {
+          type: 'error', code: 'rate_limited',
+          message: `Too many frames: at most ${this.options.ratePerSecond} per second; frames over the limit are ignored and a flood closes the connection.`,
+        });
+      }
+      return;
+    }
+    if (client.refused > 0 && now - client.lastRefusedAt > 1000) client.refused = 0;
+    if (isBinary) {
+      this.counters.invalidFrames++;
+      this.send(client, { type: 'error', code: 'bad_request', message: 'Binary frames are not part of flash-station/1; send JSON text frames.' });
+      return;
+    }
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      this.counters.invalidFrames++;
+      const { code, message, requestId } = parsed;
+      this.send(client, requestId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, requestId });
+      return;
+    }
+    void runCommand(
+      {
+        station: this.station,
+        authenticated: client.authenticated,
+        checkToken: (t) => this.options.checkToken(t),
+        setAuthenticated: (v) => { client.authenticated = v; },
+      },
+      parsed.command,
+    ).then((reply) => {
+      if (reply) this.send(client, reply);
+    });
+  }
+
+  private beat(): void {
+    for (const client of this.clients) {
+      if (!client.alive) {
+        client.channel.discard();
+        client.ws.terminate();
+        continue;
+      }
+      client.alive = false;
+      if (client.ws.readyState === WebSocket.OPEN) client.ws.ping();
+    }
+  }
+}
