@@ -1,5 +1,6 @@
 // Builds the React renderer (src/renderer) into dist/renderer: the one bundle the station serves at `/` and the
-// Electron window loads.
+// Electron window loads. `@/` resolves to src/renderer, as in the integration guide's examples.
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
@@ -7,5 +8,6 @@ export default defineConfig({
   root: 'src/renderer',
   base: './',
   plugins: [react()],
+  resolve: { alias: { '@': fileURLToPath(new URL('./src/renderer', import.meta.url)) } },
   build: { outDir: '../../dist/renderer', emptyOutDir: true, sourcemap: true, target: 'es2022' },
 });

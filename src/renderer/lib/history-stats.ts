@@ -31,7 +31,7 @@ export function imageOf(job: Job): string {
 
 /** Average data rate of a finished job, bytes/s (0 when unknown). */
 export function jobSpeed(job: Job): number {
-  if (!job.startedAt || !job.endedAt || job.endedAt <= job.startedAt) return 0;
+  if (job.startedAt === undefined || job.endedAt === undefined || job.endedAt <= job.startedAt) return 0;
   return job.bytesTransferred / ((job.endedAt - job.startedAt) / 1000);
 }
 
