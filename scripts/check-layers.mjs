@@ -30,7 +30,9 @@ const rules = {
   images: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
   devices: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
   drivers: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
-  transports: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli', 'core'] },
+  // Transports share only the core's plain type and error modules (working agreement), nothing else of the core.
+  transports: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli', 'core'],
+    allowShared: ['core/types', 'core/errors'] },
   sim: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
   server: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'cli'] },
   cli: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload'] },
@@ -57,6 +59,7 @@ for (const file of walk(src)) {
       const target = relative(src, resolve(dirname(file), spec));
       const targetLayer = target.split(sep)[0];
       if (target.startsWith('..')) problems.push(`${where}: outside src/`);
+      else if (rule.allowShared?.includes(target.replace(/\\/g, '/').replace(/\.(js|ts)$/, ''))) continue;
       else if (targetLayer !== layer && rule.forbidLayers && (rule.forbidLayers.includes('*') || rule.forbidLayers.includes(targetLayer))) {
         problems.push(`${where}: layer ${layer} must not import ${targetLayer}`);
       }

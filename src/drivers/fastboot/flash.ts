@@ -1,0 +1,96 @@
+// The flash step: size check, logical partitions, then the image as sparse pieces ≤ max-download-size.
+import type { BlockSource, JobContext } from '../../core/types.js';
+import { FlashError } from '../../core/errors.js';
+import { resparse } from '../../images/index.js';
+import { annotate } from './client.js';
+import { sendDownload } from './download.js';
+import { formatBytes } from './format.js';
+import { checkPartitionName } from './protocol.js';
+import type { Session } from './session.js';
+import { targetsFor, type SlotChoice } from './targets.js';
+
+export async function runFlash(session: Session, partition: string, source: BlockSource, slot: SlotChoice, ctx: JobContext): Promise<void> {
+  checkPartitionName(partition);
+  const { signal } = ctx;
+  const { targets, note } = await targetsFor(session, partition, slot, signal);
+  if (note) ctx.log('warn', note);
+  if (targets.length > 1 && !source.reopenable) {
+    throw new FlashError('bad_request', `${source.description} can be read only once, so it cannot be written to both slots in one step`);
+  }
+  const maxDownload = await session.maxDownload(signal, (m) => ctx.log('warn', m));
+  const userspace = await session.isUserspace(signal);
+  // Check every target before anything is written.
+  for (const target of targets) await checkTarget(session, target, source, userspace, ctx);
+  for (const [i, target] of targets.entries()) {
+    if (userspace && (await session.isLogical(target, signal))) {
+      // A logical partition is resized to the image first, as AOSP does on userspace fastbootd.
+      await session.client.okay(`resize-logical-partition:${target}:${source.size}`, { signal, timeoutMs: session.timeouts.writeMs });
+    }
+    const both = targets.length > 1 ? ` (slot ${i + 1}/${targets.length})` : '';
+    await writeImage(session, target, source, maxDownload, both, ctx);
+  }
+}
+
+async function checkTarget(session: Session, target: string, source: BlockSource, userspace: boolean, ctx: JobContext): Promise<void> {
+  const { signal } = ctx;
+  if (userspace && (await session.isLogical(target, signal))) return; // resized to fit below
+  const size = await session.partitionSize(target, signal);
+  if (size === undefined) {
+    ctx.log('warn', `The device does not report partition-size:${target}; the image size cannot be checked before writing`);
+    return;
+  }
+  if (source.size > size) {
+    throw new FlashError(
+      'image_too_large',
+      `${source.description} expands to ${formatBytes(source.size)} (${source.size} bytes) but ${target} holds ` +
+        `${formatBytes(size)} (${size} bytes); nothing was sent. Choose the image built for this partition.`,
+    );
+  }
+}
+
+/** Whole-data images that fit in one download go raw, as AOSP sends them; everything else as sparse pieces. */
+function sendsRaw(source: BlockSource, maxDownload: number): boolean {
+  return source.exact && source.dataBytes === source.size && source.size > 0 && source.size <= maxDownload;
+}
+
+async function writeImage(session: Session, target: string, source: BlockSource, maxDownload: number, suffix: string, ctx: JobContext): Promise<void> {
+  const client = session.client;
+  const flashCommand = `flash:${target}`;
+  const flashOpts = { timeoutMs: session.timeouts.writeMs };
+  if (sendsRaw(source, maxDownload)) {
+    const what = `${target}${suffix}`;
+    ctx.stage(`Writing ${target}${suffix}`);
+    await sendDownload(client, { length: source.size, dataBytes: source.size, bytes: dataOf(source, ctx.signal), what }, ctx);
+    await client.okay(flashCommand, flashOpts).catch((e: unknown) => {
+      throw annotate(e, `after ${formatBytes(source.size)} of ${target} had been downloaded`);
+    });
+    return;
+  }
+  let pieces = 0;
+  let imageBytesBefore = 0;
+  for await (const piece of resparse(source, maxDownload, { signal: ctx.signal })) {
+    pieces++;
+    const what = `${target}${suffix}, piece ${piece.index + 1}`;
+    ctx.stage(`Writing ${target}${suffix} (piece ${piece.index + 1})`);
+    await sendDownload(client, { length: piece.length, dataBytes: piece.dataBytes, bytes: piece.bytes(ctx.signal), what }, ctx);
+    await client.okay(flashCommand, flashOpts).catch((e: unknown) => {
+      throw annotate(
+        e,
+        `flashing piece ${piece.index + 1} of ${target} (image blocks ${piece.startBlock}–${piece.endBlock}, ` +
+          `${formatBytes(imageBytesBefore)} of image data written before it)`,
+      );
+    });
+    imageBytesBefore += piece.dataBytes;
+    if (ctx.signal.aborted) throw new FlashError('cancelled', 'Cancelled');
+  }
+  if (pieces === 0) throw new FlashError('image_invalid', `${source.description} produced no sparse pieces`);
+}
+
+/** The raw bytes of an all-data source, chunk by chunk. */
+async function* dataOf(source: BlockSource, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  for await (const chunk of source.chunks(signal)) {
+    if (chunk.kind !== 'data') throw new FlashError('internal', `${source.description} was expected to hold data only`);
+    const max = 1 << 20;
+    for (let off = 0; off < chunk.bytes.length; off += max) yield chunk.bytes.subarray(off, off + max);
+  }
+}

@@ -1,0 +1,79 @@
+// Every plan step other than flash and verify: erase, set_active, reboot (and wait), oem, getvar, require.
+import type { JobContext, PlanStep } from '../../core/types.js';
+import { FlashError } from '../../core/errors.js';
+import { checkPartitionName } from './protocol.js';
+import type { Session } from './session.js';
+import { targetsFor } from './targets.js';
+
+export async function runErase(session: Session, partition: string, ctx: JobContext): Promise<void> {
+  checkPartitionName(partition);
+  const { targets } = await targetsFor(session, partition, undefined, ctx.signal);
+  for (const t of targets) {
+    ctx.stage(`Erasing ${t}`);
+    await session.client.okay(`erase:${t}`, { signal: ctx.signal, timeoutMs: session.timeouts.writeMs });
+  }
+}
+
+export async function runSetActive(session: Session, slot: 'a' | 'b', ctx: JobContext): Promise<void> {
+  ctx.stage(`Making slot ${slot} active`);
+  await session.client.okay(`set_active:${slot}`, { signal: ctx.signal });
+}
+
+const REBOOT_COMMAND = {
+  system: 'reboot',
+  bootloader: 'reboot-bootloader',
+  fastboot: 'reboot-fastboot',
+  recovery: 'reboot-recovery',
+} as const;
+
+/** Reboots; into the bootloader or fastbootd it waits until the same device is back and answers again. */
+export async function runReboot(session: Session, target: keyof typeof REBOOT_COMMAND, ctx: JobContext): Promise<void> {
+  const command = REBOOT_COMMAND[target];
+  ctx.stage(target === 'system' ? 'Rebooting' : `Rebooting into ${target}`);
+  await session.client.okay(command, { signal: ctx.signal });
+  // The device drops the connection as it reboots; a stale transport must not be reused.
+  await session.transport.close().catch(() => undefined);
+  if (target === 'bootloader' || target === 'fastboot') {
+    ctx.stage(`Waiting for the device to come back in ${target === 'bootloader' ? 'the bootloader' : 'fastbootd'}`);
+    const link = await ctx.waitForDevice(session.timeouts.rebootWaitMs);
+    const transport = await link.open(ctx.signal);
+    void transport;
+  }
+}
+
+export async function runOem(session: Session, command: string, ctx: JobContext): Promise<void> {
+  ctx.stage(`oem ${command}`);
+  const value = await session.client.okay(`oem ${command}`, { signal: ctx.signal, timeoutMs: session.timeouts.writeMs });
+  if (value) ctx.log('info', value);
+}
+
+export async function runGetvar(session: Session, name: string, expect: string | undefined, ctx: JobContext): Promise<void> {
+  const value = await session.client.getvar(name, ctx.signal);
+  ctx.log('info', `${name}: ${value ?? '(not reported)'}`);
+  if (expect !== undefined && value !== expect) {
+    throw new FlashError('unexpected_value', `The device reports ${name} = ${JSON.stringify(value ?? '')}, the plan expects ${JSON.stringify(expect)}`);
+  }
+}
+
+/** AOSP's rule: a value matches exactly, or by prefix when it ends in `*`. */
+export function requirementMet(actual: string, values: readonly string[]): boolean {
+  return values.some((v) => v === actual || (v.endsWith('*') && actual.startsWith(v.slice(0, -1))));
+}
+
+export async function runRequire(session: Session, name: string, values: string[], ctx: JobContext): Promise<void> {
+  const variable = name === 'board' ? 'product' : name;
+  ctx.stage(`Checking ${variable}`);
+  const actual = await session.client.getvar(variable, ctx.signal);
+  if (actual === undefined) {
+    throw new FlashError('requirement_failed', `The image requires ${variable} to be ${values.join(' or ')}, but the device does not report ${variable}; nothing was written`);
+  }
+  if (!requirementMet(actual, values)) {
+    throw new FlashError(
+      'requirement_failed',
+      `The image requires ${variable} to be ${values.join(' or ')}, but this device reports ${JSON.stringify(actual)}; nothing was written`,
+    );
+  }
+  ctx.log('info', `${variable} is ${actual}: OK`);
+}
+
+export type OtherStep = Exclude<PlanStep, { op: 'flash' } | { op: 'verify' }>;
