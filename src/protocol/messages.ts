@@ -321,7 +321,6 @@ export const ERROR_CODES = [
   'image_unreadable',
   'image_invalid',
   'partition_not_found',
-  'image_too_large',
   'rate_limited',
   'too_large',
   'shutting_down',

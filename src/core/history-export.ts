@@ -1,0 +1,91 @@
+// CSV export and per-device / per-image / per-day analytics over the history rows.
+import type { AnalyticsQuery, AnalyticsRow } from './station-api.js';
+import type { JobRow } from './history.js';
+
+const CSV_COLUMNS: Array<keyof JobRow> = [
+  'job_id', 'batch_id', 'device_id', 'device_serial', 'device_name', 'protocol', 'transport', 'port', 'state', 'result',
+  'error_code', 'error', 'target', 'image_path', 'image_size', 'image_sha256', 'total_bytes', 'bytes_transferred',
+  'avg_speed', 'peak_speed', 'active_ms', 'attempts', 'external', 'created_at', 'started_at', 'ended_at',
+];
+
+/** RFC 4180 CSV; timestamps as ISO 8601 UTC plus the raw ms. */
+export function toCsv(rows: JobRow[]): string {
+  const header = [...CSV_COLUMNS, 'duration_ms'];
+  const lines = [header.join(',')];
+  for (const r of rows) {
+    const cells = CSV_COLUMNS.map((c) => {
+      const v = r[c];
+      if ((c === 'created_at' || c === 'started_at' || c === 'ended_at') && typeof v === 'number') {
+        return new Date(v).toISOString();
+      }
+      return v;
+    });
+    cells.push(r.started_at !== null && r.ended_at !== null ? r.ended_at - r.started_at : null);
+    lines.push(cells.map(csvCell).join(','));
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : String(v);
+  // Quote when needed; a leading = + - @ is prefixed so spreadsheets do not run it as a formula.
+  const safe = /^[=+\-@]/.test(s) && typeof v === 'string' ? `'${s}` : s;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function analytics(rows: JobRow[], query: AnalyticsQuery): AnalyticsRow[] {
+  const groups = new Map<string, JobRow[]>();
+  for (const r of rows) {
+    const key = keyOf(r, query.groupBy);
+    const g = groups.get(key);
+    if (g) g.push(r);
+    else groups.set(key, [r]);
+  }
+  const out: AnalyticsRow[] = [];
+  for (const [key, list] of groups) {
+    let succeeded = 0;
+    let failed = 0;
+    let cancelled = 0;
+    let bytes = 0;
+    let activeMs = 0;
+    const durations: number[] = [];
+    for (const r of list) {
+      if (r.state === 'completed') succeeded++;
+      else if (r.state === 'failed') failed++;
+      else if (r.state === 'cancelled') cancelled++;
+      else continue;
+      bytes += r.bytes_transferred;
+      if (r.started_at !== null && r.ended_at !== null) {
+        durations.push(r.ended_at - r.started_at);
+        activeMs += r.active_ms ?? r.ended_at - r.started_at;
+      }
+    }
+    const ended = succeeded + failed + cancelled;
+    out.push({
+      key,
+      count: list.length,
+      succeeded,
+      failed,
+      cancelled,
+      successRate: ended ? succeeded / ended : 0,
+      medianDurationMs: median(durations),
+      throughput: activeMs > 0 ? (bytes * 1000) / activeMs : 0,
+      bytes,
+    });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function keyOf(r: JobRow, groupBy: AnalyticsQuery['groupBy']): string {
+  if (groupBy === 'device') return r.device_id;
+  if (groupBy === 'image') return r.image_path ?? r.target ?? '(plan)';
+  return new Date(r.created_at).toISOString().slice(0, 10);
+}
+
+export function median(values: number[]): number {
+  if (!values.length) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}

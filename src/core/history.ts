@@ -1,0 +1,242 @@
+// History: every job (station-run and outside agents') in SQLite at DATA_DIR/history.db, WAL mode, crash-safe.
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type { Job, JobState, LogLevel } from '../protocol/messages.js';
+import type { HistoryQuery } from './station-api.js';
+import { migrate } from './history-schema.js';
+
+/** Columns a job row may be updated with (snake_case as in the table). */
+export interface JobRow {
+  job_id: string;
+  device_id: string;
+  device_serial: string | null;
+  device_name: string | null;
+  protocol: string | null;
+  transport: string | null;
+  port: string | null;
+  state: string;
+  result: string | null;
+  error_code: string | null;
+  error: string | null;
+  stage: string;
+  target: string | null;
+  batch_id: string | null;
+  image_path: string | null;
+  image_size: number | null;
+  image_sha256: string | null;
+  plan_json: string | null;
+  total_bytes: number;
+  bytes_transferred: number;
+  image_bytes: number | null;
+  avg_speed: number | null;
+  peak_speed: number | null;
+  active_ms: number | null;
+  attempts: number;
+  external: number;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+export interface StageRow {
+  idx: number;
+  stage: string;
+  started_at: number;
+  ended_at: number | null;
+  bytes: number;
+}
+
+export interface LogRow {
+  ts: number;
+  level: LogLevel;
+  message: string;
+}
+
+const COLUMNS = new Set<keyof JobRow>([
+  'device_id', 'device_serial', 'device_name', 'protocol', 'transport', 'port', 'state', 'result', 'error_code',
+  'error', 'stage', 'target', 'batch_id', 'image_path', 'image_size', 'image_sha256', 'plan_json', 'total_bytes',
+  'bytes_transferred', 'image_bytes', 'avg_speed', 'peak_speed', 'active_ms', 'attempts', 'external', 'started_at',
+  'ended_at',
+]);
+
+export const INTERRUPTED_MESSAGE =
+  'Interrupted: the station stopped while this job was running. The device may hold a partial image — flash it again.';
+
+export class History {
+  readonly db: Database.Database;
+  private readonly insertStmt: Database.Statement;
+  private readonly logStmt: Database.Statement;
+  private readonly stageStartStmt: Database.Statement;
+  private readonly stageEndStmt: Database.Statement;
+  private readonly updateCache = new Map<string, Database.Statement>();
+  /** Jobs marked interrupted when this store opened. */
+  readonly interruptedAtOpen: number;
+
+  constructor(dataDir: string, file = 'history.db') {
+    this.db = new Database(join(dataDir, file));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    this.insertStmt = this.db.prepare(
+      `INSERT INTO jobs (job_id, device_id, device_serial, device_name, protocol, transport, port, state, stage, target,
+         batch_id, image_path, image_size, plan_json, total_bytes, image_bytes, external, created_at, started_at,
+         ended_at, result, error_code, error, bytes_transferred)
+       VALUES (@job_id, @device_id, @device_serial, @device_name, @protocol, @transport, @port, @state, @stage, @target,
+         @batch_id, @image_path, @image_size, @plan_json, @total_bytes, @image_bytes, @external, @created_at,
+         @started_at, @ended_at, @result, @error_code, @error, @bytes_transferred)`,
+    );
+    this.logStmt = this.db.prepare('INSERT INTO job_logs (job_id, ts, level, message) VALUES (?, ?, ?, ?)');
+    this.stageStartStmt = this.db.prepare(
+      'INSERT OR REPLACE INTO job_stages (job_id, idx, stage, started_at, bytes) VALUES (?, ?, ?, ?, 0)',
+    );
+    this.stageEndStmt = this.db.prepare('UPDATE job_stages SET ended_at = ?, bytes = ? WHERE job_id = ? AND idx = ?');
+    this.interruptedAtOpen = this.markInterrupted();
+  }
+
+  /** Jobs that were queued or running when the station died end as failed, result `interrupted`. */
+  private markInterrupted(): number {
+    const r = this.db
+      .prepare(
+        `UPDATE jobs SET state = 'failed', result = 'interrupted', error_code = 'interrupted', error = ?,
+           ended_at = COALESCE(ended_at, ?)
+         WHERE state IN ('queued', 'running', 'paused')`,
+      )
+      .run(INTERRUPTED_MESSAGE, Date.now());
+    return r.changes;
+  }
+
+  insert(row: Partial<JobRow> & Pick<JobRow, 'job_id' | 'device_id' | 'state' | 'created_at'>): void {
+    this.insertStmt.run({
+      device_serial: null, device_name: null, protocol: null, transport: null, port: null, stage: '', target: null,
+      batch_id: null, image_path: null, image_size: null, plan_json: null, total_bytes: 0, image_bytes: null,
+      external: 0, started_at: null, ended_at: null, result: null, error_code: null, error: null,
+      bytes_transferred: 0,
+      ...row,
+    });
+  }
+
+  has(jobId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM jobs WHERE job_id = ?').get(jobId) !== undefined;
+  }
+
+  row(jobId: string): JobRow | undefined {
+    return this.db.prepare('SELECT * FROM jobs WHERE job_id = ?').get(jobId) as JobRow | undefined;
+  }
+
+  update(jobId: string, fields: Partial<JobRow>): void {
+    const keys = (Object.keys(fields) as Array<keyof JobRow>).filter((k) => COLUMNS.has(k) && fields[k] !== undefined);
+    if (!keys.length) return;
+    const sig = keys.join(',');
+    let stmt = this.updateCache.get(sig);
+    if (!stmt) {
+      stmt = this.db.prepare(`UPDATE jobs SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE job_id = @job_id`);
+      this.updateCache.set(sig, stmt);
+    }
+    const params: Record<string, unknown> = { job_id: jobId };
+    for (const k of keys) params[k] = fields[k];
+    stmt.run(params);
+  }
+
+  log(jobId: string, ts: number, level: LogLevel, message: string): void {
+    this.logStmt.run(jobId, ts, level, message);
+  }
+
+  stageStarted(jobId: string, idx: number, stage: string, ts: number): void {
+    this.stageStartStmt.run(jobId, idx, stage, ts);
+  }
+
+  stageEnded(jobId: string, idx: number, ts: number, bytes: number): void {
+    this.stageEndStmt.run(ts, bytes, jobId, idx);
+  }
+
+  stages(jobId: string): StageRow[] {
+    return this.db
+      .prepare('SELECT idx, stage, started_at, ended_at, bytes FROM job_stages WHERE job_id = ? ORDER BY idx')
+      .all(jobId) as StageRow[];
+  }
+
+  logs(jobId: string, limit = 1000): LogRow[] {
+    return this.db
+      .prepare('SELECT ts, level, message FROM job_logs WHERE job_id = ? ORDER BY id LIMIT ?')
+      .all(jobId, limit) as LogRow[];
+  }
+
+  /** Rows newest first, filtered as `get_history` asks. */
+  rows(query: HistoryQuery, maxLimit = 1000): JobRow[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.deviceId) {
+      where.push('device_id = ?');
+      params.push(query.deviceId);
+    }
+    if (typeof query.before === 'number') {
+      where.push('created_at < ?');
+      params.push(query.before);
+    }
+    if (query.batchId) {
+      where.push('batch_id = ?');
+      params.push(query.batchId);
+    }
+    if (query.state === 'interrupted') where.push("result = 'interrupted'");
+    else if (query.state) {
+      where.push('state = ?');
+      params.push(query.state);
+    }
+    const limit = Math.max(1, Math.min(maxLimit, Math.floor(query.limit ?? 100)));
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY created_at DESC, rowid DESC LIMIT ?`;
+    return this.db.prepare(sql).all(...params, limit) as JobRow[];
+  }
+
+  query(query: HistoryQuery): Job[] {
+    return this.rows(query).map(rowToJob);
+  }
+
+  /** Rows ended (or created) in a time range, for analytics. */
+  rowsBetween(since: number | undefined, until: number | undefined): JobRow[] {
+    return this.db
+      .prepare('SELECT * FROM jobs WHERE created_at >= ? AND created_at < ? ORDER BY created_at')
+      .all(since ?? 0, until ?? Number.MAX_SAFE_INTEGER) as JobRow[];
+  }
+
+  /** Is the database file sound? (`PRAGMA integrity_check` answers `ok`.) */
+  integrityOk(): boolean {
+    return this.db.pragma('integrity_check', { simple: true }) === 'ok';
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.db.close();
+    }
+  }
+}
+
+export function rowToJob(r: JobRow): Job {
+  const total = r.total_bytes;
+  const job: Job = {
+    jobId: r.job_id,
+    deviceId: r.device_id,
+    state: r.state as JobState,
+    stage: r.stage,
+    progress: r.state === 'completed' ? 100 : total > 0 ? Math.min(100, (r.bytes_transferred / total) * 100) : 0,
+    bytesTransferred: r.bytes_transferred,
+    totalBytes: total,
+    transferSpeed: r.avg_speed ?? 0,
+    estimatedTimeRemaining: 0,
+    createdAt: r.created_at,
+  };
+  if (r.started_at !== null) job.startedAt = r.started_at;
+  if (r.ended_at !== null) job.endedAt = r.ended_at;
+  if (r.error !== null) job.error = r.error;
+  if (r.error_code !== null) job.errorCode = r.error_code;
+  if (r.image_bytes !== null) job.imageBytes = r.image_bytes;
+  if (r.target !== null) job.target = r.target;
+  if (r.batch_id !== null) job.batchId = r.batch_id;
+  if (r.image_sha256 !== null) job.sha256 = r.image_sha256;
+  return job;
+}

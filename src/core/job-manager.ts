@@ -1,0 +1,302 @@
+// JobManager: creates validated jobs, queues and starts them, pauses/resumes/cancels them, and tidies up when they end.
+import { randomUUID } from 'node:crypto';
+import type { DeviceRegistry } from '../devices/registry.js';
+import type { Job, ServerMessage } from '../protocol/messages.js';
+import { Batches } from './batches.js';
+import type { Clock } from './clock.js';
+import { FlashError } from './errors.js';
+import { rowToJob, type History } from './history.js';
+import type { ImageBackend } from './image-backend.js';
+import { ActiveJob } from './job.js';
+import { resolveRequest } from './job-request.js';
+import type { JobSpec } from './job-spec.js';
+import { runJob } from './job-runner.js';
+import { Scheduler, type Queued } from './scheduler.js';
+import type { Settings } from './settings.js';
+import type { BatchSummary, PortCounter, StartFlashRequest, StartFlashResult } from './station-api.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface JobManagerDeps {
+  registry: DeviceRegistry;
+  history: History;
+  images: ImageBackend;
+  emit(message: ServerMessage): void;
+  settings(): Settings;
+  clock: Clock;
+}
+
+export interface StartOptions {
+  ruleId?: string;
+}
+
+export class JobManager {
+  private readonly jobs = new Map<string, ActiveJob>();
+  private readonly finishedOrder: string[] = [];
+  private readonly batches = new Batches();
+  private readonly counters = new Map<string, PortCounter>();
+  private readonly scheduler: Scheduler;
+  readonly stationBucket: TokenBucket;
+  private closing = false;
+  bytesFlashed = 0;
+
+  constructor(private readonly deps: JobManagerDeps) {
+    this.stationBucket = new TokenBucket(deps.settings().stationBytesPerSecond, deps.clock);
+    this.scheduler = new Scheduler(deps.registry, () => deps.settings().slotLimit, {
+      start: (item) => this.run(item),
+      queued: (item, position) => this.queuedAt(item, position),
+      expired: (item) => this.expire(item),
+    });
+    deps.registry.on((event) => {
+      if (event !== 'detached') this.scheduler.pump();
+    });
+  }
+
+  list(): Job[] {
+    return [...this.jobs.values()].map((j) => j.snapshot());
+  }
+
+  get(jobId: string): Job | undefined {
+    return this.jobs.get(jobId)?.snapshot();
+  }
+
+  has(jobId: string): boolean {
+    return this.jobs.has(jobId);
+  }
+
+  activeJobFor(deviceId: string): ActiveJob | undefined {
+    for (const j of this.jobs.values()) if (j.active && j.deviceId === deviceId) return j;
+    return undefined;
+  }
+
+  portCounters(): PortCounter[] {
+    return [...this.counters.values()].map((c) => ({ ...c }));
+  }
+
+  batch(batchId: string): BatchSummary | undefined {
+    return this.batches.summary(batchId, (id) => this.jobOrHistory(id));
+  }
+
+  batchList(): BatchSummary[] {
+    return this.batches.ids().map((id) => this.batch(id) as BatchSummary);
+  }
+
+  async start(req: StartFlashRequest, options: StartOptions = {}): Promise<StartFlashResult> {
+    if (this.closing) throw new FlashError('shutting_down', 'The station is shutting down and takes no new jobs.');
+    if (typeof req !== 'object' || req === null) throw new FlashError('bad_request', 'The request must be an object.');
+    const { specs, waitMs } = await resolveRequest(req, {
+      registry: this.deps.registry,
+      images: this.deps.images,
+      deviceWaitMs: this.deps.settings().deviceWaitMs,
+      allStartNow: (ids) => ids.length <= this.scheduler.freeSlots() && ids.every((id) => this.scheduler.canStartNow(id)),
+    });
+    if (this.closing) {
+      await Promise.all(specs.map((s) => s.release()));
+      throw new FlashError('shutting_down', 'The station is shutting down and takes no new jobs.');
+    }
+    const batchId = specs.length > 1 || req.deviceIds !== undefined || req.selector !== undefined ? randomUUID() : undefined;
+    const jobs = specs.map((spec) => this.create(spec, batchId, options.ruleId));
+    if (batchId) {
+      this.batches.create(batchId, jobs.map((j) => j.jobId));
+      this.emitBatch(batchId);
+    }
+    const deadline = waitMs > 0 ? Date.now() + waitMs : undefined;
+    for (const job of jobs) this.scheduler.add({ jobId: job.jobId, deviceId: job.deviceId, ...(deadline ? { deadline } : {}) });
+    const first = jobs[0] as ActiveJob;
+    const result: StartFlashResult = {
+      jobId: first.jobId,
+      jobIds: jobs.map((j) => j.jobId),
+      status: this.scheduler.isQueued(first.jobId) ? 'queued' : 'started',
+    };
+    if (batchId) result.batchId = batchId;
+    return result;
+  }
+
+  private create(spec: JobSpec, batchId: string | undefined, ruleId: string | undefined): ActiveJob {
+    if (batchId) spec.batchId = batchId;
+    if (ruleId) spec.ruleId = ruleId;
+    const job = new ActiveJob(randomUUID(), spec, this.deps.settings().jobBytesPerSecond, this.deps.clock);
+    this.jobs.set(job.jobId, job);
+    const device = this.deps.registry.get(spec.deviceId);
+    this.deps.history.insert({
+      job_id: job.jobId, device_id: job.deviceId, device_serial: device?.serial ?? null, device_name: device?.name ?? null,
+      protocol: device?.protocol ?? null, transport: device?.transport ?? null, port: device?.port ?? null,
+      state: 'queued', stage: job.stage, target: spec.target, batch_id: batchId ?? null, image_path: spec.imagePath ?? null,
+      image_size: spec.imageFileSize ?? null, plan_json: spec.planJson, image_bytes: spec.imageBytes ?? null,
+      created_at: job.createdAt,
+    });
+    return job;
+  }
+
+  pause(jobId: string): Job {
+    const job = this.need(jobId);
+    if (job.state === 'paused') return job.snapshot();
+    if (job.state !== 'running') throw new FlashError('invalid_state', `Job ${jobId} is ${job.state}; only a running job can be paused.`);
+    job.gate.close();
+    job.meter.pause();
+    job.state = 'paused';
+    this.deps.history.update(jobId, { state: 'paused' });
+    this.deps.emit({ type: 'flash_paused', jobId, deviceId: job.deviceId, timestamp: Date.now() });
+    return job.snapshot();
+  }
+
+  resume(jobId: string): Job {
+    const job = this.need(jobId);
+    if (job.state === 'running') return job.snapshot();
+    if (job.state !== 'paused') throw new FlashError('invalid_state', `Job ${jobId} is ${job.state}; only a paused job can be resumed.`);
+    job.state = 'running';
+    job.meter.resume();
+    job.gate.open();
+    this.deps.history.update(jobId, { state: 'running' });
+    this.deps.emit({ type: 'flash_resumed', jobId, deviceId: job.deviceId, timestamp: Date.now() });
+    return job.snapshot();
+  }
+
+  cancel(jobId: string, why = 'Cancelled'): Job {
+    const job = this.need(jobId);
+    if (!job.active) throw new FlashError('invalid_state', `Job ${jobId} has already ${job.state === 'completed' ? 'completed' : 'ended'}.`);
+    if (job.state === 'queued' && this.scheduler.remove(jobId)) {
+      job.finish('cancelled', { code: 'cancelled', message: 'Cancelled' });
+      this.deps.emit({ type: 'flash_failed', jobId, deviceId: job.deviceId, error: 'Cancelled', reason: 'cancelled', code: 'cancelled', timestamp: Date.now() });
+      this.ended(job, false);
+      return job.snapshot();
+    }
+    job.abort.abort(new FlashError('cancelled', why));
+    return job.snapshot();
+  }
+
+  pauseAll(): Job[] {
+    return [...this.jobs.values()].filter((j) => j.state === 'running').map((j) => this.pause(j.jobId));
+  }
+
+  resumeAll(): Job[] {
+    return [...this.jobs.values()].filter((j) => j.state === 'paused').map((j) => this.resume(j.jobId));
+  }
+
+  cancelAll(why = 'Cancelled'): Job[] {
+    // Queued first, so none of them grabs a slot a cancelled running job frees.
+    const active = [...this.jobs.values()].filter((j) => j.active);
+    const queued = active.filter((j) => j.state === 'queued');
+    const rest = active.filter((j) => j.state !== 'queued');
+    return [...queued, ...rest].map((j) => this.cancel(j.jobId, why));
+  }
+
+  setLimits(jobId: string | undefined, bytesPerSecond: number | null): void {
+    if (bytesPerSecond !== null && (typeof bytesPerSecond !== 'number' || !Number.isFinite(bytesPerSecond) || bytesPerSecond < 1)) {
+      throw new FlashError('bad_request', '`bytesPerSecond` must be null (unlimited) or a number ≥ 1.');
+    }
+    if (jobId === undefined) {
+      this.stationBucket.setRate(bytesPerSecond);
+      return;
+    }
+    const job = this.need(jobId);
+    if (!job.active) throw new FlashError('invalid_state', `Job ${jobId} has ended; limits apply to active jobs.`);
+    job.bucket.setRate(bytesPerSecond);
+  }
+
+  /** Slot limit or device wait changed. */
+  settingsChanged(): void {
+    this.scheduler.pump();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.cancelAll('The station is shutting down');
+    const active = [...this.jobs.values()].filter((j) => j.active).map((j) => j.done);
+    const timeout = new Promise((r) => setTimeout(r, 10_000).unref());
+    await Promise.race([Promise.all(active), timeout]);
+    this.stationBucket.dispose();
+  }
+
+  private jobOrHistory(id: string): Job | undefined {
+    const live = this.get(id);
+    if (live) return live;
+    const row = this.deps.history.row(id);
+    return row ? rowToJob(row) : undefined;
+  }
+
+  private need(jobId: string): ActiveJob {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new FlashError('job_not_found', `No job ${jobId} — it may have ended before the station restarted; see the history.`);
+    return job;
+  }
+
+  private queuedAt(item: Queued, position: number): void {
+    const job = this.jobs.get(item.jobId);
+    if (!job) return;
+    const device = this.deps.registry.find(item.deviceId);
+    job.stage = device ? `Queued (position ${position})` : `Waiting for device ${item.deviceId} (position ${position})`;
+    this.deps.emit({ type: 'flash_queued', jobId: item.jobId, deviceId: item.deviceId, position, timestamp: Date.now() });
+  }
+
+  private expire(item: Queued): void {
+    const job = this.jobs.get(item.jobId);
+    if (!job || !job.active) return;
+    const message = `Device ${item.deviceId} did not appear in time — plug it in and start the job again.`;
+    job.finish('failed', { code: 'device_not_found', message });
+    this.deps.emit({ type: 'flash_failed', jobId: job.jobId, deviceId: job.deviceId, error: message, reason: 'error', code: 'device_not_found', timestamp: Date.now() });
+    this.ended(job, false);
+  }
+
+  private run(item: Queued): void {
+    const job = this.jobs.get(item.jobId);
+    if (!job) return;
+    const deviceId = this.deps.registry.find(item.deviceId)?.attached.device.id ?? item.deviceId;
+    this.deps.registry.setStationInfo(deviceId, { station: 'flashing', stationMessage: undefined });
+    void runJob(job, {
+      registry: this.deps.registry,
+      history: this.deps.history,
+      emit: this.deps.emit,
+      settings: this.deps.settings,
+      stationBucket: this.stationBucket,
+      clock: this.deps.clock,
+      countBytes: (n) => (this.bytesFlashed += n),
+    })
+      .catch((e: unknown) => {
+        if (job.active) {
+          const message = e instanceof Error ? e.message : String(e);
+          job.finish('failed', { code: 'internal', message });
+          this.deps.emit({ type: 'flash_failed', jobId: job.jobId, deviceId: job.deviceId, error: message, reason: 'error', code: 'internal', timestamp: Date.now() });
+          this.deps.history.update(job.jobId, { state: 'failed', result: 'failed', error: message, error_code: 'internal', ended_at: Date.now() });
+        }
+      })
+      .finally(() => {
+        this.deps.registry.unlock(deviceId, job.jobId);
+        this.scheduler.finished(job.jobId);
+        this.ended(job, true);
+      });
+    if (job.spec.batchId) this.emitBatch(job.spec.batchId);
+  }
+
+  /** Bookkeeping after a job ended (ran, or never started). */
+  private ended(job: ActiveJob, ran: boolean): void {
+    if (!ran) this.deps.history.update(job.jobId, { state: job.state, result: job.state, error: job.error ?? null, error_code: job.errorCode ?? null, ended_at: job.endedAt ?? Date.now() });
+    void job.spec.release().catch(() => undefined);
+    const device = this.deps.registry.get(job.deviceId);
+    if (ran && job.state !== 'cancelled') {
+      const port = device?.port ?? job.deviceId;
+      const c = this.counters.get(port) ?? { port, succeeded: 0, failed: 0 };
+      if (job.state === 'completed') c.succeeded++;
+      else c.failed++;
+      this.counters.set(port, c);
+      this.deps.registry.setStationInfo(job.deviceId, {
+        station: job.state === 'completed' ? 'done' : 'failed',
+        stationMessage: job.state === 'completed' ? 'Done — unplug' : `Failed — ${job.error ?? 'see the job log'}`,
+        stationSucceeded: c.succeeded,
+        stationFailed: c.failed,
+      });
+    } else if (ran) {
+      this.deps.registry.setStationInfo(job.deviceId, { station: undefined, stationMessage: undefined });
+    }
+    if (job.spec.batchId) this.emitBatch(job.spec.batchId);
+    this.finishedOrder.push(job.jobId);
+    while (this.finishedOrder.length > 200) {
+      const old = this.finishedOrder.shift() as string;
+      this.jobs.delete(old);
+    }
+  }
+
+  private emitBatch(batchId: string): void {
+    const s = this.batch(batchId);
+    if (s) this.deps.emit(this.batches.message(s));
+  }
+}

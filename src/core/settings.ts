@@ -1,0 +1,108 @@
+// Station settings: defaults, validation, and persistence in DATA_DIR/settings.json with `conf` (electron-store's format).
+import Conf from 'conf';
+import { FlashError } from './errors.js';
+import type { AutoFlashRule, DeviceSelector, StationSettings } from './station-api.js';
+
+export type Settings = StationSettings;
+
+export const DEFAULT_SETTINGS: Settings = {
+  slotLimit: 16,
+  retries: 2,
+  retryDelayMs: 1000,
+  deviceWaitMs: 0,
+  jobBytesPerSecond: null,
+  stationBytesPerSecond: null,
+  autoFlash: { enabled: true, rules: [], replugMs: 5000 },
+};
+
+/** Merge a patch over settings and check every field; throws FlashError `bad_request` naming the bad field. */
+export function mergeSettings(base: Settings, patch: Partial<Settings>): Settings {
+  if (typeof patch !== 'object' || patch === null) throw bad('settings', 'must be an object');
+  const next: Settings = {
+    ...base,
+    ...patch,
+    autoFlash: { ...base.autoFlash, ...(patch.autoFlash ?? {}) },
+  };
+  int(next.slotLimit, 'slotLimit', 1, 1024);
+  int(next.retries, 'retries', 0, 20);
+  int(next.retryDelayMs, 'retryDelayMs', 0, 600_000);
+  int(next.deviceWaitMs, 'deviceWaitMs', 0, 86_400_000);
+  rate(next.jobBytesPerSecond, 'jobBytesPerSecond');
+  rate(next.stationBytesPerSecond, 'stationBytesPerSecond');
+  if (typeof next.autoFlash.enabled !== 'boolean') throw bad('autoFlash.enabled', 'must be true or false');
+  int(next.autoFlash.replugMs, 'autoFlash.replugMs', 0, 3_600_000);
+  if (!Array.isArray(next.autoFlash.rules)) throw bad('autoFlash.rules', 'must be a list');
+  const ids = new Set<string>();
+  next.autoFlash.rules.forEach((r, i) => {
+    checkRule(r, `autoFlash.rules[${i}]`);
+    if (ids.has(r.id)) throw bad(`autoFlash.rules[${i}].id`, `"${r.id}" is used twice`);
+    ids.add(r.id);
+  });
+  return next;
+}
+
+function checkRule(r: AutoFlashRule, at: string): void {
+  if (typeof r !== 'object' || r === null) throw bad(at, 'must be an object');
+  if (typeof r.id !== 'string' || !r.id) throw bad(`${at}.id`, 'must be a non-empty string');
+  if (typeof r.enabled !== 'boolean') throw bad(`${at}.enabled`, 'must be true or false');
+  checkSelector(r.match, `${at}.match`);
+  if (r.plan === undefined && (typeof r.image !== 'string' || typeof r.partition !== 'string')) {
+    throw bad(at, 'needs either `plan` or both `partition` and `image`');
+  }
+}
+
+export function checkSelector(s: DeviceSelector | undefined, at: string): void {
+  if (typeof s !== 'object' || s === null) throw bad(at, 'must be an object');
+  for (const key of ['protocol', 'transport', 'state', 'serial', 'product'] as const) {
+    const v = s[key];
+    if (v !== undefined && typeof v !== 'string') throw bad(`${at}.${key}`, 'must be a string');
+  }
+}
+
+function int(v: unknown, name: string, min: number, max: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw bad(name, `must be a whole number from ${min} to ${max}`);
+  }
+}
+
+function rate(v: unknown, name: string): void {
+  if (v === null) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1) throw bad(name, 'must be null (unlimited) or bytes per second ≥ 1');
+}
+
+function bad(field: string, why: string): FlashError {
+  return new FlashError('bad_request', `Setting ${field} ${why}.`);
+}
+
+/** Settings kept in DATA_DIR/settings.json. Values given to the constructor override the file for this run. */
+export class SettingsStore {
+  private readonly conf: Conf<Settings>;
+  private current: Settings;
+
+  constructor(dataDir: string, overrides: Partial<Settings> = {}) {
+    this.conf = new Conf<Settings>({ cwd: dataDir, configName: 'settings', defaults: DEFAULT_SETTINGS });
+    let stored: Settings;
+    try {
+      stored = mergeSettings(DEFAULT_SETTINGS, this.conf.store);
+    } catch {
+      // A hand-edited file with a bad value: start from defaults rather than refuse to start.
+      stored = DEFAULT_SETTINGS;
+    }
+    this.current = mergeSettings(stored, overrides);
+  }
+
+  get(): Settings {
+    return structuredClone(this.current);
+  }
+
+  update(patch: Partial<Settings>): Settings {
+    const next = mergeSettings(this.current, patch);
+    this.current = next;
+    this.conf.store = next;
+    return this.get();
+  }
+
+  get path(): string {
+    return this.conf.path;
+  }
+}

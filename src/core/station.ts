@@ -1,0 +1,154 @@
+// Station: the composition root of the core — device registry, jobs, history, settings — behind StationApi.
+import { mkdir } from 'node:fs/promises';
+import { DeviceRegistry } from '../devices/registry.js';
+import type { Device, FlashEventMessage, Job } from '../protocol/messages.js';
+import { AutoFlash } from './auto-flash.js';
+import { systemClock, type Clock } from './clock.js';
+import { FlashError } from './errors.js';
+import { EventBus } from './event-bus.js';
+import { ExternalJobs } from './external-jobs.js';
+import { History, rowToJob } from './history.js';
+import { analytics, toCsv } from './history-export.js';
+import { defaultImageBackend, type ImageBackend } from './image-backend.js';
+import { JobManager } from './job-manager.js';
+import { SettingsStore, type Settings } from './settings.js';
+import type {
+  AnalyticsQuery,
+  AnalyticsRow,
+  BatchSummary,
+  HistoryQuery,
+  StartFlashRequest,
+  StartFlashResult,
+  StationApi,
+  StationListener,
+  StationSettings,
+  StationStats,
+} from './station-api.js';
+import type { DeviceProvider, Driver } from './types.js';
+import { STATION_VERSION } from './version.js';
+
+export type { Settings } from './settings.js';
+
+export interface StationOptions {
+  dataDir: string;
+  providers: DeviceProvider[];
+  /** Drivers known to the station (providers attach devices with their driver already chosen). */
+  drivers?: Driver[];
+  /** Overrides of the persisted settings for this run (not written back). */
+  settings?: Partial<Settings>;
+  /** The image pipeline; tests may pass their own. */
+  images?: ImageBackend;
+  clock?: Clock;
+}
+
+export interface Station extends StationApi {
+  readonly dataDir: string;
+  /** Problems starting device providers (e.g. no USB access); the station runs without them. */
+  readonly providerProblems: string[];
+  /** Jobs history found running when the station started (it had died): now marked interrupted. */
+  readonly interruptedAtStart: number;
+  /** Per-stage timings and logs of one job from history. */
+  jobDetail(jobId: string): JobDetail | undefined;
+}
+
+export interface JobDetail {
+  job: Job;
+  stages: Array<{ stage: string; startedAt: number; endedAt?: number; bytes: number }>;
+  logs: Array<{ timestamp: number; level: string; message: string }>;
+  plan?: unknown;
+  imagePath?: string;
+  imageSize?: number;
+  averageSpeed?: number;
+  peakSpeed?: number;
+}
+
+export async function createStation(options: StationOptions): Promise<Station> {
+  await mkdir(options.dataDir, { recursive: true });
+  const settings = new SettingsStore(options.dataDir, options.settings ?? {});
+  const history = new History(options.dataDir);
+  const bus = new EventBus();
+  const registry = new DeviceRegistry({ emit: bus.emit });
+  const jobs = new JobManager({
+    registry, history, images: options.images ?? defaultImageBackend, emit: bus.emit,
+    settings: () => settings.get(), clock: options.clock ?? systemClock,
+  });
+  const external = new ExternalJobs(history, (id) => jobs.has(id) || (history.row(id)?.external === 0));
+  const auto = new AutoFlash(registry, jobs, () => settings.get());
+  let closed: Promise<void> | undefined;
+  const providerProblems = await registry.start(options.providers);
+
+  const station: Station = {
+    version: STATION_VERSION,
+    dataDir: options.dataDir,
+    providerProblems,
+    interruptedAtStart: history.interruptedAtOpen,
+    devices: (): Device[] => registry.list(),
+    jobs: (): Job[] => [...jobs.list(), ...external.list()].sort((a, b) => a.createdAt - b.createdAt),
+    job: (jobId: string): Job | undefined => jobs.get(jobId) ?? external.get(jobId),
+    startFlash: (request: StartFlashRequest): Promise<StartFlashResult> => jobs.start(request),
+    pause: (jobId: string): Job => jobs.pause(jobId),
+    resume: (jobId: string): Job => jobs.resume(jobId),
+    cancel: (jobId: string): Job => jobs.cancel(jobId),
+    pauseAll: (): Job[] => jobs.pauseAll(),
+    resumeAll: (): Job[] => jobs.resumeAll(),
+    cancelAll: (): Job[] => jobs.cancelAll(),
+    setLimits: (jobId: string | undefined, bytesPerSecond: number | null): void => jobs.setLimits(jobId, bytesPerSecond),
+    history: (query: HistoryQuery): Job[] => {
+      const rows = history.query(query ?? {});
+      // Active jobs show their live numbers.
+      return rows.map((j) => jobs.get(j.jobId) ?? external.get(j.jobId) ?? j);
+    },
+    jobDetail: (jobId: string): JobDetail | undefined => {
+      const row = history.row(jobId);
+      if (!row) return undefined;
+      const job = jobs.get(jobId) ?? external.get(jobId) ?? rowToJob(row);
+      const d: JobDetail = {
+        job,
+        stages: history.stages(jobId).map((s) => ({ stage: s.stage, startedAt: s.started_at, bytes: s.bytes, ...(s.ended_at !== null ? { endedAt: s.ended_at } : {}) })),
+        logs: history.logs(jobId).map((l) => ({ timestamp: l.ts, level: l.level, message: l.message })),
+      };
+      if (row.plan_json) d.plan = JSON.parse(row.plan_json) as unknown;
+      if (row.image_path !== null) d.imagePath = row.image_path;
+      if (row.image_size !== null) d.imageSize = row.image_size;
+      if (row.avg_speed !== null) d.averageSpeed = row.avg_speed;
+      if (row.peak_speed !== null) d.peakSpeed = row.peak_speed;
+      return d;
+    },
+    publishExternal: (message: FlashEventMessage): void => {
+      if (closed) throw new FlashError('shutting_down', 'The station is shutting down.');
+      bus.emit(external.accept(message));
+    },
+    subscribe: (listener: StationListener): (() => void) => bus.subscribe(listener),
+    stats: (): StationStats => {
+      const jobsByState: Record<string, number> = { queued: 0, running: 0, paused: 0, completed: 0, failed: 0, cancelled: 0 };
+      for (const j of station.jobs()) jobsByState[j.state] = (jobsByState[j.state] ?? 0) + 1;
+      return { jobsByState, bytesFlashed: jobs.bytesFlashed, devices: registry.list().length, ports: jobs.portCounters() };
+    },
+    batch: (batchId: string): BatchSummary | undefined => jobs.batch(batchId),
+    batches: (): BatchSummary[] => jobs.batchList(),
+    analytics: (query: AnalyticsQuery): AnalyticsRow[] => {
+      if (!query || !['device', 'image', 'day'].includes(query.groupBy)) {
+        throw new FlashError('bad_request', '`groupBy` must be `device`, `image` or `day`.');
+      }
+      return analytics(history.rowsBetween(query.since, query.until), query);
+    },
+    exportCsv: (query: HistoryQuery): string => toCsv(history.rows({ limit: 100_000, ...query }, 100_000)),
+    getSettings: (): StationSettings => settings.get(),
+    updateSettings: (patch: Partial<StationSettings>): StationSettings => {
+      const next = settings.update(patch);
+      if (patch.stationBytesPerSecond !== undefined) jobs.setLimits(undefined, next.stationBytesPerSecond);
+      jobs.settingsChanged();
+      return next;
+    },
+    close: (): Promise<void> => {
+      closed ??= (async () => {
+        auto.stop();
+        await jobs.close();
+        await registry.stop();
+        history.close();
+      })();
+      return closed;
+    },
+  };
+  return station;
+}
