@@ -1,10 +1,145 @@
-// openImage: sniff an image file by magic bytes and return it as a validated BlockSource.
+// openImage: sniff an image file by magic bytes, layer by layer, and return it as a validated BlockSource.
+import { access, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { BlockSource } from '../core/types.js';
 import { FlashError } from '../core/errors.js';
+import { loadBmap } from './bmap.js';
+import { fileByteSource, fileError, type ByteSource } from './byte-source.js';
+import { xzExpandedSize, zstdExpandedSize } from './container-size.js';
+import { decompressed, type Compression } from './decompress.js';
+import { formatBytes } from './format-bytes.js';
+import { RawSource, type ByteRange } from './raw-source.js';
+import { sniff, SNIFF_BYTES } from './sniff.js';
+import { indexSparseFile, SparseSource } from './sparse-source.js';
+import { parseSparseHeader, FILE_HEADER_SIZE } from './sparse-format.js';
 import type { OpenImageOptions } from './types.js';
+import { openZip } from './zip.js';
+
+const MAX_DEPTH = 4;
+const BUNDLE_MARKERS = /(^|\/)(flash\.(json|ya?ml)|manifest\.(json|ya?ml)|android-info\.txt)$/i;
+const IGNORED = /(^|\/)(__MACOSX\/|\.DS_Store$)|\.(bmap|txt|md|sha256|sha1|md5|sig|asc)$/i;
+
+export interface OpenContext {
+  name: string;
+  signal?: AbortSignal;
+  hash: boolean;
+  /** Candidate .bmap paths for a raw image; `required` when the user named one. */
+  bmap?: { paths: string[]; required: boolean };
+  chain: string[];
+}
 
 /** Open `path` (raw, sparse, gzip, xz, zstd, bzip2, zip, nested) as a BlockSource; validates its structure first. */
 export async function openImage(path: string, options: OpenImageOptions = {}): Promise<BlockSource> {
-  void options;
-  throw new FlashError('internal', `openImage(${path}) is being implemented`);
+  const st = await stat(path).catch((e: unknown) => {
+    throw fileError(e, path);
+  });
+  if (st.isDirectory()) {
+    throw new FlashError('image_unreadable', `${path} is a folder: flash it as a plan (bundle) or pick the image inside`);
+  }
+  const name = basename(path);
+  const bmapPaths = options.bmapPath
+    ? [options.bmapPath]
+    : [`${path}.bmap`, `${path.replace(/\.(gz|xz|zst|zstd|bz2|zip)$/i, '')}.bmap`];
+  return openByteSource(fileByteSource(path, 0, st.size, name), {
+    name,
+    signal: options.signal,
+    hash: options.hash ?? true,
+    bmap: { paths: bmapPaths, required: options.bmapPath !== undefined },
+    chain: [],
+  });
+}
+
+/** Open any byte source (a file, a zip entry, a decompressed stream) as a BlockSource. */
+export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<BlockSource> {
+  const { signal } = ctx;
+  signal?.throwIfAborted();
+  const head = await peek(bs, SNIFF_BYTES, signal);
+  const where = ctx.chain.length ? `${ctx.name} (inside ${ctx.chain.join(' in ')})` : ctx.name;
+  if (head.length === 0) throw new FlashError('image_invalid', `${where} is empty`);
+  const fmt = sniff(head);
+  const describe = (size: number): string =>
+    `${ctx.name} (${[fmt, ...[...ctx.chain].reverse()].join(' in ')}, ${formatBytes(size)})`;
+  switch (fmt) {
+    case 'sparse': {
+      const h = parseSparseHeader(head.length >= FILE_HEADER_SIZE ? head : await peek(bs, FILE_HEADER_SIZE, signal), where);
+      const size = h.totalBlocks * h.blockSize;
+      const index = bs.readAt && bs.size !== undefined ? await indexSparseFile(bs, h, bs.size, signal) : undefined;
+      return new SparseSource(bs, { header: h, description: describe(size), hash: ctx.hash, reopenable: true, index,
+        dataEstimate: bs.size });
+    }
+    case 'gzip':
+    case 'xz':
+    case 'zstd':
+    case 'bzip2': {
+      if (ctx.chain.length >= MAX_DEPTH) throw new FlashError('image_invalid', `${where} is nested more than ${MAX_DEPTH} deep`);
+      let size: number | undefined;
+      if (bs.readAt && bs.size !== undefined) {
+        if (fmt === 'xz') size = await xzExpandedSize(bs, where, signal);
+        else if (fmt === 'zstd') size = await zstdExpandedSize(bs, where, signal);
+      }
+      const inner = decompressed(bs, fmt satisfies Compression, `${where} (${fmt})`, size);
+      return openByteSource(inner, { ...ctx, chain: [...ctx.chain, fmt] });
+    }
+    case 'zip': {
+      if (!bs.readAt || bs.size === undefined) {
+        throw new FlashError('image_invalid', `${where}: a zip inside a compressed file cannot be read; unpack the outer layer first`);
+      }
+      if (ctx.chain.length >= MAX_DEPTH) throw new FlashError('image_invalid', `${where} is nested more than ${MAX_DEPTH} deep`);
+      const zip = await openZip(bs, where);
+      const files = zip.entries.filter((e) => !e.isDirectory);
+      if (files.some((e) => BUNDLE_MARKERS.test(e.name))) {
+        zip.close();
+        throw new FlashError('image_invalid', `${where} is a flash bundle or factory image: flash it as a plan, not as one image`);
+      }
+      const images = files.filter((e) => !IGNORED.test(e.name));
+      const only = images[0];
+      if (images.length !== 1 || !only) {
+        zip.close();
+        throw new FlashError('image_invalid', images.length === 0
+          ? `${where} holds no image`
+          : `${where} holds ${images.length} files (${images.slice(0, 5).map((e) => e.name).join(', ')}${images.length > 5 ? ', …' : ''}): ` +
+            'flash it as a plan with a manifest, or unpack the image you want');
+      }
+      return openByteSource(zip.entry(only.name), { ...ctx, name: only.name, chain: [...ctx.chain, 'zip'] });
+    }
+    case 'raw': {
+      const size = bs.size ?? (await countBytes(bs, signal));
+      let mapped: ByteRange[] | undefined;
+      if (ctx.bmap) {
+        for (const p of ctx.bmap.paths) {
+          if (ctx.bmap.required || (await access(p).then(() => true, () => false))) {
+            mapped = await loadBmap(p, size);
+            break;
+          }
+        }
+      }
+      return new RawSource(bs, { size, description: describe(size), hash: ctx.hash, reopenable: true, mapped });
+    }
+  }
+}
+
+/** The first `n` bytes (fewer if the source is shorter). */
+export async function peek(bs: ByteSource, n: number, signal?: AbortSignal): Promise<Uint8Array> {
+  if (bs.readAt) return bs.readAt(0, bs.size === undefined ? n : Math.min(n, bs.size), signal);
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  const it = bs.stream(signal)[Symbol.asyncIterator]();
+  try {
+    while (got < n) {
+      const r = await it.next();
+      if (r.done) break;
+      parts.push(r.value);
+      got += r.value.length;
+    }
+  } finally {
+    await it.return?.();
+  }
+  return Buffer.concat(parts).subarray(0, n);
+}
+
+/** Decompress once to learn the expanded size (gzip and bzip2 do not record it); also proves the stream is whole. */
+async function countBytes(bs: ByteSource, signal?: AbortSignal): Promise<number> {
+  let n = 0;
+  for await (const b of bs.stream(signal)) n += b.length;
+  return n;
 }

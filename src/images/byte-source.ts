@@ -1,0 +1,113 @@
+// Byte sources: the layers below a BlockSource (a file, a decompressor, a zip entry), each streamable again.
+import { open, type FileHandle } from 'node:fs/promises';
+import { FlashError } from '../core/errors.js';
+
+/** A stream of bytes that can be started again; `size` is its exact length when known. */
+export interface ByteSource {
+  readonly description: string;
+  /** Exact length in bytes, when known without reading everything. */
+  readonly size?: number;
+  /** The bytes from the start, in slices; fails with FlashError when the underlying data is broken or cut short. */
+  stream(signal?: AbortSignal): AsyncIterable<Uint8Array>;
+  /** Random access (files and stored zip entries). */
+  readAt?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+}
+
+export const READ_BYTES = 4 << 20;
+
+/** A region of a file (the whole file, or a stored zip entry inside it). */
+export function fileByteSource(path: string, start: number, size: number, description: string): ByteSource {
+  // Random reads share one handle, closed after a second without use (small reads stay cheap: no open per read).
+  let shared: Promise<FileHandle> | null = null;
+  let users = 0;
+  let idle: NodeJS.Timeout | null = null;
+  const readAt = async (offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> => {
+    signal?.throwIfAborted();
+    const n = Math.max(0, Math.min(length, size - offset));
+    if (idle) clearTimeout(idle);
+    idle = null;
+    shared ??= openFile(path);
+    const mine = shared;
+    users++;
+    try {
+      const fh = await mine;
+      const b = Buffer.allocUnsafe(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(b, got, n - got, start + offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got !== n) throw new FlashError('image_unreadable', `${description}: file ended early (was it changed while open?)`);
+      return b;
+    } catch (e) {
+      if (shared === mine) shared = null;
+      throw e;
+    } finally {
+      users--;
+      if (users === 0 && shared === mine) {
+        idle = setTimeout(() => {
+          if (users === 0 && shared === mine) {
+            shared = null;
+            void mine.then((fh) => fh.close()).catch(() => undefined);
+          }
+        }, 1000);
+        idle.unref();
+      }
+    }
+  };
+  return {
+    description,
+    size,
+    readAt,
+    async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+      const fh = await openFile(path);
+      try {
+        let pos = 0;
+        // Read ahead one buffer while the consumer works on the previous one.
+        const readOne = async (at: number): Promise<Buffer> => {
+          const n = Math.min(READ_BYTES, size - at);
+          const b = Buffer.allocUnsafe(n);
+          let got = 0;
+          while (got < n) {
+            const { bytesRead } = await fh.read(b, got, n - got, start + at + got);
+            if (bytesRead === 0) break;
+            got += bytesRead;
+          }
+          if (got !== n) throw new FlashError('image_unreadable', `${description}: file ended early (was it changed while open?)`);
+          return b;
+        };
+        let next: Promise<Buffer> | null = size > 0 ? readOne(0) : null;
+        while (next) {
+          signal?.throwIfAborted();
+          const b = await next;
+          pos += b.length;
+          next = pos < size ? readOne(pos) : null;
+          next?.catch(() => undefined);
+          yield b;
+        }
+      } finally {
+        await fh.close();
+      }
+    },
+  };
+}
+
+async function openFile(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (e) {
+    throw fileError(e, path);
+  }
+}
+
+/** A FlashError for a failed file operation: `image_not_found` for a missing file, else `image_unreadable`. */
+export function fileError(e: unknown, path: string): FlashError {
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT') return new FlashError('image_not_found', `${path} does not exist`, { cause: e });
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new FlashError('image_unreadable', `${path} cannot be read (permission denied)`, { cause: e });
+  }
+  if (code === 'EISDIR') return new FlashError('image_unreadable', `${path} is a folder, not an image file`, { cause: e });
+  return new FlashError('image_unreadable', `${path} cannot be read: ${(e as Error).message}`, { cause: e });
+}

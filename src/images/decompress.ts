@@ -1,0 +1,136 @@
+// Decompressing byte sources: gzip (node:zlib), xz (lzma-native, liblzma), zstd (zstd-napi, libzstd), bzip2
+// (unbzip2-stream). Each failure names the format and says whether the file looks truncated or corrupt.
+import { createRequire } from 'node:module';
+import { Readable, type Duplex } from 'node:stream';
+import { createGunzip, constants as zc } from 'node:zlib';
+import { DecompressStream } from 'zstd-napi';
+import { FlashError } from '../core/errors.js';
+import type { ByteSource } from './byte-source.js';
+
+export type Compression = 'gzip' | 'xz' | 'zstd' | 'bzip2';
+
+const require = createRequire(import.meta.url);
+
+interface LzmaModule {
+  createDecompressor(options?: { flags?: number; synchronous?: boolean }): Duplex;
+  CONCATENATED: number;
+}
+type Bunzip = () => Duplex;
+
+let lzma: LzmaModule | null = null;
+let bunzip: Bunzip | null = null;
+
+/** Input slices fed to a decoder: small enough that a synchronous decoder (zstd) never blocks the loop for long. */
+const FEED_BYTES = 256 << 10;
+
+function decoder(kind: Compression): Duplex {
+  switch (kind) {
+    case 'gzip':
+      return createGunzip({ chunkSize: 1 << 20 });
+    case 'xz':
+      lzma ??= require('lzma-native') as LzmaModule;
+      return lzma.createDecompressor({ flags: lzma.CONCATENATED });
+    case 'zstd':
+      return new DecompressStream();
+    case 'bzip2':
+      bunzip ??= require('unbzip2-stream') as Bunzip;
+      return bunzip();
+  }
+}
+
+async function* sliced(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const b of input) {
+    for (let o = 0; o < b.length; o += FEED_BYTES) yield b.subarray(o, o + FEED_BYTES);
+  }
+}
+
+/** Map a decoder's error to a FlashError a person can act on. */
+export function decodeError(kind: Compression, what: string, e: unknown): FlashError {
+  if (e instanceof FlashError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: string | number }).code;
+  const truncated =
+    /unexpected end|ended in middle|truncat|premature|end of (file|input|stream)|incomplete|no progress is possible/i.test(msg) ||
+    code === 'Z_BUF_ERROR' || code === zc.Z_BUF_ERROR;
+  if (truncated) {
+    return new FlashError('image_invalid', `${what}: the ${kind} stream is truncated (${msg}) — download the image again`, { cause: e });
+  }
+  return new FlashError('image_invalid', `${what}: the ${kind} stream is corrupt (${msg}) — download the image again`, { cause: e });
+}
+
+/** The decompressed bytes of `inner` (one stream through the decoder each time `stream()` is called). */
+export function decompressed(inner: ByteSource, kind: Compression, description: string, size?: number): ByteSource {
+  return {
+    description,
+    size,
+    async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+      const d = decoder(kind);
+      const src = Readable.from(sliced(inner.stream(signal)), { objectMode: false, highWaterMark: 1 });
+      let failure: unknown = null;
+      src.on('error', (e) => {
+        failure ??= e;
+        d.destroy(e);
+      });
+      d.on('error', (e) => {
+        failure ??= e;
+      });
+      src.pipe(d);
+      // unbzip2-stream is an old-style (through) stream: iterate it through its events.
+      const out$ = kind === 'bzip2' ? classicIterable(d) : (d as AsyncIterable<Buffer>);
+      let total = 0;
+      try {
+        for await (const out of out$) {
+          signal?.throwIfAborted();
+          total += out.length;
+          yield out;
+        }
+      } catch (e) {
+        if (signal?.aborted) throw new FlashError('cancelled', 'Cancelled');
+        throw decodeError(kind, description, failure ?? e);
+      } finally {
+        src.destroy();
+        d.destroy();
+      }
+      if (failure) throw decodeError(kind, description, failure);
+      if (size !== undefined && total !== size) {
+        throw new FlashError('image_invalid', `${description}: the ${kind} stream gave ${total} bytes, ${size} expected: it is truncated or corrupt`);
+      }
+    },
+  };
+}
+
+/** Iterate an old-style stream ('data'/'end'/'error' events), pausing it while the consumer is behind. */
+async function* classicIterable(d: Duplex): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let error: unknown = null;
+  let wake: (() => void) | null = null;
+  const poke = (): void => {
+    wake?.();
+    wake = null;
+  };
+  d.on('data', (b: Buffer) => {
+    queue.push(b);
+    if (queue.length > 16) d.pause();
+    poke();
+  });
+  d.on('end', () => {
+    ended = true;
+    poke();
+  });
+  d.on('error', (e: unknown) => {
+    error ??= e;
+    poke();
+  });
+  for (;;) {
+    const b = queue.shift();
+    if (b) {
+      if (queue.length < 4) d.resume();
+      yield b;
+      continue;
+    }
+    if (error) throw error;
+    if (ended) return;
+    await new Promise<void>((res) => (wake = res));
+  }
+}

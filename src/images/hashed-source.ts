@@ -1,0 +1,130 @@
+// Common BlockSource machinery: single-use guard, SHA-256 of the expanded image on the way, refined data counts.
+import { createHash, type Hash } from 'node:crypto';
+import type { BlockSource, Chunk } from '../core/types.js';
+import { FlashError, toFlashError } from '../core/errors.js';
+
+const PATTERN_BYTES = 256 << 10;
+let zeros: Uint8Array | null = null;
+
+/** Feed `length` bytes of a repeated 32-bit little-endian word to `h`. */
+export function hashPattern(h: Hash, value: number, length: number): void {
+  let block: Uint8Array;
+  if (value === 0) {
+    zeros ??= new Uint8Array(PATTERN_BYTES);
+    block = zeros;
+  } else {
+    block = new Uint8Array(PATTERN_BYTES);
+    new Uint32Array(block.buffer).fill(value >>> 0);
+    if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+      new DataView(block.buffer).setUint32(0, value, true); // big-endian hosts: not expected; keep LE semantics
+      for (let i = 4; i < block.length; i += 4) block.copyWithin(i, 0, 4);
+    }
+  }
+  let left = length;
+  while (left > 0) {
+    const n = Math.min(left, block.length);
+    h.update(n === block.length ? block : block.subarray(0, n));
+    left -= n;
+  }
+}
+
+export interface SourceInit {
+  size: number;
+  blockSize: number;
+  description: string;
+  reopenable: boolean;
+  dataBytes: number;
+  exact: boolean;
+  hash: boolean;
+}
+
+/**
+ * Base of every BlockSource here. Subclasses implement `produce()`; `chunks()` adds the hash and the single-use rule.
+ * Skipped ranges hash as zeros (as `simg2img` expands them).
+ */
+export abstract class HashedSource implements BlockSource {
+  readonly size: number;
+  readonly blockSize: number;
+  readonly description: string;
+  readonly reopenable: boolean;
+  protected data: number;
+  protected isExact: boolean;
+  private readonly hashing: boolean;
+  private started = false;
+  private digest: { promise: Promise<string>; resolve: (v: string) => void; reject: (e: unknown) => void };
+  private done = false;
+
+  constructor(init: SourceInit) {
+    this.size = init.size;
+    this.blockSize = init.blockSize;
+    this.description = init.description;
+    this.reopenable = init.reopenable;
+    this.data = init.dataBytes;
+    this.isExact = init.exact;
+    this.hashing = init.hash;
+    this.digest = deferred();
+  }
+
+  get dataBytes(): number {
+    return this.data;
+  }
+  get exact(): boolean {
+    return this.isExact;
+  }
+
+  protected abstract produce(signal?: AbortSignal): AsyncIterable<Chunk>;
+
+  chunks(signal?: AbortSignal): AsyncIterable<Chunk> {
+    if (this.started && !this.reopenable) {
+      throw new FlashError('internal', `${this.description} can be read only once`);
+    }
+    this.started = true;
+    return this.run(signal);
+  }
+
+  private async *run(signal?: AbortSignal): AsyncGenerator<Chunk> {
+    const h = this.hashing && !this.done ? createHash('sha256') : null;
+    let pos = 0;
+    try {
+      for await (const c of this.produce(signal)) {
+        if (c.offset !== pos) throw new FlashError('internal', `${this.description}: chunk at ${c.offset}, expected ${pos}`);
+        if (h) {
+          if (c.kind === 'data') h.update(c.bytes);
+          else hashPattern(h, c.kind === 'fill' ? c.value : 0, c.length);
+        }
+        pos += c.kind === 'data' ? c.bytes.length : c.length;
+        yield c;
+      }
+      if (pos !== this.size) {
+        throw new FlashError('image_invalid', `${this.description} ended after ${pos} of ${this.size} bytes: it is truncated`);
+      }
+      if (h && !this.done) {
+        this.done = true;
+        this.digest.resolve(h.digest('hex'));
+      }
+    } catch (e) {
+      const err = signal?.aborted ? new FlashError('cancelled', 'Cancelled') : toFlashError(e, 'image_unreadable');
+      if (!this.done) {
+        this.digest.reject(err);
+        this.digest = deferred();
+      }
+      throw err;
+    }
+  }
+
+  sha256(): Promise<string> {
+    if (!this.hashing) return Promise.reject(new FlashError('internal', `${this.description} was opened without hashing`));
+    return this.digest.promise;
+  }
+}
+
+function deferred(): { promise: Promise<string>; resolve: (v: string) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: string) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<string>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}

@@ -1,0 +1,140 @@
+// Raw images: stream the bytes, turn repeated-word blocks into fills, and ranges a .bmap leaves out into skips.
+import type { Chunk } from '../core/types.js';
+import type { ByteSource } from './byte-source.js';
+import { READ_BYTES } from './byte-source.js';
+import { HashedSource } from './hashed-source.js';
+import { SCAN_BLOCK, scanFills } from './hole-scan.js';
+
+/** A byte range [start, end) of the image. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface RawOptions {
+  size: number;
+  description: string;
+  hash: boolean;
+  reopenable: boolean;
+  /** Ranges a bmap maps (sorted, disjoint); everything else becomes `skip`. Undefined: all mapped. */
+  mapped?: ByteRange[];
+}
+
+export class RawSource extends HashedSource {
+  private readonly mapped: ByteRange[] | undefined;
+  readonly readAt?: (offset: number, length: number, signal?: AbortSignal) => Promise<Uint8Array>;
+
+  constructor(
+    private readonly bytes: ByteSource,
+    o: RawOptions,
+  ) {
+    const skipped = o.mapped ? o.size - o.mapped.reduce((s, r) => s + (r.end - r.start), 0) : 0;
+    super({ size: o.size, blockSize: SCAN_BLOCK, description: o.description, reopenable: o.reopenable,
+      dataBytes: o.size - skipped, exact: false, hash: o.hash });
+    this.mapped = o.mapped;
+    const readAt = bytes.readAt;
+    if (readAt) this.readAt = (offset, length, signal) => readAt.call(bytes, offset, length, signal);
+  }
+
+  protected async *produce(signal?: AbortSignal): AsyncGenerator<Chunk> {
+    let fills = 0;
+    const skipped = this.mapped ? this.size - this.mapped.reduce((s, r) => s + (r.end - r.start), 0) : 0;
+    const out: Chunk[] = [];
+    const emit = function* (this: RawSource): Generator<Chunk> {
+      for (const c of out) {
+        if (c.kind === 'fill') {
+          fills += c.length;
+          this.data = this.size - skipped - fills;
+        }
+        yield c;
+      }
+      out.length = 0;
+    }.bind(this);
+    if (this.mapped && this.readAt) {
+      // Random access with a bmap: read only the mapped ranges.
+      let pos = 0;
+      for (const r of this.mapped) {
+        if (r.start > pos) yield { kind: 'skip', offset: pos, length: r.start - pos };
+        for (let at = r.start; at < r.end; at += READ_BYTES) {
+          signal?.throwIfAborted();
+          const b = await this.readAt(at, Math.min(READ_BYTES, r.end - at), signal);
+          scanFills(b, at, out);
+          yield* emit();
+        }
+        pos = r.end;
+      }
+      if (pos < this.size) yield { kind: 'skip', offset: pos, length: this.size - pos };
+    } else {
+      yield* this.scanStream(signal, out, emit);
+    }
+    this.data = this.size - skipped - fills;
+    this.isExact = true;
+  }
+
+  /** Scan a stream in 4096-byte alignment (a block split across slices is put together), honouring skips. */
+  private async *scanStream(signal: AbortSignal | undefined, out: Chunk[], emit: () => Generator<Chunk>): AsyncGenerator<Chunk> {
+    const ranges = this.mapped;
+    let ri = 0;
+    let pos = 0; // image offset of the next byte from the stream
+    const carry = new Uint8Array(SCAN_BLOCK);
+    let carried = 0;
+    let carryAt = 0;
+    // Emit bytes [at, at+len) of the image that are mapped (bmap) as scanned chunks, the rest as skips.
+    const place = (bytes: Uint8Array, at: number): void => {
+      if (!ranges) {
+        scanFills(bytes, at, out);
+        return;
+      }
+      let o = 0;
+      while (o < bytes.length) {
+        const abs = at + o;
+        while (ri < ranges.length && (ranges[ri]?.end ?? 0) <= abs) ri++;
+        const r = ranges[ri];
+        if (!r || r.start > abs) {
+          const end = Math.min(at + bytes.length, r ? r.start : Number.POSITIVE_INFINITY);
+          pushSkip(out, abs, end - abs);
+          o = end - at;
+        } else {
+          const end = Math.min(at + bytes.length, r.end);
+          scanFills(bytes.subarray(o, end - at), abs, out);
+          o = end - at;
+        }
+      }
+    };
+    for await (const slice of this.bytes.stream(signal)) {
+      let s = slice;
+      if (pos + s.length > this.size) s = s.subarray(0, Math.max(0, this.size - pos));
+      let o = 0;
+      if (carried > 0) {
+        const take = Math.min(SCAN_BLOCK - carried, s.length);
+        carry.set(s.subarray(0, take), carried);
+        carried += take;
+        o = take;
+        if (carried === SCAN_BLOCK) {
+          place(carry.slice(), carryAt);
+          carried = 0;
+        }
+      }
+      const whole = Math.floor((s.length - o) / SCAN_BLOCK) * SCAN_BLOCK;
+      if (whole > 0) place(s.subarray(o, o + whole), pos + o);
+      const rest = s.length - o - whole;
+      if (rest > 0) {
+        carry.set(s.subarray(o + whole), 0);
+        carried = rest;
+        carryAt = pos + o + whole;
+      }
+      pos += s.length;
+      yield* emit();
+    }
+    if (carried > 0) {
+      place(carry.slice(0, carried), carryAt);
+      yield* emit();
+    }
+  }
+}
+
+function pushSkip(out: Chunk[], offset: number, length: number): void {
+  const last = out[out.length - 1];
+  if (last?.kind === 'skip' && last.offset + last.length === offset) last.length += length;
+  else out.push({ kind: 'skip', offset, length });
+}

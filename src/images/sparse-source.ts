@@ -1,0 +1,193 @@
+// Android sparse images as BlockSources: parsed while streaming; uncompressed files are checked whole up front.
+import type { Chunk } from '../core/types.js';
+import { FlashError } from '../core/errors.js';
+import type { ByteSource } from './byte-source.js';
+import { ByteReader } from './byte-reader.js';
+import { HashedSource } from './hashed-source.js';
+import { READ_BYTES } from './byte-source.js';
+import {
+  CHUNK_CRC32,
+  CHUNK_DONT_CARE,
+  CHUNK_FILL,
+  CHUNK_HEADER_SIZE,
+  CHUNK_RAW,
+  FILE_HEADER_SIZE,
+  blockCountError,
+  parseChunkHeader,
+  parseSparseHeader,
+  type SparseHeader,
+} from './sparse-format.js';
+
+/** Where each chunk of an uncompressed sparse file lies (for random access), built by `indexSparseFile`. */
+export interface SparseIndex {
+  /** First output block of each chunk (ascending), then totalBlocks. */
+  starts: Float64Array;
+  /** Chunk kind: 0 raw, 1 fill, 2 don't care. CRC chunks are left out. */
+  kinds: Uint8Array;
+  /** File offset of a raw chunk's data, or a fill's value. */
+  where: Float64Array;
+  dataBytes: number;
+}
+
+/**
+ * Read every chunk header of a sparse file with random access and check the chunk table before anything is written:
+ * types, sizes, the block sum against total_blks, and the file's length.
+ */
+export async function indexSparseFile(src: ByteSource, h: SparseHeader, fileSize: number, signal?: AbortSignal): Promise<SparseIndex> {
+  const readAt = src.readAt;
+  if (!readAt) throw new FlashError('internal', 'indexSparseFile needs random access');
+  const what = src.description;
+  const n = h.totalChunks;
+  const starts = new Float64Array(n + 1);
+  const kinds = new Uint8Array(n);
+  const where = new Float64Array(n);
+  let count = 0;
+  let pos = h.fileHeaderSize;
+  let block = 0;
+  let dataBytes = 0;
+  // Headers are read through a small window so runs of small chunks cost one read per window.
+  let win: Uint8Array = new Uint8Array(0);
+  let winAt = -1;
+  const headerAt = async (at: number): Promise<Uint8Array> => {
+    if (winAt < 0 || at < winAt || at + CHUNK_HEADER_SIZE > winAt + win.length) {
+      win = await readAt.call(src, at, Math.min(64 << 10, fileSize - at), signal);
+      winAt = at;
+    }
+    return win.subarray(at - winAt, at - winAt + CHUNK_HEADER_SIZE);
+  };
+  for (let i = 0; i < n; i++) {
+    if (pos + CHUNK_HEADER_SIZE > fileSize) {
+      throw new FlashError('image_invalid', `${what}: file ends at chunk ${i + 1} of ${n}: it is truncated`);
+    }
+    const c = parseChunkHeader(await headerAt(pos), h, i, what);
+    const body = pos + h.chunkHeaderSize;
+    if (c.type !== CHUNK_CRC32) {
+      starts[count] = block;
+      kinds[count] = c.type === CHUNK_RAW ? 0 : c.type === CHUNK_FILL ? 1 : 2;
+      if (c.type === CHUNK_RAW) where[count] = body;
+      else if (c.type === CHUNK_FILL) {
+        if (body + 4 > fileSize) throw new FlashError('image_invalid', `${what}: file ends in chunk ${i + 1}: it is truncated`);
+        const v = await readAt.call(src, body, 4, signal);
+        where[count] = new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
+      }
+      count++;
+      block += c.blocks;
+      if (c.type === CHUNK_RAW) dataBytes += c.blocks * h.blockSize;
+    }
+    pos += c.totalSize;
+    if (pos > fileSize) throw new FlashError('image_invalid', `${what}: file ends in chunk ${i + 1} of ${n}: it is truncated`);
+  }
+  if (block !== h.totalBlocks) throw blockCountError(block, h, what);
+  starts[count] = block;
+  return { starts: starts.subarray(0, count + 1), kinds: kinds.subarray(0, count), where: where.subarray(0, count), dataBytes };
+}
+
+export interface SparseOptions {
+  header: SparseHeader;
+  description: string;
+  hash: boolean;
+  reopenable: boolean;
+  /** With an index (uncompressed files): exact data bytes and random access. */
+  index?: SparseIndex;
+  /** Estimate of data bytes when there is no index. */
+  dataEstimate?: number;
+}
+
+export class SparseSource extends HashedSource {
+  private readonly header: SparseHeader;
+  readonly readAt?: (offset: number, length: number, signal?: AbortSignal) => Promise<Uint8Array>;
+
+  constructor(
+    private readonly bytes: ByteSource,
+    o: SparseOptions,
+  ) {
+    const size = o.header.totalBlocks * o.header.blockSize;
+    super({ size, blockSize: o.header.blockSize, description: o.description, reopenable: o.reopenable,
+      dataBytes: o.index ? o.index.dataBytes : Math.min(size, o.dataEstimate ?? size), exact: o.index !== undefined, hash: o.hash });
+    this.header = o.header;
+    const index = o.index;
+    if (index && bytes.readAt) this.readAt = (off, len, signal) => this.readIndexed(index, off, len, signal);
+  }
+
+  protected async *produce(signal?: AbortSignal): AsyncGenerator<Chunk> {
+    const h = this.header;
+    const what = this.description;
+    const r = new ByteReader(this.bytes.stream(signal), what);
+    try {
+      await r.exact(FILE_HEADER_SIZE, 'the sparse header');
+      if (h.fileHeaderSize > FILE_HEADER_SIZE) await r.skip(h.fileHeaderSize - FILE_HEADER_SIZE, 'the sparse header');
+      let block = 0;
+      let data = 0;
+      const bs = h.blockSize;
+      for (let i = 0; i < h.totalChunks; i++) {
+        signal?.throwIfAborted();
+        const hb = await r.exact(CHUNK_HEADER_SIZE, `the header of chunk ${i + 1}`);
+        const c = parseChunkHeader(hb, h, i, what);
+        if (h.chunkHeaderSize > CHUNK_HEADER_SIZE) await r.skip(h.chunkHeaderSize - CHUNK_HEADER_SIZE, `chunk ${i + 1}`);
+        if (block + c.blocks > h.totalBlocks) throw blockCountError(block + c.blocks, h, what);
+        const offset = block * bs;
+        const length = c.blocks * bs;
+        if (c.type === CHUNK_RAW) {
+          let left = length;
+          let at = offset;
+          while (left > 0) {
+            const b = await r.upTo(Math.min(left, READ_BYTES));
+            if (!b) throw new FlashError('image_invalid', `${what} ends inside chunk ${i + 1} (raw data): it is truncated`);
+            yield { kind: 'data', offset: at, bytes: b };
+            at += b.length;
+            left -= b.length;
+          }
+          data += length;
+        } else if (c.type === CHUNK_FILL) {
+          const v = await r.exact(4, `chunk ${i + 1} (fill value)`);
+          const value = new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
+          if (length > 0) yield { kind: 'fill', offset, length, value };
+        } else if (c.type === CHUNK_DONT_CARE) {
+          if (length > 0) yield { kind: 'skip', offset, length };
+        } else {
+          await r.skip(4, `chunk ${i + 1} (crc32)`);
+        }
+        block += c.blocks;
+        if (!this.isExact) this.data = Math.max(data, Math.min(this.data, this.size));
+      }
+      if (block !== h.totalBlocks) throw blockCountError(block, h, what);
+      this.data = data;
+      this.isExact = true;
+    } finally {
+      await r.close();
+    }
+  }
+
+  private async readIndexed(ix: SparseIndex, offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const readAt = this.bytes.readAt;
+    if (!readAt) throw new FlashError('internal', 'no random access');
+    const bs = this.header.blockSize;
+    const end = Math.min(offset + length, this.size);
+    const out = Buffer.alloc(Math.max(0, end - offset));
+    // binary search the chunk holding `offset`
+    let lo = 0;
+    let hi = ix.kinds.length - 1;
+    const blk = Math.floor(offset / bs);
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((ix.starts[mid] ?? 0) <= blk) lo = mid;
+      else hi = mid - 1;
+    }
+    let pos = offset;
+    for (let i = lo; pos < end && i < ix.kinds.length; i++) {
+      const cStart = (ix.starts[i] ?? 0) * bs;
+      const cEnd = Math.min((ix.starts[i + 1] ?? 0) * bs, end);
+      if (cEnd <= pos) continue;
+      const kind = ix.kinds[i];
+      const w = ix.where[i] ?? 0;
+      if (kind === 0) {
+        const b = await readAt.call(this.bytes, w + (pos - cStart), cEnd - pos, signal);
+        out.set(b, pos - offset);
+      } else if (kind === 1) {
+        for (let p = pos; p < cEnd; p++) out[p - offset] = (w >>> (8 * ((p - cStart) % 4))) & 0xff;
+      }
+      pos = cEnd;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,165 @@
+// Zip archives (yauzl): list entries safely, refuse unsafe names and zip bombs, give each entry as a ByteSource.
+import { Readable } from 'node:stream';
+import yauzl from 'yauzl';
+import { FlashError } from '../core/errors.js';
+import type { ByteSource } from './byte-source.js';
+
+/** deflate cannot expand more than ~1032:1; a declared ratio beyond this is a lie (a zip bomb). */
+export const MAX_ZIP_RATIO = 1100;
+
+export interface ZipEntryInfo {
+  name: string;
+  size: number;
+  compressedSize: number;
+  method: number;
+  isDirectory: boolean;
+}
+
+export interface ZipArchive {
+  readonly description: string;
+  readonly entries: ZipEntryInfo[];
+  /** The entry's uncompressed bytes; stored entries also allow random access. */
+  entry(name: string): ByteSource;
+  close(): void;
+}
+
+class SourceReader extends yauzl.RandomAccessReader {
+  constructor(private readonly src: ByteSource) {
+    super();
+  }
+  override _readStreamForRange(start: number, end: number): Readable {
+    const src = this.src;
+    return Readable.from(
+      (async function* () {
+        const readAt = src.readAt;
+        if (!readAt) throw new Error('no random access');
+        for (let at = start; at < end; at += 1 << 20) yield await readAt.call(src, at, Math.min(1 << 20, end - at));
+      })(),
+      { objectMode: false },
+    );
+  }
+}
+
+/** Open a zip held by a random-access ByteSource (a file, or a stored entry of another zip). */
+export async function openZip(src: ByteSource, description: string): Promise<ZipArchive> {
+  if (!src.readAt || src.size === undefined) throw new FlashError('internal', 'zip needs random access');
+  const zf = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+    yauzl.fromRandomAccessReader(new SourceReader(src), src.size ?? 0,
+      { lazyEntries: true, autoClose: false, validateEntrySizes: true, decodeStrings: true },
+      (e, z) => (e || !z ? reject(e ?? new Error('no zip')) : resolve(z))),
+  ).catch((e: unknown) => {
+    throw new FlashError('image_invalid', `${description}: not a readable zip archive (${(e as Error).message})`, { cause: e });
+  });
+  const raw = new Map<string, yauzl.Entry>();
+  const entries: ZipEntryInfo[] = [];
+  await new Promise<void>((resolve, reject) => {
+    zf.on('entry', (e: yauzl.Entry) => {
+      const isDirectory = e.fileName.endsWith('/');
+      const info = { name: e.fileName, size: e.uncompressedSize, compressedSize: e.compressedSize,
+        method: e.compressionMethod, isDirectory };
+      const problem = entryProblem(info, e.isEncrypted());
+      if (problem) {
+        reject(new FlashError('image_invalid', `${description}: ${problem}`));
+        return;
+      }
+      raw.set(e.fileName, e);
+      entries.push(info);
+      zf.readEntry();
+    });
+    zf.on('end', () => resolve());
+    zf.on('error', (e: Error) => {
+      const unsafe = /absolute path|invalid relative path|invalid characters/.test(e.message);
+      reject(new FlashError('image_invalid', unsafe
+        ? `${description}: entry name is unsafe (${e.message}); a zip must not name files outside itself`
+        : `${description}: damaged zip (${e.message})`, { cause: e }));
+    });
+    zf.readEntry();
+  }).catch((e: unknown) => {
+    zf.close();
+    throw e;
+  });
+  return {
+    description,
+    entries,
+    entry(name: string): ByteSource {
+      const e = raw.get(name);
+      if (!e) throw new FlashError('image_not_found', `${description} has no entry ${name}`);
+      return entrySource(src, zf, e, `${description}!${name}`);
+    },
+    close: () => zf.close(),
+  };
+}
+
+/** Why an entry must be refused, or null. Checks names (also when yauzl lets them through) and declared sizes. */
+export function entryProblem(e: ZipEntryInfo, encrypted = false): string | null {
+  const n = e.name;
+  if (n.startsWith('/') || /^[a-zA-Z]:/.test(n) || n.split(/[/\\]/).includes('..')) {
+    return `entry name ${JSON.stringify(n)} is unsafe; a zip must not name files outside itself`;
+  }
+  if (encrypted) return `entry ${n} is encrypted`;
+  if (e.isDirectory) return null;
+  if (e.method !== 0 && e.method !== 8) return `entry ${n} uses compression method ${e.method}; only stored and deflate are supported`;
+  if (e.method === 0 && e.size !== e.compressedSize) return `entry ${n} is stored but declares ${e.size} bytes for ${e.compressedSize}`;
+  if (e.size > (1 << 20) && e.size / Math.max(1, e.compressedSize) > MAX_ZIP_RATIO) {
+    return `entry ${n} claims to expand ${e.compressedSize} bytes to ${e.size} (more than ${MAX_ZIP_RATIO}:1, impossible for deflate): refusing a zip bomb`;
+  }
+  return null;
+}
+
+function entrySource(src: ByteSource, zf: yauzl.ZipFile, e: yauzl.Entry, description: string): ByteSource {
+  const size = e.uncompressedSize;
+  if (e.compressionMethod === 0) {
+    // Stored: the bytes lie in the archive as they are, after the local header.
+    let dataStart: Promise<number> | null = null;
+    const start = (signal?: AbortSignal): Promise<number> => {
+      const readAt = src.readAt;
+      if (!readAt) throw new FlashError('internal', 'zip needs random access');
+      dataStart ??= readAt.call(src, e.relativeOffsetOfLocalHeader, 30, signal).then((h) => {
+        const v = new DataView(h.buffer, h.byteOffset, h.length);
+        if (h.length < 30 || v.getUint32(0, true) !== 0x04034b50) {
+          throw new FlashError('image_invalid', `${description}: local header is damaged`);
+        }
+        return e.relativeOffsetOfLocalHeader + 30 + v.getUint16(26, true) + v.getUint16(28, true);
+      });
+      return dataStart;
+    };
+    const readAt = async (offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> => {
+      const base = await start(signal);
+      const n = Math.max(0, Math.min(length, size - offset));
+      const read = src.readAt;
+      if (!read) throw new FlashError('internal', 'zip needs random access');
+      return read.call(src, base + offset, n, signal);
+    };
+    return {
+      description,
+      size,
+      readAt,
+      async *stream(signal?: AbortSignal) {
+        for (let at = 0; at < size; at += 4 << 20) yield await readAt(at, Math.min(4 << 20, size - at), signal);
+      },
+    };
+  }
+  return {
+    description,
+    size,
+    async *stream(signal?: AbortSignal) {
+      const rs = await new Promise<Readable>((resolve, reject) =>
+        zf.openReadStream(e, (err, s) => (err || !s ? reject(err ?? new Error('no stream')) : resolve(s))),
+      ).catch((err: unknown) => {
+        throw new FlashError('image_invalid', `${description}: cannot be read from the zip (${(err as Error).message})`);
+      });
+      try {
+        for await (const b of rs as AsyncIterable<Buffer>) {
+          signal?.throwIfAborted();
+          yield b;
+        }
+      } catch (err) {
+        if (signal?.aborted) throw new FlashError('cancelled', 'Cancelled');
+        const m = (err as Error).message;
+        throw new FlashError('image_invalid', `${description}: ${/too (few|many) bytes|unexpected end/i.test(m) ? 'the compressed data is truncated or its size is wrong' : 'the compressed data is corrupt'} (${m})`, { cause: err });
+      } finally {
+        rs.destroy();
+      }
+    },
+  };
+}
