@@ -1,0 +1,117 @@
+// `flash-station flash`: starts a job through the running station and follows it to its end; Ctrl-C cancels it.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Job, ServerMessage } from '../../protocol/messages.js';
+import { isFinished } from '../../client/job-state.js';
+import { StationClientError } from '../../client/station-client.js';
+import { openClient } from '../connect.js';
+import { formatBytes, formatDuration, progressLine } from '../format.js';
+import { FLASH_HELP } from '../help.js';
+import { EXIT, type CliIo } from '../io.js';
+import { describeEvent } from './watch.js';
+
+export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' },
+      device: { type: 'string', short: 'd' }, plan: { type: 'string' }, verify: { type: 'boolean' },
+      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (values.help) {
+    io.stdout.write(FLASH_HELP);
+    return EXIT.ok;
+  }
+  const usage = (why: string): number => {
+    io.stderr.write(`flash-station flash: ${why}\nRun flash-station flash --help for usage.\n`);
+    return EXIT.usage;
+  };
+  if (!values.device) return usage('--device ID is required (see flash-station devices).');
+  if (values.plan ? positionals.length !== 0 : positionals.length !== 2) {
+    return usage(values.plan ? 'give either --plan PLAN_FILE or PARTITION IMAGE, not both.' : 'give PARTITION IMAGE (or --plan PLAN_FILE).');
+  }
+  const request = values.plan
+    ? { deviceId: values.device, plan: resolve(values.plan) }
+    : { deviceId: values.device, partition: positionals[0]!, image: resolve(positionals[1]!) };
+
+  const client = await openClient(values, io, { needToken: true, reconnect: true });
+  const tty = Boolean(io.stdout.isTTY) && !values.json;
+  let jobId: string | undefined;
+  const early: ServerMessage[] = [];
+  let lastPlain = 0;
+  let finish: ((code: number) => void) | undefined;
+  const finished = new Promise<number>((r) => { finish = r; });
+
+  const endCode = (job: Pick<Job, 'state'>): number => (job.state === 'completed' ? EXIT.ok : job.state === 'cancelled' ? EXIT.cancelled : EXIT.failed);
+  const show = (m: ServerMessage): void => {
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(m)}\n`);
+    } else if (m.type === 'flash_progress') {
+      if (tty) io.stdout.write(`\r${progressLine(m, io.stdout.columns ?? 100)}\x1b[K`);
+      else if (Date.now() - lastPlain >= 1000 || m.progress >= 100) {
+        lastPlain = Date.now();
+        io.stdout.write(`${m.progress.toFixed(1)}% ${formatBytes(m.bytesTransferred)}/${formatBytes(m.totalBytes)} ${formatBytes(m.transferSpeed)}/s ETA ${formatDuration(m.estimatedTimeRemaining)} ${m.stage}\n`);
+      }
+    } else {
+      const line = describeEvent(m);
+      if (line) io.stdout.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+    }
+    if (m.type === 'flash_completed') finish?.(EXIT.ok);
+    if (m.type === 'flash_failed') finish?.(m.reason === 'cancelled' ? EXIT.cancelled : EXIT.failed);
+  };
+  client.on('*', (m) => {
+    if (!('jobId' in m) || m.type === 'result') return;
+    if (jobId === undefined) early.push(m);
+    else if (m.jobId === jobId) show(m);
+  });
+  // After a reconnect the snapshot tells whether the job ended while we were away.
+  client.on('snapshot', () => {
+    const job = jobId ? client.state.jobs.get(jobId) : undefined;
+    if (job && isFinished(job)) finish?.(endCode(job));
+  });
+
+  let cancelling = false;
+  const offSignal = io.onSignal(() => {
+    if (cancelling || !jobId) {
+      finish?.(EXIT.cancelled);
+      return;
+    }
+    cancelling = true;
+    if (!values.json) io.stderr.write(`${tty ? '\n' : ''}cancelling ${jobId}… (Ctrl-C again to leave it running)\n`);
+    client.cancel(jobId).catch((e: unknown) => {
+      io.stderr.write(`cancel failed: ${(e as Error).message}\n`);
+      finish?.(EXIT.cancelled);
+    });
+  });
+
+  try {
+    let started;
+    try {
+      started = await client.startFlash(values.verify ? { ...request, verify: true } : request);
+    } catch (e) {
+      const code = e instanceof StationClientError ? e.code : 'internal';
+      io.stderr.write(`flash-station flash: ${(e as Error).message}${code !== 'internal' ? ` [${code}]` : ''}\n`);
+      return code === 'not_connected' || code === 'disconnected' || code === 'unauthorized' || code === 'bad_request' ? EXIT.usage : EXIT.failed;
+    }
+    jobId = started.jobId;
+    if (!values.json) io.stderr.write(`job ${jobId} ${started.status} on ${values.device}\n`);
+    else io.stdout.write(`${JSON.stringify({ type: 'result', ok: true, ...started })}\n`);
+    for (const m of early.splice(0)) if ('jobId' in m && m.jobId === jobId) show(m);
+    const known = client.state.jobs.get(jobId);
+    if (known && isFinished(known)) finish?.(endCode(known));
+    const code = await finished;
+    if (tty) io.stdout.write('\n');
+    if (!values.json) {
+      const job = client.state.jobs.get(jobId);
+      const words = code === EXIT.ok ? 'completed' : code === EXIT.cancelled ? 'cancelled' : `failed: ${job?.error ?? 'unknown error'}`;
+      io.stderr.write(`job ${jobId} ${words}\n`);
+    }
+    return code;
+  } finally {
+    offSignal();
+    client.close();
+  }
+}

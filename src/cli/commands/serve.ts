@@ -1,0 +1,72 @@
+// `flash-station serve`: launches the station and runs until SIGINT/SIGTERM, then shuts it down cleanly.
+import { parseArgs } from 'node:util';
+import { EXIT, type CliIo } from '../io.js';
+import { SERVE_HELP } from '../help.js';
+
+export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'data-dir': { type: 'string' },
+      connect: { type: 'string', multiple: true },
+      sim: { type: 'string', multiple: true },
+      demo: { type: 'boolean' },
+      'no-usb': { type: 'boolean' },
+      'no-serial': { type: 'boolean' },
+      'allow-origin': { type: 'string', multiple: true },
+      'static-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    io.stdout.write(SERVE_HELP);
+    return EXIT.ok;
+  }
+  const port = values.port === undefined ? 3001 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    io.stderr.write(`flash-station serve: --port must be 0–65535, not "${values.port}".\n`);
+    return EXIT.usage;
+  }
+  const { launchStation } = await import('../../server/launch.js');
+  let launched;
+  try {
+    launched = await launchStation({
+      host: values.host ?? '127.0.0.1',
+      port,
+      ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+      connect: values.connect ?? [],
+      sims: values.sim ?? [],
+      demo: values.demo ?? false,
+      usb: !values['no-usb'],
+      serial: !values['no-serial'],
+      allowOrigins: values['allow-origin'] ?? [],
+      ...(values['static-dir'] ? { staticDir: values['static-dir'] } : {}),
+    });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'EADDRINUSE' ? `port ${port} is in use (another station? try --port 0)` : err.message;
+    io.stderr.write(`flash-station serve: cannot start: ${why}\n`);
+    return EXIT.failed;
+  }
+  io.stdout.write(`listening ${launched.url}\n`);
+  io.stdout.write(`ui ${launched.uiUrl}\n`);
+  const signal = await new Promise<string>((resolve) => {
+    const off = io.onSignal((s) => {
+      off();
+      resolve(s);
+    });
+  });
+  io.stderr.write(`flash-station: ${signal}: stopping — cancelling running jobs and closing the history database\n`);
+  // A second signal while closing forces the exit.
+  const offForce = io.onSignal(() => process.exit(EXIT.cancelled));
+  try {
+    await launched.close();
+  } finally {
+    offForce();
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,58 @@
+// Finds the station's URL and token for a client command and opens a StationClient over `ws`.
+import { join, resolve } from 'node:path';
+import WebSocket from 'ws';
+import { StationClient, type WebSocketConstructor } from '../client/index.js';
+import { DEFAULT_URL } from '../client/station-client.js';
+import { readTokenFile } from '../server/token.js';
+import type { CliIo } from './io.js';
+
+export interface ClientFlags {
+  url?: string;
+  token?: string;
+  'data-dir'?: string;
+}
+
+/** The default data dir, as `flash-station serve` uses it (kept in step with launch.ts `defaultDataDir`). */
+export async function defaultDataDir(): Promise<string> {
+  const { defaultDataDir: fromLaunch } = await import('../server/launch.js').catch(() => ({ defaultDataDir: undefined }));
+  if (fromLaunch) return fromLaunch();
+  const home = process.env.HOME ?? '.';
+  return join(process.env.XDG_CONFIG_HOME ?? join(home, '.config'), 'flash-station');
+}
+
+/** Token lookup order of contract §1: --token, $FLASH_STATION_TOKEN, DATA_DIR/token. */
+export async function findToken(flags: ClientFlags, io: CliIo): Promise<string | undefined> {
+  if (flags.token) return flags.token;
+  const env = io.env.FLASH_STATION_TOKEN?.trim();
+  if (env) return env;
+  const dir = flags['data-dir'] ? resolve(flags['data-dir']) : await defaultDataDir();
+  return readTokenFile(dir).catch(() => undefined);
+}
+
+export function stationUrl(flags: ClientFlags, io: CliIo): string {
+  return flags.url ?? io.env.FLASH_STATION_URL ?? DEFAULT_URL;
+}
+
+export async function openClient(flags: ClientFlags, io: CliIo, options: { needToken: boolean; reconnect: boolean; beforeConnect?: (client: StationClient) => void }): Promise<StationClient> {
+  const token = await findToken(flags, io);
+  if (options.needToken && !token) {
+    throw Object.assign(new Error('No station token: pass --token, set $FLASH_STATION_TOKEN, or use --data-dir of the station (its token file).'), { exit: 2 });
+  }
+  const client = new StationClient({
+    url: stationUrl(flags, io),
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    ...(token ? { token } : {}),
+    reconnect: options.reconnect,
+    maxReconnectAttempts: options.reconnect ? Infinity : 0,
+  });
+  options.beforeConnect?.(client);
+  try {
+    await client.connect();
+  } catch (e) {
+    client.close();
+    const code = (e as { code?: string }).code;
+    const why = code === 'unauthorized' ? 'the station refused the token' : `is \`flash-station serve\` running there?`;
+    throw Object.assign(new Error(`Cannot use the station at ${client.url}: ${why} (${(e as Error).message})`), { exit: 2 });
+  }
+  return client;
+}

@@ -1,0 +1,104 @@
+// Usage texts for `flash-station --help` and each command's `--help`.
+
+export const MAIN_HELP = `flash-station — a flashing station for fastboot devices, steered over a local WebSocket
+
+Usage: flash-station <command> [options]
+
+Commands:
+  serve                 run the headless station (discovery, jobs, HTTP + WebSocket server, web UI)
+  flash                 flash a partition (or a plan) through the running station, with a progress bar
+  devices               list the station's devices
+  jobs                  list active and recent jobs
+  watch                 print the live event stream
+  sim fastboot          run a standalone simulated fastboot device on real sockets
+
+Options:
+  -h, --help            show help (also: flash-station <command> --help)
+  -v, --version         print the version
+
+Client commands find the station at --url (default ws://127.0.0.1:3001/flash-progress) and its token in
+--token, $FLASH_STATION_TOKEN, or DATA_DIR/token (--data-dir, default the per-user config dir).
+Docs: docs/cli.md, docs/protocol.md.
+`;
+
+export const SERVE_HELP = `Usage: flash-station serve [options]
+
+Runs the station: device discovery, jobs, the HTTP + WebSocket server and the web UI.
+
+Options:
+  --host ADDR            bind address (default 127.0.0.1)
+  --port N               port, 0 = any free port (default 3001)
+  --data-dir DIR         settings, history, token, logs (default: the per-user config dir of "flash-station")
+  --connect URI          add a network fastboot device: tcp:HOST[:PORT] or udp:HOST[:PORT] (repeatable)
+  --sim SPEC             add a simulated device, e.g. fastboot:SIM0001?speed=40M (repeatable)
+  --demo                 add a few simulated devices that run at USB 2.0 speed
+  --no-usb               skip USB discovery
+  --no-serial            skip serial discovery
+  --allow-origin ORIGIN  accept browser pages from ORIGIN too (repeatable)
+
+When ready it prints "listening ws://HOST:PORT/flash-progress" and "ui http://HOST:PORT/?token=…".
+SIGINT/SIGTERM stop taking jobs, cancel running ones cleanly, close the history database and exit 0.
+`;
+
+const CLIENT_OPTIONS = `  --url WS_URL           the station (default ws://127.0.0.1:3001/flash-progress, or $FLASH_STATION_URL)
+  --token T              the station token (else $FLASH_STATION_TOKEN, else DATA_DIR/token)
+  --data-dir DIR         where to find the token file of a local station`;
+
+export const FLASH_HELP = `Usage: flash-station flash [--url WS_URL] [--token T] --device ID PARTITION IMAGE
+       flash-station flash [--url WS_URL] [--token T] --device ID --plan PLAN_FILE
+
+Starts a job through the running station and follows it: a progress bar with speed and ETA on a terminal,
+plain lines otherwise, or one JSON event per line with --json. Ctrl-C cancels the job.
+IMAGE and PLAN_FILE are paths on the station's machine (relative paths are made absolute here).
+
+Options:
+  --device ID            the device to flash (see flash-station devices)
+  --plan PLAN_FILE       a bundle folder, zip, manifest or factory image instead of PARTITION IMAGE
+  --verify               read back and compare where the device allows it
+  --json                 one JSON event per line
+${CLIENT_OPTIONS}
+
+Exit status: 0 completed, 1 failed, 2 bad usage or station unreachable, 130 cancelled.
+`;
+
+export const DEVICES_HELP = `Usage: flash-station devices [--json] [--url WS_URL]
+
+Lists the devices of the running station (no token needed).
+
+Options:
+  --json                 print the devices as a JSON array
+${CLIENT_OPTIONS}
+`;
+
+export const JOBS_HELP = `Usage: flash-station jobs [--json] [--url WS_URL]
+
+Lists active and recent jobs of the running station (no token needed).
+
+Options:
+  --json                 print the jobs as a JSON array
+  --limit N              recent jobs from history to include (default 20)
+${CLIENT_OPTIONS}
+`;
+
+export const WATCH_HELP = `Usage: flash-station watch [--json] [--url WS_URL]
+
+Prints the station's live events until Ctrl-C; reconnects if the station restarts.
+
+Options:
+  --json                 one JSON event per line, as received
+${CLIENT_OPTIONS}
+`;
+
+export const SIM_HELP = `Usage: flash-station sim fastboot [options]
+
+A standalone simulated fastboot device on real sockets (see docs/simulator.md).
+
+Options:
+  --tcp PORT | --udp PORT                at least one; both allowed
+  --serial S                             default SIM0001
+  --partition NAME=SIZE                  repeatable; default boot=64M, system=2G, vendor=512M, userdata=4G
+  --max-download SIZE                    reported max-download-size, default 256M
+  --store DIR                            partition NAME lives in DIR/NAME.img
+  --slots                                A/B partitions
+  --speed BYTES_PER_SECOND               limit ingest to model a real link
+`;

@@ -1,0 +1,86 @@
+// Folds server events into a picture of devices and jobs, the way the station sees them; shared by the client and UI.
+import type { Device, Job, ServerMessage } from '../protocol/messages.js';
+
+export interface StationState {
+  devices: Map<string, Device>;
+  jobs: Map<string, Job>;
+}
+
+export function emptyState(): StationState {
+  return { devices: new Map(), jobs: new Map() };
+}
+
+/** Apply one server message to `state` in place; returns true when something changed. */
+export function applyMessage(state: StationState, m: ServerMessage): boolean {
+  switch (m.type) {
+    case 'snapshot':
+      state.devices = new Map(m.devices.map((d) => [d.id, d]));
+      state.jobs = new Map(m.jobs.map((j) => [j.jobId, j]));
+      return true;
+    case 'device_attached':
+    case 'device_updated':
+      state.devices.set(m.device.id, m.device);
+      return true;
+    case 'device_detached':
+      return state.devices.delete(m.deviceId);
+    case 'flash_queued':
+      state.jobs.set(m.jobId, { ...base(state, m.jobId, m.deviceId, m.timestamp), state: 'queued', stage: `Queued (position ${m.position})` });
+      return true;
+    case 'flash_started': {
+      const job = base(state, m.jobId, m.deviceId, m.timestamp);
+      state.jobs.set(m.jobId, { ...job, state: 'running', stage: m.stage ?? job.stage, totalBytes: m.totalBytes, startedAt: m.timestamp,
+        ...(m.imageBytes !== undefined ? { imageBytes: m.imageBytes } : {}) });
+      return true;
+    }
+    case 'flash_progress': {
+      const job = base(state, m.jobId, m.deviceId, m.timestamp);
+      state.jobs.set(m.jobId, {
+        ...job,
+        state: job.state === 'queued' ? 'running' : job.state,
+        progress: Math.max(job.progress, m.progress),
+        stage: m.stage,
+        bytesTransferred: m.bytesTransferred,
+        totalBytes: m.totalBytes,
+        transferSpeed: m.transferSpeed,
+        estimatedTimeRemaining: m.estimatedTimeRemaining,
+      });
+      return true;
+    }
+    case 'flash_paused':
+    case 'flash_resumed': {
+      const job = base(state, m.jobId, m.deviceId, m.timestamp);
+      state.jobs.set(m.jobId, { ...job, state: m.type === 'flash_paused' ? 'paused' : 'running' });
+      return true;
+    }
+    case 'flash_completed': {
+      const job = base(state, m.jobId, m.deviceId, m.timestamp);
+      state.jobs.set(m.jobId, { ...job, state: 'completed', progress: 100, estimatedTimeRemaining: 0, endedAt: m.timestamp });
+      return true;
+    }
+    case 'flash_failed': {
+      const job = base(state, m.jobId, m.deviceId, m.timestamp);
+      state.jobs.set(m.jobId, {
+        ...job,
+        state: m.reason === 'cancelled' ? 'cancelled' : 'failed',
+        error: m.error,
+        ...(m.code !== undefined ? { errorCode: m.code } : {}),
+        endedAt: m.timestamp,
+      });
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+function base(state: StationState, jobId: string, deviceId: string, timestamp: number): Job {
+  return state.jobs.get(jobId) ?? {
+    jobId, deviceId, state: 'running', stage: '', progress: 0, bytesTransferred: 0, totalBytes: 0,
+    transferSpeed: 0, estimatedTimeRemaining: 0, createdAt: timestamp,
+  };
+}
+
+/** Jobs that have ended (completed, failed or cancelled). */
+export function isFinished(job: Job): boolean {
+  return job.state === 'completed' || job.state === 'failed' || job.state === 'cancelled';
+}

@@ -1,0 +1,118 @@
+// The client commands of the CLI against a real server: flash to completion (bar, plain and --json), Ctrl-C
+// cancels with 130, refused jobs exit 1, devices/jobs/watch print what the station holds.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import type { CliIo } from '../../../src/cli/io.js';
+import { makeImage, startHarness, type Harness } from '../server/helpers/harness.js';
+
+let h: Harness;
+beforeAll(async () => { h = await startHarness(); });
+afterAll(async () => { await h.close(); });
+
+type TestIo = CliIo & { out: string; err: string; signal(): void };
+function io(options: { tty?: boolean; env?: Record<string, string> } = {}): TestIo {
+  const handlers = new Set<(s: 'SIGINT') => void>();
+  const o: TestIo = {
+    out: '', err: '',
+    stdout: { write: (t: string) => { o.out += t; return true; }, isTTY: options.tty ?? false, columns: 120 },
+    stderr: { write: (t: string) => { o.err += t; return true; } },
+    env: options.env ?? {},
+    onSignal: (fn) => { handlers.add(fn); return () => handlers.delete(fn); },
+    signal: () => { for (const fn of [...handlers]) fn('SIGINT'); },
+  };
+  return o;
+}
+
+const waitFor = async (check: () => boolean, ms = 10_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('flash-station flash', () => {
+  it('flashes to completion with --json: one parseable event per line, exit 0', async () => {
+    const image = await makeImage(h.dir, 'a.img', 2 * 1024 * 1024);
+    const t = io();
+    const code = await main(['flash', '--url', h.url, '--token', h.token, '--device', 'TEST0001', '--json', 'boot', image], t);
+    expect(t.err).toBe('');
+    expect(code).toBe(0);
+    const events = t.out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; progress?: number });
+    expect(events[0]?.type).toBe('result');
+    expect(events.some((e) => e.type === 'flash_started')).toBe(true);
+    expect(events.at(-1)?.type).toBe('flash_completed');
+    expect(events.filter((e) => e.type === 'flash_progress').at(-1)?.progress).toBe(100);
+  });
+
+  it('draws a progress bar with speed and ETA on a terminal, token from the environment', async () => {
+    await h.station.setLimits(undefined, 16 * 1024 * 1024);
+    const image = await makeImage(h.dir, 'b.img', 8 * 1024 * 1024);
+    const t = io({ tty: true, env: { FLASH_STATION_TOKEN: h.token } });
+    const code = await main(['flash', '--url', h.url, '--device', 'TEST0001', 'boot', image], t);
+    h.station.setLimits(undefined, null);
+    expect(code).toBe(0);
+    expect(t.out).toMatch(/\r\[#*\.*\]\s+\d+\.\d%.*\/s\s+ETA \d+:\d\d/);
+    expect(t.out).toContain('100.0%');
+    expect(t.err).toContain('completed');
+  });
+
+  it('cancels the job on Ctrl-C and exits 130', async () => {
+    await h.station.setLimits(undefined, 4 * 1024 * 1024);
+    const image = await makeImage(h.dir, 'c.img', 32 * 1024 * 1024);
+    const t = io();
+    const running = main(['flash', '--url', h.url, '--token', h.token, '--device', 'TEST0002', 'boot', image], t);
+    await waitFor(() => t.err.includes('started'));
+    await waitFor(() => h.station.jobs().some((j) => j.deviceId === 'TEST0002' && j.state === 'running' && j.bytesTransferred > 0));
+    t.signal();
+    expect(await running).toBe(130);
+    h.station.setLimits(undefined, null);
+    expect(t.err).toContain('cancelled');
+    await waitFor(() => h.station.devices().find((d) => d.id === 'TEST0002')?.state === 'idle');
+  });
+
+  it('exits 1 when the station refuses the job, 2 without a token', async () => {
+    const t = io();
+    expect(await main(['flash', '--url', h.url, '--token', h.token, '--device', 'TEST0001', 'boot', '/nonexistent/x.img'], t)).toBe(1);
+    expect(t.err).toContain('image_not_found');
+    const u = io();
+    expect(await main(['flash', '--url', h.url, '--data-dir', h.dir, '--device', 'TEST0001', 'boot', '/x.img'], u)).toBe(2);
+    expect(u.err).toMatch(/token/);
+  });
+});
+
+describe('devices, jobs, watch', () => {
+  it('lists devices as a table and as JSON', async () => {
+    const t = io();
+    expect(await main(['devices', '--url', h.url], t)).toBe(0);
+    expect(t.out).toMatch(/^ID\s+STATE/);
+    expect(t.out).toContain('TEST0001');
+    const j = io();
+    expect(await main(['devices', '--url', h.url, '--json'], j)).toBe(0);
+    expect((JSON.parse(j.out) as Array<{ id: string }>).map((d) => d.id).sort()).toEqual(['TEST0001', 'TEST0002']);
+  });
+
+  it('lists jobs, including finished ones', async () => {
+    const j = io();
+    expect(await main(['jobs', '--url', h.url, '--json'], j)).toBe(0);
+    const jobs = JSON.parse(j.out) as Array<{ state: string }>;
+    expect(jobs.some((x) => x.state === 'completed')).toBe(true);
+    expect(jobs.some((x) => x.state === 'cancelled')).toBe(true);
+    const t = io();
+    expect(await main(['jobs', '--url', h.url], t)).toBe(0);
+    expect(t.out).toMatch(/^JOB\s+DEVICE\s+STATE/);
+  });
+
+  it('watch --json prints live events until Ctrl-C', async () => {
+    const t = io();
+    const watching = main(['watch', '--url', h.url, '--json'], t);
+    await waitFor(() => t.out.includes('"snapshot"'));
+    h.station.publishExternal({ type: 'flash_started', jobId: 'ext1', deviceId: 'OUTSIDE', stage: 'Initializing', totalBytes: 10, timestamp: Date.now() });
+    await waitFor(() => t.out.includes('"ext1"'));
+    t.signal();
+    expect(await watching).toBe(0);
+    const lines = t.out.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(lines[0]?.type).toBe('hello');
+    expect(lines.some((l) => l.type === 'flash_started')).toBe(true);
+  });
+});
