@@ -1,0 +1,181 @@
+// Electron main: a thin shell. Starts the station core in-process (the same code as `flash-station serve`), opens a
+// hardened window on the station's own UI, keeps a tray icon with the status, and asks before quitting mid-flash.
+import { app, BrowserWindow, dialog, ipcMain, session } from 'electron';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchStation, defaultDataDir, type LaunchedStation } from '../server/launch.js';
+import { parseDesktopArgs } from './args.js';
+import { imageDialogHandler } from './image-dialog.js';
+import { hardenContents, hardenSession, OPEN_IMAGE_CHANNEL, secureWebPreferences } from './security.js';
+import { StationTray, type TrayStatus } from './tray.js';
+
+/** The preload asks for its token on this channel (synchronously, once, from our window only). */
+export const BOOTSTRAP_CHANNEL = 'flash-station:bootstrap';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = parseDesktopArgs(process.argv.slice(1));
+const dataDir = args.dataDir ?? defaultDataDir();
+
+let station: LaunchedStation | null = null;
+let win: BrowserWindow | null = null;
+let tray: StationTray | null = null;
+let origin = 'http://127.0.0.1:0';
+let quitConfirmed = false;
+let stationClosed = false;
+let asking = false;
+
+// Chromium's profile lives beside the station's data, not mixed into it.
+app.setPath('userData', join(dataDir, 'desktop'));
+app.enableSandbox();
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => showWindow());
+  app.on('web-contents-created', (_event, contents) => hardenContents(contents, () => origin));
+  app.whenReady().then(start, (e: unknown) => fatal(e));
+}
+
+function activeJobs(): number {
+  return station ? station.station.jobs().filter((j) => j.state === 'running' || j.state === 'paused' || j.state === 'queued').length : 0;
+}
+
+function trayStatus(): TrayStatus {
+  const jobs = station?.station.jobs() ?? [];
+  return {
+    devices: station?.station.devices().length ?? 0,
+    running: jobs.filter((j) => j.state === 'running').length,
+    queued: jobs.filter((j) => j.state === 'queued' || j.state === 'paused').length,
+    failed: jobs.filter((j) => j.state === 'failed').length,
+    url: station?.url ?? '',
+  };
+}
+
+async function launch(): Promise<LaunchedStation> {
+  const options = { ...args, dataDir, port: args.port ?? 3001 };
+  try {
+    return await launchStation(options);
+  } catch (e) {
+    // Another station (or anything) holds the default port: run on a free one rather than not at all.
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' && args.port === undefined) return launchStation({ ...options, port: 0 });
+    throw e;
+  }
+}
+
+async function start(): Promise<void> {
+  station = await launch();
+  origin = `http://${station.host.includes(':') ? `[${station.host}]` : station.host}:${station.port}`;
+  console.log(`listening ${station.url}`);
+  hardenSession(session.defaultSession, origin);
+
+  ipcMain.on(BOOTSTRAP_CHANNEL, (event) => {
+    event.returnValue = win && event.sender === win.webContents ? { token: station?.token ?? '', version: app.getVersion() } : null;
+  });
+  ipcMain.handle(OPEN_IMAGE_CHANNEL, imageDialogHandler(() => origin, () => win, (w, o) => (w ? dialog.showOpenDialog(w, o) : dialog.showOpenDialog(o))));
+
+  tray = new StationTray(join(app.getAppPath(), 'assets', 'icon.png'), { show: showWindow, quit: () => app.quit() });
+  tray.update(trayStatus());
+  let pending: ReturnType<typeof setTimeout> | null = null;
+  station.station.subscribe(() => {
+    pending ??= setTimeout(() => {
+      pending = null;
+      tray?.update(trayStatus());
+    }, 500);
+  });
+
+  if (!args.hidden) showWindow();
+}
+
+function showWindow(): void {
+  if (win) {
+    if (win.isMinimized()) win.restore();
+    win.show();
+    win.focus();
+    return;
+  }
+  win = new BrowserWindow({
+    width: 1280,
+    height: 860,
+    minWidth: 720,
+    minHeight: 480,
+    show: false,
+    title: 'Flash Station',
+    backgroundColor: '#0f1216',
+    icon: join(app.getAppPath(), 'assets', 'icon.png'),
+    webPreferences: secureWebPreferences(join(here, 'preload.cjs'), []),
+  });
+  win.once('ready-to-show', () => win?.show());
+  win.on('close', (event) => {
+    if (quitConfirmed || activeJobs() === 0) return;
+    event.preventDefault();
+    void confirmQuit();
+  });
+  win.on('closed', () => {
+    win = null;
+  });
+  win.webContents.on('render-process-gone', (_e, details) => {
+    if (details.reason !== 'clean-exit') win?.reload();
+  });
+  void win.loadURL(`${origin}/`);
+}
+
+async function confirmQuit(): Promise<void> {
+  if (asking) return;
+  asking = true;
+  const n = activeJobs();
+  const options = {
+    type: 'warning' as const,
+    buttons: ['Keep flashing', 'Cancel jobs and quit'],
+    defaultId: 0,
+    cancelId: 0,
+    title: 'Jobs are running',
+    message: `${n} job${n === 1 ? ' is' : 's are'} still running or waiting.`,
+    detail: 'Quitting cancels them cleanly between transfers; a cancelled partition is left partly written and must be flashed again.',
+  };
+  const { response } = win ? await dialog.showMessageBox(win, options) : await dialog.showMessageBox(options);
+  asking = false;
+  if (response === 1) {
+    quitConfirmed = true;
+    app.quit();
+  }
+}
+
+app.on('before-quit', (event) => {
+  if (quitConfirmed || activeJobs() === 0) {
+    quitConfirmed = true;
+    return;
+  }
+  event.preventDefault();
+  void confirmQuit();
+});
+
+app.on('will-quit', (event) => {
+  if (stationClosed || !station) return;
+  event.preventDefault();
+  const closing = station;
+  station = null;
+  tray?.destroy();
+  tray = null;
+  closing
+    .close()
+    .catch((e: unknown) => console.error('flash-station: closing the station failed:', e))
+    .finally(() => {
+      stationClosed = true;
+      app.quit();
+    });
+});
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit();
+});
+
+app.on('activate', () => {
+  if (station && !win) showWindow();
+});
+
+function fatal(e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e);
+  console.error(`flash-station: cannot start the station: ${message}`);
+  dialog.showErrorBox('Flash Station cannot start', message);
+  app.exit(1);
+}
