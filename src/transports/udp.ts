@@ -76,6 +76,7 @@ class UdpTransport implements Transport {
     });
     socket.on('error', (e) => {
       this.socketError ??= new FlashError('disconnected', `${label}: ${e.message}`, { transient: true, cause: e });
+      this.isClosed = true;
       this.notify();
     });
     socket.on('close', () => {
