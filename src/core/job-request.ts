@@ -89,8 +89,14 @@ async function imageSpecs(
   }
   const reopen = (): Promise<BlockSource> => deps.images.openImage(image);
   // Decode once, write many — only when every job starts now (a queued consumer would hold the others back).
-  const firsts: BlockSource[] =
-    deviceIds.length > 1 && deps.allStartNow(deviceIds) ? deps.images.shareSource(source, deviceIds.length) : [source];
+  let firsts: BlockSource[] = [source];
+  if (deviceIds.length > 1 && deps.allStartNow(deviceIds)) {
+    try {
+      firsts = deps.images.shareSource(source, deviceIds.length);
+    } catch {
+      // No shared decode for this source: each job reads the image itself.
+    }
+  }
   const planJson = JSON.stringify({ steps: [{ op: 'flash', partition, image }] });
   return deviceIds.map((deviceId, i) => {
     const first = firsts[i];

@@ -29,6 +29,12 @@ export class TokenBucket {
   ) {
     this.rate = normaliseRate(rate);
     this.last = clock.now();
+    // A fresh bucket starts full.
+    if (this.rate !== null) this.allowance = this.burst();
+  }
+
+  private burst(): number {
+    return this.rate === null ? 0 : Math.max(16 * 1024, this.rate * this.burstSeconds);
   }
 
   get bytesPerSecond(): number | null {
@@ -87,8 +93,7 @@ export class TokenBucket {
     const dt = now - this.last;
     this.last = now;
     if (this.rate === null || dt <= 0) return;
-    const burst = Math.max(16 * 1024, this.rate * this.burstSeconds);
-    this.allowance = Math.min(this.allowance + (dt * this.rate) / 1000, Math.max(this.allowance, this.consumed + burst));
+    this.allowance = Math.min(this.allowance + (dt * this.rate) / 1000, Math.max(this.allowance, this.consumed + this.burst()));
   }
 
   private schedule(): void {

@@ -72,7 +72,13 @@ export type PlanStep =
   | { op: 'oem'; command: string }
   | { op: 'getvar'; name: string; expect?: string }
   /** Check a factory image's `require` lines against the device before anything is written. */
-  | { op: 'require'; name: string; values: string[] }
+  | {
+      op: 'require';
+      name: string;
+      values: string[];
+      /** Additive: only when the device's `product` is this (android-info.txt `require-for-product:X`). */
+      forProduct?: string;
+    }
   | { op: 'verify'; partition: string; source: BlockSource };
 
 export interface JobContext {

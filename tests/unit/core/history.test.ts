@@ -1,0 +1,119 @@
+// History on real SQLite in a temp dir: migrations, WAL, filters, interrupted jobs, CSV and analytics.
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { History, INTERRUPTED_MESSAGE } from '../../../src/core/history.js';
+import { SCHEMA_VERSION } from '../../../src/core/history-schema.js';
+import { analytics, median, toCsv } from '../../../src/core/history-export.js';
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'fs-history-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function add(h: History, id: string, fields: Partial<Parameters<History['insert']>[0]> = {}): void {
+  h.insert({ job_id: id, device_id: 'DEV1', state: 'queued', created_at: 1_700_000_000_000, ...fields });
+}
+
+describe('History', () => {
+  it('creates the schema in WAL mode and records the version', () => {
+    const dir = tmp();
+    const h = new History(dir);
+    expect(h.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(h.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    h.close();
+    // Reopening migrates nothing and keeps the data.
+    const again = new History(dir);
+    expect(again.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    again.close();
+  });
+
+  it('refuses a database from a newer station', () => {
+    const dir = tmp();
+    const db = new Database(join(dir, 'history.db'));
+    db.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
+    db.close();
+    expect(() => new History(dir)).toThrow(/newer/);
+  });
+
+  it('marks jobs that were running at a crash as interrupted on the next open', () => {
+    const dir = tmp();
+    const h = new History(dir);
+    add(h, 'a', { state: 'running', started_at: 1 });
+    add(h, 'b', { state: 'completed', ended_at: 5 });
+    add(h, 'c', { state: 'queued' });
+    // No close(): the process "died".
+    const h2 = new History(dir);
+    expect(h2.interruptedAtOpen).toBe(2);
+    const a = h2.row('a');
+    expect(a?.state).toBe('failed');
+    expect(a?.result).toBe('interrupted');
+    expect(a?.error).toBe(INTERRUPTED_MESSAGE);
+    expect(h2.row('b')?.state).toBe('completed');
+    expect(h2.query({ state: 'interrupted' }).map((j) => j.jobId).sort()).toEqual(['a', 'c']);
+    expect(h2.integrityOk()).toBe(true);
+    h.close();
+    h2.close();
+  });
+
+  it('filters by device, time, state and limit, newest first', () => {
+    const h = new History(tmp());
+    for (let i = 0; i < 10; i++) {
+      add(h, `j${i}`, { device_id: i % 2 ? 'ODD' : 'EVEN', created_at: 1000 + i, state: i < 5 ? 'completed' : 'failed' });
+    }
+    expect(h.query({}).map((j) => j.jobId)[0]).toBe('j9');
+    expect(h.query({ limit: 3 }).length).toBe(3);
+    expect(h.query({ deviceId: 'ODD' }).every((j) => j.deviceId === 'ODD')).toBe(true);
+    expect(h.query({ before: 1005 }).map((j) => j.jobId)).toEqual(['j4', 'j3', 'j2', 'j1', 'j0']);
+    expect(h.query({ state: 'failed', deviceId: 'EVEN' }).map((j) => j.jobId)).toEqual(['j8', 'j6']);
+    h.close();
+  });
+
+  it('keeps stages and logs per job', () => {
+    const h = new History(tmp());
+    add(h, 'x');
+    h.stageStarted('x', 0, 'Writing boot partition (1/2)', 10);
+    h.stageEnded('x', 0, 20, 4096);
+    h.log('x', 15, 'info', 'OKAY');
+    expect(h.stages('x')).toEqual([{ idx: 0, stage: 'Writing boot partition (1/2)', started_at: 10, ended_at: 20, bytes: 4096 }]);
+    expect(h.logs('x')).toEqual([{ ts: 15, level: 'info', message: 'OKAY' }]);
+    h.close();
+  });
+
+  it('exports CSV with quoting and formula-safe cells', () => {
+    const h = new History(tmp());
+    add(h, 'q', { state: 'failed', error: 'bad "thing", really', target: '=HYPERLINK("x")', started_at: 1000, ended_at: 3500 });
+    const csv = toCsv(h.rows({}));
+    const [header, line] = csv.split('\r\n');
+    expect(header?.split(',')[0]).toBe('job_id');
+    expect(line).toContain('"bad ""thing"", really"');
+    expect(line).toContain(`"'=HYPERLINK(""x"")"`);
+    expect(line?.endsWith(',2500')).toBe(true);
+    h.close();
+  });
+
+  it('computes analytics per device, image and day', () => {
+    const h = new History(tmp());
+    const day = Date.UTC(2026, 0, 2);
+    add(h, '1', { device_id: 'A', image_path: '/i.img', state: 'completed', created_at: day, started_at: day, ended_at: day + 1000, bytes_transferred: 1000, active_ms: 1000 });
+    add(h, '2', { device_id: 'A', image_path: '/i.img', state: 'failed', created_at: day + 1, started_at: day, ended_at: day + 3000, bytes_transferred: 500, active_ms: 3000 });
+    add(h, '3', { device_id: 'B', image_path: '/j.img', state: 'completed', created_at: day + 86_400_000, started_at: day, ended_at: day + 2000, bytes_transferred: 4000, active_ms: 2000 });
+    const byDevice = analytics(h.rowsBetween(undefined, undefined), { groupBy: 'device' });
+    expect(byDevice).toEqual([
+      { key: 'A', count: 2, succeeded: 1, failed: 1, cancelled: 0, successRate: 0.5, medianDurationMs: 2000, throughput: 375, bytes: 1500 },
+      { key: 'B', count: 1, succeeded: 1, failed: 0, cancelled: 0, successRate: 1, medianDurationMs: 2000, throughput: 2000, bytes: 4000 },
+    ]);
+    expect(analytics(h.rowsBetween(undefined, undefined), { groupBy: 'day' }).map((r) => r.key)).toEqual(['2026-01-02', '2026-01-03']);
+    expect(analytics(h.rowsBetween(undefined, undefined), { groupBy: 'image' }).map((r) => [r.key, r.count])).toEqual([['/i.img', 2], ['/j.img', 1]]);
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([])).toBe(0);
+    h.close();
+  });
+});
