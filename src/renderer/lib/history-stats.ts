@@ -101,3 +101,25 @@ export function filterJobs(jobs: readonly Job[], f: HistoryFilter): Job[] {
       (f.to === undefined || (j.endedAt ?? j.createdAt) <= f.to),
   );
 }
+
+/** A row of the station's `GET /api/analytics?groupBy=device|image` (src/core/station-api.ts AnalyticsRow). */
+export interface AnalyticsRowLike {
+  key: string;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
+
+/** Station analytics → chart rows, with the same rate rule as `successRates` (cancellations do not count). */
+export function fromAnalytics(rows: readonly AnalyticsRowLike[]): RateRow[] {
+  return rows
+    .filter((r) => r.succeeded + r.failed + r.cancelled > 0)
+    .map((r) => ({
+      key: r.key || '(unknown)',
+      completed: r.succeeded,
+      failed: r.failed,
+      cancelled: r.cancelled,
+      rate: r.succeeded + r.failed > 0 ? r.succeeded / (r.succeeded + r.failed) : 0,
+    }))
+    .sort((a, b) => b.completed + b.failed - (a.completed + a.failed) || a.key.localeCompare(b.key));
+}

@@ -81,8 +81,24 @@ export function reduce(state: StationState, message: ServerMessage): StationStat
         const known = state.jobs.get(job.jobId);
         jobs.set(job.jobId, { ...job, queuePosition: job.state === 'queued' ? known?.queuePosition : undefined, updatedAt: message.timestamp });
       }
-      // Keep finished jobs this page already knew and did not clear, even if the server's list no longer has them.
-      for (const [id, job] of state.jobs) if (!jobs.has(id) && FINAL_STATES.has(job.state)) jobs.set(id, job);
+      // Keep finished jobs this page already knew and did not clear, even if the server's list no longer has them
+      // (a restarted station starts with an empty list; its history keeps them). A job this page saw running that
+      // the station no longer knows was interrupted by the restart: say so rather than let it vanish.
+      for (const [id, job] of state.jobs) {
+        if (jobs.has(id)) continue;
+        if (FINAL_STATES.has(job.state)) jobs.set(id, job);
+        else
+          jobs.set(id, {
+            ...job,
+            state: 'failed',
+            error: 'Interrupted: the station restarted while this job ran. Flash the device again.',
+            errorCode: 'interrupted',
+            transferSpeed: 0,
+            estimatedTimeRemaining: 0,
+            endedAt: message.timestamp,
+            updatedAt: message.timestamp,
+          });
+      }
       const logs = new Map([...state.logs].filter(([id]) => jobs.has(id)));
       return { ...state, devices, jobs, logs, synced: true };
     }

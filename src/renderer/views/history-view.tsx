@@ -4,7 +4,8 @@ import type { Job } from '../../protocol/messages.js';
 import { RateChart, ThroughputChart } from '../components/charts.js';
 import { command } from '../hooks/use-job-actions.js';
 import { useStationContext, useStationSnapshot } from '../hooks/use-station.js';
-import { filterJobs, imageOf, successRates, throughputOverTime, type HistoryFilter } from '../lib/history-stats.js';
+import { filterJobs, fromAnalytics, imageOf, successRates, throughputOverTime, type AnalyticsRowLike, type HistoryFilter, type RateRow } from '../lib/history-stats.js';
+import { stationFetch } from '../lib/station-http.js';
 import { formatBytes, formatDuration, formatTime, stateWord } from '../lib/format.js';
 
 const LIMIT = 1000;
@@ -17,7 +18,8 @@ function dayEnd(value: string): number | undefined {
 }
 
 export function HistoryView() {
-  const { connection } = useStationContext();
+  const { connection, token } = useStationContext();
+  const [serverRates, setServerRates] = useState<{ device: RateRow[]; image: RateRow[] } | null>(null);
   const snapshot = useStationSnapshot(connection);
   const [jobs, setJobs] = useState<Job[]>([]);
   const [error, setError] = useState<string | null>(null);
@@ -35,12 +37,17 @@ export function HistoryView() {
     try {
       const result = await command(connection, { type: 'get_history', limit: LIMIT });
       setJobs(Array.isArray(result.jobs) ? (result.jobs as Job[]) : []);
+      // The station's own analytics (all of history, not just the jobs loaded here), where it offers them.
+      const [device, image] = await Promise.all(
+        (['device', 'image'] as const).map((g) => stationFetch<AnalyticsRowLike[]>(`/api/analytics?groupBy=${g}`, token).catch(() => null)),
+      );
+      setServerRates(device && image ? { device: fromAnalytics(device), image: fromAnalytics(image) } : null);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     } finally {
       setLoading(false);
     }
-  }, [connection]);
+  }, [connection, token]);
 
   useEffect(() => {
     if (connected) void load();
@@ -52,8 +59,10 @@ export function HistoryView() {
   }, [jobs, device, state, image, from, to]);
   const devices = useMemo(() => [...new Set(jobs.map((j) => j.deviceId))].sort(), [jobs]);
   const throughput = useMemo(() => throughputOverTime(shown), [shown]);
-  const byDevice = useMemo(() => successRates(shown, (j) => j.deviceId), [shown]);
-  const byImage = useMemo(() => successRates(shown, imageOf), [shown]);
+  const filtered = Boolean(device || state || image || from || to);
+  // Unfiltered: the station's analytics over its whole history; filtered: computed from the jobs shown.
+  const byDevice = useMemo(() => (!filtered && serverRates ? serverRates.device : successRates(shown, (j) => j.deviceId)), [shown, filtered, serverRates]);
+  const byImage = useMemo(() => (!filtered && serverRates ? serverRates.image : successRates(shown, imageOf)), [shown, filtered, serverRates]);
   const bytes = shown.reduce((a, j) => a + (j.state === 'completed' ? j.bytesTransferred : 0), 0);
   const completed = shown.filter((j) => j.state === 'completed').length;
   const failed = shown.filter((j) => j.state === 'failed').length;

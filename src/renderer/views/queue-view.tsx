@@ -6,14 +6,23 @@ import { useStationContext, useStationSnapshot } from '../hooks/use-station.js';
 import { orderJobs } from '../lib/job-order.js';
 import { formatBytes, formatDuration, formatPercent, formatSpeed, stateWord } from '../lib/format.js';
 import { FINAL_STATES } from '../lib/station-state.js';
+import { stationFetch } from '../lib/station-http.js';
 
 export function QueueView() {
-  const { connection } = useStationContext();
+  const { connection, token } = useStationContext();
   const snapshot = useStationSnapshot(connection);
   const jobs = useMemo(() => orderJobs([...snapshot.station.jobs.values()].filter((j) => !FINAL_STATES.has(j.state))), [snapshot.station.jobs]);
   const [error, setError] = useState<string | null>(null);
   const [confirmCancel, setConfirmCancel] = useState(false);
 
+  const bulk = async (what: 'pause' | 'resume' | 'cancel') => {
+    setError(null);
+    try {
+      await stationFetch(`/api/jobs/${what}-all`, token, { method: 'POST' });
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
   const run = async (action: JobAction, ids: string[]) => {
     setError(null);
     const results = await Promise.allSettled(ids.map((jobId) => command(connection, { type: action, jobId })));
@@ -28,16 +37,16 @@ export function QueueView() {
       <header className="section-head">
         <h2 id="queue-title">Queue ({jobs.length})</h2>
         <div className="bulk">
-          <button type="button" className="btn" disabled={running.length === 0} onClick={() => void run('pause_flash', running)}>
+          <button type="button" className="btn" disabled={running.length === 0} onClick={() => void bulk('pause')}>
             Pause all
           </button>
-          <button type="button" className="btn" disabled={paused.length === 0} onClick={() => void run('resume_flash', paused)}>
+          <button type="button" className="btn" disabled={paused.length === 0} onClick={() => void bulk('resume')}>
             Resume all
           </button>
           {confirmCancel ? (
             <span className="confirm" role="group" aria-label="Confirm cancelling every job">
               Cancel {jobs.length} jobs?{' '}
-              <button type="button" className="btn danger" onClick={() => void run('cancel_flash', jobs.map((j) => j.jobId)).then(() => setConfirmCancel(false))}>
+              <button type="button" className="btn danger" onClick={() => void bulk('cancel').then(() => setConfirmCancel(false))}>
                 Yes, cancel all
               </button>{' '}
               <button type="button" className="btn subtle" onClick={() => setConfirmCancel(false)}>

@@ -90,4 +90,12 @@ describe('station reducer', () => {
     s = reduce(s, snap([job('f', 'D', { state: 'failed' })]));
     expect(s.jobs.size).toBe(0);
   });
+
+  it('marks a job it saw running as interrupted when a restarted station no longer knows it', () => {
+    let s = reduce(emptyState(), { type: 'snapshot', devices: [], jobs: [job('r', 'D'), job('c', 'D', { state: 'completed' })], timestamp: 1 });
+    s = reduce(s, { type: 'hello', protocol: 'flash-station/1', version: '1', authenticated: true, timestamp: 2 });
+    s = reduce(s, { type: 'snapshot', devices: [], jobs: [], timestamp: 3 });
+    expect(s.jobs.get('r')).toMatchObject({ state: 'failed', errorCode: 'interrupted', endedAt: 3 });
+    expect(s.jobs.get('c')?.state).toBe('completed');
+  });
 });
