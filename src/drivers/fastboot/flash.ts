@@ -60,7 +60,7 @@ async function writeImage(session: Session, target: string, source: BlockSource,
   if (sendsRaw(source, maxDownload)) {
     const what = `${target}${suffix}`;
     ctx.stage(`Writing ${target}${suffix}`);
-    await sendDownload(client, { length: source.size, dataBytes: source.size, bytes: dataOf(source, ctx.signal), what }, ctx);
+    await sendDownload(client, { length: source.size, dataBytes: source.size, bytes: dataOf(source), what }, ctx);
     await client.okay(flashCommand, flashOpts).catch((e: unknown) => {
       throw annotate(e, `after ${formatBytes(source.size)} of ${target} had been downloaded`);
     });
@@ -72,7 +72,7 @@ async function writeImage(session: Session, target: string, source: BlockSource,
     pieces++;
     const what = `${target}${suffix}, piece ${piece.index + 1}`;
     ctx.stage(`Writing ${target}${suffix} (piece ${piece.index + 1})`);
-    await sendDownload(client, { length: piece.length, dataBytes: piece.dataBytes, bytes: piece.bytes(ctx.signal), what }, ctx);
+    await sendDownload(client, { length: piece.length, dataBytes: piece.dataBytes, bytes: piece.bytes(), what }, ctx);
     await client.okay(flashCommand, flashOpts).catch((e: unknown) => {
       throw annotate(
         e,
@@ -87,8 +87,9 @@ async function writeImage(session: Session, target: string, source: BlockSource,
 }
 
 /** The raw bytes of an all-data source, chunk by chunk. */
-async function* dataOf(source: BlockSource, signal: AbortSignal): AsyncIterable<Uint8Array> {
-  for await (const chunk of source.chunks(signal)) {
+// Cancel is checked between slices by sendDownload, never inside the stream: a download is finished, not torn.
+async function* dataOf(source: BlockSource): AsyncIterable<Uint8Array> {
+  for await (const chunk of source.chunks()) {
     if (chunk.kind !== 'data') throw new FlashError('internal', `${source.description} was expected to hold data only`);
     const max = 1 << 20;
     for (let off = 0; off < chunk.bytes.length; off += max) yield chunk.bytes.subarray(off, off + max);

@@ -1,0 +1,166 @@
+// The fastboot driver against the simulator over TCP loopback: describe, flash raw and sparse images larger than
+// max-download-size (partition files compared byte for byte), slots, erase, size checks, cancel and device log lines.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { openImage } from '../../../src/images/index.js';
+import { createTcpLink } from '../../../src/transports/tcp.js';
+import type { DeviceLink } from '../../../src/core/types.js';
+import { testContext } from './job-context.js';
+import { img2simg, readFile, readPartition, startTcpSim, tempDir, writeMixedImage, type RunningSim } from './sim-harness.js';
+
+const MiB = 1024 * 1024;
+const driver = createFastbootDriver({ commandMs: 5000, writeMs: 10_000, rebootWaitMs: 10_000 });
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+
+async function withSim<T>(spec: string, fn: (sim: RunningSim, link: DeviceLink) => Promise<T>): Promise<T> {
+  const sim = await startTcpSim(spec, tmp.path);
+  const link = createTcpLink('127.0.0.1', sim.face.port, { timeoutMs: 5000 });
+  try {
+    return await fn(sim, link);
+  } finally {
+    await link.close();
+    await sim.close();
+  }
+}
+
+describe('fastboot driver over TCP', () => {
+  let rawPath = '';
+  let sparsePath = '';
+  let raw: Buffer = Buffer.alloc(0);
+  beforeAll(() => {
+    rawPath = join(tmp.path, 'mixed.img');
+    sparsePath = join(tmp.path, 'mixed.simg');
+    raw = writeMixedImage(rawPath, 6 * MiB + 4096, 7);
+    img2simg(rawPath, sparsePath);
+  });
+
+  it('describes the device: product, serial, limits, partitions with sizes', async () => {
+    await withSim('fastboot:DESC01?max-download=1M&partitions=boot:8M,system:32M&product=board1', async (_sim, link) => {
+      const d = await driver.describe(link);
+      expect(d.serial).toBe('DESC01');
+      expect(d.name).toBe('board1');
+      expect(d.info['max-download-size']).toBe(MiB);
+      expect(d.partitions).toEqual(expect.arrayContaining([{ name: 'boot', size: 8 * MiB }, { name: 'system', size: 32 * MiB }]));
+    });
+  });
+
+  it('flashes a raw image larger than max-download-size in sparse pieces; the partition equals the image', async () => {
+    await withSim('fastboot:RAW001?max-download=1M&partitions=system:16M', async (sim, link) => {
+      const ctx = testContext();
+      const source = await openImage(rawPath);
+      await driver.run(link, { op: 'flash', partition: 'system', source }, ctx);
+      expect(sim.device.stats.downloads).toBeGreaterThanOrEqual(2);
+      expect((await readPartition(sim, 'system', raw.length)).equals(raw)).toBe(true);
+      // Only data bytes count towards progress: zero and repeated-word runs travel as FILL.
+      expect(ctx.bytesMoved).toBeGreaterThan(0);
+      expect(ctx.bytesMoved).toBeLessThan(raw.length);
+      expect(sim.device.stats.bytesDownloaded).toBeLessThan(raw.length);
+    });
+  });
+
+  it('flashes an img2simg sparse image in pieces; the partition equals the raw image', async () => {
+    await withSim('fastboot:SPARSE1?max-download=1M&partitions=system:16M', async (sim, link) => {
+      const source = await openImage(sparsePath);
+      await driver.run(link, { op: 'flash', partition: 'system', source }, testContext());
+      expect((await readPartition(sim, 'system', raw.length)).equals(raw)).toBe(true);
+    });
+  });
+
+  it('refuses an image larger than the partition before sending anything', async () => {
+    await withSim('fastboot:SMALL1?max-download=1M&partitions=boot:1M', async (sim, link) => {
+      const source = await openImage(rawPath);
+      await expect(driver.run(link, { op: 'flash', partition: 'boot', source }, testContext())).rejects.toMatchObject({
+        code: 'image_too_large',
+        message: expect.stringContaining('nothing was sent'),
+      });
+      expect(sim.device.stats.downloads).toBe(0);
+    });
+  });
+
+  it('flashes slot a, b, both or the current one, and switches the active slot', async () => {
+    await withSim('fastboot:SLOTS1?max-download=1M&slots=1&partitions=boot:8M', async (sim, link) => {
+      const small = join(tmp.path, 'small.img');
+      const img = writeMixedImage(small, 2 * MiB, 3);
+      await driver.run(link, { op: 'flash', partition: 'boot', source: await openImage(small), slot: 'all' }, testContext());
+      expect((await readPartition(sim, 'boot_a', img.length)).equals(img)).toBe(true);
+      expect((await readPartition(sim, 'boot_b', img.length)).equals(img)).toBe(true);
+      await driver.run(link, { op: 'erase', partition: 'boot_b' }, testContext());
+      expect((await readPartition(sim, 'boot_b', img.length)).equals(img)).toBe(false);
+      await driver.run(link, { op: 'set_active', slot: 'b' }, testContext());
+      expect(sim.device.currentSlot).toBe('b');
+      await driver.run(link, { op: 'flash', partition: 'boot', source: await openImage(small) }, testContext());
+      expect((await readPartition(sim, 'boot_b', img.length)).equals(img)).toBe(true);
+    });
+  });
+
+  it('erases a partition', async () => {
+    await withSim('fastboot:ERASE1?max-download=1M&partitions=system:16M', async (sim, link) => {
+      await driver.run(link, { op: 'flash', partition: 'system', source: await openImage(rawPath) }, testContext());
+      await driver.run(link, { op: 'erase', partition: 'system' }, testContext());
+      const after = await readPartition(sim, 'system', raw.length);
+      expect(after.equals(raw)).toBe(false);
+      expect(sim.device.commandLog.some((c) => c === 'erase:system')).toBe(true);
+    });
+  });
+
+  it('checks require lines and getvar expectations before anything is written', async () => {
+    await withSim('fastboot:REQ001?product=walleye&version-bootloader=mw8998-002.0069.00', async (_sim, link) => {
+      await driver.run(link, { op: 'require', name: 'board', values: ['taimen', 'walleye'] }, testContext());
+      await driver.run(link, { op: 'require', name: 'version-bootloader', values: ['mw8998-002.*'] }, testContext());
+      await expect(driver.run(link, { op: 'require', name: 'board', values: ['marlin'] }, testContext())).rejects.toMatchObject({
+        code: 'requirement_failed',
+        message: expect.stringContaining('"walleye"'),
+      });
+      await expect(driver.run(link, { op: 'getvar', name: 'product', expect: 'marlin' }, testContext())).rejects.toMatchObject({ code: 'unexpected_value' });
+    });
+  });
+
+  it('verifies a flashed partition by reading it back', async () => {
+    await withSim('fastboot:VERIFY1?max-download=2M&partitions=system:16M&mode=fastbootd', async (_sim, link) => {
+      const small = join(tmp.path, 'verify.img');
+      writeMixedImage(small, 3 * MiB, 11);
+      await driver.run(link, { op: 'flash', partition: 'system', source: await openImage(small) }, testContext());
+      await driver.run(link, { op: 'verify', partition: 'system', source: await openImage(small) }, testContext());
+      const other = join(tmp.path, 'other.img');
+      writeMixedImage(other, 3 * MiB, 12);
+      await expect(driver.run(link, { op: 'verify', partition: 'system', source: await openImage(other) }, testContext())).rejects.toMatchObject({
+        code: 'verify_mismatch',
+      });
+    });
+  });
+
+  it('cancels between transfers and leaves the device answering', async () => {
+    await withSim('fastboot:CANCEL1?max-download=4M&partitions=system:16M', async (sim, link) => {
+      const ctx = testContext();
+      ctx.cancelAfter(512 * 1024);
+      await expect(driver.run(link, { op: 'flash', partition: 'system', source: await openImage(rawPath) }, ctx)).rejects.toMatchObject({ code: 'cancelled' });
+      expect(ctx.logs.map((l) => l.message).join('\n')).toMatch(/finishing the download/);
+      expect(sim.device.stats.flashes).toBe(0);
+      const d = await driver.describe(link);
+      expect(d.serial).toBe('CANCEL1');
+    });
+  });
+
+  it('passes INFO lines from the device to the job log', async () => {
+    await withSim('fastboot:INFO01', async (_sim, link) => {
+      const ctx = testContext();
+      await driver.run(link, { op: 'oem', command: 'device-info' }, ctx);
+      expect(ctx.logs.length).toBeGreaterThan(0);
+    });
+  });
+
+  it('reads back raw data with upload', async () => {
+    await withSim('fastboot:UPL001', async (_sim, link) => {
+      const { FastbootClient } = await import('../../../src/drivers/fastboot/index.js');
+      const t = await link.open();
+      const c = new FastbootClient(t, { timeoutMs: 5000 });
+      await c.okay('oem log');
+      const staged = await c.upload();
+      expect(new TextDecoder().decode(staged)).toContain('oem log');
+    });
+  });
+
+  void readFile;
+});
