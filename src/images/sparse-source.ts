@@ -14,7 +14,6 @@ import {
   FILE_HEADER_SIZE,
   blockCountError,
   parseChunkHeader,
-  parseSparseHeader,
   type SparseHeader,
 } from './sparse-format.js';
 

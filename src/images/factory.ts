@@ -1,0 +1,115 @@
+// Android factory images: the zip with bootloader, radio and a nested image zip, in the vendor's flash-all order.
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { FlashError } from '../core/errors.js';
+import { parseAndroidInfo } from './android-info.js';
+import { fileByteSource } from './byte-source.js';
+import { readSmall, zipImage } from './plan-images.js';
+import type { LoadedStep, PlanImage, Requirement } from './types.js';
+import { openZip, type ZipArchive } from './zip.js';
+
+/** `fastboot update` flashes the images of the nested zip in this order (AOSP fastboot's image table). */
+const UPDATE_ORDER = [
+  'boot', 'init_boot', 'dtbo', 'dt', 'odm', 'odm_dlkm', 'product', 'pvmfw', 'recovery', 'system', 'system_dlkm',
+  'system_ext', 'vbmeta', 'vbmeta_system', 'vbmeta_vendor', 'vendor', 'vendor_boot', 'vendor_dlkm', 'vendor_kernel_boot',
+];
+/** Images `fastboot update` treats specially; not flashed by name. */
+const SPECIAL = new Set(['system_other', 'super_empty', 'cache', 'userdata']);
+const REBOOT_WAIT_MS = 90_000;
+
+export function isFactoryZip(zip: ZipArchive): boolean {
+  return zip.entries.some((e) => /(^|\/)image-[^/]+\.zip$/i.test(e.name));
+}
+
+export interface FactoryPlan {
+  name: string;
+  steps: LoadedStep[];
+  requirements: Requirement[];
+  declaredBytes: number;
+  close(): Promise<void>;
+}
+
+/** Plan a factory zip: require checks, bootloader, reboot, radio, reboot, the nested zip's images, wipe, reboot. */
+export async function planFactory(outer: ZipArchive, name: string): Promise<FactoryPlan> {
+  const files = outer.entries.filter((e) => !e.isDirectory);
+  const inner = files.find((e) => /(^|\/)image-[^/]+\.zip$/i.test(e.name));
+  if (!inner) throw new FlashError('image_invalid', `${outer.description} has no image-*.zip: not a factory image`);
+  const bootloader = files.find((e) => /(^|\/)bootloader[^/]*\.img$/i.test(e.name));
+  const radio = files.find((e) => /(^|\/)radio[^/]*\.img$/i.test(e.name));
+  let tempDir: string | null = null;
+  let innerZip: ZipArchive;
+  const src = outer.entry(inner.name);
+  if (inner.method === 0) {
+    innerZip = await openZip(src, `${outer.description}!${inner.name}`);
+  } else {
+    // A deflated nested zip has no random access: unpack it once to a temporary file (deleted by close()).
+    tempDir = await mkdtemp(join(tmpdir(), 'flash-station-factory-'));
+    const path = join(tempDir, 'image.zip');
+    await pipeline(Readable.from(src.stream()), createWriteStream(path));
+    const st = await stat(path);
+    innerZip = await openZip(fileByteSource(path, 0, st.size, `${outer.description}!${inner.name}`), `${outer.description}!${inner.name}`);
+  }
+  const close = async (): Promise<void> => {
+    innerZip.close();
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    tempDir = null;
+  };
+  try {
+    const info = innerZip.entries.find((e) => /(^|\/)android-info\.txt$/i.test(e.name)) ??
+      files.find((e) => /(^|\/)android-info\.txt$/i.test(e.name));
+    const requirements = info
+      ? parseAndroidInfo(await readSmall(innerZip.entries.includes(info) ? innerZip.entry(info.name) : outer.entry(info.name)))
+      : [];
+    const requireStep = (r: Requirement): LoadedStep =>
+      r.forProduct ? { op: 'require', name: r.name, values: r.values, forProduct: r.forProduct } : { op: 'require', name: r.name, values: r.values };
+    // A version the plan itself installs (bootloader-…-VERSION.img) cannot be on the device yet: check it after that
+    // image is flashed and the device is back, as `fastboot update` does; every other requirement comes first.
+    const installedBy = (r: Requirement): 'bootloader' | 'radio' | null => {
+      const img = r.name === 'version-bootloader' ? bootloader : r.name === 'version-baseband' ? radio : undefined;
+      if (!img) return null;
+      return r.values.some((v) => img.name.includes(v)) ? (r.name === 'version-bootloader' ? 'bootloader' : 'radio') : null;
+    };
+    const steps: LoadedStep[] = requirements.filter((r) => installedBy(r) === null).map(requireStep);
+    const afterBootloader = requirements.filter((r) => installedBy(r) === 'bootloader').map(requireStep);
+    const afterRadio = requirements.filter((r) => installedBy(r) === 'radio').map(requireStep);
+    let declaredBytes = 0;
+    const flash = (partition: string, image: PlanImage): void => {
+      steps.push({ op: 'flash', partition, image });
+      declaredBytes += image.declaredSize ?? 0;
+    };
+    const rebootBootloader = (): void => {
+      steps.push({ op: 'reboot', target: 'bootloader' }, { op: 'wait_for_device', timeoutMs: REBOOT_WAIT_MS });
+    };
+    if (bootloader) {
+      flash('bootloader', zipImage(outer, bootloader.name, bootloader.name, bootloader.size));
+      rebootBootloader();
+      steps.push(...afterBootloader);
+    }
+    if (radio) {
+      flash('radio', zipImage(outer, radio.name, radio.name, radio.size));
+      rebootBootloader();
+      steps.push(...afterRadio);
+    }
+    const images = innerZip.entries
+      .filter((e) => !e.isDirectory && /^[^/]+\.img$/i.test(e.name))
+      .map((e) => ({ e, part: e.name.replace(/\.img$/i, '') }))
+      .filter(({ part }) => !SPECIAL.has(part));
+    const rank = (p: string): number => {
+      const i = UPDATE_ORDER.indexOf(p);
+      return i < 0 ? UPDATE_ORDER.length : i;
+    };
+    images.sort((a, b) => rank(a.part) - rank(b.part) || a.part.localeCompare(b.part));
+    if (images.length === 0) throw new FlashError('image_invalid', `${innerZip.description} holds no .img files`);
+    for (const { e, part } of images) flash(part, zipImage(innerZip, e.name, e.name, e.size));
+    steps.push({ op: 'erase', partition: 'userdata' }); // flash-all.sh runs `fastboot -w update`
+    steps.push({ op: 'reboot', target: 'system' });
+    return { name, steps, requirements, declaredBytes, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
