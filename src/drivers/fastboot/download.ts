@@ -76,15 +76,18 @@ export async function sendDownload(client: FastbootClient, plan: DownloadPlan, c
     count();
   } catch (e) {
     if (isFlashError(e) && e.code === 'cancelled') throw e;
-    if (sent < length && !(isFlashError(e) && e.code === 'command_failed')) {
-      await client.transport.close().catch(() => undefined);
-      throw annotate(
-        e,
-        `while sending ${what}: ${sent} of ${length} bytes sent, the download was left half-sent (the connection was closed; ` +
-          'replug or reboot the device into fastboot if it does not answer)',
-      );
+    if (isFlashError(e) && e.code === 'command_failed') {
+      // The device answered FAIL: it is still in step with us.
+      throw annotate(e, `after ${sent} of ${length} bytes of ${what} had been sent`);
     }
-    throw annotate(e, `after sending all ${length} bytes of ${what}`);
+    // Anything else (unplugged, no answer, broken image mid-stream): the device's state is unknown. Drop the
+    // connection so the next job starts clean, and say where the download stopped.
+    await client.transport.close().catch(() => undefined);
+    const where =
+      sent < length
+        ? `${sent} of ${length} bytes of ${what} had been sent; the download was left half-sent`
+        : `all ${length} bytes of ${what} had been sent but the device never confirmed them; the download may be left half-received`;
+    throw annotate(e, `${where} (the connection was closed; replug or reboot the device into fastboot if it does not answer)`);
   }
 }
 
