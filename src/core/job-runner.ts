@@ -50,9 +50,12 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
       estimatedTimeRemaining: s.estimatedTimeRemaining, timestamp: Date.now(),
     };
   };
+  let final = false;
   const pacer = new ProgressPacer(() => {
-    if (job.state !== 'running') return;
-    const frame = progressFrame();
+    if (job.state !== 'running' && !final) return;
+    const frame = final
+      ? { ...progressFrame(), progress: 100, bytesTransferred: job.totalBytes, totalBytes: job.totalBytes, estimatedTimeRemaining: 0 }
+      : progressFrame();
     emit(frame);
     if (frame.timestamp - lastDbWrite >= 1000) {
       lastDbWrite = frame.timestamp;
@@ -158,10 +161,11 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
     }
 
     job.sha256 = await singleSha(opened);
-    // The last progress frame says 100, then the job completes.
+    // The last progress frame says 100 (still within ≤ 10 frames/s), then the job completes.
+    if (job.bytesTransferred > job.totalBytes) job.totalBytes = job.bytesTransferred;
+    final = true;
     await pacer.flush();
     job.finish('completed');
-    emit({ ...progressFrame(), progress: 100, bytesTransferred: job.totalBytes, totalBytes: job.totalBytes, estimatedTimeRemaining: 0 });
     emit({ type: 'flash_completed', jobId: job.jobId, deviceId: job.deviceId, timestamp: Date.now() });
   } catch (e) {
     pacer.cancel();

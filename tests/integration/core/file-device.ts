@@ -1,0 +1,158 @@
+// A test double device for the core: a Driver that really writes image bytes into partition files, at a modelled
+// link speed, passing the job's gate and throttle like a real driver. Its provider attaches and detaches on demand.
+import { open, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FlashError } from '../../../src/core/errors.js';
+import type { AttachedDevice, DeviceLink, DeviceProvider, DeviceSink, Driver, JobContext, PlanStep, Transport } from '../../../src/core/types.js';
+
+export interface FileDeviceSpec {
+  id: string;
+  dir: string;
+  partitions: Record<string, number>;
+  /** Modelled link speed in bytes/s (sleeps for what the bytes would take). */
+  speed?: number;
+  /** Fail with a transient error this many times after ~half the data of a flash. */
+  transientFailures?: number;
+  product?: string;
+  /** A reboot detaches the device and attaches it again after this many ms. */
+  rebootMs?: number;
+}
+
+const TRANSFER = 256 * 1024;
+
+function link(id: string): DeviceLink & { id: string } {
+  return {
+    id,
+    open: async (): Promise<Transport> => {
+      throw new FlashError('internal', 'the file device has no transport');
+    },
+    close: async () => undefined,
+  };
+}
+
+export class FileDeviceProvider implements DeviceProvider {
+  readonly name = 'file-devices';
+  private sink: DeviceSink | undefined;
+  readonly specs = new Map<string, FileDeviceSpec>();
+  readonly failuresLeft = new Map<string, number>();
+  readonly driver: Driver;
+
+  constructor(specs: FileDeviceSpec[] = []) {
+    for (const s of specs) this.specs.set(s.id, s);
+    this.driver = makeDriver(this);
+  }
+
+  async start(sink: DeviceSink): Promise<void> {
+    this.sink = sink;
+    for (const s of this.specs.values()) await this.plug(s);
+  }
+
+  async stop(): Promise<void> {
+    this.sink = undefined;
+  }
+
+  async plug(spec: FileDeviceSpec): Promise<void> {
+    this.specs.set(spec.id, spec);
+    this.failuresLeft.set(spec.id, spec.transientFailures ?? 0);
+    for (const [name, size] of Object.entries(spec.partitions)) {
+      const path = join(spec.dir, `${spec.id}-${name}.img`);
+      await writeFile(path, '', { flag: 'a' });
+      await truncate(path, size);
+    }
+    this.sink?.attach(this.attached(spec));
+  }
+
+  unplug(id: string): void {
+    this.sink?.detach(id);
+  }
+
+  specOfLink(l: DeviceLink): FileDeviceSpec | undefined {
+    return this.specs.get((l as DeviceLink & { id?: string }).id ?? '');
+  }
+
+  partitionFile(id: string, name: string): string {
+    const spec = this.specs.get(id);
+    if (!spec) throw new Error(`no device ${id}`);
+    return join(spec.dir, `${spec.id}-${name}.img`);
+  }
+
+  attached(spec: FileDeviceSpec): AttachedDevice {
+    return {
+      device: { id: spec.id, protocol: 'fastboot', transport: 'sim', name: `File device ${spec.id}`, serial: spec.id, port: `port-${spec.id}`, info: {} },
+      driver: this.driver,
+      link: link(spec.id),
+    };
+  }
+}
+
+function makeDriver(provider: FileDeviceProvider): Driver {
+  return {
+    protocol: 'fastboot',
+    async describe(l) {
+      const spec = provider.specOfLink(l);
+      return {
+        info: { product: spec?.product ?? 'filedev' },
+        partitions: Object.entries(spec?.partitions ?? {}).map(([name, size]) => ({ name, size })),
+      };
+    },
+    async run(_link: DeviceLink, step: PlanStep, ctx: JobContext): Promise<void> {
+      const spec = provider.specs.get(ctx.deviceId);
+      if (!spec) throw new FlashError('device_not_found', 'gone');
+      if (step.op === 'flash') return flash(provider, spec, step.partition, step.source, ctx);
+      if (step.op === 'erase') return truncate(provider.partitionFile(spec.id, step.partition), 0);
+      if (step.op === 'reboot') {
+        ctx.log('info', 'rebooting');
+        provider.unplug(spec.id);
+        setTimeout(() => void provider.plug(spec), spec.rebootMs ?? 200);
+        return;
+      }
+      if (step.op === 'getvar') {
+        ctx.log('info', `${step.name}: filedev`);
+        return;
+      }
+      throw new FlashError('bad_request', `the file device cannot ${step.op}`);
+    },
+  };
+}
+
+async function flash(
+  provider: FileDeviceProvider,
+  spec: FileDeviceSpec,
+  partition: string,
+  source: Extract<PlanStep, { op: 'flash' }>['source'],
+  ctx: JobContext,
+): Promise<void> {
+  if (partition === 'locked') throw new FlashError('partition_locked', 'Partition locked is write-protected — unlock the bootloader first.');
+  const size = spec.partitions[partition];
+  if (size === undefined) throw new FlashError('partition_not_found', `no partition ${partition}`);
+  const fh = await open(provider.partitionFile(spec.id, partition), 'r+');
+  let moved = 0;
+  try {
+    for await (const chunk of source.chunks(ctx.signal)) {
+      if (chunk.kind === 'skip') continue;
+      if (chunk.kind === 'fill') {
+        const word = Buffer.alloc(4);
+        word.writeUInt32LE(chunk.value >>> 0);
+        await fh.write(Buffer.alloc(chunk.length, word), 0, chunk.length, chunk.offset);
+        continue;
+      }
+      for (let off = 0; off < chunk.bytes.length; off += TRANSFER) {
+        await ctx.gate.pass(ctx.signal);
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        const piece = chunk.bytes.subarray(off, off + TRANSFER);
+        await ctx.throttle.take(piece.length, ctx.signal);
+        if (spec.speed) await new Promise((r) => setTimeout(r, (piece.length / spec.speed!) * 1000));
+        await fh.write(piece, 0, piece.length, chunk.offset + off);
+        ctx.moved(piece.length);
+        moved += piece.length;
+        const left = provider.failuresLeft.get(spec.id) ?? 0;
+        if (left > 0 && moved >= source.dataBytes / 2) {
+          provider.failuresLeft.set(spec.id, left - 1);
+          throw new FlashError('usb_disconnected', 'USB connection lost mid-transfer', { transient: true });
+        }
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+}
