@@ -1,0 +1,109 @@
+// Discovery: the USB provider starts and stops cleanly on a machine without USB, attaches fastboot interfaces on
+// hotplug with serial or port ids; the network provider attaches a tcp: device, and after a reboot detaches it and
+// attaches it again once it answers.
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AttachedDevice, DeviceSink } from '../../../src/core/types.js';
+import { createNetworkProvider } from '../../../src/devices/network-provider.js';
+import { createUsbProvider, type WebUsbLike } from '../../../src/devices/usb-provider.js';
+import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../../../src/sim/index.js';
+import { testContext } from '../drivers/job-context.js';
+import { startTcpSim, tempDir } from '../drivers/sim-harness.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+
+function sink(): DeviceSink & { attached: Map<string, AttachedDevice>; events: string[] } {
+  const attached = new Map<string, AttachedDevice>();
+  const events: string[] = [];
+  return {
+    attached,
+    events,
+    attach(a) {
+      attached.set(a.device.id, a);
+      events.push(`+${a.device.id}`);
+    },
+    detach(id) {
+      attached.delete(id);
+      events.push(`-${id}`);
+    },
+  };
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('usb provider', () => {
+  it('starts and stops cleanly with the real usb package on this machine', async () => {
+    const logs: string[] = [];
+    const p = createUsbProvider({ log: (m) => logs.push(m) });
+    const s = sink();
+    await p.start(s);
+    await p.stop();
+    expect(s.attached.size).toBe(0);
+    // Either there is no USB bus here (and it says so) or there are no fastboot devices on it.
+    expect(logs.every((l) => /USB discovery is off/.test(l))).toBe(true);
+  });
+
+  it('attaches fastboot devices on connect and detaches them on disconnect, with serial or port ids', async () => {
+    const devs = await Promise.all(
+      ['SAME', 'SAME'].map(async (serial, i) => {
+        const dev = await FastbootSimDevice.create({ ...parseSimSpec(`fastboot:${serial}?partitions=boot:1M`), storeDir: `${tmp.path}/usb${i}` });
+        return Object.assign(new SimUsbDevice(dev), { bus: '1', ports: [2, i + 1], address: i + 5 });
+      }),
+    );
+    const target = new EventTarget();
+    const webusb: WebUsbLike = {
+      getDevices: async () => [devs[0] as SimUsbDevice & { bus: string; ports: number[] }],
+      addEventListener: (type, l) => target.addEventListener(type, l as EventListener),
+      removeEventListener: (type, l) => target.removeEventListener(type, l as EventListener),
+    };
+    const p = createUsbProvider({ webusb });
+    const s = sink();
+    await p.start(s);
+    expect([...s.attached.keys()]).toEqual(['SAME']);
+    expect(s.attached.get('SAME')?.device.port).toBe('1-2.1');
+    // A second board with the same serial gets its port as id.
+    target.dispatchEvent(Object.assign(new Event('connect'), { device: devs[1] }));
+    expect([...s.attached.keys()].sort()).toEqual(['SAME', 'usb:1-2.2']);
+    const d = await createFastbootDriver().describe(s.attached.get('usb:1-2.2')!.link);
+    expect(d.serial).toBe('SAME');
+    target.dispatchEvent(Object.assign(new Event('disconnect'), { device: devs[0] }));
+    expect([...s.attached.keys()]).toEqual(['usb:1-2.2']);
+    await p.stop();
+    expect(s.attached.size).toBe(0);
+  });
+});
+
+describe('network provider', () => {
+  it('attaches a tcp: device, and after a reboot detaches it and attaches it again', async () => {
+    const sim = await startTcpSim('fastboot:NET001?reboot-delay=300ms&partitions=boot:1M', tmp.path);
+    const p = createNetworkProvider([`tcp:127.0.0.1:${sim.face.port}`], { pollMs: 100 });
+    const s = sink();
+    const id = `tcp:127.0.0.1:${sim.face.port}`;
+    await p.start(s);
+    try {
+      await until(() => s.attached.has(id));
+      const a = s.attached.get(id)!;
+      expect(a.device.transport).toBe('tcp');
+      const driver = createFastbootDriver({ rebootWaitMs: 5000 });
+      expect((await driver.describe(a.link)).serial).toBe('NET001');
+      await driver.run(a.link, { op: 'reboot', target: 'system' }, testContext());
+      await until(() => s.events.includes(`-${id}`));
+      await until(() => s.events.filter((e) => e === `+${id}`).length === 2);
+      expect((await driver.describe(s.attached.get(id)!.link)).serial).toBe('NET001');
+    } finally {
+      await p.stop();
+      await sim.close();
+    }
+  });
+
+  it('refuses a malformed address up front', () => {
+    expect(() => createNetworkProvider(['tcp:'])).toThrow(/tcp:HOST/);
+  });
+});
