@@ -21,9 +21,11 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw Object.assign(new Error('Request body over 1 MiB.'), { code: 'too_large' });
-    chunks.push(chunk as Buffer);
+    // Read an oversized body to its end (up to a point) so the client sees our 413 rather than a reset.
+    if (size > 16 * MAX_BODY) req.destroy();
+    if (size <= MAX_BODY) chunks.push(chunk as Buffer);
   }
+  if (size > MAX_BODY) throw Object.assign(new Error('Request body over 1 MiB.'), { code: 'too_large' });
   if (size === 0) return undefined;
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));

@@ -105,3 +105,31 @@ export async function connect(url: string, options?: WebSocket.ClientOptions): P
   await c.next((m) => m.type === 'snapshot');
   return c;
 }
+
+/** A bare TCP client that completes the WebSocket handshake and then does nothing it is not told to (no pongs). */
+export async function rawClient(port: number): Promise<{ socket: import('node:net').Socket; received: () => number; ended: Promise<void> }> {
+  const { connect: tcp } = await import('node:net');
+  const socket = tcp(port, '127.0.0.1');
+  let bytes = 0;
+  let head = '';
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.write(`GET /flash-progress HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    });
+    socket.on('data', (d: Buffer) => {
+      bytes += d.length;
+      if (head !== null && !head.includes('\r\n\r\n')) {
+        head += d.toString('latin1');
+        if (head.includes('\r\n\r\n')) {
+          if (head.startsWith('HTTP/1.1 101')) resolve();
+          else reject(new Error(head.split('\r\n')[0]));
+        }
+      }
+    });
+  });
+  socket.on('error', () => undefined);
+  return { socket, received: () => bytes, ended };
+}
