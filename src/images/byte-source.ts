@@ -111,3 +111,15 @@ export function fileError(e: unknown, path: string): FlashError {
   if (code === 'EISDIR') return new FlashError('image_unreadable', `${path} is a folder, not an image file`, { cause: e });
   return new FlashError('image_unreadable', `${path} cannot be read: ${(e as Error).message}`, { cause: e });
 }
+
+/** Bytes in memory as a ByteSource (tests, small embedded images). */
+export function memoryByteSource(bytes: Uint8Array, description = 'image in memory', sliceBytes = 1 << 20): ByteSource {
+  return {
+    description,
+    size: bytes.length,
+    readAt: (offset, length) => Promise.resolve(bytes.slice(offset, Math.min(bytes.length, offset + length))),
+    async *stream() {
+      for (let o = 0; o < bytes.length; o += sliceBytes) yield bytes.subarray(o, o + sliceBytes);
+    },
+  };
+}
