@@ -1,0 +1,174 @@
+// Station at scale over file devices: batches, selectors, slots, pause/cancel all, station-wide throttle, auto-flash,
+// outside agents' events, settings, shutdown.
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerMessage } from '../../../src/protocol/messages.js';
+import { harness, type Harness } from './harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('Station at scale', () => {
+  it('runs one job per device for a batch; one failing never stops the others; the summary counts them', async () => {
+    h = await harness([], { retries: 0 });
+    for (const id of ['B1', 'B2', 'B3']) await h.provider.plug(h.device(id, { speed: 16 << 20 }));
+    await h.provider.plug(h.device('B4', { speed: 16 << 20, transientFailures: 5 }));
+    await sleep(20);
+    const img = h.image('batch.img', 3 << 20);
+    const r = await h.station.startFlash({ deviceIds: ['B1', 'B2', 'B3', 'B4'], partition: 'boot', image: img.path });
+    expect(r.jobIds).toHaveLength(4);
+    expect(r.batchId).toBeDefined();
+    const done = await h.waitFor('batch_summary', (m) => m.batchId === r.batchId && m.running === 0 && m.queued === 0);
+    expect(done).toMatchObject({ total: 4, succeeded: 3, failed: 1, cancelled: 0 });
+    for (const id of ['B1', 'B2', 'B3']) {
+      expect(readFileSync(h.provider.partitionFile(id, 'boot')).subarray(0, img.data.length).equals(img.data)).toBe(true);
+    }
+    expect(h.station.batch(r.batchId!)).toMatchObject({ succeeded: 3, failed: 1 });
+    expect(h.station.history({ batchId: r.batchId! })).toHaveLength(4);
+    const ports = h.station.stats().ports ?? [];
+    expect(ports.find((p) => p.port === 'port-B4')).toEqual({ port: 'port-B4', succeeded: 0, failed: 1 });
+    expect(ports.find((p) => p.port === 'port-B1')).toEqual({ port: 'port-B1', succeeded: 1, failed: 0 });
+  });
+
+  it('selects devices: `*` with a selector, and a selector alone', async () => {
+    h = await harness([]);
+    for (const id of ['S1', 'S2', 'X1']) await h.provider.plug(h.device(id));
+    await sleep(20);
+    const img = h.image('sel.img', 1 << 20);
+    const r = await h.station.startFlash({ deviceIds: ['*'], selector: { serial: 'S*' }, partition: 'boot', image: img.path });
+    expect(r.jobIds.map((id) => h!.station.job(id)?.deviceId).sort()).toEqual(['S1', 'S2']);
+    await h.waitFor('batch_summary', (m) => m.batchId === r.batchId && m.succeeded === 2);
+    const all = await h.station.startFlash({ selector: { protocol: 'fastboot', state: 'idle' }, partition: 'boot', image: img.path });
+    expect(all.jobIds).toHaveLength(3);
+    await expect(h.station.startFlash({ selector: { serial: 'NOPE*' }, partition: 'boot', image: img.path })).rejects.toMatchObject({ code: 'device_not_found' });
+  });
+
+  it('keeps to the slot limit, FIFO, with queue positions', async () => {
+    h = await harness([], { slotLimit: 2 });
+    for (const id of ['Q1', 'Q2', 'Q3', 'Q4']) await h.provider.plug(h.device(id, { speed: 16 << 20 }));
+    await sleep(20);
+    let running = 0;
+    let maxRunning = 0;
+    h.station.subscribe((m: ServerMessage) => {
+      if (m.type === 'flash_started') maxRunning = Math.max(maxRunning, ++running);
+      if (m.type === 'flash_completed' || m.type === 'flash_failed') running--;
+    });
+    const img = h.image('slots.img', 2 << 20);
+    const r = await h.station.startFlash({ deviceIds: ['Q1', 'Q2', 'Q3', 'Q4'], partition: 'boot', image: img.path });
+    const positions = r.jobIds.map((id) => h!.of('flash_queued', id)[0]?.position);
+    expect(positions).toEqual([undefined, undefined, 1, 2]);
+    await h.waitFor('batch_summary', (m) => m.batchId === r.batchId && m.succeeded === 4);
+    expect(maxRunning).toBe(2);
+    const starts = r.jobIds.map((id) => h!.of('flash_started', id)[0]!.timestamp);
+    expect(starts[2]!).toBeLessThanOrEqual(starts[3]!);
+  });
+
+  it('pauses, resumes and cancels all', async () => {
+    h = await harness([]);
+    for (const id of ['P1', 'P2', 'P3']) await h.provider.plug(h.device(id, { speed: 4 << 20 }));
+    await sleep(20);
+    const img = h.image('all.img', 8 << 20);
+    const r = await h.station.startFlash({ deviceIds: ['P1', 'P2', 'P3'], partition: 'boot', image: img.path });
+    await h.waitFor('flash_progress', (m) => m.jobId === r.jobIds[2]);
+    expect(h.station.pauseAll()).toHaveLength(3);
+    await sleep(300);
+    const at = r.jobIds.map((id) => h!.station.job(id)!.bytesTransferred);
+    await sleep(700);
+    expect(r.jobIds.map((id) => h!.station.job(id)!.bytesTransferred)).toEqual(at);
+    expect(h.station.resumeAll()).toHaveLength(3);
+    await sleep(300);
+    expect(h.station.cancelAll()).toHaveLength(3);
+    const s = await h.waitFor('batch_summary', (m) => m.batchId === r.batchId && m.cancelled === 3);
+    expect(s.running).toBe(0);
+  });
+
+  it('holds a station-wide limit live across jobs', async () => {
+    h = await harness([]);
+    for (const id of ['T1', 'T2']) await h.provider.plug(h.device(id));
+    await sleep(20);
+    h.station.setLimits(undefined, 4_000_000);
+    const img = h.image('thr.img', 32 << 20);
+    const t0 = Date.now();
+    const r = await h.station.startFlash({ deviceIds: ['T1', 'T2'], partition: 'system', image: img.path });
+    await sleep(2500);
+    const moved = r.jobIds.reduce((n, id) => n + h!.station.job(id)!.bytesTransferred, 0);
+    const rate = moved / ((Date.now() - t0) / 1000);
+    expect(rate).toBeGreaterThan(4_000_000 * 0.85);
+    expect(rate).toBeLessThan(4_000_000 * 1.1);
+    h.station.setLimits(undefined, null);
+    await h.waitFor('batch_summary', (m) => m.batchId === r.batchId && m.succeeded === 2);
+  });
+
+  it('auto-flashes a matching device when it is plugged in, marks it done, and waits for a real replug', async () => {
+    h = await harness([]);
+    const img = h.image('auto.img', 1 << 20);
+    h.station.updateSettings({
+      autoFlash: { enabled: true, replugMs: 400, rules: [{ id: 'line', enabled: true, match: { serial: 'AUTO*' }, partition: 'boot', image: img.path }] },
+    });
+    await h.provider.plug(h.device('OTHER'));
+    await h.provider.plug(h.device('AUTO1'));
+    const started = await h.waitFor('flash_started', (m) => m.deviceId === 'AUTO1');
+    await h.waitFor('flash_completed', (m) => m.jobId === started.jobId);
+    await h.waitFor('device_updated', (m) => m.device.id === 'AUTO1' && m.device.info.station === 'done' && m.device.state === 'idle');
+    expect(h.of('flash_started').some((m) => m.deviceId === 'OTHER')).toBe(false);
+    // Unplugged and back at once (a reboot): still done, not flashed again.
+    h.provider.unplug('AUTO1');
+    await h.provider.plug(h.device('AUTO1'));
+    await sleep(300);
+    expect(h.of('flash_started').filter((m) => m.deviceId === 'AUTO1')).toHaveLength(1);
+    // Unplugged for longer than replugMs: a new plug, flashed again.
+    h.provider.unplug('AUTO1');
+    await sleep(500);
+    await h.provider.plug(h.device('AUTO1'));
+    await h.waitFor('flash_started', (m) => m.deviceId === 'AUTO1' && m.jobId !== started.jobId);
+  });
+
+  it('rebroadcasts and records an outside agent’s job, and refuses one that names a station job', async () => {
+    h = await harness(['E1']);
+    const ts = Date.now();
+    h.station.publishExternal({ type: 'flash_started', jobId: 'ext-1', deviceId: 'bench-1', stage: 'Writing', totalBytes: 100, timestamp: ts });
+    h.station.publishExternal({ type: 'flash_progress', jobId: 'ext-1', deviceId: 'bench-1', progress: 50, stage: 'Writing', bytesTransferred: 50, totalBytes: 100, transferSpeed: 10, estimatedTimeRemaining: 5, timestamp: ts });
+    h.station.publishExternal({ type: 'flash_completed', jobId: 'ext-1', deviceId: 'bench-1', timestamp: ts });
+    expect(h.of('flash_progress', 'ext-1')[0]?.progress).toBe(50);
+    expect(h.station.history({ deviceId: 'bench-1' })[0]).toMatchObject({ jobId: 'ext-1', state: 'completed' });
+    const img = h.image('e.img', 1 << 20);
+    const r = await h.station.startFlash({ deviceId: 'E1', partition: 'boot', image: img.path });
+    expect(() => h!.station.publishExternal({ type: 'flash_completed', jobId: r.jobId, deviceId: 'E1', timestamp: ts })).toThrow(/station itself/);
+    expect(() => h!.station.publishExternal({ type: 'flash_completed', jobId: '', deviceId: 'E1', timestamp: ts })).toThrow(/jobId/);
+    await h.waitFor('flash_completed', (m) => m.jobId === r.jobId);
+  });
+
+  it('validates and persists settings; analytics and CSV come from history', async () => {
+    h = await harness(['A1']);
+    expect(() => h!.station.updateSettings({ slotLimit: -1 })).toThrow(/slotLimit/);
+    expect(h.station.updateSettings({ retries: 4 }).retries).toBe(4);
+    expect(h.station.getSettings().retries).toBe(4);
+    const img = h.image('an.img', 1 << 20);
+    const r = await h.station.startFlash({ deviceId: 'A1', partition: 'boot', image: img.path });
+    await h.waitFor('flash_completed', (m) => m.jobId === r.jobId);
+    const rows = h.station.analytics({ groupBy: 'device' });
+    expect(rows[0]).toMatchObject({ key: 'A1', count: 1, succeeded: 1, successRate: 1 });
+    expect(rows[0]!.throughput).toBeGreaterThan(0);
+    expect(h.station.analytics({ groupBy: 'image' })[0]?.key).toBe(img.path);
+    const csv = h.station.exportCsv({});
+    expect(csv.split('\r\n')[1]).toContain(r.jobId);
+    expect(() => h!.station.analytics({ groupBy: 'week' as 'day' })).toThrow(/groupBy/);
+  });
+
+  it('close() cancels running jobs cleanly, refuses new ones and closes the database', async () => {
+    h = await harness([]);
+    await h.provider.plug(h.device('C1', { speed: 2 << 20 }));
+    const img = h.image('close.img', 8 << 20);
+    const r = await h.station.startFlash({ deviceId: 'C1', partition: 'boot', image: img.path });
+    await h.waitFor('flash_progress', (m) => m.jobId === r.jobId);
+    await h.station.close();
+    expect(h.of('flash_failed', r.jobId)[0]).toMatchObject({ error: 'Cancelled', reason: 'cancelled' });
+    await expect(h.station.startFlash({ deviceId: 'C1', partition: 'boot', image: img.path })).rejects.toMatchObject({ code: 'shutting_down' });
+    expect(() => h!.station.history({})).toThrow();
+  });
+});
