@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FlashError } from '../../../src/core/errors.js';
+import type { StartFlashRequest } from '../../../src/core/station-api.js';
 import { harness, type Harness } from './harness.js';
 
 let h: Harness | undefined;
@@ -60,7 +61,7 @@ describe('Station jobs', () => {
     const img = h.image('small.img', 1 << 20);
     const big = h.image('big.img', 17 << 20);
     mkdirSync(join(h.dir, 'adir'));
-    const code = async (req: Parameters<typeof h.station.startFlash>[0]): Promise<string> => {
+    const code = async (req: StartFlashRequest): Promise<string> => {
       try {
         await h!.station.startFlash(req);
         return 'accepted';
