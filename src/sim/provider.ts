@@ -2,9 +2,9 @@
 // opens (transport `sim`), detached while it reboots and attached again, under the same serial, when it is back.
 import { join } from 'node:path';
 import { FlashError } from '../core/errors.js';
-import type { AttachedDevice, DeviceProvider, DeviceSink } from '../core/types.js';
+import type { AttachedDevice, DeviceProvider, DeviceSink, Driver } from '../core/types.js';
 import { fastbootDriver } from '../drivers/fastboot/index.js';
-import { createWebUsbLink } from '../transports/usb.js';
+import { createWebUsbLink, type WebUsbLinkOptions } from '../transports/usb.js';
 import { FastbootSimDevice } from './fastboot/device.js';
 import { SimUsbDevice, type SimUsbOptions } from './fastboot/usb-face.js';
 import { parseSimSpec, type SimSpec } from './spec.js';
@@ -13,6 +13,10 @@ export interface SimProviderOptions {
   /** Partitions live in `DATA_DIR/sim/SERIAL/NAME.img`. */
   dataDir: string;
   usb?: SimUsbOptions;
+  /** Options for the USB link our transport opens on each simulator (transfer size, in-flight count, timeouts). */
+  link?: WebUsbLinkOptions;
+  /** Driver for the attached devices (default `fastbootDriver`). */
+  driver?: Driver;
 }
 
 export interface SimProvider extends DeviceProvider {
@@ -20,7 +24,7 @@ export interface SimProvider extends DeviceProvider {
   readonly devices: ReadonlyMap<string, FastbootSimDevice>;
 }
 
-function attachedFor(spec: SimSpec, usb: SimUsbDevice): AttachedDevice {
+function attachedFor(spec: SimSpec, usb: SimUsbDevice, options: SimProviderOptions): AttachedDevice {
   return {
     device: {
       id: spec.serial,
@@ -31,8 +35,8 @@ function attachedFor(spec: SimSpec, usb: SimUsbDevice): AttachedDevice {
       port: `sim:${spec.serial}`,
       info: {},
     },
-    driver: fastbootDriver,
-    link: createWebUsbLink(usb, { kind: 'sim', label: `simulated device ${spec.serial}` }),
+    driver: options.driver ?? fastbootDriver,
+    link: createWebUsbLink(usb, { label: `simulated device ${spec.serial}`, ...options.link, kind: 'sim' }),
   };
 }
 
@@ -54,7 +58,7 @@ export function createSimProvider(specs: string[], options: SimProviderOptions):
       for (const spec of parsed) {
         const dev = await FastbootSimDevice.create({ ...spec, storeDir: join(options.dataDir, 'sim', spec.serial) });
         devices.set(spec.serial, dev);
-        const plug = (): void => sink.attach(attachedFor(spec, new SimUsbDevice(dev, options.usb)));
+        const plug = (): void => sink.attach(attachedFor(spec, new SimUsbDevice(dev, options.usb), options));
         unsubscribe.push(
           dev.onEvent((e) => {
             if (e.type === 'offline') sink.detach(spec.serial);
