@@ -1,4 +1,5 @@
 // The connection light: a coloured dot and a word, announced politely to screen readers when it changes.
+import { formatClock } from '../lib/format.js';
 import type { ConnectionStatus } from '../lib/station-connection.js';
 
 const WORDS: Record<ConnectionStatus, string> = {
@@ -23,7 +24,7 @@ export function ConnectionIndicator({ status, reconnectAttempts, maxReconnectAtt
     status === 'reconnecting' && reconnectAttempts > 0
       ? ` (attempt ${reconnectAttempts}${maxReconnectAttempts && Number.isFinite(maxReconnectAttempts) ? `/${maxReconnectAttempts}` : ''})`
       : '';
-  const title = lastMessageTime ? `Last message ${new Date(lastMessageTime).toLocaleTimeString()}` : 'No message yet';
+  const title = lastMessageTime ? `Last message ${formatClock(lastMessageTime)}` : 'No message yet';
   return (
     <div className="conn" data-status={status} title={title}>
       <span className="conn-dot" aria-hidden="true" />

@@ -25,7 +25,7 @@ export function DeviceGrid({ devices, currentJobs, selected, onSelect, onSelectA
       {devices.length === 0 ? (
         <p className="empty">No device connected. Plug one in (fastboot mode), add one with --connect, or start with --demo.</p>
       ) : (
-        <div className="device-grid">
+        <div className={`device-grid${devices.length > 16 ? ' compact' : ''}`}>
           {devices.map((d) => (
             <DeviceTile key={d.id} device={d} job={currentJobs.get(d.id)} selected={selected.has(d.id)} onSelect={onSelect} />
           ))}

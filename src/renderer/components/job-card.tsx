@@ -1,7 +1,7 @@
 // One job: state word, progress bar, speed, ETA, bytes, stage, error, its controls and its device log.
 import { memo, useState } from 'react';
 import type { ActiveJob, LogEntry } from '../lib/station-state.js';
-import { formatBytes, formatDuration, formatPercent, formatSpeed, formatTime, stateWord } from '../lib/format.js';
+import { formatBytes, formatClock, formatDuration, formatPercent, formatSpeed, formatTime, stateWord } from '../lib/format.js';
 
 export type JobAction = 'pause_flash' | 'resume_flash' | 'cancel_flash';
 
@@ -116,7 +116,7 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
         <ol className="log-lines" aria-label={`Log of job ${job.jobId}`}>
           {(logs ?? []).map((l, i) => (
             <li key={i} className={`log-${l.level}`}>
-              <time>{new Date(l.timestamp).toLocaleTimeString()}</time> {l.message}
+              <time>{formatClock(l.timestamp)}</time> {l.message}
             </li>
           ))}
         </ol>

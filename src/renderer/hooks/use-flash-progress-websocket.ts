@@ -37,6 +37,9 @@ export interface UseFlashProgressWebSocketResult {
 }
 
 function notify(message: ServerMessage): void {
+  // Only the two final events notify; check the type first, as reading Notification.permission is a synchronous
+  // round trip to the browser process (with 640 progress frames a second it would cost most of the main thread).
+  if (message.type !== 'flash_completed' && message.type !== 'flash_failed') return;
   if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
   if (message.type === 'flash_completed') {
     new Notification('Flash completed', { body: `Device ${message.deviceId} — job ${message.jobId}`, tag: message.jobId });

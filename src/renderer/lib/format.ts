@@ -28,9 +28,17 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
+// Intl formatters are costly to create; make each once (rendering 64 cards several times a second uses them).
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+const clock = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+
 export function formatTime(ms: number | undefined): string {
   if (!ms) return '—';
-  return new Date(ms).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+  return dateTime.format(ms);
+}
+
+export function formatClock(ms: number): string {
+  return clock.format(ms);
 }
 
 export function formatPercent(p: number): string {

@@ -35,6 +35,8 @@ export interface ConnectionOptions {
   WebSocket?: WebSocketFactory;
   /** How to defer publication; defaults to requestAnimationFrame where the page is visible, else a 16 ms timer. */
   schedule?: (flush: () => void) => void;
+  /** Least time between two publications, ms (default 100: progress frames come at most 10×/s per job anyway). */
+  minPublishInterval?: number;
   /** Keep-alive ping interval in ms (0 = off). */
   pingInterval?: number;
   /** How long a command waits for its `result`. */
@@ -65,6 +67,8 @@ export class StationConnection {
   private readonly schedule: (flush: () => void) => void;
   private readonly pingInterval: number;
   private readonly requestTimeout: number;
+  private readonly minPublishInterval: number;
+  private lastPublish = 0;
   private socket: WebSocketLike | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -86,6 +90,7 @@ export class StationConnection {
     this.schedule = options.schedule ?? defaultSchedule;
     this.pingInterval = options.pingInterval ?? 20_000;
     this.requestTimeout = options.requestTimeout ?? 15_000;
+    this.minPublishInterval = Math.max(0, options.minPublishInterval ?? 100);
     this.live = { status: 'idle', reconnectAttempts: 0, lastMessageTime: null, lastError: null, station: emptyState() };
     this.published = this.live;
   }
@@ -272,12 +277,20 @@ export class StationConnection {
     this.live = { ...this.live, ...patch };
     if (this.flushQueued) return;
     this.flushQueued = true;
-    this.schedule(() => {
-      this.flushQueued = false;
-      if (this.published === this.live) return;
-      this.published = this.live;
-      for (const listener of this.listeners) listener();
-    });
+    // Status changes show at once; a stream of progress frames is published at most every minPublishInterval ms,
+    // always on an animation frame, so 64 jobs × 10 frames/s cost a handful of renders per second, not 640.
+    const urgent = patch.status !== undefined || patch.reconnectAttempts !== undefined;
+    const wait = urgent ? 0 : this.lastPublish + this.minPublishInterval - Date.now();
+    const publish = () =>
+      this.schedule(() => {
+        this.flushQueued = false;
+        if (this.published === this.live) return;
+        this.lastPublish = Date.now();
+        this.published = this.live;
+        for (const listener of this.listeners) listener();
+      });
+    if (wait > 0) setTimeout(publish, wait);
+    else publish();
   }
 }
 

@@ -1,0 +1,131 @@
+// The web UI in headless Chromium against a real `flash-station serve --sim …`: devices listed, a flash to 100 % and
+// "Completed", pause/resume/cancel, a failure with its error, and a station restart the page rides through.
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
+import { ensureBuilt, openBrowser, screenshot, startStation, tempDir, writeImage, type Browser, type RunningStation } from './harness.js';
+
+// SIM0001 flashes quickly; SIMSLOW is slow enough to pause and cancel; SIMFAIL refuses `flash:`.
+const SIMS = [
+  'fastboot:SIM0001?partitions=boot:64M,system:256M&speed=8M',
+  'fastboot:SIMSLOW?partitions=boot:64M,system:256M&speed=1M',
+  'fastboot:SIMFAIL?partitions=boot:64M&fail-command=flash',
+];
+
+let station: RunningStation;
+let browser: Browser;
+let page: Page;
+let dataDir: string;
+let imageDir: string;
+let image: string;
+let bigImage: string;
+
+/** The card of the newest job of a device (its accessible name is `Job … on device ID`). */
+function jobCard(deviceId: string): Locator {
+  return page.getByRole('region', { name: new RegExp(`^Job .* on device ${deviceId}$`) }).first();
+}
+
+async function flash(deviceId: string, imagePath: string, partition: string): Promise<Locator> {
+  const tile = page.getByRole('article', { name: `Device ${deviceId}` });
+  // Only this device as target.
+  for (const pressed of await page.getByRole('button', { pressed: true }).all()) await pressed.click();
+  await tile.getByRole('button', { name: new RegExp(`Select ${deviceId}`) }).click();
+  await page.getByLabel('Image').fill(imagePath);
+  await page.getByLabel('Partition').fill(partition);
+  await page.getByRole('button', { name: 'Flash', exact: true }).click();
+  await expect.poll(() => page.getByRole('status').filter({ hasText: /Job .* (started|queued)/ }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+  const card = jobCard(deviceId);
+  await card.waitFor({ timeout: 10_000 });
+  return card;
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  dataDir = tempDir('fs-e2e-data-');
+  imageDir = tempDir('fs-e2e-img-');
+  image = writeImage(imageDir, 'boot.img', 4 * 1024 * 1024);
+  bigImage = writeImage(imageDir, 'system.img', 48 * 1024 * 1024);
+  station = await startStation(dataDir, SIMS);
+  browser = await openBrowser();
+  page = browser.page;
+  await page.goto(station.uiUrl);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await station?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(imageDir, { recursive: true, force: true });
+});
+
+describe('web UI against a simulated station', () => {
+  it('lists the simulated devices and keeps the token out of the address bar', async () => {
+    for (const id of ['SIM0001', 'SIMSLOW', 'SIMFAIL']) await expect.poll(() => page.getByRole('article', { name: `Device ${id}` }).count()).toBe(1);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Connected' }).count()).toBe(1);
+    expect(page.url()).not.toContain('token=');
+    expect(await page.evaluate(() => sessionStorage.getItem('flash-station-token'))).toMatch(/.{16,}/);
+    await screenshot(page, 'e2e-01-devices');
+  });
+
+  it('flashes an image: the progressbar reaches 100 and the job says Completed', async () => {
+    const card = await flash('SIM0001', image, 'boot');
+    const bar = card.getByRole('progressbar');
+    await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 30_000 }).toBe(100);
+    await expect.poll(() => card.getByText('Completed', { exact: true }).count(), { timeout: 30_000 }).toBe(1);
+    expect(Number(await bar.getAttribute('aria-valuemin'))).toBe(0);
+    expect(Number(await bar.getAttribute('aria-valuemax'))).toBe(100);
+    await screenshot(page, 'e2e-02-completed');
+  });
+
+  it('pauses, resumes and cancels a running job', async () => {
+    const card = await flash('SIMSLOW', bigImage, 'system');
+    await expect.poll(() => card.getByText('Running', { exact: true }).count(), { timeout: 20_000 }).toBe(1);
+    await expect.poll(async () => Number(await card.getByRole('progressbar').getAttribute('aria-valuenow')), { timeout: 20_000 }).toBeGreaterThan(0);
+    await card.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => card.getByText('Paused', { exact: true }).count(), { timeout: 20_000 }).toBe(1);
+    const held = Number(await card.getByRole('progressbar').getAttribute('aria-valuenow'));
+    await page.waitForTimeout(1500);
+    expect(Number(await card.getByRole('progressbar').getAttribute('aria-valuenow'))).toBeLessThanOrEqual(held + 2);
+    await screenshot(page, 'e2e-03-paused');
+    await card.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => card.getByText('Running', { exact: true }).count(), { timeout: 20_000 }).toBe(1);
+    await card.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => card.getByText('Cancelled', { exact: true }).count(), { timeout: 30_000 }).toBe(1);
+    expect(await card.getByRole('button', { name: 'Pause' }).count()).toBe(0);
+    await screenshot(page, 'e2e-04-cancelled');
+  });
+
+  it('shows a failed flash with its error', async () => {
+    const card = await flash('SIMFAIL', image, 'boot');
+    await expect.poll(() => card.getByText('Failed', { exact: true }).count(), { timeout: 30_000 }).toBe(1);
+    const alert = card.getByRole('alert');
+    await expect.poll(async () => ((await alert.count()) ? ((await alert.first().textContent()) ?? '') : ''), { timeout: 10_000 }).toMatch(/\w{4,}/);
+    await screenshot(page, 'e2e-05-failed');
+  });
+
+  it('reconnects after the station restarts and shows the same jobs', async () => {
+    const before = await page.getByRole('region', { name: /^Job / }).evaluateAll((els) => els.map((e) => `${e.getAttribute('aria-label')}|${e.getAttribute('data-state')}`));
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    const port = station.port;
+    await station.stop();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: /Reconnecting/ }).count(), { timeout: 15_000 }).toBe(1);
+    await screenshot(page, 'e2e-06-reconnecting');
+    station = await startStation(dataDir, SIMS, port);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Connected' }).count(), { timeout: 20_000 }).toBe(1);
+    const after = await page.getByRole('region', { name: /^Job / }).evaluateAll((els) => els.map((e) => `${e.getAttribute('aria-label')}|${e.getAttribute('data-state')}`));
+    expect(after.sort()).toEqual(before.sort());
+    for (const id of ['SIM0001', 'SIMSLOW', 'SIMFAIL']) await expect.poll(() => page.getByRole('article', { name: `Device ${id}` }).count()).toBe(1);
+    // The restarted station still takes jobs from this page (same token, kept in sessionStorage).
+    const card = await flash('SIM0001', image, 'boot');
+    await expect.poll(() => card.getByText('Completed', { exact: true }).count(), { timeout: 30_000 }).toBe(1);
+    await screenshot(page, 'e2e-07-after-restart');
+  });
+
+  it('history shows the finished jobs with charts', async () => {
+    await page.getByRole('link', { name: 'History' }).click();
+    await expect.poll(() => page.getByRole('img', { name: 'Success rate per device' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => page.getByRole('row').count(), { timeout: 10_000 }).toBeGreaterThan(3);
+    await screenshot(page, 'e2e-08-history');
+    await page.getByRole('link', { name: 'Station' }).click();
+  });
+});
