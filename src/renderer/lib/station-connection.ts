@@ -69,6 +69,7 @@ export class StationConnection {
   private readonly requestTimeout: number;
   private readonly minPublishInterval: number;
   private lastPublish = 0;
+  private delayTimer: ReturnType<typeof setTimeout> | null = null;
   private socket: WebSocketLike | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -275,22 +276,33 @@ export class StationConnection {
 
   private update(patch: Partial<ConnectionSnapshot>): void {
     this.live = { ...this.live, ...patch };
-    if (this.flushQueued) return;
-    this.flushQueued = true;
     // Status changes show at once; a stream of progress frames is published at most every minPublishInterval ms,
     // always on an animation frame, so 64 jobs × 10 frames/s cost a handful of renders per second, not 640.
     const urgent = patch.status !== undefined || patch.reconnectAttempts !== undefined;
+    if (urgent && this.delayTimer) {
+      clearTimeout(this.delayTimer);
+      this.delayTimer = null;
+      this.flushQueued = false;
+    }
+    if (this.flushQueued) return;
+    this.flushQueued = true;
     const wait = urgent ? 0 : this.lastPublish + this.minPublishInterval - Date.now();
-    const publish = () =>
-      this.schedule(() => {
-        this.flushQueued = false;
-        if (this.published === this.live) return;
-        this.lastPublish = Date.now();
-        this.published = this.live;
-        for (const listener of this.listeners) listener();
-      });
-    if (wait > 0) setTimeout(publish, wait);
-    else publish();
+    if (wait > 0) {
+      this.delayTimer = setTimeout(() => {
+        this.delayTimer = null;
+        this.publish();
+      }, wait);
+    } else this.publish();
+  }
+
+  private publish(): void {
+    this.schedule(() => {
+      this.flushQueued = false;
+      if (this.published === this.live) return;
+      this.lastPublish = Date.now();
+      this.published = this.live;
+      for (const listener of this.listeners) listener();
+    });
   }
 }
 
