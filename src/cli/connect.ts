@@ -33,7 +33,7 @@ export function stationUrl(flags: ClientFlags, io: CliIo): string {
   return flags.url ?? io.env.FLASH_STATION_URL ?? DEFAULT_URL;
 }
 
-export async function openClient(flags: ClientFlags, io: CliIo, options: { needToken: boolean; reconnect: boolean; beforeConnect?: (client: StationClient) => void }): Promise<StationClient> {
+export async function openClient(flags: ClientFlags, io: CliIo, options: { needToken: boolean; reconnect: boolean; maxReconnectAttempts?: number; beforeConnect?: (client: StationClient) => void }): Promise<StationClient> {
   const token = await findToken(flags, io);
   if (options.needToken && !token) {
     throw Object.assign(new Error('No station token: pass --token, set $FLASH_STATION_TOKEN, or use --data-dir of the station (its token file).'), { exit: 2 });
@@ -43,7 +43,7 @@ export async function openClient(flags: ClientFlags, io: CliIo, options: { needT
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     ...(token ? { token } : {}),
     reconnect: options.reconnect,
-    maxReconnectAttempts: options.reconnect ? Infinity : 0,
+    maxReconnectAttempts: options.reconnect ? (options.maxReconnectAttempts ?? Infinity) : 0,
   });
   options.beforeConnect?.(client);
   try {

@@ -103,6 +103,15 @@ export class ClientChannel {
     if (this.lagging) this.schedule();
   }
 
+  /** Hand everything held back to the socket at once (before a clean close). */
+  drainAll(): void {
+    if (this.dead || this.ws.readyState !== this.ws.OPEN) return;
+    for (const frame of [...this.queue, ...this.pending.values()]) this.write(frame);
+    this.queue.length = 0;
+    this.pending.clear();
+    this.queuedBytes = 0;
+  }
+
   /** Forget everything held back (the connection is gone). */
   discard(): void {
     this.counters.framesDropped += this.queue.length + this.pending.size;

@@ -113,6 +113,7 @@ export class WsHub {
     clearInterval(this.heartbeat);
     this.unsubscribe();
     for (const client of this.clients) {
+      client.channel.drainAll();
       client.channel.discard();
       client.ws.close(1001, 'Station shutting down');
       const ws = client.ws;

@@ -37,13 +37,20 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     ? { deviceId: values.device, plan: resolve(values.plan) }
     : { deviceId: values.device, partition: positionals[0]!, image: resolve(positionals[1]!) };
 
-  const client = await openClient(values, io, { needToken: true, reconnect: true });
+  const client = await openClient(values, io, { needToken: true, reconnect: true, maxReconnectAttempts: 5 });
   const tty = Boolean(io.stdout.isTTY) && !values.json;
   let jobId: string | undefined;
   const early: ServerMessage[] = [];
   let lastPlain = 0;
+  let settled = false;
   let finish: ((code: number) => void) | undefined;
-  const finished = new Promise<number>((r) => { finish = r; });
+  const finished = new Promise<number>((r) => {
+    finish = (code) => {
+      if (settled) return;
+      settled = true;
+      r(code);
+    };
+  });
 
   const endCode = (job: Pick<Job, 'state'>): number => (job.state === 'completed' ? EXIT.ok : job.state === 'cancelled' ? EXIT.cancelled : EXIT.failed);
   const show = (m: ServerMessage): void => {
@@ -71,6 +78,12 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
   client.on('snapshot', () => {
     const job = jobId ? client.state.jobs.get(jobId) : undefined;
     if (job && isFinished(job)) finish?.(endCode(job));
+  });
+
+  client.on('status', (status) => {
+    if (status !== 'closed' || settled) return;
+    io.stderr.write(`${tty ? '\n' : ''}lost the station at ${client.url}${jobId ? `; job ${jobId} may still be running there` : ''}\n`);
+    finish?.(EXIT.usage);
   });
 
   let cancelling = false;

@@ -64,6 +64,8 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   // A second signal while closing forces the exit.
   const offForce = io.onSignal(() => process.exit(EXIT.cancelled));
   try {
+    // The station first, so every client still hears its jobs end (flash_failed, reason cancelled); then the server.
+    await launched.station.close();
     await launched.close();
   } finally {
     offForce();

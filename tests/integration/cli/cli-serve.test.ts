@@ -1,0 +1,108 @@
+// `flash-station serve` as a real process over the real station and a simulated fastboot device: the two ready
+// lines, the token file, a flash through it, and SIGTERM mid-job (job cancelled cleanly, exit 0).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import type { CliIo } from '../../../src/cli/io.js';
+import { makeImage } from '../server/helpers/harness.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const bundle = join(root, 'node_modules', '.cache', 'flash-station-tests', `cli-${process.pid}.mjs`);
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fs-serve-'));
+  await build({
+    entryPoints: [join(root, 'src/cli/main.ts')], outfile: bundle, bundle: true, platform: 'node', target: 'node20', format: 'esm',
+    packages: 'external', logLevel: 'warning', define: { __FLASH_STATION_VERSION__: '"9.9.9-test"' },
+  });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await rm(bundle, { force: true });
+});
+
+function serve(args: string[]): { child: ChildProcess; lines: string[]; stderr: () => string; ready: Promise<void>; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--input-type=module', '-e',
+    'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));', bundle, 'serve', ...args],
+  { cwd: root, env: { ...process.env, FLASH_STATION_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const ready = new Promise<void>((resolveReady, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop()!;
+      lines.push(...parts);
+      if (lines.length >= 2) resolveReady();
+    });
+    void exit.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  ready.catch(() => undefined);
+  return { child, lines, stderr: () => err, ready, exit };
+}
+
+function io(): CliIo & { out: string; err: string } {
+  const o = {
+    out: '', err: '',
+    stdout: { write: (t: string) => { o.out += t; return true; } },
+    stderr: { write: (t: string) => { o.err += t; return true; } },
+    env: {},
+    onSignal: () => () => undefined,
+  };
+  return o;
+}
+
+describe('flash-station serve', () => {
+  it('prints the two ready lines, writes the token file, flashes, and stops cleanly on SIGTERM mid-job', async () => {
+    const dataDir = join(dir, 'data');
+    const s = serve(['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-usb', '--no-serial',
+      '--sim', 'fastboot:SIMSERVE1?speed=4M&partitions=boot:64M,system:256M']);
+    await s.ready;
+    expect(s.lines[0]).toMatch(/^listening ws:\/\/127\.0\.0\.1:\d+\/flash-progress$/);
+    expect(s.lines[1]).toMatch(/^ui http:\/\/127\.0\.0\.1:\d+\/\?token=\S+$/);
+    const url = s.lines[0]!.slice('listening '.length);
+    const token = decodeURIComponent(s.lines[1]!.split('?token=')[1]!);
+    expect((await readFile(join(dataDir, 'token'), 'utf8')).trim()).toBe(token);
+    expect((await stat(join(dataDir, 'token'))).mode & 0o777).toBe(0o600);
+
+    const devices = io();
+    expect(await main(['devices', '--url', url, '--json'], devices)).toBe(0);
+    expect((JSON.parse(devices.out) as Array<{ id: string }>).map((d) => d.id)).toContain('SIMSERVE1');
+
+    // A small image completes; a large one (4 MiB/s link) is still running when SIGTERM arrives.
+    const small = await makeImage(dir, 'small.img', 512 * 1024);
+    const done = io();
+    expect(await main(['flash', '--url', url, '--data-dir', dataDir, '--device', 'SIMSERVE1', 'boot', small], done)).toBe(0);
+    const big = await makeImage(dir, 'big.img', 48 * 1024 * 1024);
+    const running = io();
+    const flashing = main(['flash', '--url', url, '--token', token, '--device', 'SIMSERVE1', '--json', 'boot', big], running);
+    const deadline = Date.now() + 20_000;
+    while (!running.out.includes('"flash_progress"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+    expect(s.stderr()).toContain('SIGTERM');
+    const code = await flashing;
+    const events = running.out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; reason?: string });
+    expect(events.at(-1)).toMatchObject({ type: 'flash_failed', reason: 'cancelled' });
+    expect(code).toBe(130);
+  });
+
+  it('exits 1 with a clear message when the port is taken', async () => {
+    const first = serve(['--port', '0', '--data-dir', join(dir, 'd1'), '--no-usb', '--no-serial']);
+    await first.ready;
+    const port = /:(\d+)\//.exec(first.lines[0]!)![1]!;
+    const second = serve(['--port', port, '--data-dir', join(dir, 'd2'), '--no-usb', '--no-serial']);
+    expect(await second.exit).toBe(1);
+    expect(second.stderr()).toMatch(/in use/);
+    first.child.kill('SIGINT');
+    expect(await first.exit).toBe(0);
+  });
+});
