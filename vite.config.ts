@@ -1,13 +1,24 @@
 // Builds the React renderer (src/renderer) into dist/renderer: the one bundle the station serves at `/` and the
 // Electron window loads. `@/` resolves to src/renderer, as in the integration guide's examples.
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
+const rendererRoot = fileURLToPath(new URL('./src/renderer', import.meta.url));
+const outDir = fileURLToPath(new URL('./dist/renderer', import.meta.url));
+
+/** scripts/build.mjs passes the repository as `root` inline; the renderer's root is src/renderer whoever calls. */
+const rendererRootPlugin: Plugin = {
+  name: 'flash-station-renderer-root',
+  config(config) {
+    config.root = rendererRoot;
+  },
+};
+
 export default defineConfig({
-  root: 'src/renderer',
+  root: rendererRoot,
   base: './',
-  plugins: [react()],
-  resolve: { alias: { '@': fileURLToPath(new URL('./src/renderer', import.meta.url)) } },
-  build: { outDir: '../../dist/renderer', emptyOutDir: true, sourcemap: true, target: 'es2022' },
+  plugins: [rendererRootPlugin, react()],
+  resolve: { alias: { '@': rendererRoot } },
+  build: { outDir, emptyOutDir: true, sourcemap: true, target: 'es2022' },
 });
