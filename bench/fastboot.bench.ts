@@ -1,0 +1,321 @@
+// Fastboot host benchmarks: our host vs AOSP `fastboot` over TCP loopback into the same simulator (whole-process wall
+// time, alternated A/B), the in-process USB face with a USB 2.0 link model (transfer size × transfers in flight), and
+// 8 simulated devices flashed in parallel. BENCH_QUICK=1 shrinks everything to a few seconds.
+import { build } from 'esbuild';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { JobContext } from '../src/core/types.js';
+import { createFastbootDriver } from '../src/drivers/fastboot/index.js';
+import { openImage } from '../src/images/index.js';
+import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../src/sim/index.js';
+import { createWebUsbLink } from '../src/transports/usb.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const MiB = 1024 * 1024;
+const root = resolve(process.cwd());
+const work = mkdtempSync(join(tmpdir(), 'fastboot-bench-'));
+const results: Record<string, unknown> = { quick: QUICK, machine: { cpus: cpus().length, model: cpus()[0]?.model } };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+/** A raw image of `size` bytes holding `data` bytes of random data in evenly spread 4 MiB runs; the rest are holes. */
+function makeImage(path: string, size: number, data: number): void {
+  const fd = openSync(path, 'w');
+  const run = Math.min(4 * MiB, data);
+  const runs = Math.max(1, Math.round(data / run));
+  const stride = Math.floor(size / runs);
+  const buf = Buffer.alloc(run);
+  let x = 0x9e3779b9;
+  for (let r = 0; r < runs; r++) {
+    for (let i = 0; i < run; i += 4) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      buf.writeUInt32LE(x >>> 0, i);
+    }
+    writeSync(fd, buf, 0, run, r * stride);
+  }
+  closeSync(fd);
+  spawnSync('truncate', ['-s', String(size), path]);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function waitPort(port: number, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const c = connect(port, '127.0.0.1');
+      c.once('connect', () => {
+        c.destroy();
+        res(true);
+      });
+      c.once('error', () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`port ${port} did not open`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function timed(cmd: string, args: string[]): Promise<{ ms: number; code: number; out: string }> {
+  return new Promise((res) => {
+    const t0 = performance.now();
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('close', (code) => res({ ms: performance.now() - t0, code: code ?? 1, out }));
+  });
+}
+
+function waitLine(p: ChildProcess, re: RegExp, ms = 20_000): Promise<string> {
+  return new Promise((res, rej) => {
+    let buf = '';
+    const t = setTimeout(() => rej(new Error(`no line matching ${re} within ${ms} ms: ${buf}`)), ms);
+    const on = (d: Buffer): void => {
+      buf += d.toString();
+      const m = re.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        res(m[0]);
+      }
+    };
+    p.stdout?.on('data', on);
+    p.stderr?.on('data', on);
+  });
+}
+
+function stop(p: ChildProcess): Promise<void> {
+  return new Promise((res) => {
+    if (p.exitCode !== null) return res();
+    p.once('exit', () => res());
+    p.kill('SIGTERM');
+    setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+// ------------------------------------------------------------------ 1. our host vs AOSP fastboot over TCP
+
+async function versusAosp(): Promise<void> {
+  const imageSize = QUICK ? 64 * MiB : 1024 * MiB;
+  const dataSize = QUICK ? 16 * MiB : 256 * MiB;
+  const maxDownload = QUICK ? '16M' : '256M';
+  const rounds = QUICK ? 1 : 3;
+  const raw = join(work, 'bench.img');
+  const sparse = join(work, 'bench.simg');
+  makeImage(raw, imageSize, dataSize);
+  spawnSync('img2simg', [raw, sparse]);
+
+  const buildDir = join(work, 'build');
+  mkdirSync(buildDir, { recursive: true });
+  const define = { __FLASH_STATION_VERSION__: '"bench"' };
+  await build({ entryPoints: [join(root, 'src/cli/main.ts')], outfile: join(buildDir, 'cli.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', define, logLevel: 'error', absWorkingDir: root });
+  await build({ entryPoints: [join(root, 'bench/fastboot-host-entry.ts')], outfile: join(buildDir, 'entry.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', define, logLevel: 'error', absWorkingDir: root });
+  const cliRun = join(buildDir, 'run-cli.mjs');
+  writeFileSync(cliRun, `import { main } from './cli.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  // Resolve bare package imports from the project's node_modules.
+  spawnSync('ln', ['-sfn', join(root, 'node_modules'), join(work, 'node_modules')]);
+
+  const port = await freePort();
+  const store = join(work, 'store');
+  const sim = spawn(process.execPath, [cliRun, 'sim', 'fastboot', '--tcp', String(port), '--serial', 'BENCH01', '--partition', `system=${imageSize / MiB + 64}M`, '--max-download', maxDownload, '--store', store], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await waitPort(port);
+    const target = `tcp:127.0.0.1:${port}`;
+    const rows: Array<Record<string, unknown>> = [];
+    for (const [label, file] of [['raw', raw], ['sparse', sparse]] as const) {
+      const times: Record<string, number[]> = { aosp: [], direct: [], station: [] };
+      const failures: string[] = [];
+      for (let r = 0; r < rounds; r++) {
+        // Alternate who goes first each round so page cache and device state favour neither.
+        const order = r % 2 === 0 ? ['aosp', 'direct', 'station'] : ['station', 'direct', 'aosp'];
+        for (const who of order) {
+          if (who === 'aosp') {
+            const t = await timed('fastboot', ['-s', target, 'flash', 'system', file]);
+            if (t.code !== 0) failures.push(`aosp: ${t.out.slice(-300)}`);
+            else times.aosp?.push(t.ms);
+          } else if (who === 'direct') {
+            const t = await timed(process.execPath, [join(buildDir, 'entry.mjs'), 'tcp', '127.0.0.1', String(port), 'system', file]);
+            if (t.code !== 0) failures.push(`direct: ${t.out.slice(-300)}`);
+            else times.direct?.push(t.ms);
+          } else {
+            const t = await stationFlash(cliRun, target, file);
+            if (t.code !== 0) failures.push(`station: ${t.out.slice(-300)}`);
+            else times.station?.push(t.ms);
+          }
+        }
+      }
+      const aosp = median(times.aosp ?? []);
+      const row = {
+        image: `${label} ${imageSize / MiB} MiB (${dataSize / MiB} MiB data)`,
+        aospMs: Math.round(aosp),
+        directMs: Math.round(median(times.direct ?? [])),
+        stationCliMs: Math.round(median(times.station ?? [])),
+        directRatio: aosp ? +(median(times.direct ?? []) / aosp).toFixed(2) : null,
+        stationRatio: aosp && times.station?.length ? +(median(times.station) / aosp).toFixed(2) : null,
+        runs: rounds,
+        failures,
+      };
+      rows.push(row);
+    }
+    console.log('\nOur host vs AOSP fastboot, TCP loopback, whole-process wall time (median, alternated), goal ratio < 0.8');
+    console.table(rows.map(({ failures, ...r }) => ({ ...r, failures: failures.length })));
+    for (const r of rows) for (const f of r.failures as string[]) console.log('  failure:', f.replace(/\s+/g, ' '));
+    results.versusAosp = rows;
+  } finally {
+    await stop(sim);
+  }
+}
+
+/** `flash-station serve --connect` (not timed), then the timed `flash-station flash` process, then stop the station. */
+async function stationFlash(cliRun: string, target: string, file: string): Promise<{ ms: number; code: number; out: string }> {
+  const dataDir = mkdtempSync(join(work, 'station-'));
+  const station = spawn(process.execPath, [cliRun, 'serve', '--port', '0', '--connect', target, '--no-usb', '--no-serial', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FLASH_STATION_TOKEN: 'bench-token-0123456789abcdef0123' },
+  });
+  try {
+    const line = await waitLine(station, /listening (ws:\/\/\S+)/);
+    const url = line.replace('listening ', '');
+    // Wait until the station has attached the device.
+    const end = Date.now() + 15_000;
+    for (;;) {
+      const d = spawnSync(process.execPath, [cliRun, 'devices', '--json', '--url', url], { encoding: 'utf8' });
+      if (d.stdout.includes(target)) break;
+      if (Date.now() > end) return { ms: 0, code: 1, out: `device never attached: ${d.stdout} ${d.stderr}` };
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return await timed(process.execPath, [cliRun, 'flash', '--url', url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
+  } catch (e) {
+    return { ms: 0, code: 1, out: e instanceof Error ? e.message : String(e) };
+  } finally {
+    await stop(station);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------------ 2. in-process USB face, USB 2.0 link model
+
+function benchContext(onMoved: (n: number) => void = () => undefined): JobContext {
+  return {
+    jobId: 'bench',
+    deviceId: 'bench',
+    signal: new AbortController().signal,
+    gate: { pass: async () => undefined },
+    throttle: { take: async () => undefined },
+    moved: onMoved,
+    stage: () => undefined,
+    log: () => undefined,
+    waitForDevice: () => Promise.reject(new Error('no reboot expected')),
+  };
+}
+
+const USB2_RATE = 53_000_000;
+const USB2_LATENCY = '500us';
+
+async function usbLinkModel(): Promise<void> {
+  const size = QUICK ? 16 * MiB : 128 * MiB;
+  const image = join(work, 'usb.img');
+  makeImage(image, size, size);
+  const dev = await FastbootSimDevice.create({
+    ...parseSimSpec(`fastboot:USB2HS?speed=${USB2_RATE}&latency=${USB2_LATENCY}&max-download=256M&partitions=system:${size / MiB + 16}M`),
+    storeDir: join(work, 'usb-store'),
+  });
+  const sizes = QUICK ? [16 * 1024, 256 * 1024] : [16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024];
+  const flights = QUICK ? [1, 4] : [1, 2, 4, 8];
+  const rows: Array<Record<string, unknown>> = [];
+  const driver = createFastbootDriver();
+  try {
+    for (const transferSize of sizes) {
+      for (const inFlight of flights) {
+        const link = createWebUsbLink(new SimUsbDevice(dev), { kind: 'sim', transferSize, inFlight });
+        let moved = 0;
+        const source = await openImage(image, { hash: false });
+        const t0 = performance.now();
+        await driver.run(link, { op: 'flash', partition: 'system', source }, benchContext((n) => (moved += n)));
+        const s = (performance.now() - t0) / 1000;
+        await link.close();
+        const rate = moved / s;
+        rows.push({ transferKiB: transferSize / 1024, inFlight, MBps: +(rate / 1e6).toFixed(1), ofModel: `${((rate / USB2_RATE) * 100).toFixed(1)} %` });
+      }
+    }
+  } finally {
+    await dev.close();
+  }
+  console.log(`\nIn-process USB face, USB 2.0 link model (${USB2_RATE / 1e6} MB/s, ${USB2_LATENCY} turnaround per idle transfer), ${size / MiB} MiB of data (flash command included), goal ≥ 90 %`);
+  console.table(rows);
+  results.usbLinkModel = { rate: USB2_RATE, latency: USB2_LATENCY, dataBytes: size, rows };
+}
+
+// ------------------------------------------------------------------ 3. 8 devices in parallel
+
+async function parallelEight(): Promise<void> {
+  const size = QUICK ? 8 * MiB : 64 * MiB;
+  const image = join(work, 'par.img');
+  makeImage(image, size * 2, size);
+  const devs = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      FastbootSimDevice.create({
+        ...parseSimSpec(`fastboot:PAR${i}?speed=${USB2_RATE}&latency=${USB2_LATENCY}&max-download=256M&partitions=system:${(size * 2) / MiB + 16}M`),
+        storeDir: join(work, `par-${i}`),
+      }),
+    ),
+  );
+  const driver = createFastbootDriver();
+  let moved = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    await Promise.all(
+      devs.map(async (dev) => {
+        const link = createWebUsbLink(new SimUsbDevice(dev), { kind: 'sim' });
+        await driver.run(link, { op: 'flash', partition: 'system', source: await openImage(image, { hash: false }) }, benchContext((n) => (moved += n)));
+        await link.close();
+      }),
+    );
+  } finally {
+    await Promise.all(devs.map((d) => d.close()));
+  }
+  const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const row = {
+    devices: 8,
+    dataPerDeviceMiB: size / MiB,
+    seconds: +s.toFixed(2),
+    aggregateMBps: +(moved / s / 1e6).toFixed(1),
+    perDeviceMBps: +(moved / 8 / s / 1e6).toFixed(1),
+    cpuPercentOfOneCore: +(((cpu.user + cpu.system) / 1e6 / s) * 100).toFixed(0),
+  };
+  console.log('\n8 simulated devices (USB 2.0 model each) flashed in parallel from one image, in one process (station + simulators)');
+  console.table([row]);
+  results.parallel = row;
+}
+
+const only = (process.env.BENCH_ONLY ?? 'usb,parallel,tcp').split(',');
+try {
+  if (only.includes('usb')) await usbLinkModel();
+  if (only.includes('parallel')) await parallelEight();
+  if (only.includes('tcp')) await versusAosp();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/fastboot.json'), JSON.stringify(results, null, 2));
+console.log('\nwrote bench/results/fastboot.json');
