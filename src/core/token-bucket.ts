@@ -21,16 +21,19 @@ export class TokenBucket {
   private waiters: Waiter[] = [];
   private timer: unknown;
 
-  /** `burstSeconds`: how much unused rate may be saved up for a burst. */
+  /**
+   * `burstSeconds`: how much unused rate may be saved up — enough for a sender that was held up (a busy CPU, a slow
+   * device turnaround) to catch up to the limit, small enough that the speed over a few seconds stays within 10 %.
+   */
   constructor(
     rate: number | null,
     private readonly clock: Clock = systemClock,
-    private readonly burstSeconds = 0.05,
+    private readonly burstSeconds = 0.2,
   ) {
     this.rate = normaliseRate(rate);
     this.last = clock.now();
-    // A fresh bucket starts full.
-    if (this.rate !== null) this.allowance = this.burst();
+    // A fresh bucket starts with a small allowance; the saved-up burst grows only while a sender falls behind.
+    if (this.rate !== null) this.allowance = 16 * 1024;
   }
 
   private burst(): number {

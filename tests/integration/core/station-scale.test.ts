@@ -104,6 +104,30 @@ describe('Station at scale', () => {
     await h.waitFor('batch_summary', (m) => m.batchId === r.batchId && m.succeeded === 2);
   });
 
+  it('holds a per-job limit of 5 MB/s within ±10 % while another job runs unlimited', async () => {
+    h = await harness([]);
+    for (const id of ['L1', 'L2']) await h.provider.plug(h.device(id, { speed: 20_000_000 }));
+    await sleep(20);
+    const img = h.image('lim.img', 40 << 20);
+    const a = await h.station.startFlash({ deviceId: 'L1', partition: 'system', image: img.path });
+    const b = await h.station.startFlash({ deviceId: 'L2', partition: 'system', image: img.path });
+    h.station.setLimits(a.jobId, 5_000_000);
+    await sleep(500);
+    const a0 = h.station.job(a.jobId)!.bytesTransferred;
+    const b0 = h.station.job(b.jobId)!.bytesTransferred;
+    const t0 = performance.now();
+    await sleep(3000);
+    const secs = (performance.now() - t0) / 1000;
+    const rate = (h.station.job(a.jobId)!.bytesTransferred - a0) / secs;
+    const other = (h.station.job(b.jobId)!.bytesTransferred - b0) / secs;
+    expect(rate).toBeGreaterThan(4_500_000);
+    expect(rate).toBeLessThan(5_500_000);
+    expect(h.station.job(a.jobId)!.transferSpeed).toBeGreaterThan(4_500_000);
+    expect(h.station.job(a.jobId)!.transferSpeed).toBeLessThan(5_500_000);
+    expect(other).toBeGreaterThan(rate);
+    h.station.cancelAll();
+  });
+
   it('auto-flashes a matching device when it is plugged in, marks it done, and waits for a real replug', async () => {
     h = await harness([]);
     const img = h.image('auto.img', 1 << 20);
