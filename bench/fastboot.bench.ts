@@ -3,7 +3,7 @@
 // 8 simulated devices flashed in parallel. BENCH_QUICK=1 shrinks everything to a few seconds.
 import { build } from 'esbuild';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -74,14 +74,27 @@ async function waitPort(port: number, ms = 15_000): Promise<void> {
   }
 }
 
-function timed(cmd: string, args: string[]): Promise<{ ms: number; code: number; out: string }> {
+let timeSeq = 0;
+/** Runs a process; wall time from here, CPU time (user + system) from /usr/bin/time. */
+function timed(cmd: string, args: string[]): Promise<{ ms: number; cpuMs: number; code: number; out: string }> {
+  const cpuFile = join(work, `time-${timeSeq++}.txt`);
   return new Promise((res) => {
     const t0 = performance.now();
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('/usr/bin/time', ['-q', '-f', '%U %S', '-o', cpuFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('close', (code) => res({ ms: performance.now() - t0, code: code ?? 1, out }));
+    p.on('close', (code) => {
+      const ms = performance.now() - t0;
+      let cpuMs = 0;
+      try {
+        const [u = '0', sy = '0'] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).slice(-2);
+        cpuMs = (Number(u) + Number(sy)) * 1000;
+      } catch {
+        cpuMs = 0;
+      }
+      res({ ms, cpuMs, code: code ?? 1, out });
+    });
   });
 }
 
@@ -139,9 +152,10 @@ async function versusAosp(): Promise<void> {
   try {
     await waitPort(port);
     const target = `tcp:127.0.0.1:${port}`;
-    const rows: Array<Record<string, unknown>> = [];
+    const rows: Array<{ failures: string[] } & Record<string, unknown>> = [];
     for (const [label, file] of [['raw', raw], ['sparse', sparse]] as const) {
       const times: Record<string, number[]> = { aosp: [], direct: [], station: [] };
+      const cpu: Record<string, number[]> = { aosp: [], direct: [], station: [] };
       const failures: string[] = [];
       for (let r = 0; r < rounds; r++) {
         // Alternate who goes first each round so page cache and device state favour neither.
@@ -150,15 +164,24 @@ async function versusAosp(): Promise<void> {
           if (who === 'aosp') {
             const t = await timed('fastboot', ['-s', target, 'flash', 'system', file]);
             if (t.code !== 0) failures.push(`aosp: ${t.out.slice(-300)}`);
-            else times.aosp?.push(t.ms);
+            else {
+              times.aosp?.push(t.ms);
+              cpu.aosp?.push(t.cpuMs);
+            }
           } else if (who === 'direct') {
             const t = await timed(process.execPath, [join(buildDir, 'entry.mjs'), 'tcp', '127.0.0.1', String(port), 'system', file]);
             if (t.code !== 0) failures.push(`direct: ${t.out.slice(-300)}`);
-            else times.direct?.push(t.ms);
+            else {
+              times.direct?.push(t.ms);
+              cpu.direct?.push(t.cpuMs);
+            }
           } else {
             const t = await stationFlash(cliRun, target, file);
             if (t.code !== 0) failures.push(`station: ${t.out.slice(-300)}`);
-            else times.station?.push(t.ms);
+            else {
+              times.station?.push(t.ms);
+              cpu.station?.push(t.cpuMs);
+            }
           }
         }
       }
@@ -170,6 +193,9 @@ async function versusAosp(): Promise<void> {
         stationCliMs: Math.round(median(times.station ?? [])),
         directRatio: aosp ? +(median(times.direct ?? []) / aosp).toFixed(2) : null,
         stationRatio: aosp && times.station?.length ? +(median(times.station) / aosp).toFixed(2) : null,
+        aospCpuMs: Math.round(median(cpu.aosp ?? [])),
+        directCpuMs: Math.round(median(cpu.direct ?? [])),
+        stationCliCpuMs: Math.round(median(cpu.station ?? [])),
         runs: rounds,
         failures,
       };
@@ -177,7 +203,7 @@ async function versusAosp(): Promise<void> {
     }
     console.log('\nOur host vs AOSP fastboot, TCP loopback, whole-process wall time (median, alternated), goal ratio < 0.8');
     console.table(rows.map(({ failures, ...r }) => ({ ...r, failures: failures.length })));
-    for (const r of rows) for (const f of r.failures as string[]) console.log('  failure:', f.replace(/\s+/g, ' '));
+    for (const r of rows) for (const f of r.failures) console.log('  failure:', f.replace(/\s+/g, ' '));
     results.versusAosp = rows;
   } finally {
     await stop(sim);
@@ -185,7 +211,7 @@ async function versusAosp(): Promise<void> {
 }
 
 /** `flash-station serve --connect` (not timed), then the timed `flash-station flash` process, then stop the station. */
-async function stationFlash(cliRun: string, target: string, file: string): Promise<{ ms: number; code: number; out: string }> {
+async function stationFlash(cliRun: string, target: string, file: string): Promise<{ ms: number; cpuMs: number; code: number; out: string }> {
   const dataDir = mkdtempSync(join(work, 'station-'));
   const station = spawn(process.execPath, [cliRun, 'serve', '--port', '0', '--connect', target, '--no-usb', '--no-serial', '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -199,12 +225,12 @@ async function stationFlash(cliRun: string, target: string, file: string): Promi
     for (;;) {
       const d = spawnSync(process.execPath, [cliRun, 'devices', '--json', '--url', url], { encoding: 'utf8' });
       if (d.stdout.includes(target)) break;
-      if (Date.now() > end) return { ms: 0, code: 1, out: `device never attached: ${d.stdout} ${d.stderr}` };
+      if (Date.now() > end) return { ms: 0, cpuMs: 0, code: 1, out: `device never attached: ${d.stdout} ${d.stderr}` };
       await new Promise((r) => setTimeout(r, 200));
     }
     return await timed(process.execPath, [cliRun, 'flash', '--url', url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
   } catch (e) {
-    return { ms: 0, code: 1, out: e instanceof Error ? e.message : String(e) };
+    return { ms: 0, cpuMs: 0, code: 1, out: e instanceof Error ? e.message : String(e) };
   } finally {
     await stop(station);
     rmSync(dataDir, { recursive: true, force: true });
