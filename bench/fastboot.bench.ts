@@ -130,7 +130,7 @@ async function versusAosp(): Promise<void> {
   const imageSize = QUICK ? 64 * MiB : 1024 * MiB;
   const dataSize = QUICK ? 16 * MiB : 256 * MiB;
   const maxDownload = QUICK ? '16M' : '256M';
-  const rounds = QUICK ? 1 : 3;
+  const rounds = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
   const raw = join(work, 'bench.img');
   const sparse = join(work, 'bench.simg');
   makeImage(raw, imageSize, dataSize);

@@ -143,6 +143,28 @@ describe('fastboot driver over TCP', () => {
     });
   });
 
+  it('resizes a logical partition on userspace fastbootd before writing it', async () => {
+    await withSim('fastboot:LOGIC1?max-download=1M&mode=fastbootd&partitions=super:64M,system:1M&logical=system', async (sim, link) => {
+      const small = join(tmp.path, 'logical.img');
+      const img = writeMixedImage(small, 3 * MiB, 31);
+      await driver.run(link, { op: 'flash', partition: 'system', source: await openImage(small) }, testContext());
+      const log = sim.device.commandLog;
+      const resize = log.findIndex((c) => c === `resize-logical-partition:system:${img.length}`);
+      expect(resize).toBeGreaterThanOrEqual(0);
+      expect(log.findIndex((c) => c.startsWith('download:'))).toBeGreaterThan(resize);
+      expect((await readPartition(sim, 'system', img.length)).equals(img)).toBe(true);
+    });
+  });
+
+  it('refuses to flash a logical partition from the bootloader with the device message', async () => {
+    await withSim('fastboot:LOGIC2?max-download=1M&partitions=super:64M,system:8M&logical=system', async (_sim, link) => {
+      const small = join(tmp.path, 'logical2.img');
+      writeMixedImage(small, 1 * MiB, 32);
+      const err = await driver.run(link, { op: 'flash', partition: 'system', source: await openImage(small) }, testContext()).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'command_failed' });
+    });
+  });
+
   it('passes INFO lines from the device to the job log', async () => {
     await withSim('fastboot:INFO01', async (_sim, link) => {
       const ctx = testContext();
