@@ -209,7 +209,7 @@ function setActive(dev: Dev, s: SimSession, arg: string): void {
 
 function requireFastbootd(dev: Dev, s: SimSession, command: string): boolean {
   if (dev.mode === 'fastbootd') return true;
-  dev.reply(s, 'FAIL', `unknown command ${command}`);
+  dev.reply(s, 'FAIL', `unknown command ${command} (logical partitions are handled by fastbootd: fastboot reboot fastboot)`);
   return false;
 }
 

@@ -75,7 +75,8 @@ const HANDLERS: Record<string, Handler> = {
   },
   'has-slot': (s, [name]) => {
     if (!name) return fail('Missing argument');
-    return ok(yesNo(s.slots && !!findPartition(s, `${name}_${s.currentSlot}`)));
+    // Slotted-ness is known in every mode, logical partitions included.
+    return ok(yesNo(s.slots && s.partitions.some((p) => p.name === `${name}_${s.currentSlot}`)));
   },
   'partition-size': (s, [name]) => {
     const p = findPartition(s, name);

@@ -166,3 +166,40 @@ describe.each(['tcp', 'udp'] as const)('AOSP fastboot over %s', (transport) => {
     expect(dev.violations).toEqual([]);
   });
 });
+
+describe.each(['tcp', 'udp'] as const)('AOSP fastboot and logical partitions over %s', (transport) => {
+  let dev: FastbootSimDevice;
+  let server: SimSocketServer;
+  const fastboot = (...args: string[]): Promise<{ code: number; out: string }> => run('fastboot', ['-s', server.uri, ...args]);
+
+  beforeAll(async () => {
+    const spec = parseSimSpec(
+      `fastboot:LOGICAL${transport.toUpperCase()}?partitions=boot:2M,super:32M,system:4M,vendor:2M&logical=system,vendor&slots=1&max-download=2M&reboot-delay=300ms`,
+    );
+    dev = await FastbootSimDevice.create({ ...spec, storeDir: join(dir, `logical-${transport}`) });
+    server = transport === 'tcp' ? await startTcpFace(dev) : await startUdpFace(dev);
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await dev.close();
+  });
+
+  it('refuses logical partitions in the bootloader, then after reboot fastboot lets fastboot resize and flash them', async () => {
+    const image = makeImage(6 * MiB);
+    const path = join(dir, `${transport}-logical.img`);
+    await writeFile(path, image);
+    const refused = await fastboot('flash', 'system', path);
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toMatch(/fastboot reboot fastboot/);
+    const reboot = await fastboot('reboot', 'fastboot');
+    expect(reboot.code, reboot.out).toBe(0);
+    expect((await fastboot('getvar', 'is-userspace')).out).toMatch(/is-userspace: yes/);
+    const r = await fastboot('flash', 'system', path);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/Resizing 'system_a'\s+OKAY/);
+    expect(dev.partitions.find((p) => p.name === 'system_a')?.size).toBe(image.length);
+    await partitionEquals(dev, 'system_a', image);
+    expect(dev.violations).toEqual([]);
+  });
+});
