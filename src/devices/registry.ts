@@ -193,7 +193,9 @@ export class DeviceRegistry {
       timeoutMs,
     );
     try {
-      const d = await entry.attached.driver.describe(entry.attached.link, ac.signal);
+      // A driver that ignores the signal must not hold the device in `describing` for ever.
+      const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true }));
+      const d = await Promise.race([entry.attached.driver.describe(entry.attached.link, ac.signal), aborted]);
       if (d.name) entry.name = d.name;
       if (d.serial) entry.serial = d.serial;
       if (d.partitions) entry.partitions = d.partitions;

@@ -1,0 +1,162 @@
+// DeviceRegistry: attach/detach events, describe filling partitions (errors → state error, never a crash), locks,
+// and waiting for a device to come back after a reboot.
+import { describe, expect, it } from 'vitest';
+import { DeviceRegistry } from '../../../src/devices/registry.js';
+import { FlashError } from '../../../src/core/errors.js';
+import type { AttachedDevice, DeviceDescription, DeviceLink, Driver } from '../../../src/core/types.js';
+import type { ServerMessage } from '../../../src/protocol/messages.js';
+import { Scheduler, type Queued } from '../../../src/core/scheduler.js';
+
+const link: DeviceLink = { open: async () => Promise.reject(new Error('no transport')), close: async () => undefined };
+
+function driver(describe: () => Promise<DeviceDescription>): Driver {
+  return { protocol: 'fastboot', describe, run: async () => undefined };
+}
+
+function dev(id: string, d: Driver, serial = id): AttachedDevice {
+  return { device: { id, protocol: 'fastboot', transport: 'sim', name: id, serial, info: {} }, driver: d, link };
+}
+
+const ok = driver(async () => ({ info: { product: 'p' }, partitions: [{ name: 'boot', size: 1024 }] }));
+const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('DeviceRegistry', () => {
+  it('announces a device, fills it from describe(), and removes it on detach', async () => {
+    const events: ServerMessage[] = [];
+    const r = new DeviceRegistry({ emit: (m) => events.push(m) });
+    r.sink.attach(dev('A', ok));
+    expect(events[0]).toMatchObject({ type: 'device_attached', device: { id: 'A', state: 'busy' } });
+    await r.entry('A')!.ready;
+    expect(r.get('A')).toMatchObject({ state: 'idle', partitions: [{ name: 'boot', size: 1024 }], info: { product: 'p' } });
+    expect(events.some((e) => e.type === 'device_updated' && e.device.state === 'idle')).toBe(true);
+    r.sink.detach('A');
+    expect(r.get('A')).toBeUndefined();
+    expect(events[events.length - 1]).toMatchObject({ type: 'device_detached', deviceId: 'A' });
+  });
+
+  it('puts a device whose describe() fails in state error with the reason in info', async () => {
+    const r = new DeviceRegistry({ emit: () => undefined });
+    r.sink.attach(dev('B', driver(async () => Promise.reject(new FlashError('timeout', 'no answer to getvar')))));
+    await r.entry('B')!.ready;
+    expect(r.get('B')?.state).toBe('error');
+    expect(String(r.get('B')?.info.error)).toMatch(/no answer to getvar/);
+  });
+
+  it('gives up describing after the timeout', async () => {
+    const r = new DeviceRegistry({ emit: () => undefined, describeTimeoutMs: 50 });
+    r.sink.attach(dev('C', driver(() => new Promise(() => undefined))));
+    await r.entry('C')!.ready;
+    expect(r.get('C')?.state).toBe('error');
+  });
+
+  it('shows busy while a job holds the device, and keeps the lock across a detach', async () => {
+    const r = new DeviceRegistry({ emit: () => undefined });
+    r.sink.attach(dev('D', ok));
+    await r.entry('D')!.ready;
+    expect(r.lock('D', 'job1')).toBe(true);
+    expect(r.lock('D', 'job2')).toBe(false);
+    expect(r.get('D')?.state).toBe('busy');
+    r.sink.detach('D');
+    r.sink.attach(dev('D', ok));
+    expect(r.lockedBy('D')).toBe('job1');
+    r.unlock('D', 'job1');
+    expect(r.get('D')?.state).toBe('idle');
+  });
+
+  it('waits for a rebooting device to come back (by serial), not for the one already there', async () => {
+    const r = new DeviceRegistry({ emit: () => undefined });
+    r.sink.attach(dev('E', ok, 'SER-E'));
+    await r.entry('E')!.ready;
+    const gen = r.entry('E')!.generation;
+    let back = false;
+    const p = r.waitFor('SER-E', 2000, undefined, { newerThan: gen, settleMs: 1000 }).then((e) => {
+      back = true;
+      return e;
+    });
+    await tick(20);
+    expect(back).toBe(false);
+    r.sink.detach('E');
+    await tick(20);
+    r.sink.attach(dev('E', ok, 'SER-E'));
+    const e = await p;
+    expect(e.generation).toBeGreaterThan(gen);
+  });
+
+  it('takes a device that never went away as back after the settle time, and times out when none comes', async () => {
+    const r = new DeviceRegistry({ emit: () => undefined });
+    r.sink.attach(dev('F', ok));
+    await r.entry('F')!.ready;
+    const e = await r.waitFor('F', 2000, undefined, { newerThan: r.entry('F')!.generation, settleMs: 50 });
+    expect(e.attached.device.id).toBe('F');
+    await expect(r.waitFor('NOPE', 50)).rejects.toMatchObject({ code: 'device_not_found', transient: true });
+    const ac = new AbortController();
+    const waiting = r.waitFor('NOPE', 5000, ac.signal);
+    ac.abort(new Error('cancelled'));
+    await expect(waiting).rejects.toThrow('cancelled');
+  });
+});
+
+describe('Scheduler', () => {
+  function setup(slots: number): { r: DeviceRegistry; s: Scheduler; started: string[]; queued: Array<[string, number]>; expired: string[] } {
+    const r = new DeviceRegistry({ emit: () => undefined });
+    const started: string[] = [];
+    const queued: Array<[string, number]> = [];
+    const expired: string[] = [];
+    const s = new Scheduler(r, () => slots, {
+      start: (q: Queued) => started.push(q.jobId),
+      queued: (q: Queued, pos: number) => queued.push([q.jobId, pos]),
+      expired: (q: Queued) => expired.push(q.jobId),
+    });
+    r.on(() => s.pump());
+    return { r, s, started, queued, expired };
+  }
+
+  it('runs one job per device, FIFO, within the slot limit, with positions', async () => {
+    const { r, s, started, queued } = setup(2);
+    for (const id of ['A', 'B', 'C']) r.sink.attach(dev(id, ok));
+    await Promise.all(['A', 'B', 'C'].map((id) => r.entry(id)!.ready));
+    s.add({ jobId: 'a1', deviceId: 'A' });
+    s.add({ jobId: 'a2', deviceId: 'A' });
+    s.add({ jobId: 'b1', deviceId: 'B' });
+    s.add({ jobId: 'c1', deviceId: 'C' });
+    expect(started).toEqual(['a1', 'b1']);
+    expect(queued).toContainEqual(['a2', 1]);
+    expect(queued).toContainEqual(['c1', 2]);
+    r.unlock('A', 'a1');
+    s.finished('a1');
+    // a2 is first in the queue and its device is free now.
+    expect(started).toEqual(['a1', 'b1', 'a2']);
+    expect(queued).toContainEqual(['c1', 1]);
+    r.unlock('B', 'b1');
+    s.finished('b1');
+    expect(started).toEqual(['a1', 'b1', 'a2', 'c1']);
+  });
+
+  it('lets a job whose device is missing wait without holding up others, and expires it at its deadline', async () => {
+    const { r, s, started, expired } = setup(4);
+    s.add({ jobId: 'x', deviceId: 'LATE', deadline: Date.now() + 60_000 });
+    s.add({ jobId: 'y', deviceId: 'GONE', deadline: Date.now() + 30 });
+    r.sink.attach(dev('NOW', ok));
+    await r.entry('NOW')!.ready;
+    s.add({ jobId: 'z', deviceId: 'NOW' });
+    expect(started).toEqual(['z']);
+    r.sink.attach(dev('LATE', ok));
+    await r.entry('LATE')!.ready;
+    expect(started).toEqual(['z', 'x']);
+    await tick(80);
+    expect(expired).toEqual(['y']);
+    expect(s.queuedCount).toBe(0);
+  });
+
+  it('removes a cancelled queued job', async () => {
+    const { r, s, started } = setup(1);
+    r.sink.attach(dev('A', ok));
+    r.sink.attach(dev('B', ok));
+    await Promise.all(['A', 'B'].map((id) => r.entry(id)!.ready));
+    s.add({ jobId: 'a', deviceId: 'A' });
+    s.add({ jobId: 'b', deviceId: 'B' });
+    expect(s.remove('b')).toBe(true);
+    s.finished('a');
+    expect(started).toEqual(['a']);
+  });
+});
