@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { AttachedDevice, DeviceLink, DeviceSink } from '../../../src/core/types.js';
 import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { openImage } from '../../../src/images/index.js';
-import { createSimProvider, startUdpFace } from '../../../src/sim/index.js';
+import { FastbootSimDevice, SimUsbDevice, createSimProvider, startUdpFace } from '../../../src/sim/index.js';
+import { createWebUsbLink } from '../../../src/transports/usb.js';
 import { createUdpLink } from '../../../src/transports/udp.js';
 import { testContext } from './job-context.js';
 import { img2simg, readPartition, startTcpSim, tempDir, writeMixedImage } from './sim-harness.js';
@@ -96,6 +97,50 @@ describe('fastboot driver over the simulated USB face', () => {
       const dev = provider.devices.get('USBRB1');
       expect(dev?.stats.reboots).toBe(1);
       expect((await readPartition({ device: dev } as never, 'boot', img.length)).equals(img)).toBe(true);
+    } finally {
+      await provider.stop();
+    }
+  });
+});
+
+describe('faults over the simulated USB face', () => {
+  it('an unplug mid-download ends the job as disconnected naming the byte; the device is flashable once back', async () => {
+    const provider = createSimProvider(['fastboot:USBDC1?max-download=1M&partitions=system:16M&disconnect-after=1500K&reboot-delay=200ms'], { dataDir: tmp.path });
+    const sink = recordingSink();
+    await provider.start(sink);
+    try {
+      const fast = createFastbootDriver({ commandMs: 2000, writeMs: 2000 });
+      const started = Date.now();
+      const err = await fast
+        .run(sink.latest('USBDC1')?.link as DeviceLink, { op: 'flash', partition: 'system', source: await openImage(rawPath) }, testContext())
+        .catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(6000);
+      expect(err).toMatchObject({ code: 'disconnected', transient: true });
+      expect((err as Error).message).toMatch(/disconnected during a bulk OUT transfer after/);
+      expect((err as Error).message).toMatch(/\d+ of \d+ bytes of system, piece \d+ had been sent/);
+      const back = await sink.next('USBDC1', 5000);
+      await fast.run(back.link, { op: 'flash', partition: 'system', source: await openImage(rawPath) }, testContext());
+      const dev = provider.devices.get('USBDC1');
+      expect((await readPartition({ device: dev } as never, 'system', raw.length)).equals(raw)).toBe(true);
+    } finally {
+      await provider.stop();
+    }
+  });
+
+  it('a device that stops answering ends the job with a timeout within the deadline', async () => {
+    const provider = createSimProvider(['fastboot:USBST1?max-download=1M&partitions=system:16M&stall-after=512K'], { dataDir: tmp.path });
+    const sink = recordingSink();
+    await provider.start(sink);
+    try {
+      const fast = createFastbootDriver({ commandMs: 1000, writeMs: 1000 });
+      // The station's sim links use the default 30 s deadline; this one is shortened to keep the test quick.
+      const dev = provider.devices.get('USBST1');
+      const link = createWebUsbLink(new SimUsbDevice(dev as FastbootSimDevice), { kind: 'sim', timeoutMs: 1000 });
+      const started = Date.now();
+      const err = await fast.run(link, { op: 'flash', partition: 'system', source: await openImage(rawPath) }, testContext()).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(err).toMatchObject({ code: 'timeout' });
+      expect((err as Error).message).toMatch(/bytes of system, piece 1/);
     } finally {
       await provider.stop();
     }
