@@ -5,10 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
 import { ensureBuilt, openBrowser, screenshot, startStation, tempDir, writeImage, type Browser, type RunningStation } from './harness.js';
 
-// SIM0001 flashes quickly; SIMSLOW is slow enough to pause and cancel; SIMFAIL refuses `flash:`.
+// SIM0001 flashes quickly; SIMSLOW is slow enough to pause and cancel (small pieces, so a cancel lands within a
+// second); SIMFAIL refuses `flash:`.
 const SIMS = [
   'fastboot:SIM0001?partitions=boot:64M,system:256M&speed=8M',
-  'fastboot:SIMSLOW?partitions=boot:64M,system:256M&speed=1M',
+  'fastboot:SIMSLOW?partitions=boot:64M,system:256M&speed=2M&max-download=1M',
   'fastboot:SIMFAIL?partitions=boot:64M&fail-command=flash',
 ];
 

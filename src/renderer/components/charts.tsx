@@ -4,7 +4,7 @@ import { formatBytes, formatSpeed } from '../lib/format.js';
 
 const W = 640;
 const H = 200;
-const PAD = { l: 56, r: 56, t: 12, b: 28 };
+const PAD = { l: 78, r: 84, t: 16, b: 30 };
 
 export function ThroughputChart({ points, title }: { points: readonly ThroughputPoint[]; title: string }) {
   if (points.length === 0) return <p className="empty">No finished jobs in this range.</p>;
@@ -27,10 +27,10 @@ export function ThroughputChart({ points, title }: { points: readonly Throughput
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={title}>
         <title>{title}</title>
         <line className="axis" x1={PAD.l} y1={PAD.t + ih} x2={W - PAD.r} y2={PAD.t + ih} />
-        <text className="tick" x={PAD.l - 4} y={PAD.t + 10} textAnchor="end">
+        <text className="tick" x={PAD.l - 4} y={PAD.t + 12} textAnchor="end">
           {formatBytes(maxBytes)}
         </text>
-        <text className="tick speed" x={W - PAD.r + 4} y={PAD.t + 10}>
+        <text className="tick speed" x={W - PAD.r + 4} y={PAD.t + 12}>
           {formatSpeed(maxSpeed)}
         </text>
         {points.map((p, i) => (
@@ -60,10 +60,10 @@ export function ThroughputChart({ points, title }: { points: readonly Throughput
 export function RateChart({ rows, title }: { rows: readonly RateRow[]; title: string }) {
   if (rows.length === 0) return <p className="empty">No finished jobs.</p>;
   const shown = rows.slice(0, 12);
-  const rowH = 22;
+  const rowH = 28;
   const h = shown.length * rowH + 8;
-  const labelW = 200;
-  const barW = W - labelW - 80;
+  const labelW = 220;
+  const barW = W - labelW - 110;
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${W} ${h}`} role="img" aria-label={title}>
@@ -73,14 +73,14 @@ export function RateChart({ rows, title }: { rows: readonly RateRow[]; title: st
           const total = r.completed + r.failed;
           return (
             <g key={r.key}>
-              <text className="tick" x={labelW - 6} y={y + 14} textAnchor="end">
-                {r.key.length > 30 ? `…${r.key.slice(-29)}` : r.key}
+              <text className="tick" x={labelW - 6} y={y + 19} textAnchor="end">
+                {r.key.length > 24 ? `…${r.key.slice(-23)}` : r.key}
               </text>
               <rect className="rate-bg" x={labelW} y={y + 2} width={barW} height={rowH - 6} />
               <rect className="rate-ok" x={labelW} y={y + 2} width={barW * r.rate} height={rowH - 6}>
                 <title>{`${r.key}: ${r.completed} completed, ${r.failed} failed, ${r.cancelled} cancelled`}</title>
               </rect>
-              <text className="tick" x={labelW + barW + 6} y={y + 14}>
+              <text className="tick" x={labelW + barW + 6} y={y + 19}>
                 {total ? `${Math.round(r.rate * 100)}% of ${total}` : `${r.cancelled} cancelled`}
               </text>
             </g>

@@ -17,6 +17,7 @@ const ACTIVE = new Set(['queued', 'running', 'paused']);
 function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
+  const [cancelling, setCancelling] = useState(false);
   const percent = Math.round(Math.max(0, Math.min(100, job.progress)));
   const active = ACTIVE.has(job.state);
 
@@ -24,6 +25,9 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
     setBusy(true);
     setActionError(null);
     onAction(action, job.jobId)
+      .then(() => {
+        if (action === 'cancel_flash') setCancelling(true);
+      })
       .catch((e: unknown) => setActionError(e instanceof Error ? e.message : String(e)))
       .finally(() => setBusy(false));
   };
@@ -74,7 +78,9 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
             ? `Waiting — position ${job.queuePosition} in the queue`
             : 'Waiting for the device or a free slot'
           : active
-            ? job.stage || '\u00a0'
+            ? cancelling
+              ? 'Cancelling — ending the current transfer so the device stays responsive…'
+              : job.stage || '\u00a0'
             : job.startedAt && job.endedAt
               ? `Took ${formatDuration((job.endedAt - job.startedAt) / 1000)}`
               : '\u00a0'}
@@ -101,7 +107,7 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
           </button>
         ) : null}
         {active ? (
-          <button type="button" className="btn danger" disabled={busy} onClick={() => act('cancel_flash')}>
+          <button type="button" className="btn danger" disabled={busy || cancelling} onClick={() => act('cancel_flash')}>
             Cancel
           </button>
         ) : (

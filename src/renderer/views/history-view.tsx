@@ -6,6 +6,7 @@ import { command } from '../hooks/use-job-actions.js';
 import { useStationContext, useStationSnapshot } from '../hooks/use-station.js';
 import { filterJobs, fromAnalytics, imageOf, successRates, throughputOverTime, type AnalyticsRowLike, type HistoryFilter, type RateRow } from '../lib/history-stats.js';
 import { stationFetch } from '../lib/station-http.js';
+import { FINAL_STATES } from '../lib/station-state.js';
 import { formatBytes, formatDuration, formatTime, stateWord } from '../lib/format.js';
 
 const LIMIT = 1000;
@@ -36,7 +37,9 @@ export function HistoryView() {
     setError(null);
     try {
       const result = await command(connection, { type: 'get_history', limit: LIMIT });
-      setJobs(Array.isArray(result.jobs) ? (result.jobs as Job[]) : []);
+      const all = Array.isArray(result.jobs) ? (result.jobs as Job[]) : [];
+      // History is about how jobs ended; running ones are on the Station and Queue pages.
+      setJobs(all.filter((j) => FINAL_STATES.has(j.state) || j.endedAt !== undefined));
       // The station's own analytics (all of history, not just the jobs loaded here), where it offers them.
       const [device, image] = await Promise.all(
         (['device', 'image'] as const).map((g) => stationFetch<AnalyticsRowLike[]>(`/api/analytics?groupBy=${g}`, token).catch(() => null)),
