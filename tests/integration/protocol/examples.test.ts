@@ -1,0 +1,56 @@
+// docs/examples/node-client.mjs and docs/examples/python_client.py run unchanged against a real station with a
+// simulated fastboot device: they list devices, flash an image to completion, and report refusals.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchStation, type LaunchedStation } from '../../../src/server/launch.js';
+import { makeImage } from '../server/helpers/harness.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+let dir: string;
+let s: LaunchedStation;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fs-examples-'));
+  s = await launchStation({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'data'), usb: false, serial: false, sims: ['fastboot:EXAMPLE1?speed=64M&partitions=boot:64M'] });
+});
+afterAll(async () => {
+  await s.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function run(cmd: string, args: string[], token?: string): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((done) => {
+    const env = { ...process.env, FLASH_STATION_TOKEN: token ?? '' };
+    execFile(cmd, args, { cwd: root, env, timeout: 60_000 }, (error, out, err) => done({ code: error ? (error.code as number) ?? -1 : 0, out, err }));
+  });
+}
+
+const clients: Array<[string, string, string]> = [
+  ['node example', process.execPath, join(root, 'docs/examples/node-client.mjs')],
+  ['python example', '/usr/bin/python3', join(root, 'docs/examples/python_client.py')],
+];
+
+describe.each(clients)('%s', (_name, cmd, script) => {
+  it('lists the devices', async () => {
+    const r = await run(cmd, [script, s.url]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('connected to flash-station/1');
+    expect(r.out).toMatch(/device EXAMPLE1 idle sim/);
+  });
+  it('flashes an image to completion', async () => {
+    const image = await makeImage(dir, `ex-${Math.random().toString(36).slice(2)}.img`, 3 * 1024 * 1024);
+    const r = await run(cmd, [script, s.url, 'EXAMPLE1', 'boot', image], s.token);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/job \S+ (started|queued)/);
+    expect(r.out).toMatch(/progress 100\.0%/);
+    expect(r.out.trim().split('\n').at(-1)).toBe('completed');
+  });
+  it('reports a refusal and exits 1', async () => {
+    const r = await run(cmd, [script, s.url, 'EXAMPLE1', 'boot', join(dir, 'missing.img')], s.token);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('image_not_found');
+  });
+});
