@@ -68,20 +68,34 @@ async function writeImage(session: Session, target: string, source: BlockSource,
   }
   let pieces = 0;
   let imageBytesBefore = 0;
-  for await (const piece of resparse(source, maxDownload, { signal: ctx.signal })) {
-    pieces++;
-    const what = `${target}${suffix}, piece ${piece.index + 1}`;
-    ctx.stage(`Writing ${target}${suffix} (piece ${piece.index + 1})`);
-    await sendDownload(client, { length: piece.length, dataBytes: piece.dataBytes, bytes: piece.bytes(), what }, ctx);
-    await client.okay(flashCommand, flashOpts).catch((e: unknown) => {
-      throw annotate(
-        e,
-        `flashing piece ${piece.index + 1} of ${target} (image blocks ${piece.startBlock}–${piece.endBlock}, ` +
-          `${formatBytes(imageBytesBefore)} of image data written before it)`,
-      );
-    });
-    imageBytesBefore += piece.dataBytes;
-    if (ctx.signal.aborted) throw new FlashError('cancelled', 'Cancelled');
+  const it = resparse(source, maxDownload, { signal: ctx.signal })[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) break;
+      const piece = r.value;
+      pieces++;
+      const what = `${target}${suffix}, piece ${piece.index + 1}`;
+      ctx.stage(`Writing ${target}${suffix} (piece ${piece.index + 1})`);
+      await sendDownload(client, { length: piece.length, dataBytes: piece.dataBytes, bytes: piece.bytes(), what }, ctx);
+      // The piece's bytes are all read: plan the next piece while the device writes this one (AOSP does them in turn).
+      next = it.next();
+      next.catch(() => undefined);
+      await client.okay(flashCommand, flashOpts).catch((e: unknown) => {
+        throw annotate(
+          e,
+          `flashing piece ${piece.index + 1} of ${target} (image blocks ${piece.startBlock}–${piece.endBlock}, ` +
+            `${formatBytes(imageBytesBefore)} of image data written before it)`,
+        );
+      });
+      imageBytesBefore += piece.dataBytes;
+      if (ctx.signal.aborted) throw new FlashError('cancelled', 'Cancelled');
+    }
+  } finally {
+    // Wait for a look-ahead in progress before closing the generator (its temporary store is released there).
+    await next.catch(() => undefined);
+    await it.return?.(undefined).catch(() => undefined);
   }
   if (pieces === 0) throw new FlashError('image_invalid', `${source.description} produced no sparse pieces`);
 }
