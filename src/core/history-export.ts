@@ -5,7 +5,7 @@ import type { JobRow } from './history.js';
 const CSV_COLUMNS: Array<keyof JobRow> = [
   'job_id', 'batch_id', 'device_id', 'device_serial', 'device_name', 'protocol', 'transport', 'port', 'state', 'result',
   'error_code', 'error', 'target', 'image_path', 'image_size', 'image_sha256', 'total_bytes', 'bytes_transferred',
-  'avg_speed', 'peak_speed', 'active_ms', 'attempts', 'external', 'created_at', 'started_at', 'ended_at',
+  'avg_speed', 'peak_speed', 'active_ms', 'attempts', 'external', 'created_at', 'started_at', 'ended_at', 'images_json',
 ];
 
 /** RFC 4180 CSV; timestamps as ISO 8601 UTC plus the raw ms. */

@@ -54,6 +54,8 @@ const MIGRATIONS: string[] = [
      message TEXT NOT NULL
    );
    CREATE INDEX job_logs_job ON job_logs (job_id, id);`,
+  // 2: every image a job wrote (plans write several): partition, where it came from, sizes and SHA-256.
+  `ALTER TABLE jobs ADD COLUMN images_json TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

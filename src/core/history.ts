@@ -36,6 +36,17 @@ export interface JobRow {
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
+  /** JSON list of ImageRecord. */
+  images_json: string | null;
+}
+
+/** One image a job wrote, as history keeps it. */
+export interface ImageRecord {
+  partition: string;
+  location: string;
+  size: number;
+  dataBytes: number;
+  sha256?: string;
 }
 
 export interface StageRow {
@@ -56,7 +67,7 @@ const COLUMNS = new Set<keyof JobRow>([
   'device_id', 'device_serial', 'device_name', 'protocol', 'transport', 'port', 'state', 'result', 'error_code',
   'error', 'stage', 'target', 'batch_id', 'image_path', 'image_size', 'image_sha256', 'plan_json', 'total_bytes',
   'bytes_transferred', 'image_bytes', 'avg_speed', 'peak_speed', 'active_ms', 'attempts', 'external', 'started_at',
-  'ended_at',
+  'ended_at', 'images_json',
 ]);
 
 export const INTERRUPTED_MESSAGE =

@@ -5,7 +5,7 @@ import type { FlashProgressMessage, LogLevel, ServerMessage } from '../protocol/
 import type { Clock } from './clock.js';
 import { sleep } from './clock.js';
 import { FlashError, toFlashError } from './errors.js';
-import type { History } from './history.js';
+import type { History, ImageRecord } from './history.js';
 import type { ActiveJob } from './job.js';
 import { releaseSource } from './job-spec.js';
 import { ProgressPacer } from './progress-pacer.js';
@@ -160,7 +160,9 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
       history.stageEnded(job.jobId, i, Date.now(), job.stepBytes);
     }
 
-    job.sha256 = await singleSha(opened);
+    const written = await imageRecords(steps, opened);
+    if (written.length === 1) job.sha256 = written[0]?.sha256;
+    history.update(job.jobId, { images_json: JSON.stringify(written) });
     // The last progress frame says 100 (still within ≤ 10 frames/s), then the job completes.
     if (job.bytesTransferred > job.totalBytes) job.totalBytes = job.bytesTransferred;
     final = true;
@@ -215,10 +217,18 @@ function toPlanStep(step: LoadedStep, source: BlockSource | undefined): PlanStep
   return step;
 }
 
-/** The SHA-256 of a single-image job, when the image pipeline computed it (it resolves once fully read). */
-async function singleSha(opened: Array<BlockSource | undefined>): Promise<string | undefined> {
-  const sources = opened.filter((s): s is BlockSource => s !== undefined);
-  if (sources.length !== 1) return undefined;
-  const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 500).unref());
-  return Promise.race([(sources[0] as BlockSource).sha256().catch(() => undefined), timeout]);
+/** What each flash step wrote, with the SHA-256 the image pipeline computed while it streamed. */
+async function imageRecords(steps: LoadedStep[], opened: Array<BlockSource | undefined>): Promise<ImageRecord[]> {
+  const out: ImageRecord[] = [];
+  for (const [i, step] of steps.entries()) {
+    const source = opened[i];
+    if (step.op !== 'flash' || !source) continue;
+    const record: ImageRecord = { partition: step.partition, location: step.image.location, size: source.size, dataBytes: source.dataBytes };
+    // sha256() resolves once the source was read to the end; do not wait on one a driver did not finish.
+    const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 500).unref());
+    const sha = await Promise.race([source.sha256().catch(() => undefined), timeout]);
+    if (sha) record.sha256 = sha;
+    out.push(record);
+  }
+  return out;
 }

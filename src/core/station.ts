@@ -7,7 +7,7 @@ import { systemClock, type Clock } from './clock.js';
 import { FlashError } from './errors.js';
 import { EventBus } from './event-bus.js';
 import { ExternalJobs } from './external-jobs.js';
-import { History, rowToJob } from './history.js';
+import { History, rowToJob, type ImageRecord } from './history.js';
 import { analytics, toCsv } from './history-export.js';
 import { defaultImageBackend, type ImageBackend } from './image-backend.js';
 import { JobManager } from './job-manager.js';
@@ -56,6 +56,8 @@ export interface JobDetail {
   stages: Array<{ stage: string; startedAt: number; endedAt?: number; bytes: number }>;
   logs: Array<{ timestamp: number; level: string; message: string }>;
   plan?: unknown;
+  /** Every image the job wrote: partition, location, sizes, SHA-256. */
+  images?: ImageRecord[];
   imagePath?: string;
   imageSize?: number;
   averageSpeed?: number;
@@ -108,6 +110,7 @@ export async function createStation(options: StationOptions): Promise<Station> {
         logs: history.logs(jobId).map((l) => ({ timestamp: l.ts, level: l.level, message: l.message })),
       };
       if (row.plan_json) d.plan = JSON.parse(row.plan_json) as unknown;
+      if (row.images_json) d.images = JSON.parse(row.images_json) as ImageRecord[];
       if (row.image_path !== null) d.imagePath = row.image_path;
       if (row.image_size !== null) d.imageSize = row.image_size;
       if (row.avg_speed !== null) d.averageSpeed = row.avg_speed;

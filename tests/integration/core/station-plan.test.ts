@@ -1,6 +1,6 @@
 // Plans through a real Station and the fastboot simulator: several steps, a reboot in the middle (the device detaches
 // and comes back), stage sentences, totalBytes over all flash steps, per-stage history.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,10 @@ describe('plans on a simulated device', () => {
     ]);
     expect(detail.stages.map((s) => s.bytes)).toEqual([2 << 20, 0, 0, 5 << 20]);
     expect(detail.job.target).toBe('two partitions');
+    expect(detail.images?.map((i) => [i.partition, i.size, i.sha256])).toEqual([
+      ['boot', boot.length, createHash('sha256').update(boot).digest('hex')],
+      ['system', system.length, createHash('sha256').update(system).digest('hex')],
+    ]);
     expect(station.devices()[0]?.info.station).toBe('done');
   }, 90_000);
 

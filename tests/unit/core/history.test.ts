@@ -117,3 +117,29 @@ describe('History', () => {
     h.close();
   });
 });
+
+describe('History migrations', () => {
+  it('upgrades a version-1 database in place, keeping its rows', () => {
+    const dir = tmp();
+    const db = new Database(join(dir, 'history.db'));
+    // Version 1 as it shipped: run only the first migration by hand.
+    db.exec(`CREATE TABLE jobs (job_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, device_serial TEXT, device_name TEXT,
+      protocol TEXT, transport TEXT, port TEXT, state TEXT NOT NULL, result TEXT, error_code TEXT, error TEXT,
+      stage TEXT NOT NULL DEFAULT '', target TEXT, batch_id TEXT, image_path TEXT, image_size INTEGER, image_sha256 TEXT,
+      plan_json TEXT, total_bytes INTEGER NOT NULL DEFAULT 0, bytes_transferred INTEGER NOT NULL DEFAULT 0,
+      image_bytes INTEGER, avg_speed REAL, peak_speed REAL, active_ms INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
+      external INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER);
+      CREATE TABLE job_stages (job_id TEXT NOT NULL, idx INTEGER NOT NULL, stage TEXT NOT NULL, started_at INTEGER NOT NULL,
+      ended_at INTEGER, bytes INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, idx));
+      CREATE TABLE job_logs (id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, ts INTEGER NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
+      INSERT INTO jobs (job_id, device_id, state, created_at) VALUES ('old', 'D', 'completed', 1);
+      PRAGMA user_version = 1;`);
+    db.close();
+    const h = new History(dir);
+    expect(h.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(h.row('old')?.state).toBe('completed');
+    h.update('old', { images_json: '[]' });
+    expect(h.row('old')?.images_json).toBe('[]');
+    h.close();
+  });
+});
