@@ -3,10 +3,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimLinkModel } from './config.js';
 
+/** Lateness we forgive: beyond it the host really was idle. */
+const MAX_LATE_MS = 5;
+
 export class LinkPacer {
   readonly model: SimLinkModel;
   #busyUntil = 0;
   #inflight = 0;
+  /** How late (ms) the last transfer was reported done, because of timer granularity. */
+  #late = 0;
 
   constructor(model: SimLinkModel) {
     this.model = model;
@@ -23,8 +28,11 @@ export class LinkPacer {
   async transfer(bytes: number): Promise<void> {
     if (!this.active) return;
     const now = performance.now();
-    let start = Math.max(now, this.#busyUntil);
-    if (this.#inflight === 0) start += this.model.latencyMs;
+    // Behind a transfer still in flight, this one queues: the link stays busy back to back, even when our timers
+    // told the host late. On an idle link it starts now (less our own lateness in reporting the last one) and pays
+    // the turnaround.
+    const start =
+      this.#inflight > 0 ? this.#busyUntil : Math.max(this.#busyUntil, now - this.#late) + this.model.latencyMs;
     const done = start + (this.model.bytesPerSecond > 0 ? (bytes * 1000) / this.model.bytesPerSecond : 0);
     this.#busyUntil = done;
     this.#inflight++;
@@ -36,6 +44,7 @@ export class LinkPacer {
       else await new Promise<void>((resolve) => setImmediate(resolve));
     } finally {
       this.#inflight--;
+      this.#late = Math.min(MAX_LATE_MS, Math.max(0, performance.now() - done));
     }
   }
 }

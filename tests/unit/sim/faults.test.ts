@@ -103,6 +103,30 @@ describe('link model', () => {
     expect(many).toBeLessThan(one / 3);
   });
 
+  it('holds a modelled USB 2.0 link (53 MB/s, 100 us) to its rate with several transfers in flight, and below it with one', async () => {
+    const model = { bytesPerSecond: 53e6, latencyMs: 0.1 };
+    const rate = async (inFlight: number): Promise<number> => {
+      const pacer = new LinkPacer(model);
+      const n = 400;
+      let next = 0;
+      const t0 = performance.now();
+      const worker = async (): Promise<void> => {
+        while (next < n) {
+          next++;
+          await pacer.transfer(16384);
+        }
+      };
+      await Promise.all(Array.from({ length: inFlight }, worker));
+      return (n * 16384) / ((performance.now() - t0) / 1000);
+    };
+    const four = await rate(4);
+    expect(four).toBeGreaterThan(0.9 * 53e6);
+    expect(four).toBeLessThan(1.05 * 53e6);
+    const one = await rate(1);
+    // One in flight pays the turnaround on every transfer: at most 16384 / (309 us + 100 us) = 40 MB/s.
+    expect(one).toBeLessThan(41e6);
+  });
+
   it('answers responses as whole packets of at most 256 bytes', async () => {
     h = await makeHarness('fastboot:L2?partitions=boot:1M');
     await h.s.write(Buffer.from(`oem device-info`));
