@@ -1,0 +1,76 @@
+// Finding the fastboot interface in USB descriptors, and naming the udev rule when Linux refuses access.
+import { describe, expect, it } from 'vitest';
+import { findFastbootInterface } from '../../../src/transports/usb-interface.js';
+import { UDEV_RULE_PATH, isPermissionError } from '../../../src/transports/usb-permissions.js';
+import { createWebUsbLink, clampTransferSize } from '../../../src/transports/usb.js';
+import type { UsbAlternateInterfaceLike, UsbConfigurationLike, WebUsbDeviceLike } from '../../../src/transports/webusb-types.js';
+
+const bulk = (n: number, direction: 'in' | 'out', packetSize = 512) => ({ endpointNumber: n, direction, type: 'bulk' as const, packetSize });
+const alt = (cls: number, sub: number, proto: number, endpoints = [bulk(1, 'in'), bulk(2, 'out')]): UsbAlternateInterfaceLike => ({
+  alternateSetting: 0,
+  interfaceClass: cls,
+  interfaceSubclass: sub,
+  interfaceProtocol: proto,
+  endpoints,
+});
+const config = (value: number, alts: UsbAlternateInterfaceLike[]): UsbConfigurationLike => ({
+  configurationValue: value,
+  interfaces: alts.map((a, i) => ({ interfaceNumber: i, alternate: a, alternates: [a], claimed: false })),
+});
+
+function device(configs: UsbConfigurationLike[], active?: UsbConfigurationLike, open?: () => Promise<void>): WebUsbDeviceLike {
+  return {
+    vendorId: 0x1234,
+    productId: 0x5678,
+    serialNumber: 'X1',
+    opened: false,
+    configuration: active ?? null,
+    configurations: configs,
+    open: open ?? (async () => undefined),
+    close: async () => undefined,
+    selectConfiguration: async () => undefined,
+    claimInterface: async () => undefined,
+    releaseInterface: async () => undefined,
+    transferIn: async () => ({ status: 'ok' }),
+    transferOut: async (_e, d) => ({ status: 'ok', bytesWritten: (d as Uint8Array).byteLength }),
+  };
+}
+
+describe('findFastbootInterface', () => {
+  it('finds FF/42/03 on any vendor, beside other interfaces, with its bulk endpoints and packet size', () => {
+    const c = config(1, [alt(0xff, 0x42, 0x01), alt(0x08, 0x06, 0x50), alt(0xff, 0x42, 0x03, [bulk(0x81 & 0x0f, 'in', 1024), bulk(1, 'out', 1024)])]);
+    const f = findFastbootInterface(device([c], c));
+    expect(f).toMatchObject({ configurationValue: 1, interfaceNumber: 2, inEndpoint: 1, outEndpoint: 1, inPacketSize: 1024 });
+  });
+
+  it('looks in other configurations and ignores interrupt endpoints', () => {
+    const a = config(1, [alt(0x02, 0x02, 0x01)]);
+    const b = config(2, [alt(0xff, 0x42, 0x03, [{ endpointNumber: 3, direction: 'in', type: 'interrupt', packetSize: 64 }, bulk(4, 'in'), bulk(5, 'out')])]);
+    expect(findFastbootInterface(device([a, b], a))).toMatchObject({ configurationValue: 2, inEndpoint: 4, outEndpoint: 5 });
+  });
+
+  it('finds nothing on ADB or a DFU-only device', () => {
+    const c = config(1, [alt(0xff, 0x42, 0x01), alt(0xfe, 0x01, 0x02)]);
+    expect(findFastbootInterface(device([c], c))).toBeUndefined();
+  });
+});
+
+describe('permissions', () => {
+  it('recognises EACCES-style errors', () => {
+    expect(isPermissionError(new Error('LIBUSB_ERROR_ACCESS'))).toBe(true);
+    expect(isPermissionError(new Error('open error: Permission denied (os error 13)'))).toBe(true);
+    expect(isPermissionError(new Error('No such device'))).toBe(false);
+  });
+
+  it('turns a permission error on open into a message naming the udev rule', async () => {
+    const c = config(1, [alt(0xff, 0x42, 0x03)]);
+    const link = createWebUsbLink(device([c], c, async () => Promise.reject(new Error('Permission denied (os error 13)'))));
+    await expect(link.open()).rejects.toMatchObject({ code: 'usb_permission', message: expect.stringContaining(UDEV_RULE_PATH) });
+  });
+
+  it('clamps the transfer size to 16 KiB – 1 MiB', () => {
+    expect(clampTransferSize(1)).toBe(16 * 1024);
+    expect(clampTransferSize(10 * 1024 * 1024)).toBe(1024 * 1024);
+    expect(clampTransferSize(undefined)).toBe(256 * 1024);
+  });
+});
