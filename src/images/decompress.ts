@@ -1,23 +1,19 @@
-// Decompressing byte sources: gzip (node:zlib), xz (lzma-native, liblzma), zstd (zstd-napi, libzstd), bzip2
+// Decompressing byte sources: gzip (node:zlib), xz (lzma-native, liblzma), zstd (zstd-napi's libzstd binding), bzip2
 // (unbzip2-stream). Each failure names the format and says whether the file looks truncated or corrupt.
 import { createRequire } from 'node:module';
 import { Readable, type Duplex } from 'node:stream';
 import { createGunzip, constants as zc } from 'node:zlib';
-import { DecompressStream } from 'zstd-napi';
 import { FlashError } from '../core/errors.js';
 import type { ByteSource } from './byte-source.js';
+import { xzDecompress } from './xz-stream.js';
+import { zstdDecompress } from './zstd-stream.js';
 
 export type Compression = 'gzip' | 'xz' | 'zstd' | 'bzip2';
 
 const require = createRequire(import.meta.url);
 
-interface LzmaModule {
-  createDecompressor(options?: { flags?: number; synchronous?: boolean }): Duplex;
-  CONCATENATED: number;
-}
 type Bunzip = () => Duplex;
 
-let lzma: LzmaModule | null = null;
 let bunzip: Bunzip | null = null;
 
 /** Input slices fed to a decoder: small enough that a synchronous decoder (zstd) never blocks the loop for long. */
@@ -28,10 +24,8 @@ function decoder(kind: Compression): Duplex {
     case 'gzip':
       return createGunzip({ chunkSize: 1 << 20 });
     case 'xz':
-      lzma ??= require('lzma-native') as LzmaModule;
-      return lzma.createDecompressor({ flags: lzma.CONCATENATED });
     case 'zstd':
-      return new DecompressStream();
+      throw new FlashError('internal', `${kind} is decoded without node streams`);
     case 'bzip2':
       bunzip ??= require('unbzip2-stream') as Bunzip;
       return bunzip();
@@ -64,8 +58,21 @@ export function decompressed(inner: ByteSource, kind: Compression, description: 
     description,
     size,
     async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+      if (kind === 'zstd' || kind === 'xz') {
+        let total = 0;
+        const run = kind === 'zstd' ? zstdDecompress : xzDecompress;
+        for await (const out of run(inner.stream(signal), description)) {
+          signal?.throwIfAborted();
+          total += out.length;
+          yield out;
+        }
+        if (size !== undefined && total !== size) {
+          throw new FlashError('image_invalid', `${description}: the ${kind} stream gave ${total} bytes, ${size} expected: it is truncated or corrupt`);
+        }
+        return;
+      }
       const d = decoder(kind);
-      const src = Readable.from(sliced(inner.stream(signal)), { objectMode: false, highWaterMark: 1 });
+      const src = Readable.from(kind === 'bzip2' ? sliced(inner.stream(signal)) : inner.stream(signal), { objectMode: false, highWaterMark: 1 });
       let failure: unknown = null;
       src.on('error', (e) => {
         failure ??= e;
