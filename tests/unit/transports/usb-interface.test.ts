@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { findFastbootInterface } from '../../../src/transports/usb-interface.js';
 import { UDEV_RULE_PATH, isPermissionError } from '../../../src/transports/usb-permissions.js';
 import { createWebUsbLink, clampTransferSize } from '../../../src/transports/usb.js';
-import type { UsbAlternateInterfaceLike, UsbConfigurationLike, WebUsbDeviceLike } from '../../../src/transports/webusb-types.js';
+import type { UsbAlternateInterfaceLike, UsbConfigurationLike, UsbEndpointLike, WebUsbDeviceLike } from '../../../src/transports/webusb-types.js';
 
 const bulk = (n: number, direction: 'in' | 'out', packetSize = 512) => ({ endpointNumber: n, direction, type: 'bulk' as const, packetSize });
-const alt = (cls: number, sub: number, proto: number, endpoints = [bulk(1, 'in'), bulk(2, 'out')]): UsbAlternateInterfaceLike => ({
+const alt = (cls: number, sub: number, proto: number, endpoints: UsbEndpointLike[] = [bulk(1, 'in'), bulk(2, 'out')]): UsbAlternateInterfaceLike => ({
   alternateSetting: 0,
   interfaceClass: cls,
   interfaceSubclass: sub,
