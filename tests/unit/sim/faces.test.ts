@@ -100,18 +100,22 @@ describe('TCP face', () => {
 
 // ---------------------------------------------------------------- UDP
 
-function udpClient(port: number): { sock: UdpSocket; send(id: number, flags: number, seq: number, data?: string | Buffer): Promise<Buffer> } {
+function udpClient(port: number, timeoutMs = 1000): { sock: UdpSocket; send(id: number, flags: number, seq: number, data?: string | Buffer): Promise<Buffer> } {
   const sock = createSocket('udp4');
   cleanups.push(() => sock.close());
   return {
     sock,
     send: (id, flags, seq, data) =>
       new Promise<Buffer>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('no UDP answer')), 1000);
-        sock.once('message', (m) => {
+        const onMessage = (m: Buffer): void => {
           clearTimeout(t);
           resolve(m);
-        });
+        };
+        const t = setTimeout(() => {
+          sock.off('message', onMessage);
+          reject(new Error('no UDP answer'));
+        }, timeoutMs);
+        sock.once('message', onMessage);
         const body = typeof data === 'string' ? Buffer.from(data, 'latin1') : (data ?? Buffer.alloc(0));
         sock.send(Buffer.concat([Buffer.from([id, flags, seq >> 8, seq & 0xff]), body]), port, '127.0.0.1');
       }),
@@ -175,6 +179,21 @@ describe('UDP face', () => {
     }
     expect(got).toBe(size);
     expect((await c.send(3, 0, seq)).subarray(4).toString()).toBe('OKAY');
+  });
+
+  it('goes silent while unplugged, then starts a fresh sequence when back', async () => {
+    h = await makeHarness('fastboot:U3?partitions=boot:1M&reboot-delay=600ms');
+    server = await startUdpFace(h.dev);
+    const c = udpClient(server.port, 200);
+    await c.send(1, 0, 0);
+    await c.send(2, 0, 0, hostInit(1024));
+    await c.send(3, 0, 1, 'getvar:product');
+    await c.send(3, 0, 2);
+    h.dev.unplug();
+    await expect(c.send(3, 0, 3, 'getvar:product')).rejects.toThrow(/no UDP answer/);
+    await expect(c.send(1, 0, 0)).rejects.toThrow(/no UDP answer/);
+    await new Promise((r) => setTimeout(r, 400));
+    expect([...(await c.send(1, 0, 0))].slice(4)).toEqual([0, 0]);
   });
 
   it('answers unknown packet ids and fastboot packets without a session with an error packet', async () => {
