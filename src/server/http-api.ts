@@ -14,6 +14,8 @@ export interface ApiContext {
   hub: WsHub;
   authenticated: boolean;
   corsHeaders: Record<string, string>;
+  /** Replace the station token (POST /api/token/regenerate); every WebSocket session must authenticate again. */
+  rotateToken(): Promise<string>;
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -128,6 +130,10 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
       const body = await readBody(req);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) return error('bad_request', 'Body must be a JSON object of settings to change.');
       return json(200, station.updateSettings(body as Parameters<StationApi['updateSettings']>[0]));
+    }
+    if (path === '/api/token/regenerate') {
+      if (method !== 'POST') return methodNotAllowed(res, ctx, 'POST');
+      return json(200, { token: await ctx.rotateToken() });
     }
     if (isChange) return error('not_found', `No such endpoint: ${method} ${path}.`);
     if (path === '/api/batches') return json(200, station.batches());

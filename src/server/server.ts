@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { FlashError } from '../core/errors.js';
 import type { StationApi } from '../core/station-api.js';
 import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './client-channel.js';
 import { createGuards, requestToken, tokenMatches } from './guards.js';
@@ -12,6 +13,7 @@ import { handleApi } from './http-api.js';
 import { sendError } from './http-errors.js';
 import { serveStatic } from './static-files.js';
 import { WsHub } from './ws-hub.js';
+import { rotateToken } from './token.js';
 
 export const WS_PATH = '/flash-progress';
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -23,6 +25,8 @@ export interface ServerOptions {
   token: string;
   allowOrigins?: string[];
   staticDir?: string;
+  /** True when the token came from $FLASH_STATION_TOKEN (then it cannot be regenerated over HTTP). */
+  tokenFromEnv?: boolean;
   /** Tuning (tests and benchmarks); the defaults suit a station. */
   maxClients?: number;
   heartbeatMs?: number;
@@ -53,11 +57,12 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string, code: str
 
 export async function startServer(station: StationApi, options: ServerOptions): Promise<RunningServer> {
   let boundPort = options.port;
+  let token = options.token;
   const guards = createGuards({ host: options.host, port: () => boundPort, allowOrigins: options.allowOrigins ?? [] });
   const maxClients = options.maxClients ?? 1024;
   const hub = new WsHub(station, {
     version: station.version,
-    checkToken: (t) => tokenMatches(options.token, t),
+    checkToken: (t) => tokenMatches(token, t),
     limits: { ...DEFAULT_CHANNEL_LIMITS, ...options.channelLimits },
     ratePerSecond: options.ratePerSecond ?? 500,
     rateBurst: options.rateBurst ?? 1000,
@@ -94,8 +99,15 @@ export async function startServer(station: StationApi, options: ServerOptions): 
       sendError(res, 'bad_request', 'This is the WebSocket endpoint: connect with a WebSocket client.', 426, { upgrade: 'websocket' });
       return;
     }
-    const authenticated = tokenMatches(options.token, requestToken(req, new URL('http://x/')) ?? null);
-    if (await handleApi(req, res, url, { station, hub, authenticated, corsHeaders })) return;
+    // HTTP takes the token only as Authorization: Bearer (a token in a URL would end up in logs and history).
+    const authenticated = tokenMatches(token, requestToken(req, new URL('http://x/')) ?? null);
+    const rotate = async (): Promise<string> => {
+      if (options.tokenFromEnv ?? process.env.FLASH_STATION_TOKEN?.trim() === options.token) throw new FlashError('forbidden', 'The token comes from $FLASH_STATION_TOKEN; change it there and restart the station.');
+      token = await rotateToken(options.dataDir);
+      hub.revokeAll('The station token was changed; send {"type":"auth","token":…} with the new one.');
+      return token;
+    };
+    if (await handleApi(req, res, url, { station, hub, authenticated, corsHeaders, rotateToken: rotate })) return;
     if ((method === 'GET' || method === 'HEAD') && (await serveStatic(req, res, url.pathname, options.staticDir, req.headers.host ?? ''))) return;
     sendError(res, 'not_found', `Nothing at ${url.pathname}.`, 404);
   }
@@ -127,7 +139,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
       return refuseUpgrade(socket, 503, 'Service Unavailable', 'too_many_clients', `The station serves at most ${maxClients} connections; try again later.`);
     }
     const given = requestToken(req, url);
-    const auth = given === undefined ? 'no' : tokenMatches(options.token, given) ? 'yes' : 'wrong';
+    const auth = given === undefined ? 'no' : tokenMatches(token, given) ? 'yes' : 'wrong';
     wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, req, auth));
   });
 

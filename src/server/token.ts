@@ -39,3 +39,16 @@ export async function readTokenFile(dataDir: string): Promise<string | undefined
     throw new FlashError('internal', `Cannot read the token file in ${dataDir}: ${(e as Error).message}`, { cause: e });
   }
 }
+
+/** Replace DATA_DIR/token with a fresh random token (mode 0600) and return it. */
+export async function rotateToken(dataDir: string): Promise<string> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('base64url');
+  const file = join(dataDir, TOKEN_FILE);
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, `${token}\n`, { mode: 0o600 });
+  await chmod(temp, 0o600);
+  const { rename } = await import('node:fs/promises');
+  await rename(temp, file);
+  return token;
+}

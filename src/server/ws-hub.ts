@@ -108,6 +108,15 @@ export class WsHub {
     }
   }
 
+  /** Drop every session's authentication (the token changed); they stay connected, read-only. */
+  revokeAll(message: string): void {
+    for (const client of this.clients) {
+      if (!client.authenticated) continue;
+      client.authenticated = false;
+      this.send(client, { type: 'error', code: 'unauthorized', message });
+    }
+  }
+
   /** Close every client (1001 going away) and stop the heartbeat. */
   close(): void {
     clearInterval(this.heartbeat);

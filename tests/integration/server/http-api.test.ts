@@ -163,3 +163,30 @@ describe('web UI', () => {
     expect((await fetch(`${h.http}/flash-progress`)).status).toBe(426);
   });
 });
+
+describe('token regeneration', () => {
+  it('replaces the token: the old one stops working, WebSocket sessions turn read-only until they auth again', async () => {
+    const own = await startHarness();
+    try {
+      const { connect } = await import('./helpers/harness.js');
+      const c = await connect(`${own.url}?token=${own.token}`);
+      expect((await fetch(`${own.http}/api/token/regenerate`, { method: 'POST' })).status).toBe(401);
+      const r = await fetch(`${own.http}/api/token/regenerate`, { method: 'POST', headers: { authorization: `Bearer ${own.token}` } });
+      expect(r.status).toBe(200);
+      const { token } = (await r.json()) as { token: string };
+      expect(token).not.toBe(own.token);
+      const { readFile } = await import('node:fs/promises');
+      expect((await readFile(join(own.dir, 'token'), 'utf8')).trim()).toBe(token);
+      await c.next((m) => m.type === 'error' && m.code === 'unauthorized');
+      expect(await c.request({ type: 'set_limits', bytesPerSecond: null })).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
+      expect(await c.request({ type: 'auth', token })).toMatchObject({ ok: true });
+      const old = await fetch(`${own.http}/api/limits`, { method: 'POST', headers: { authorization: `Bearer ${own.token}` }, body: '{"bytesPerSecond":null}' });
+      expect(old.status).toBe(401);
+      const fresh = await fetch(`${own.http}/api/limits`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"bytesPerSecond":null}' });
+      expect(fresh.status).toBe(200);
+      c.close();
+    } finally {
+      await own.close();
+    }
+  });
+});
