@@ -129,4 +129,48 @@ describe('web UI against a simulated station', () => {
     await screenshot(page, 'e2e-08-history');
     await page.getByRole('link', { name: 'Station' }).click();
   });
+
+  it('is usable by keyboard alone', async () => {
+    for (const pressed of await page.getByRole('button', { pressed: true }).all()) await pressed.click();
+    await page.getByRole('article', { name: 'Device SIM0001' }).getByRole('button', { name: /Select SIM0001/ }).focus();
+    await page.keyboard.press('Space');
+    await page.getByLabel('Image').focus();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(image);
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('boot');
+    await page.keyboard.press('Enter');
+    const before = await page.getByRole('region', { name: /on device SIM0001$/ }).count();
+    await expect.poll(() => page.getByRole('region', { name: /on device SIM0001$/ }).count(), { timeout: 10_000 }).toBe(before + 1);
+    await expect.poll(() => jobCard('SIM0001').getByText('Completed', { exact: true }).count(), { timeout: 30_000 }).toBe(1);
+  });
+
+  it('changes station settings and switches to the dark theme', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const slots = page.getByLabel('Slots');
+    await slots.fill('3');
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await page.getByLabel('Serial pattern').fill('SIM*');
+    await page.getByLabel('Rule partition').fill('boot');
+    await page.getByLabel('Rule file').fill(image);
+    await page.getByRole('checkbox', { name: 'On', exact: true }).uncheck();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved.' }).count(), { timeout: 10_000 }).toBe(1);
+    const token = new URL(station.uiUrl).searchParams.get('token') ?? '';
+    const saved = (await (await fetch(`http://127.0.0.1:${station.port}/api/settings`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      slotLimit: number;
+      autoFlash: { rules: { match: { serial?: string }; partition?: string; enabled: boolean }[] };
+    };
+    expect(saved.slotLimit).toBe(3);
+    expect(saved.autoFlash.rules).toEqual([expect.objectContaining({ match: { serial: 'SIM*' }, partition: 'boot', enabled: false })]);
+    await page.getByRole('button', { name: /Dark theme/ }).click();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).toBe('rgb(15, 18, 22)');
+    await screenshot(page, 'e2e-09-settings-dark');
+    await page.getByRole('link', { name: 'Station' }).click();
+    await screenshot(page, 'e2e-10-station-dark');
+    await page.getByRole('button', { name: /Light theme/ }).click();
+  });
 });

@@ -58,7 +58,7 @@ function DeviceTileImpl({ device, job, selected, onSelect }: DeviceTileProps) {
             </span>
           </>
         ) : (
-          <span className="muted">{device.partitions ? `${device.partitions.length} partitions` : 'ready'}</span>
+          <span className="muted">{device.partitions ? `${device.partitions.length} partition${device.partitions.length === 1 ? '' : 's'}` : 'ready'}</span>
         )}
       </div>
       <button type="button" className={`btn tile-select${selected ? ' on' : ''}`} aria-pressed={selected} onClick={() => onSelect(device.id, !selected)}>

@@ -5,7 +5,7 @@ import { command } from '../hooks/use-job-actions.js';
 import { useStationContext, useStationSnapshot } from '../hooks/use-station.js';
 import { HttpError, stationFetch } from '../lib/station-http.js';
 import type { Theme } from '../lib/theme.js';
-import { StationSettingsForm } from '../components/station-settings-form.js';
+import { isSettingsDoc, StationSettingsForm, type SettingsDoc } from '../components/station-settings-form.js';
 
 export interface SettingsViewProps {
   theme: Theme;
@@ -15,7 +15,6 @@ export interface SettingsViewProps {
   onToken(token: string): void;
 }
 
-type SettingsDoc = Record<string, unknown>;
 
 export function SettingsView({ theme, onTheme, notifications, onNotifications, onToken }: SettingsViewProps) {
   const { connection, token } = useStationContext();
@@ -28,8 +27,8 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
   const [tokenMsg, setTokenMsg] = useState<string | null>(null);
 
   useEffect(() => {
-    stationFetch<SettingsDoc>('/api/settings', token)
-      .then((doc) => setSettings(doc))
+    stationFetch<unknown>('/api/settings', token)
+      .then((doc) => (isSettingsDoc(doc) ? setSettings(doc) : setSettingsMsg('This station answers /api/settings in a form this page does not know.')))
       .catch((e: unknown) =>
         setSettingsMsg(
           e instanceof HttpError && e.status === 404
@@ -59,8 +58,8 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
   const saveSettings = async (patch: SettingsDoc) => {
     setSettingsMsg(null);
     try {
-      const saved = await stationFetch<SettingsDoc>('/api/settings', token, { method: 'PUT', body: patch });
-      setSettings(saved ?? { ...settings, ...patch });
+      const saved = await stationFetch<unknown>('/api/settings', token, { method: 'PUT', body: patch });
+      setSettings(isSettingsDoc(saved) ? saved : patch);
       setSettingsMsg('Saved.');
     } catch (e) {
       setSettingsMsg(e instanceof Error ? e.message : String(e));
@@ -88,6 +87,7 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
   return (
     <section className="settings-view" aria-labelledby="settings-title">
       <h2 id="settings-title">Settings</h2>
+      {settings ? null : (
       <fieldset>
         <legend>Bandwidth</legend>
         <label>
@@ -99,9 +99,10 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
         </button>
         {limitMsg ? <p role="status">{limitMsg}</p> : null}
       </fieldset>
+      )}
       <fieldset>
         <legend>Station</legend>
-        {settings ? <StationSettingsForm settings={settings} onSave={saveSettings} /> : null}
+        {settings ? <StationSettingsForm key={JSON.stringify(settings)} settings={settings} onSave={saveSettings} /> : null}
         {settingsMsg ? <p role="status">{settingsMsg}</p> : null}
       </fieldset>
       <fieldset>
