@@ -27,6 +27,7 @@ A simulated fastboot device that AOSP fastboot and Flash Station flash like a ph
   --speed BYTES_PER_SECOND   limit ingest to model a real link
   --latency DURATION         turnaround per transfer, e.g. 100us
   --reboot-delay DURATION    time a reboot keeps the device away (default 1s)
+  --flash-speed BYTES_PER_SECOND  how fast flash writes the partition (default: disk speed)
   --product NAME             reported product (default flashsim)
   --fail-after BYTES, --disconnect-after BYTES, --stall-after BYTES, --fail-command NAME, --repeat-faults
                              fault injection (docs/simulator.md)
@@ -68,7 +69,7 @@ export async function runFastbootSimCli(argv: string[], io: SimCliIo = {}): Prom
       options: {
         tcp: multi, udp: multi, host: str, serial: str, partition: multi, 'max-download': str, store: str,
         'data-dir': str, slots: { type: 'boolean' }, logical: str, mode: str, speed: str, latency: str,
-        'reboot-delay': str, product: str, 'fail-after': str, 'disconnect-after': str, 'stall-after': str,
+        'reboot-delay': str, 'flash-speed': str, product: str, 'fail-after': str, 'disconnect-after': str, 'stall-after': str,
         'fail-command': str, 'repeat-faults': { type: 'boolean' }, 'udp-packet': str, help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -92,7 +93,7 @@ export async function runFastbootSimCli(argv: string[], io: SimCliIo = {}): Prom
     if (values.partition?.length) spec.partitions = parsePartitionList(values.partition.join(','));
     const keys: Array<[string, string | undefined]> = [
       ['max-download', values['max-download']], ['speed', values.speed], ['latency', values.latency],
-      ['reboot-delay', values['reboot-delay']], ['product', values.product], ['logical', values.logical],
+      ['reboot-delay', values['reboot-delay']], ['flash-speed', values['flash-speed']], ['product', values.product], ['logical', values.logical],
       ['mode', values.mode], ['fail-after', values['fail-after']], ['disconnect-after', values['disconnect-after']],
       ['stall-after', values['stall-after']], ['fail-command', values['fail-command']], ['udp-packet', values['udp-packet']],
     ];

@@ -50,6 +50,9 @@ export function applySimOption(spec: FastbootSimSpec, key: string, value: string
     case 'speed':
       spec.link.bytesPerSecond = parseSize(value, key);
       return;
+    case 'flash-speed':
+      spec.flashBytesPerSecond = parseSize(value, key);
+      return;
     case 'latency':
       spec.link.latencyMs = parseDuration(value, key);
       return;

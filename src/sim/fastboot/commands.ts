@@ -1,4 +1,5 @@
 // The fastboot command set of the simulated device: what each command does and how it answers.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimPartition } from './config.js';
 import type { SimSession } from './connection.js';
 import type { FastbootSimDevice } from './device.js';
@@ -98,19 +99,29 @@ async function flash(dev: Dev, s: SimSession, name: string): Promise<void> {
       dev.reply(s, 'FAIL', `sparse image expands to ${sparse.size} bytes, larger than partition ${p.name} (${file.size} bytes)`);
       return;
     }
+    let written = 0;
     for (const op of sparse.ops) {
       if (op.kind === 'raw') await file.write(op.offset, op.data);
       else if (op.kind === 'fill') await file.fill(op.offset, op.length, op.value);
+      if (op.kind !== 'skip') written += op.kind === 'raw' ? op.data.length : op.length;
     }
+    await flashTime(dev, written);
   } else {
     if (image.length > file.size) {
       dev.reply(s, 'FAIL', `image is ${image.length} bytes, larger than partition ${p.name} (${file.size} bytes)`);
       return;
     }
     await file.write(0, image);
+    await flashTime(dev, image.length);
   }
   dev.stats.flashes++;
   dev.reply(s, 'OKAY');
+}
+
+/** `flash-speed`: a real device's flash takes time; hosts must wait for it. */
+async function flashTime(dev: Dev, bytes: number): Promise<void> {
+  const rate = dev.config.flashBytesPerSecond;
+  if (rate > 0 && bytes > 0) await sleep((bytes * 1000) / rate);
 }
 
 async function erase(dev: Dev, s: SimSession, name: string): Promise<void> {
@@ -274,7 +285,7 @@ function oem(dev: Dev, s: SimSession, arg: string): void {
       dev.reply(s, 'INFO', `Partitions: ${visiblePartitions(dev).length}`);
       return dev.reply(s, 'OKAY');
     case 'help':
-      for (const line of ['oem device-info', 'oem log (stage the command log; fetch it with get_staged)', 'oem unlock', 'oem lock']) {
+      for (const line of ['oem device-info', 'oem log (stage the command log; fetch it with get_staged)', 'oem text MESSAGE (answer with a TEXT packet)', 'oem unlock', 'oem lock']) {
         dev.reply(s, 'INFO', line);
       }
       return dev.reply(s, 'OKAY');
@@ -287,6 +298,11 @@ function oem(dev: Dev, s: SimSession, arg: string): void {
       dev.unlocked = cmd === 'unlock';
       return dev.reply(s, 'OKAY');
     default:
+      if (cmd.startsWith('text ')) {
+        // TEXT (newer protocol): printed raw by hosts that know it. Only on request: AOSP fastboot 29 does not.
+        dev.reply(s, 'TEXT', cmd.slice(5));
+        return dev.reply(s, 'OKAY');
+      }
       return dev.reply(s, 'FAIL', `unknown oem command "${cmd}"`);
   }
 }

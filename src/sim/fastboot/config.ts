@@ -41,6 +41,8 @@ export interface FastbootSimSpec {
   slots: boolean;
   link: SimLinkModel;
   rebootDelayMs: number;
+  /** Rate at which `flash` writes the partition, in bytes per second (RAW and FILL bytes); 0 = as fast as the disk. */
+  flashBytesPerSecond: number;
   faults: SimFaults;
   locked: boolean;
   mode: SimMode;
@@ -76,6 +78,7 @@ export function defaultSpec(serial: string): FastbootSimSpec {
     slots: false,
     link: { bytesPerSecond: 0, latencyMs: 0 },
     rebootDelayMs: 1000,
+    flashBytesPerSecond: 0,
     faults: { repeat: false },
     locked: false,
     mode: 'bootloader',

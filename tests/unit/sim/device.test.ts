@@ -180,6 +180,9 @@ describe('commands', () => {
     expect(info.status).toBe('OKAY');
     expect(info.info).toContain('Device unlocked: true');
     expect((await h.cmd('oem frob')).text).toMatch(/unknown oem command/);
+    await h.s.write(Buffer.from('oem text hello there'));
+    expect(Buffer.from(await h.s.read()).toString()).toBe('TEXThello there');
+    expect((await readReply(h.s)).status).toBe('OKAY');
   });
 });
 

@@ -127,6 +127,14 @@ describe('link model', () => {
     expect(one).toBeLessThan(41e6);
   });
 
+  it('flash-speed makes flash take the time a real flash chip would', async () => {
+    h = await makeHarness('fastboot:L3?partitions=boot:1M&flash-speed=2M');
+    expect((await h.download(randomBytes(512 * 1024))).status).toBe('OKAY');
+    const t0 = performance.now();
+    expect((await h.cmd('flash:boot')).status).toBe('OKAY');
+    expect(performance.now() - t0).toBeGreaterThan(240);
+  });
+
   it('answers responses as whole packets of at most 256 bytes', async () => {
     h = await makeHarness('fastboot:L2?partitions=boot:1M');
     await h.s.write(Buffer.from(`oem device-info`));
