@@ -55,6 +55,7 @@ Options:
   --device ID            the device to flash (see flash-station devices)
   --plan PLAN_FILE       a bundle folder, zip, manifest or factory image instead of PARTITION IMAGE
   --verify               read back and compare where the device allows it
+  --rate SIZE            limit this job to SIZE bytes per second (K/M/G suffixes, e.g. 20M)
   --json                 one JSON event per line
 ${CLIENT_OPTIONS}
 

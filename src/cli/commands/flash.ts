@@ -9,13 +9,14 @@ import { formatBytes, formatDuration, progressLine } from '../format.js';
 import { FLASH_HELP } from '../help.js';
 import { EXIT, type CliIo } from '../io.js';
 import { describeEvent } from './watch.js';
+import { parseSize } from '../sizes.js';
 
 export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
       url: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' },
-      device: { type: 'string', short: 'd' }, plan: { type: 'string' }, verify: { type: 'boolean' },
+      device: { type: 'string', short: 'd' }, plan: { type: 'string' }, verify: { type: 'boolean' }, rate: { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -32,6 +33,15 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
   if (!values.device) return usage('--device ID is required (see flash-station devices).');
   if (values.plan ? positionals.length !== 0 : positionals.length !== 2) {
     return usage(values.plan ? 'give either --plan PLAN_FILE or PARTITION IMAGE, not both.' : 'give PARTITION IMAGE (or --plan PLAN_FILE).');
+  }
+  let rate: number | undefined;
+  if (values.rate !== undefined) {
+    try {
+      rate = parseSize(values.rate);
+    } catch (e) {
+      return usage(`--rate: ${(e as Error).message}`);
+    }
+    if (rate <= 0) return usage('--rate must be more than 0 bytes per second.');
   }
   const request = values.plan
     ? { deviceId: values.device, plan: resolve(values.plan) }
@@ -110,6 +120,7 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
       return code === 'not_connected' || code === 'disconnected' || code === 'unauthorized' || code === 'bad_request' ? EXIT.usage : EXIT.failed;
     }
     jobId = started.jobId;
+    if (rate !== undefined) await client.setLimits(rate, jobId).catch((e: unknown) => io.stderr.write(`could not limit the job: ${(e as Error).message}\n`));
     if (!values.json) io.stderr.write(`job ${jobId} ${started.status} on ${values.device}\n`);
     else io.stdout.write(`${JSON.stringify({ type: 'result', ok: true, ...started })}\n`);
     for (const m of early.splice(0)) if ('jobId' in m && m.jobId === jobId) show(m);

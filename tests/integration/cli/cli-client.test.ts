@@ -71,6 +71,18 @@ describe('flash-station flash', () => {
     await waitFor(() => h.station.devices().find((d) => d.id === 'TEST0002')?.state === 'idle');
   });
 
+  it('limits the job with --rate and refuses a bad rate', async () => {
+    const image = await makeImage(h.dir, 'rate.img', 3 * 1024 * 1024);
+    const t = io();
+    const t0 = performance.now();
+    expect(await main(['flash', '--url', h.url, '--token', h.token, '--device', 'TEST0001', '--rate', '4M', 'boot', image], t)).toBe(0);
+    // 3 MiB at 4 MiB/s takes about 0.75 s; unthrottled it takes a few ms.
+    expect(performance.now() - t0).toBeGreaterThan(500);
+    const bad = io();
+    expect(await main(['flash', '--url', h.url, '--token', h.token, '--device', 'TEST0001', '--rate', 'fast', 'boot', image], bad)).toBe(2);
+    expect(bad.err).toContain('--rate');
+  });
+
   it('exits 1 when the station refuses the job, 2 without a token', async () => {
     const t = io();
     expect(await main(['flash', '--url', h.url, '--token', h.token, '--device', 'TEST0001', 'boot', '/nonexistent/x.img'], t)).toBe(1);
