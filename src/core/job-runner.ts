@@ -151,8 +151,12 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
           releaseSource(opened[i]);
           opened[i] = undefined;
           await sleep(deps.clock, deps.settings().retryDelayMs, signal);
-          // The device may have dropped: wait until it is back (it may never have gone).
-          const back = await registry.waitFor(job.deviceId, Math.max(30_000, deps.settings().deviceWaitMs), signal);
+          // The device may have dropped (its detach can trail the error a little): wait for it to come back, or take
+          // it as it is when it stays attached for a second.
+          const back = await registry.waitFor(job.deviceId, Math.max(30_000, deps.settings().deviceWaitMs), signal, {
+            newerThan: generation,
+            settleMs: 1000,
+          });
           generation = back.generation;
           link = back.attached.link;
         }
