@@ -1,0 +1,53 @@
+// Device selectors (many-device start_flash, auto-flash rules), partition lookup with slot suffixes, stage sentences.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { globToRegExp, matchesSelector } from '../../../src/core/device-select.js';
+import { findPartition } from '../../../src/core/job-request.js';
+import { stageFor } from '../../../src/core/step-stage.js';
+import type { Device } from '../../../src/protocol/messages.js';
+
+const device = (over: Partial<Device> = {}): Device => ({
+  id: 'R58M1234', protocol: 'fastboot', transport: 'usb', name: 'Pixel', serial: 'R58M1234', state: 'idle',
+  info: { product: 'sailfish' }, partitions: [{ name: 'boot_a', size: 64 }, { name: 'boot_b', size: 64 }, { name: 'system', size: 1024 }],
+  ...over,
+});
+
+describe('selectors', () => {
+  it('matches every given field, globs on serial and product, case-insensitively', () => {
+    expect(matchesSelector(device(), {})).toBe(true);
+    expect(matchesSelector(device(), { protocol: 'fastboot', state: 'idle', serial: 'r58m*' })).toBe(true);
+    expect(matchesSelector(device(), { product: 'sail?ish' })).toBe(true);
+    expect(matchesSelector(device(), { transport: 'tcp' })).toBe(false);
+    expect(matchesSelector(device({ state: 'busy' }), { state: 'idle' })).toBe(false);
+    expect(matchesSelector(device({ info: {} }), { product: '*' })).toBe(false);
+  });
+
+  it('treats regex characters in a glob literally', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 20 }), (s) => {
+        const literal = s.replace(/[*?]/g, '');
+        expect(globToRegExp(literal).test(literal)).toBe(true);
+        expect(globToRegExp(`${literal}*`).test(`${literal}anything`)).toBe(true);
+      }),
+    );
+    expect(globToRegExp('a.b').test('axb')).toBe(false);
+  });
+});
+
+describe('partitions', () => {
+  it('finds a partition by name or slot suffix; null when the device lists none', () => {
+    expect(findPartition(device(), 'system')?.size).toBe(1024);
+    expect(findPartition(device(), 'boot')?.name).toBe('boot_a');
+    expect(findPartition(device(), 'vendor')).toBeUndefined();
+    expect(findPartition(device({ partitions: [] }), 'vendor')).toBeNull();
+    expect(findPartition(undefined, 'vendor')).toBeNull();
+  });
+});
+
+describe('stage sentences', () => {
+  it('says what a step does and where it is in the plan', () => {
+    expect(stageFor({ op: 'erase', partition: 'userdata' }, 1, 3)).toBe('Erasing userdata partition (2/3)');
+    expect(stageFor({ op: 'reboot', target: 'system' }, 2, 3)).toBe('Rebooting (3/3)');
+    expect(stageFor({ op: 'set_active', slot: 'b' }, 0, 1)).toBe('Setting active slot b (1/1)');
+  });
+});
