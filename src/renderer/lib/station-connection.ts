@@ -1,7 +1,7 @@
 // One WebSocket to the station, framework-free: reconnects with a fixed delay and an attempt limit, rebuilds state
 // from hello/snapshot, batches state publication to one update per animation frame, answers commands by requestId.
 import type { ClientCommand, ResultMessage, ServerMessage, SnapshotMessage } from '../../protocol/messages.js';
-import { clearAllJobs, clearJob, emptyState, reduce, type StationState } from './station-state.js';
+import { annotateJobs, clearAllJobs, clearJob, emptyState, reduce, type StationState } from './station-state.js';
 
 export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'failed';
 
@@ -77,6 +77,7 @@ export class StationConnection {
   private flushQueued = false;
   private nextRequest = 1;
   private readonly pending = new Map<string, Pending>();
+  private readonly targets = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private readonly eventListeners = new Set<EventListener>();
   /** The working copy; published to `snapshot` once per frame. */
@@ -163,6 +164,12 @@ export class StationConnection {
 
   clearJob(jobId: string): void {
     this.update({ station: clearJob(this.live.station, jobId) });
+  }
+
+  /** Label jobs this page started with what they write; applied now and to frames that create them later. */
+  annotate(jobIds: readonly string[], target: string): void {
+    for (const id of jobIds) this.targets.set(id, target);
+    this.update({ station: annotateJobs(this.live.station, jobIds, target) });
   }
 
   clearAllJobs(): void {
@@ -253,7 +260,10 @@ export class StationConnection {
       return;
     }
     if (!message || typeof message !== 'object' || typeof message.type !== 'string') return;
-    const station = reduce(this.live.station, message);
+    let station = reduce(this.live.station, message);
+    const jobId = (message as { jobId?: unknown }).jobId;
+    if (typeof jobId === 'string' && this.targets.has(jobId)) station = annotateJobs(station, [jobId], this.targets.get(jobId) ?? '');
+    if (message.type === 'snapshot') for (const [id, target] of this.targets) station = annotateJobs(station, [id], target);
     this.update({ station, lastMessageTime: Date.now() });
     if ((message.type === 'result' || message.type === 'snapshot') && message.requestId) {
       const p = this.pending.get(message.requestId);

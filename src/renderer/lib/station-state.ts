@@ -182,3 +182,15 @@ export function clearAllJobs(state: StationState): StationState {
   for (const [id, job] of state.jobs) if (FINAL_STATES.has(job.state)) cleared.add(id);
   return { ...state, jobs: new Map(), logs: new Map(), cleared };
 }
+
+/** Remember what this page asked a job to write (`boot ← /images/boot.img`) where the station's frames do not say. */
+export function annotateJobs(state: StationState, jobIds: readonly string[], target: string): StationState {
+  let jobs: Map<string, ActiveJob> | null = null;
+  for (const id of jobIds) {
+    const job = state.jobs.get(id);
+    if (!job || job.target) continue;
+    jobs ??= new Map(state.jobs);
+    jobs.set(id, { ...job, target });
+  }
+  return jobs ? { ...state, jobs } : state;
+}
