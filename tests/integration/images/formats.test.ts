@@ -154,3 +154,29 @@ with zipfile.ZipFile('bomb.zip','w', zipfile.ZIP_DEFLATED) as z: z.writestr('bom
     await expect(openImage(p('two.zip'))).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/a\.img, b\.img/) });
   });
 });
+
+describe('multi-stream and multi-frame files', () => {
+  it('reads concatenated xz streams and zstd frames, sizes known up front', async () => {
+    sh('cat img.raw.xz img.raw.xz > two.xz && cat img.raw.zst img.raw.zst > two.zst && printf "\\0\\0\\0\\0" >> two.xz');
+    for (const name of ['two.xz', 'two.zst']) {
+      const src = await openImage(p(name));
+      expect(src.size).toBe(2 * raw.length);
+      const got = await expand(src);
+      expect(got.equals(Buffer.concat([raw, raw]))).toBe(true);
+    }
+  });
+
+  it('reads a sparse image inside xz inside a zip', async () => {
+    sh('cp img.simg.xz deep.simg.xz && zip -q -0 deep.zip deep.simg.xz');
+    const src = await openImage(p('deep.zip'));
+    expect(src.description).toContain('sparse in xz in zip');
+    const got = await expand(src);
+    expect(got.subarray(0, raw.length).equals(raw)).toBe(true);
+  });
+
+  it('hash: false leaves sha256() rejecting instead of hanging', async () => {
+    const src = await openImage(p('img.raw'), { hash: false });
+    await expand(src);
+    await expect(src.sha256()).rejects.toThrow(/without hashing/);
+  });
+});
