@@ -246,7 +246,7 @@ async function resizeLogical(dev: Dev, s: SimSession, arg: string): Promise<void
   if (size === undefined) return dev.reply(s, 'FAIL', `invalid size "${sizeText ?? ''}"`);
   if (size > superSpaceLeft(dev, p.name)) return dev.reply(s, 'FAIL', `not enough space in super for ${p.name} (${size} bytes)`);
   await dev.store.get(p.name)?.resize(size);
-  p.size = size;
+  dev.resizePartition(p.name, size);
   dev.reply(s, 'OKAY');
 }
 

@@ -5,6 +5,7 @@ import { SimDisconnectedError, SimSession, type EndReason, type SessionHost } fr
 import { LinkPacer } from './link-model.js';
 import { PartitionStore } from './partition-store.js';
 import { runCommand } from './commands.js';
+import { applyLogical, loadState, saveState } from './device-state.js';
 import type { VariableSource } from './variables.js';
 
 /** The device is rebooting or unplugged: no session can be opened now. */
@@ -60,6 +61,8 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #listeners = new Set<(e: DeviceEvent) => void>();
   #closed = false;
+  #deleted: string[] = [];
+  #saving: Promise<void> = Promise.resolve();
 
   private constructor(config: FastbootSimConfig) {
     this.config = config;
@@ -72,6 +75,13 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
 
   static async create(config: FastbootSimConfig): Promise<FastbootSimDevice> {
     const dev = new FastbootSimDevice(config);
+    const saved = await loadState(config.storeDir);
+    if (saved) {
+      dev.#partitions = applyLogical(dev.#partitions, saved);
+      if (config.slots) dev.#currentSlot = saved.currentSlot;
+      dev.#unlocked = saved.unlocked;
+      dev.#deleted = saved.deleted;
+    }
     await dev.store.open(dev.#partitions);
     dev.#online = true;
     return dev;
@@ -99,6 +109,7 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
   }
   set unlocked(v: boolean) {
     this.#unlocked = v;
+    this.#persist();
   }
   get maxDownloadSize(): number {
     return this.config.maxDownloadSize;
@@ -122,14 +133,37 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
   setActiveSlot(slot: 'a' | 'b'): void {
     this.#currentSlot = slot;
     Object.assign(this.#slotState[slot], { unbootable: false, retryCount: 7 });
+    this.#persist();
   }
 
   addPartition(p: SimPartition): void {
     this.#partitions.push(p);
+    this.#deleted = this.#deleted.filter((n) => n !== p.name);
+    this.#persist();
   }
 
   removePartition(name: string): void {
     this.#partitions = this.#partitions.filter((p) => p.name !== name);
+    this.#deleted.push(name);
+    this.#persist();
+  }
+
+  resizePartition(name: string, size: number): void {
+    const p = this.#partitions.find((q) => q.name === name);
+    if (p) p.size = size;
+    this.#persist();
+  }
+
+  /** Save slot, lock and logical partitions (serialised; a failure to save never stops the device). */
+  #persist(): void {
+    const state = {
+      version: 1 as const,
+      currentSlot: this.#currentSlot,
+      unlocked: this.#unlocked,
+      logical: Object.fromEntries(this.#partitions.filter((p) => p.logical).map((p) => [p.name, p.size])),
+      deleted: [...this.#deleted],
+    };
+    this.#saving = this.#saving.then(() => saveState(this.config.storeDir, state)).catch(() => undefined);
   }
 
   /** The partition file behind a reported name (for tests and `fetch`). */
@@ -332,6 +366,7 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.#session?.end('unplugged');
+    await this.#saving;
     await this.store.close();
   }
 }

@@ -4,7 +4,7 @@
 // skipped (so the file stays sparse), zero fills over old data punch holes where the file system allows it, and the
 // partition always reads back exactly as what was flashed.
 import { execFile } from 'node:child_process';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExtentSet } from './extents.js';
 
@@ -218,8 +218,8 @@ export class PartitionStore {
     const f = this.#files.get(name);
     if (!f) return;
     this.#files.delete(name);
-    await f.erase();
     await f.close();
+    await rm(f.path, { force: true });
   }
 
   async close(): Promise<void> {

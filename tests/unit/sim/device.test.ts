@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SimOfflineError } from '../../../src/sim/fastboot/device.js';
+import { FastbootSimDevice, SimOfflineError } from '../../../src/sim/fastboot/device.js';
+import { parseSimSpec } from '../../../src/sim/spec.js';
 import { makeHarness, readReply, sparseImage, type Harness } from './harness.js';
 
 let h: Harness;
@@ -223,6 +224,29 @@ describe('power and modes', () => {
     expect((await h.cmd('create-logical-partition:product:4096')).text).toMatch(/already exists/);
     expect((await h.cmd('delete-logical-partition:product')).status).toBe('OKAY');
     expect((await h.cmd('getvar:partition-size:product')).status).toBe('FAIL');
+  });
+
+  it('remembers the active slot, the lock state and logical partitions across a restart, as a real device does', async () => {
+    const spec = 'fastboot:MEM?partitions=boot:1M,super:8M,system:2M&logical=system&slots=1&mode=fastbootd';
+    h = await makeHarness(spec);
+    await h.cmd('set_active:b');
+    await h.cmd('resize-logical-partition:system_a:8192');
+    await h.cmd('create-logical-partition:odm_b:4096');
+    await h.cmd('delete-logical-partition:system_b');
+    await h.cmd('flashing lock');
+    const storeDir = h.dev.config.storeDir;
+    await h.dev.close();
+    const again = await FastbootSimDevice.create({ ...parseSimSpec(spec), storeDir });
+    try {
+      expect(again.currentSlot).toBe('b');
+      expect(again.unlocked).toBe(false);
+      const sizes = Object.fromEntries(again.partitions.map((p) => [p.name, p.size]));
+      expect(sizes).toMatchObject({ system_a: 8192, odm_b: 4096 });
+      expect(sizes.system_b).toBeUndefined();
+      expect((await stat(again.partitionPath('system_a'))).size).toBe(8192);
+    } finally {
+      await again.close();
+    }
   });
 
   it('records protocol violations a correct host never commits (zero-length packets)', async () => {
