@@ -30,7 +30,12 @@ export async function* zstdDecompress(input: AsyncIterable<Uint8Array>, what: st
       try {
         r = dctx.decompressStream(out.subarray(fill), src);
       } catch (e) {
-        throw new FlashError('image_invalid', `${what}: the zstd stream is corrupt (${(e as Error).message}) — download the image again`, { cause: e });
+        const msg = (e as Error).message;
+        if (/memory|window/i.test(msg)) {
+          throw new FlashError('image_invalid', `${what}: the zstd stream needs a window larger than 128 MiB (made with --long?): ` +
+            'recompress it without --long, or unpack it first', { cause: e });
+        }
+        throw new FlashError('image_invalid', `${what}: the zstd stream is corrupt (${msg}) — download the image again`, { cause: e });
       }
       const [ret, produced, consumed] = r;
       fill += produced;

@@ -180,3 +180,21 @@ describe('multi-stream and multi-frame files', () => {
     await expect(src.sha256()).rejects.toThrow(/without hashing/);
   });
 });
+
+describe('cancel', () => {
+  it.each(['img.raw.xz', 'img.raw.zst', 'img.simg.gz', 'img.simg'])('stops reading %s when the signal aborts', async (name) => {
+    const src = await openImage(p(name));
+    const ac = new AbortController();
+    let seen = 0;
+    await expect((async () => {
+      for await (const c of src.chunks(ac.signal)) {
+        seen++;
+        if (c.offset > 0 || seen > 1) ac.abort();
+      }
+    })()).rejects.toMatchObject({ code: 'cancelled' });
+    expect(seen).toBeLessThan(20);
+    // the source can be read again afterwards, whole
+    expect((await expand(src)).subarray(0, raw.length).equals(raw)).toBe(true);
+  });
+
+});
