@@ -60,6 +60,35 @@ describe.skipIf(!existsSync(CHROMIUM))('Chromium native WebSocket', () => {
     await page.close();
   });
 
+  it('runs the typed StationClient unchanged in the browser with the native WebSocket', async () => {
+    const { build } = await import('esbuild');
+    const bundled = await build({
+      entryPoints: ['src/client/index.ts'], bundle: true, write: false, format: 'iife', globalName: 'FlashStationClient',
+      platform: 'browser', target: 'chrome120', logLevel: 'silent',
+    });
+    const page = await browser.newPage();
+    await page.goto(`${h.http}/`);
+    await page.evaluate(`${bundled.outputFiles[0]!.text}\n;globalThis.FlashStationClient = FlashStationClient;`);
+    const image = await makeImage(h.dir, 'typed.img', 1024 * 1024);
+    const out = await page.evaluate(async ({ url, token, image }) => {
+      const { StationClient } = (globalThis as unknown as { FlashStationClient: typeof import('../../../src/client/index.js') }).FlashStationClient;
+      const client = new StationClient({ url, token, WebSocket: WebSocket as unknown as import('../../../src/client/index.js').WebSocketConstructor });
+      await client.connect();
+      const done = new Promise<string>((resolve) => client.on('flash_completed', (m) => resolve(m.jobId)));
+      const { jobId } = await client.startFlash({ deviceId: 'TEST0002', partition: 'boot', image });
+      const finished = await done;
+      const state = client.state.jobs.get(jobId)?.state;
+      const refused = await client.cancel('nope').then(() => 'accepted', (e: { code: string }) => e.code);
+      client.close();
+      return { jobId, finished, state, authenticated: client.authenticated, refused };
+    }, { url: h.url, token: h.token, image });
+    expect(out.finished).toBe(out.jobId);
+    expect(out.state).toBe('completed');
+    expect(out.authenticated).toBe(true);
+    expect(out.refused).toBe('job_not_found');
+    await page.close();
+  });
+
   it('is refused from a foreign page (cross-site WebSocket hijacking)', async () => {
     const page = await browser.newPage();
     const address = foreign.address() as { port: number };
