@@ -35,7 +35,7 @@ describe('Station jobs', () => {
     expect(last.bytesTransferred).toBe(6 << 20);
     expect(progress.slice(0, -1).every((p) => p.progress < 100)).toBe(true);
     const mid = progress[Math.floor(progress.length / 2)]!;
-    expect(mid.transferSpeed).toBeGreaterThan(4 << 20);
+    expect(mid.transferSpeed).toBeGreaterThan(1 << 20); // the device models 8 MiB/s; a busy machine may give less
     expect(mid.transferSpeed).toBeLessThan(12 << 20);
     // Order: started, progress…, completed.
     const kinds = h.events.filter((e) => (e as { jobId?: string }).jobId === r.jobId).map((e) => e.type);
