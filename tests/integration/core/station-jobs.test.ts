@@ -106,7 +106,7 @@ describe('Station jobs', () => {
     await h.provider.plug(h.device('DEV1', { speed: 4 << 20 }));
     const img = h.image('p.img', 8 << 20);
     const r = await h.station.startFlash({ deviceId: 'DEV1', partition: 'boot', image: img.path });
-    await h.waitFor('flash_progress', (m) => m.jobId === r.jobId && m.progress > 10);
+    const before = await h.waitFor('flash_progress', (m) => m.jobId === r.jobId && m.progress > 10);
     const paused = h.station.pause(r.jobId);
     expect(paused.state).toBe('paused');
     expect(h.of('flash_paused', r.jobId)).toHaveLength(1);
@@ -119,7 +119,8 @@ describe('Station jobs', () => {
     expect(h.of('flash_resumed', r.jobId)).toHaveLength(1);
     // After resuming, the speed is not dragged down by the pause.
     const p = await h.waitFor('flash_progress', (m) => m.jobId === r.jobId && m.bytesTransferred > at + (1 << 20));
-    expect(p.transferSpeed).toBeGreaterThan(2 << 20);
+    // (Counting the 1.3 s pause in a 3 s window would cut the speed by about 40 %.)
+    expect(p.transferSpeed).toBeGreaterThan(before.transferSpeed * 0.75);
     await h.waitFor('flash_completed', (m) => m.jobId === r.jobId);
     expect(() => h!.station.pause(r.jobId)).toThrow(/completed|only a running/);
   });
