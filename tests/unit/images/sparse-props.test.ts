@@ -115,6 +115,31 @@ describe('sparse round trips', () => {
   });
 });
 
+describe('resparse edges', () => {
+  it('an image that is all DONT_CARE still gives one valid piece', async () => {
+    const src: BlockSource = {
+      size: 100 * BS, dataBytes: 0, exact: true, description: 'holes', blockSize: BS, reopenable: true,
+      async *chunks() {
+        yield { kind: 'skip', offset: 0, length: 100 * BS } satisfies Chunk;
+      },
+      sha256: () => Promise.resolve(''),
+    };
+    const pieces = [];
+    for await (const piece of resparse(src, 1 << 16)) pieces.push(await collect(piece.bytes()));
+    expect(pieces).toHaveLength(1);
+    const piece = pieces[0] ?? Buffer.alloc(0);
+    expect(piece.readUInt32LE(16)).toBe(100);
+    const out = Buffer.alloc(100 * BS, 0x5a);
+    await applySparse(piece, out);
+    expect(out.every((x) => x === 0x5a)).toBe(true);
+  });
+
+  it('refuses a piece limit smaller than one block can travel in', async () => {
+    const src = await openByteSource(memoryByteSource(Buffer.alloc(BS, 1), 'one'), { name: 'one', hash: false, chain: [] });
+    await expect(resparse(src, BS).next()).rejects.toMatchObject({ code: 'too_large' });
+  });
+});
+
 describe('fill finder', () => {
   it('marks exactly the 4096-byte blocks of one repeated word as fills and covers every byte', () => {
     fc.assert(
