@@ -71,6 +71,6 @@ describe('permissions', () => {
   it('clamps the transfer size to 16 KiB – 1 MiB', () => {
     expect(clampTransferSize(1)).toBe(16 * 1024);
     expect(clampTransferSize(10 * 1024 * 1024)).toBe(1024 * 1024);
-    expect(clampTransferSize(undefined)).toBe(256 * 1024);
+    expect(clampTransferSize(undefined)).toBe(1024 * 1024);
   });
 });
