@@ -64,8 +64,8 @@ export async function startServer(station: StationApi, options: ServerOptions): 
     version: station.version,
     checkToken: (t) => tokenMatches(token, t),
     limits: { ...DEFAULT_CHANNEL_LIMITS, ...options.channelLimits },
-    ratePerSecond: options.ratePerSecond ?? 500,
-    rateBurst: options.rateBurst ?? 1000,
+    ratePerSecond: options.ratePerSecond ?? 200,
+    rateBurst: options.rateBurst ?? 400,
     maxRefusedFrames: options.maxRefusedFrames ?? 5000,
     heartbeatMs: options.heartbeatMs ?? 30_000,
   });

@@ -13,7 +13,7 @@ export interface HubOptions {
   version: string;
   checkToken(token: string): boolean;
   limits: ChannelLimits;
-  /** Frames per second a client may send, and the burst it may send at once. */
+  /** Frames per second a read-only client may send, and the burst it may send at once; authenticated clients get 5×. */
   ratePerSecond: number;
   rateBurst: number;
   /** Frames refused in one flood before the client is disconnected. */
@@ -38,6 +38,9 @@ interface Client {
   lastRefusedAt: number;
   rateNoticeAt: number;
 }
+
+/** Publishing agents send many frames legitimately (16 jobs × 10/s and more); readers send a few pings. */
+const AUTHENTICATED_RATE_FACTOR = 5;
 
 const JOB_EVENTS = new Set(['flash_started', 'flash_completed', 'flash_failed', 'flash_paused', 'flash_resumed', 'flash_queued', 'flash_log']);
 
@@ -87,7 +90,7 @@ export class WsHub {
       channel: new ClientChannel(ws, this.options.limits, this.counters),
       authenticated: auth === 'yes',
       alive: true,
-      limiter: createRateLimiter(this.options.ratePerSecond, this.options.rateBurst),
+      limiter: this.limiterFor(auth === 'yes'),
       refused: 0,
       lastRefusedAt: 0,
       rateNoticeAt: 0,
@@ -113,6 +116,7 @@ export class WsHub {
     for (const client of this.clients) {
       if (!client.authenticated) continue;
       client.authenticated = false;
+      client.limiter = this.limiterFor(false);
       this.send(client, { type: 'error', code: 'unauthorized', message });
     }
   }
@@ -135,6 +139,15 @@ export class WsHub {
     this.clients.clear();
   }
 
+  private rateOf(authenticated: boolean): number {
+    return authenticated ? this.options.ratePerSecond * AUTHENTICATED_RATE_FACTOR : this.options.ratePerSecond;
+  }
+
+  private limiterFor(authenticated: boolean): RateLimiter {
+    const factor = authenticated ? AUTHENTICATED_RATE_FACTOR : 1;
+    return createRateLimiter(this.options.ratePerSecond * factor, this.options.rateBurst * factor);
+  }
+
   private send(client: Client, message: ServerMessage): void {
     client.channel.push(prepare(message));
   }
@@ -155,7 +168,7 @@ export class WsHub {
         client.rateNoticeAt = now;
         this.send(client, {
           type: 'error', code: 'rate_limited',
-          message: `Too many frames: at most ${this.options.ratePerSecond} per second; frames over the limit are ignored and a flood closes the connection.`,
+          message: `Too many frames: at most ${this.rateOf(client.authenticated)} per second; frames over the limit are ignored and a flood closes the connection.`,
         });
       }
       return;
@@ -179,7 +192,10 @@ export class WsHub {
         station: this.station,
         authenticated: client.authenticated,
         checkToken: (t) => this.options.checkToken(t),
-        setAuthenticated: (v) => { client.authenticated = v; },
+        setAuthenticated: (v) => {
+          client.authenticated = v;
+          client.limiter = this.limiterFor(v);
+        },
       },
       parsed.command,
     ).then((reply) => {
