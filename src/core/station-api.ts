@@ -127,6 +127,20 @@ export interface AnalyticsRow {
   bytes: number;
 }
 
+/** Additive: what history knows about one job. */
+export interface JobDetail {
+  job: Job;
+  stages: Array<{ stage: string; startedAt: number; endedAt?: number; bytes: number }>;
+  logs: Array<{ timestamp: number; level: string; message: string }>;
+  plan?: unknown;
+  /** Every image the job wrote. */
+  images?: Array<{ partition: string; location: string; size: number; dataBytes: number; sha256?: string }>;
+  imagePath?: string;
+  imageSize?: number;
+  averageSpeed?: number;
+  peakSpeed?: number;
+}
+
 export interface BatchSummary {
   batchId: string;
   jobIds: string[];
@@ -172,6 +186,8 @@ export interface StationApi {
   analytics(query: AnalyticsQuery): AnalyticsRow[];
   /** History as CSV (header line first), same filters as `history`. */
   exportCsv(query: HistoryQuery): string;
+  /** One job from history with its per-stage timings, logs, plan and images; undefined when unknown. */
+  jobDetail(jobId: string): JobDetail | undefined;
   getSettings(): StationSettings;
   /** Merges, validates (FlashError `bad_request`), applies live and persists; returns the full settings. */
   updateSettings(patch: Partial<StationSettings>): StationSettings;

@@ -17,6 +17,7 @@ import type {
   AnalyticsRow,
   BatchSummary,
   HistoryQuery,
+  JobDetail,
   StartFlashRequest,
   StartFlashResult,
   StationApi,
@@ -28,6 +29,7 @@ import type { DeviceProvider, Driver } from './types.js';
 import { STATION_VERSION } from './version.js';
 
 export type { Settings } from './settings.js';
+export type { JobDetail } from './station-api.js';
 
 export interface StationOptions {
   dataDir: string;
@@ -47,21 +49,6 @@ export interface Station extends StationApi {
   readonly providerProblems: string[];
   /** Jobs history found running when the station started (it had died): now marked interrupted. */
   readonly interruptedAtStart: number;
-  /** Per-stage timings and logs of one job from history. */
-  jobDetail(jobId: string): JobDetail | undefined;
-}
-
-export interface JobDetail {
-  job: Job;
-  stages: Array<{ stage: string; startedAt: number; endedAt?: number; bytes: number }>;
-  logs: Array<{ timestamp: number; level: string; message: string }>;
-  plan?: unknown;
-  /** Every image the job wrote: partition, location, sizes, SHA-256. */
-  images?: ImageRecord[];
-  imagePath?: string;
-  imageSize?: number;
-  averageSpeed?: number;
-  peakSpeed?: number;
 }
 
 export async function createStation(options: StationOptions): Promise<Station> {
