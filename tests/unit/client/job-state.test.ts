@@ -1,0 +1,58 @@
+// The client's reducer: snapshot replaces, events update devices and jobs, cancelled is told from failed, and the
+// progress it shows never goes back whatever order progress frames arrive in.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyMessage, emptyState, isFinished } from '../../../src/client/job-state.js';
+import type { Device, FlashProgressMessage } from '../../../src/protocol/messages.js';
+
+const device: Device = { id: 'D1', protocol: 'fastboot', transport: 'usb', name: 'Pixel', serial: 'D1', state: 'idle', info: {} };
+const progress = (p: number): FlashProgressMessage => ({
+  type: 'flash_progress', jobId: 'j', deviceId: 'D1', progress: p, stage: 'Writing', bytesTransferred: p, totalBytes: 100,
+  transferSpeed: 1, estimatedTimeRemaining: 1, timestamp: 1,
+});
+
+describe('applyMessage', () => {
+  it('follows a job from queued to completed and a device from attached to detached', () => {
+    const s = emptyState();
+    applyMessage(s, { type: 'snapshot', devices: [device], jobs: [], timestamp: 1 });
+    expect(s.devices.get('D1')?.state).toBe('idle');
+    applyMessage(s, { type: 'device_updated', device: { ...device, state: 'busy' }, timestamp: 2 });
+    expect(s.devices.get('D1')?.state).toBe('busy');
+    applyMessage(s, { type: 'flash_queued', jobId: 'j', deviceId: 'D1', position: 1, timestamp: 3 });
+    expect(s.jobs.get('j')?.state).toBe('queued');
+    applyMessage(s, { type: 'flash_started', jobId: 'j', deviceId: 'D1', stage: 'Initializing', totalBytes: 100, timestamp: 4 });
+    expect(s.jobs.get('j')).toMatchObject({ state: 'running', totalBytes: 100, startedAt: 4 });
+    applyMessage(s, progress(40));
+    applyMessage(s, { type: 'flash_paused', jobId: 'j', deviceId: 'D1', timestamp: 5 });
+    expect(s.jobs.get('j')?.state).toBe('paused');
+    applyMessage(s, { type: 'flash_resumed', jobId: 'j', deviceId: 'D1', timestamp: 6 });
+    applyMessage(s, { type: 'flash_completed', jobId: 'j', deviceId: 'D1', timestamp: 7 });
+    expect(s.jobs.get('j')).toMatchObject({ state: 'completed', progress: 100, endedAt: 7 });
+    expect(isFinished(s.jobs.get('j')!)).toBe(true);
+    applyMessage(s, { type: 'device_detached', deviceId: 'D1', timestamp: 8 });
+    expect(s.devices.size).toBe(0);
+  });
+
+  it('tells cancelled from failed, and picks up jobs it first hears of mid-way', () => {
+    const s = emptyState();
+    applyMessage(s, { type: 'flash_failed', jobId: 'a', deviceId: 'D1', error: 'Cancelled', reason: 'cancelled', timestamp: 1 });
+    applyMessage(s, { type: 'flash_failed', jobId: 'b', deviceId: 'D1', error: 'USB connection lost', code: 'disconnected', timestamp: 1 });
+    expect(s.jobs.get('a')?.state).toBe('cancelled');
+    expect(s.jobs.get('b')).toMatchObject({ state: 'failed', error: 'USB connection lost', errorCode: 'disconnected' });
+    expect(applyMessage(s, { type: 'pong', timestamp: 1 })).toBe(false);
+  });
+
+  it('never shows progress going back', () => {
+    fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 100, noNaN: true }), { minLength: 1, maxLength: 50 }), (values) => {
+      const s = emptyState();
+      let shown = 0;
+      for (const v of values) {
+        applyMessage(s, progress(v));
+        const now = s.jobs.get('j')!.progress;
+        expect(now).toBeGreaterThanOrEqual(shown);
+        shown = now;
+      }
+      expect(shown).toBe(Math.max(...values));
+    }));
+  });
+});
