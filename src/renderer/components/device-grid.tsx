@@ -27,7 +27,14 @@ export function DeviceGrid({ devices, currentJobs, selected, onSelect, onSelectA
       ) : (
         <div className={`device-grid${devices.length > 16 ? ' compact' : ''}`}>
           {devices.map((d) => (
-            <DeviceTile key={d.id} device={d} job={currentJobs.get(d.id)} selected={selected.has(d.id)} onSelect={onSelect} />
+            <DeviceTile
+              key={d.id}
+              device={d}
+              jobState={currentJobs.get(d.id)?.state}
+              jobPercent={Math.floor(currentJobs.get(d.id)?.progress ?? 0)}
+              selected={selected.has(d.id)}
+              onSelect={onSelect}
+            />
           ))}
         </div>
       )}

@@ -2,17 +2,17 @@
 import { memo } from 'react';
 import type { Device } from '../../protocol/messages.js';
 import type { ActiveJob } from '../lib/station-state.js';
-import { formatPercent, formatSpeed } from '../lib/format.js';
 
 export interface DeviceTileProps {
   device: Device;
-  /** The device's current (unfinished) job, if any. */
-  job: ActiveJob | undefined;
+  /** The device's current (unfinished) job, if any: its state and whole-number percent (so a tile redraws rarely). */
+  jobState: ActiveJob['state'] | undefined;
+  jobPercent: number;
   selected: boolean;
   onSelect(deviceId: string, selected: boolean): void;
 }
 
-function DeviceTileImpl({ device, job, selected, onSelect }: DeviceTileProps) {
+function DeviceTileImpl({ device, jobState, jobPercent, selected, onSelect }: DeviceTileProps) {
   const product = typeof device.info.product === 'string' ? device.info.product : device.name;
   return (
     <article
@@ -47,14 +47,13 @@ function DeviceTileImpl({ device, job, selected, onSelect }: DeviceTileProps) {
         ) : null}
       </dl>
       <div className="tile-job" aria-live="off">
-        {job ? (
+        {jobState ? (
           <>
             <div className="mini-bar" aria-hidden="true">
-              <div style={{ transform: `scaleX(${Math.min(100, job.progress) / 100})` }} />
+              <div style={{ transform: `scaleX(${Math.min(100, jobPercent) / 100})` }} />
             </div>
             <span>
-              {job.state === 'queued' ? 'waiting' : job.state === 'paused' ? 'on hold' : formatSpeed(job.transferSpeed)} ·{' '}
-              {formatPercent(job.progress)}
+              {jobState === 'queued' ? 'waiting' : jobState === 'paused' ? 'on hold' : 'writing'} · {jobPercent}%
             </span>
           </>
         ) : (

@@ -131,4 +131,13 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
   );
 }
 
-export const JobCard = memo(JobCardImpl);
+/** What a card shows of a job; two jobs that look the same do not redraw the card. */
+function looks(j: ActiveJob): string {
+  return [
+    j.state, j.stage, j.error, j.errorCode, j.target, j.queuePosition, j.startedAt, j.endedAt, formatPercent(j.progress),
+    j.state === 'running' ? formatSpeed(j.transferSpeed) : '', j.state === 'running' ? formatDuration(j.estimatedTimeRemaining) : '',
+    formatBytes(j.bytesTransferred), formatBytes(j.totalBytes),
+  ].join('\u0000');
+}
+
+export const JobCard = memo(JobCardImpl, (a, b) => a.logs === b.logs && a.onAction === b.onAction && a.onClear === b.onClear && (a.job === b.job || looks(a.job) === looks(b.job)));

@@ -70,6 +70,8 @@ export class StationConnection {
   private readonly minPublishInterval: number;
   private lastPublish = 0;
   private delayTimer: ReturnType<typeof setTimeout> | null = null;
+  private publishInterval: number;
+  private measuring = false;
   private socket: WebSocketLike | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -93,6 +95,7 @@ export class StationConnection {
     this.pingInterval = options.pingInterval ?? 20_000;
     this.requestTimeout = options.requestTimeout ?? 15_000;
     this.minPublishInterval = Math.max(0, options.minPublishInterval ?? 100);
+    this.publishInterval = this.minPublishInterval;
     this.live = { status: 'idle', reconnectAttempts: 0, lastMessageTime: null, lastError: null, station: emptyState() };
     this.published = this.live;
   }
@@ -296,7 +299,7 @@ export class StationConnection {
     }
     if (this.flushQueued) return;
     this.flushQueued = true;
-    const wait = urgent ? 0 : this.lastPublish + this.minPublishInterval - Date.now();
+    const wait = urgent ? 0 : this.lastPublish + this.publishInterval - Date.now();
     if (wait > 0) {
       this.delayTimer = setTimeout(() => {
         this.delayTimer = null;
@@ -309,11 +312,32 @@ export class StationConnection {
     this.schedule(() => {
       this.flushQueued = false;
       if (this.published === this.live) return;
+      const started = now();
       this.lastPublish = Date.now();
       this.published = this.live;
       for (const listener of this.listeners) listener();
+      this.measure(started);
     });
   }
+
+  /**
+   * Adapts the publication pace to what this machine can draw: the next animation frame after a publication shows
+   * how long React, style, layout and paint took; publications are spaced to keep that under about a third of the
+   * time (between minPublishInterval and 500 ms). A slow or busy machine gets fewer, not later, updates.
+   */
+  private measure(started: number): void {
+    if (typeof requestAnimationFrame !== 'function' || this.measuring) return;
+    this.measuring = true;
+    requestAnimationFrame(() => {
+      this.measuring = false;
+      const cost = now() - started;
+      this.publishInterval = Math.min(500, Math.max(this.minPublishInterval, cost * 3));
+    });
+  }
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }
 
 /** Connections shared by URL, so the guide's hook and the station views use one socket. */
