@@ -187,7 +187,7 @@ export interface StationApi {
   /** History as CSV (header line first), same filters as `history`. */
   exportCsv(query: HistoryQuery): string;
   /** One job from history with its per-stage timings, logs, plan and images; undefined when unknown. */
-  jobDetail(jobId: string): JobDetail | undefined;
+  jobDetail?(jobId: string): JobDetail | undefined;
   getSettings(): StationSettings;
   /** Merges, validates (FlashError `bad_request`), applies live and persists; returns the full settings. */
   updateSettings(patch: Partial<StationSettings>): StationSettings;

@@ -49,6 +49,7 @@ export interface Station extends StationApi {
   readonly providerProblems: string[];
   /** Jobs history found running when the station started (it had died): now marked interrupted. */
   readonly interruptedAtStart: number;
+  jobDetail(jobId: string): JobDetail | undefined;
 }
 
 export async function createStation(options: StationOptions): Promise<Station> {
