@@ -22,6 +22,7 @@ function electronBinary() {
 
 const found = electronBinary();
 let why = found.why;
+if (!why && !existsSync(`${root}/dist/main.js`)) why = 'the desktop bundle dist/main.js is not built (run npm run build)';
 if (!why && process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
   why = 'there is no display (DISPLAY and WAYLAND_DISPLAY are unset)';
 }
