@@ -10,6 +10,7 @@ Commands:
   devices               list the station's devices
   jobs                  list active and recent jobs
   watch                 print the live event stream
+  pause|resume|cancel   steer jobs by id (or --all)
   sim fastboot          run a standalone simulated fastboot device on real sockets
 
 Options:
@@ -102,4 +103,16 @@ Options:
   --store DIR                            partition NAME lives in DIR/NAME.img
   --slots                                A/B partitions
   --speed BYTES_PER_SECOND               limit ingest to model a real link
+`;
+
+export const CONTROL_HELP = `Usage: flash-station pause|resume|cancel [--url WS_URL] [--token T] JOB_ID…
+       flash-station pause|resume|cancel [--url WS_URL] [--token T] --all
+
+Pauses, resumes or cancels jobs of the running station (needs the token). --all acts on every job it applies to.
+Exit status: 0 done, 1 the station refused one of them, 2 bad usage or station unreachable.
+
+Options:
+  --all                  every running (pause), paused (resume) or active (cancel) job
+  --json                 print each job as JSON
+${CLIENT_OPTIONS}
 `;

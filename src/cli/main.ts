@@ -2,6 +2,7 @@
  * The `flash-station` command line: `serve`, `flash`, `devices`, `jobs`, `watch`, `sim fastboot` (contract §1).
  * `main(argv)` returns the exit status; bin/flash-station.js sets it.
  */
+import { controlCommand } from './commands/control.js';
 import { devicesCommand, jobsCommand } from './commands/list.js';
 import { flashCommand } from './commands/flash.js';
 import { serveCommand } from './commands/serve.js';
@@ -35,6 +36,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         return await jobsCommand(rest, io);
       case 'watch':
         return await watchCommand(rest, io);
+      case 'pause':
+      case 'resume':
+      case 'cancel':
+        return await controlCommand(command, rest, io);
       case 'sim': {
         if (rest[0] !== 'fastboot' || rest.includes('--help') || rest.includes('-h')) {
           io[rest[0] === 'fastboot' ? 'stdout' : 'stderr'].write(SIM_HELP);

@@ -93,6 +93,29 @@ describe('flash-station flash', () => {
   });
 });
 
+describe('pause, resume, cancel', () => {
+  it('steer a running job by id and with --all', async () => {
+    h.station.setLimits(undefined, 2 * 1024 * 1024);
+    const image = await makeImage(h.dir, 'ctl.img', 32 * 1024 * 1024);
+    const { jobId } = await h.station.startFlash({ deviceId: 'TEST0001', partition: 'boot', image });
+    await waitFor(() => h.station.job(jobId)?.state === 'running');
+    const p = io();
+    expect(await main(['pause', '--url', h.url, '--token', h.token, jobId], p)).toBe(0);
+    expect(p.out).toBe(`${jobId}: paused\n`);
+    const again = io();
+    expect(await main(['pause', '--url', h.url, '--token', h.token, jobId], again)).toBe(1);
+    expect(again.err).toContain('invalid_state');
+    expect(await main(['resume', '--url', h.url, '--token', h.token, '--all'], io())).toBe(0);
+    expect(h.station.job(jobId)?.state).toBe('running');
+    const c = io();
+    expect(await main(['cancel', '--url', h.url, '--token', h.token, '--all', '--json'], c)).toBe(0);
+    expect((JSON.parse(c.out.trim().split('\n')[0]!) as { jobId: string }).jobId).toBe(jobId);
+    await waitFor(() => h.station.job(jobId)?.state === 'cancelled');
+    h.station.setLimits(undefined, null);
+    expect(await main(['cancel', '--url', h.url, '--token', h.token], io())).toBe(2);
+  });
+});
+
 describe('devices, jobs, watch', () => {
   it('lists devices as a table and as JSON', async () => {
     const t = io();
