@@ -1,4 +1,5 @@
 // Auto-flash: when a device matching a rule appears, start the rule's job — the operator only plugs devices in.
+// Also clears a device's done/failed mark when it was unplugged for longer than `replugMs`.
 import type { DeviceRegistry } from '../devices/registry.js';
 import { toFlashError } from './errors.js';
 import { matchesSelector } from './device-select.js';
@@ -38,13 +39,16 @@ export class AutoFlash {
     const entry = this.registry.entry(id);
     if (!entry) return;
     const auto = this.settings().autoFlash;
-    if (!auto.enabled || !auto.rules.some((r) => r.enabled)) return;
-    // A device that left for a while and came back is a new plug: forget its done/failed mark.
+    // A device that left for a while and came back is a new plug: forget its done/failed mark (rules or not).
     const station = this.registry.stationInfoOf(id).station;
     const gone = this.registry.lastDetached(id);
-    if ((station === 'done' || station === 'failed') && gone !== undefined && entry.attachedAt - gone >= auto.replugMs) {
+    if (
+      (station === 'done' || station === 'failed') && gone !== undefined && entry.attachedAt - gone >= auto.replugMs &&
+      this.registry.lockedBy(id) === undefined
+    ) {
       this.registry.setStationInfo(id, { station: undefined, stationMessage: undefined });
     }
+    if (!auto.enabled || !auto.rules.some((r) => r.enabled)) return;
     await entry.ready;
     if (this.registry.entry(id) !== entry) return;
     if (this.registry.lockedBy(id) !== undefined || this.jobs.activeJobFor(id) || this.starting.has(id)) return;

@@ -152,6 +152,20 @@ describe('Station at scale', () => {
     await h.waitFor('flash_started', (m) => m.deviceId === 'AUTO1' && m.jobId !== started.jobId);
   });
 
+  it('clears the done mark of a device replugged after a while, with no auto-flash rules', async () => {
+    h = await harness([], { autoFlash: { enabled: true, rules: [], replugMs: 100 } });
+    await h.provider.plug(h.device('R1'));
+    const img = h.image('r.img', 1 << 20);
+    const r = await h.station.startFlash({ deviceId: 'R1', partition: 'boot', image: img.path });
+    await h.waitFor('device_updated', (m) => m.device.id === 'R1' && m.device.info.station === 'done');
+    expect(h.station.job(r.jobId)?.state).toBe('completed');
+    h.provider.unplug('R1');
+    await sleep(200);
+    await h.provider.plug(h.device('R1'));
+    await h.waitFor('device_updated', (m) => m.device.id === 'R1' && m.device.state === 'idle' && m.device.info.station === undefined);
+    expect(h.station.devices()[0]?.info.stationSucceeded).toBe(1); // the port's counter stays
+  });
+
   it('rebroadcasts and records an outside agent’s job, and refuses one that names a station job', async () => {
     h = await harness(['E1']);
     const ts = Date.now();
