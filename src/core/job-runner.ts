@@ -76,12 +76,14 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
     return link;
   };
 
+  const throttle = createJobThrottle(job.bucket, deps.stationBucket);
   const ctx: JobContext = {
     jobId: job.jobId,
     deviceId: job.deviceId,
     signal,
-    gate: job.gate,
-    throttle: createJobThrottle(job.bucket, deps.stationBucket),
+    // A driver that forgets to pass the signal is still released by a cancel.
+    gate: { pass: (s?: AbortSignal) => job.gate.pass(s ?? signal) },
+    throttle: { take: (n: number, s?: AbortSignal) => throttle.take(n, s ?? signal) },
     moved: (n) => {
       job.moved(n);
       deps.countBytes(n);
