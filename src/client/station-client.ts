@@ -191,6 +191,19 @@ export class StationClient {
     await this.request(jobId === undefined ? { type: 'set_limits', bytesPerSecond } : { type: 'set_limits', jobId, bytesPerSecond });
   }
 
+  /** Pause / resume / cancel every job it applies to; resolves with the jobs affected. */
+  async all(action: 'pause' | 'resume' | 'cancel'): Promise<Job[]> {
+    return ((await this.request({ type: `${action}_all` })) as ResultOk & { jobs: Job[] }).jobs;
+  }
+
+  async getSettings(): Promise<Record<string, unknown>> {
+    return ((await this.request({ type: 'get_settings' })) as ResultOk & { settings: Record<string, unknown> }).settings;
+  }
+
+  async updateSettings(settings: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return ((await this.request({ type: 'update_settings', settings })) as ResultOk & { settings: Record<string, unknown> }).settings;
+  }
+
   /** Publish an event of a job this program runs itself (needs the token). */
   async publish(event: FlashEventMessage): Promise<void> {
     await this.request({ ...event } as ClientCommand);

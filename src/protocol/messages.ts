@@ -281,6 +281,20 @@ export interface SetLimitsCommand extends Command {
   bytesPerSecond: number | null;
 }
 
+/** Additive: pause / resume / cancel every job it applies to; `result` carries `jobs` (the jobs affected). */
+export interface BulkJobCommand extends Command {
+  type: 'pause_all' | 'resume_all' | 'cancel_all';
+}
+/** Additive: the station's settings (`result` carries `settings`); readable without the token. */
+export interface GetSettingsCommand extends Command {
+  type: 'get_settings';
+}
+/** Additive: change some settings (validated by the station); `result` carries the full `settings`. */
+export interface UpdateSettingsCommand extends Command {
+  type: 'update_settings';
+  settings: Record<string, unknown>;
+}
+
 export type ClientCommand =
   | PingCommand
   | AuthCommand
@@ -289,6 +303,9 @@ export type ClientCommand =
   | StartFlashCommand
   | JobCommand
   | SetLimitsCommand
+  | BulkJobCommand
+  | GetSettingsCommand
+  | UpdateSettingsCommand
   | (FlashEventMessage & Command);
 
 /** A plan as it travels on the wire (see src/images/plan.ts for the manifest format). */

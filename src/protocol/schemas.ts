@@ -199,6 +199,11 @@ export const clientCommandSchemas: Record<string, Schema> = {
   pause_flash: message('pause_flash', { jobId: id, requestId }, ['jobId']),
   resume_flash: message('resume_flash', { jobId: id, requestId }, ['jobId']),
   cancel_flash: message('cancel_flash', { jobId: id, requestId }, ['jobId']),
+  pause_all: message('pause_all', { requestId }, []),
+  resume_all: message('resume_all', { requestId }, []),
+  cancel_all: message('cancel_all', { requestId }, []),
+  get_settings: message('get_settings', { requestId }, []),
+  update_settings: message('update_settings', { settings: { type: 'object' }, requestId }, ['settings']),
   set_limits: message(
     'set_limits',
     { jobId: id, bytesPerSecond: { type: ['number', 'null'], exclusiveMinimum: 0 }, requestId },

@@ -4,7 +4,7 @@ import type { StationApi } from '../core/station-api.js';
 import type { ClientCommand, FlashEventMessage, ServerMessage } from '../protocol/messages.js';
 
 /** Commands a client without the token may still send (contract §4). */
-const OPEN_COMMANDS = new Set(['ping', 'auth', 'get_snapshot', 'get_history']);
+const OPEN_COMMANDS = new Set(['ping', 'auth', 'get_snapshot', 'get_history', 'get_settings']);
 const FLASH_EVENTS = new Set(['flash_started', 'flash_progress', 'flash_completed', 'flash_failed', 'flash_paused', 'flash_resumed']);
 
 export interface CommandContext {
@@ -66,6 +66,16 @@ export async function runCommand(ctx: CommandContext, command: ClientCommand): P
         return ok(requestId, { job: station.resume(command.jobId) });
       case 'cancel_flash':
         return ok(requestId, { job: station.cancel(command.jobId) });
+      case 'pause_all':
+        return ok(requestId, { jobs: station.pauseAll() });
+      case 'resume_all':
+        return ok(requestId, { jobs: station.resumeAll() });
+      case 'cancel_all':
+        return ok(requestId, { jobs: station.cancelAll() });
+      case 'get_settings':
+        return ok(requestId, { settings: station.getSettings() });
+      case 'update_settings':
+        return ok(requestId, { settings: station.updateSettings(command.settings as Parameters<StationApi['updateSettings']>[0]) });
       case 'set_limits':
         station.setLimits(command.jobId, command.bytesPerSecond);
         return ok(requestId, { jobId: command.jobId ?? null, bytesPerSecond: command.bytesPerSecond });

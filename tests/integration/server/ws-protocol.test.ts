@@ -105,6 +105,30 @@ describe('a real flash', () => {
   });
 });
 
+describe('additive commands', () => {
+  it('pause_all / resume_all / cancel_all and settings over the socket', async () => {
+    const image = await makeImage(h.dir, 'bulk.img', 32 * 1024 * 1024);
+    const c = await authed();
+    expect(await c.request({ type: 'set_limits', bytesPerSecond: 2 * 1024 * 1024 })).toMatchObject({ ok: true });
+    const r = (await c.request({ type: 'start_flash', deviceId: 'TEST0002', partition: 'boot', image })) as ResultMessage & { jobId: string };
+    await c.next((m) => m.type === 'flash_progress' && m.jobId === r.jobId);
+    const paused = (await c.request({ type: 'pause_all' })) as ResultMessage & { jobs: Array<{ jobId: string; state: string }> };
+    expect(paused.jobs.map((j) => [j.jobId, j.state])).toEqual([[r.jobId, 'paused']]);
+    expect(await c.request({ type: 'resume_all' })).toMatchObject({ ok: true, jobs: [{ jobId: r.jobId }] });
+    expect(await c.request({ type: 'cancel_all' })).toMatchObject({ ok: true, jobs: [{ jobId: r.jobId }] });
+    await c.next((m) => m.type === 'flash_failed' && m.jobId === r.jobId);
+    await c.request({ type: 'set_limits', bytesPerSecond: null });
+    const anon = await connect(h.url);
+    expect(await anon.request({ type: 'get_settings' })).toMatchObject({ ok: true, settings: { slotLimit: expect.any(Number) } });
+    expect(await anon.request({ type: 'update_settings', settings: { slotLimit: 3 } })).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
+    expect(await anon.request({ type: 'cancel_all' })).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
+    expect(await c.request({ type: 'update_settings', settings: { slotLimit: 3 } })).toMatchObject({ ok: true, settings: { slotLimit: 3 } });
+    expect(c.invalid).toEqual([]);
+    c.close();
+    anon.close();
+  });
+});
+
 describe('bad input is answered and the connection stays open', () => {
   const cases: Array<[string, string, string]> = [
     ['invalid JSON', '{"type": "ping",', 'invalid_json'],

@@ -45,6 +45,11 @@ const clientSamples: ClientCommand[] = [
   { type: 'set_limits', bytesPerSecond: null },
   { type: 'set_limits', jobId: 'j', bytesPerSecond: 1048576 },
   serverSamples.flash_progress,
+  { type: 'pause_all' },
+  { type: 'resume_all', requestId: 'x' },
+  { type: 'cancel_all' },
+  { type: 'get_settings' },
+  { type: 'update_settings', settings: { slotLimit: 4 } },
 ];
 
 describe('schemas', () => {
@@ -77,6 +82,8 @@ describe('schemas', () => {
       [{ type: 'start_flash', deviceId: 'A', plan: { steps: [{ op: 'format_everything' }] } }, 'bad_request', /./],
       [{ type: 'launch' }, 'unknown_type', /launch/],
       [{ type: 5 }, 'bad_request', /type/],
+      [{ type: 'update_settings', settings: 'fast' }, 'bad_request', /settings/],
+      [{ type: 'update_settings' }, 'bad_request', /settings/],
     ];
     for (const [value, code, message] of bad) {
       const r = parseClientFrame(JSON.stringify(value));
