@@ -32,10 +32,15 @@ export class FastbootClient {
     return this.options.timeoutMs;
   }
 
-  /** Sends a command and waits for OKAY/DATA; FAIL becomes a FlashError `command_failed` with the device's message. */
+  /**
+   * Sends a command and waits for OKAY/DATA; FAIL becomes a FlashError `command_failed` with the device's message.
+   * A command is never abandoned half-way (its late answer would be taken for the next command's): `signal` is only
+   * checked before sending, and a silent device ends in `timeout`.
+   */
   async send(command: string, options: { timeoutMs?: number; signal?: AbortSignal; info?: string[] } = {}): Promise<FinalResponse> {
     checkCommand(command, this.maxCommandLength);
-    await this.transport.write(new TextEncoder().encode(command), options.signal);
+    if (options.signal?.aborted) throw new FlashError('cancelled', 'Cancelled');
+    await this.transport.write(new TextEncoder().encode(command));
     return this.response(command, options);
   }
 
@@ -45,7 +50,7 @@ export class FastbootClient {
     for (;;) {
       let r: FastbootResponse;
       try {
-        r = parseResponse(await this.transport.read(RESPONSE_MAX, { timeoutMs, signal: options.signal }));
+        r = parseResponse(await this.transport.read(RESPONSE_MAX, { timeoutMs }));
       } catch (e) {
         throw annotate(e, `waiting for the answer to "${command}"`);
       }
@@ -112,9 +117,9 @@ export class FastbootClient {
   }
 
   /** After the last byte of a download: drain the transport and wait for OKAY. */
-  async finishDownload(size: number, signal?: AbortSignal): Promise<void> {
-    await this.transport.drain(signal);
-    const r = await this.response(formatDownload(size), { signal });
+  async finishDownload(size: number): Promise<void> {
+    await this.transport.drain();
+    const r = await this.response(formatDownload(size));
     if (r.kind !== 'OKAY') throw new FlashError('protocol_error', 'The device answered DATA at the end of a download');
   }
 
@@ -124,7 +129,7 @@ export class FastbootClient {
   async receiveData(command: string, size: number, sink: (bytes: Uint8Array) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
     let got = 0;
     while (got < size) {
-      const bytes = await this.transport.read(Math.min(size - got, 1 << 20), { signal, timeoutMs: this.options.timeoutMs });
+      const bytes = await this.transport.read(Math.min(size - got, 1 << 20), { timeoutMs: this.options.timeoutMs });
       if (bytes.length === 0) continue;
       got += bytes.length;
       await sink(bytes);
