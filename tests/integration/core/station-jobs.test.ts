@@ -140,6 +140,22 @@ describe('Station jobs', () => {
     await h.waitFor('device_updated', (m) => m.device.id === 'DEV1' && m.device.state === 'idle');
   });
 
+  it('cancels a paused job promptly', async () => {
+    h = await harness([]);
+    await h.provider.plug(h.device('DEV1', { speed: 2 << 20 }));
+    const img = h.image('pc.img', 8 << 20);
+    const r = await h.station.startFlash({ deviceId: 'DEV1', partition: 'boot', image: img.path });
+    await h.waitFor('flash_progress', (m) => m.jobId === r.jobId);
+    h.station.pause(r.jobId);
+    await new Promise((res) => setTimeout(res, 300));
+    const t0 = Date.now();
+    h.station.cancel(r.jobId);
+    const f = await h.waitFor('flash_failed', (m) => m.jobId === r.jobId, 2000);
+    expect(f.reason).toBe('cancelled');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(() => h!.station.resume(r.jobId)).toThrow(/cancelled/);
+  });
+
   it('retries a transient failure and never a user fault', async () => {
     h = await harness([]);
     await h.provider.plug(h.device('DEV1', { transientFailures: 1 }));
