@@ -173,4 +173,23 @@ describe('web UI against a simulated station', () => {
     await screenshot(page, 'e2e-10-station-dark');
     await page.getByRole('button', { name: /Light theme/ }).click();
   });
+
+  it('pauses, resumes and cancels all jobs from the queue', async () => {
+    await flash('SIM0001', bigImage, 'system');
+    await flash('SIMSLOW', bigImage, 'system');
+    await page.getByRole('link', { name: /^Queue/ }).click();
+    const rows = page.getByRole('row').filter({ has: page.getByRole('cell', { name: /SIM0001|SIMSLOW/ }) });
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => rows.filter({ hasText: 'Running' }).count(), { timeout: 20_000 }).toBe(2);
+    await page.getByRole('button', { name: 'Pause all' }).click();
+    await expect.poll(() => rows.filter({ hasText: 'Paused' }).count(), { timeout: 20_000 }).toBe(2);
+    await screenshot(page, 'e2e-11-queue-paused');
+    await page.getByRole('button', { name: 'Resume all' }).click();
+    await expect.poll(() => rows.filter({ hasText: 'Running' }).count(), { timeout: 20_000 }).toBe(2);
+    await page.getByRole('button', { name: 'Cancel all' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel all' }).click();
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(0);
+    await page.getByRole('link', { name: 'Station' }).click();
+    await expect.poll(() => jobCard('SIMSLOW').getByText('Cancelled', { exact: true }).count(), { timeout: 10_000 }).toBe(1);
+  });
 });

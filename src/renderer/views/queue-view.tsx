@@ -95,7 +95,8 @@ export function QueueView() {
                 <td>{j.state === 'running' ? formatSpeed(j.transferSpeed) : '—'}</td>
                 <td>{j.state === 'running' ? formatDuration(j.estimatedTimeRemaining) : '—'}</td>
                 <td>{formatBytes(j.totalBytes)}</td>
-                <td className="row-actions">
+                <td>
+                  <div className="row-actions">
                   {j.state === 'running' ? (
                     <button type="button" className="btn small" onClick={() => void run('pause_flash', [j.jobId])}>
                       Pause
@@ -109,6 +110,7 @@ export function QueueView() {
                   <button type="button" className="btn small danger" onClick={() => void run('cancel_flash', [j.jobId])}>
                     Cancel
                   </button>
+                  </div>
                 </td>
               </tr>
             ))}
