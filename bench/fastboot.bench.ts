@@ -349,5 +349,8 @@ try {
   if (storeRoot !== work) rmSync(storeRoot, { recursive: true, force: true });
 }
 mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, 'bench/results/fastboot.json'), JSON.stringify(results, null, 2));
+const out = join(root, 'bench/results/fastboot.json');
+// With BENCH_ONLY, keep the sections that were not run this time.
+const previous = process.env.BENCH_ONLY && existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>) : {};
+writeFileSync(out, JSON.stringify({ ...previous, ...results, measuredAt: new Date().toISOString() }, null, 2));
 console.log('\nwrote bench/results/fastboot.json');
