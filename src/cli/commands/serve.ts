@@ -54,6 +54,10 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   }
   io.stdout.write(`listening ${launched.url}\n`);
   io.stdout.write(`ui ${launched.uiUrl}\n`);
+  for (const problem of launched.station.providerProblems ?? []) io.stderr.write(`flash-station serve: warning: ${problem}\n`);
+  if (launched.station.interruptedAtStart) {
+    io.stderr.write(`flash-station serve: ${launched.station.interruptedAtStart} job(s) were running when the station last stopped; they are marked interrupted in history\n`);
+  }
   const signal = await new Promise<string>((resolve) => {
     const off = io.onSignal((s) => {
       off();
