@@ -3,12 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimPartition } from './config.js';
 import type { SimSession } from './connection.js';
 import type { FastbootSimDevice } from './device.js';
+import type { ByteReader } from './download-store.js';
+import type { PartitionFile } from './partition-store.js';
 import { isSparse, parseSparse, SparseError } from './sparse.js';
 import { allVariables, getVar, visiblePartitions } from './variables.js';
 
 type Dev = FastbootSimDevice;
 
 const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
+const COPY_PIECE = 4 * 1024 * 1024;
 
 /** Run one command (already received whole) and queue its responses. */
 export async function runCommand(dev: Dev, s: SimSession, bytes: Uint8Array): Promise<void> {
@@ -74,20 +77,20 @@ function writablePartition(dev: Dev, s: SimSession, name: string): SimPartition 
 async function flash(dev: Dev, s: SimSession, name: string): Promise<void> {
   const p = writablePartition(dev, s, name);
   if (!p) return;
-  const image = dev.download;
-  if (!image) {
+  if (dev.downloads.size === undefined) {
     dev.reply(s, 'FAIL', 'no image downloaded: send download:SIZE first');
     return;
   }
+  const image = dev.downloads.reader();
   const file = dev.store.get(p.name);
   if (!file) {
     dev.reply(s, 'FAIL', `partition "${p.name}" has no backing file`);
     return;
   }
-  if (isSparse(image)) {
+  if (await isSparse(image)) {
     let sparse;
     try {
-      sparse = parseSparse(image);
+      sparse = await parseSparse(image);
     } catch (e) {
       if (e instanceof SparseError) {
         dev.reply(s, 'FAIL', `invalid sparse image: ${e.message}`);
@@ -101,21 +104,31 @@ async function flash(dev: Dev, s: SimSession, name: string): Promise<void> {
     }
     let written = 0;
     for (const op of sparse.ops) {
-      if (op.kind === 'raw') await file.write(op.offset, op.data);
+      if (op.kind === 'raw') await copy(image, op.at, op.length, file, op.offset);
       else if (op.kind === 'fill') await file.fill(op.offset, op.length, op.value);
-      if (op.kind !== 'skip') written += op.kind === 'raw' ? op.data.length : op.length;
+      if (op.kind !== 'skip') written += op.length;
     }
     await flashTime(dev, written);
   } else {
-    if (image.length > file.size) {
-      dev.reply(s, 'FAIL', `image is ${image.length} bytes, larger than partition ${p.name} (${file.size} bytes)`);
+    if (image.size > file.size) {
+      dev.reply(s, 'FAIL', `image is ${image.size} bytes, larger than partition ${p.name} (${file.size} bytes)`);
       return;
     }
-    await file.write(0, image);
-    await flashTime(dev, image.length);
+    await copy(image, 0, image.size, file, 0);
+    await flashTime(dev, image.size);
   }
   dev.stats.flashes++;
   dev.reply(s, 'OKAY');
+}
+
+/** Stream `length` bytes of the download at `at` into the partition at `offset`, a window at a time. */
+async function copy(image: ByteReader, at: number, length: number, file: PartitionFile, offset: number): Promise<void> {
+  for (let done = 0; done < length; ) {
+    const piece = await image.read(at + done, Math.min(COPY_PIECE, length - done));
+    if (!piece.length) throw new Error('download shorter than expected');
+    await file.write(offset + done, piece);
+    done += piece.length;
+  }
 }
 
 /** `flash-speed`: a real device's flash takes time; hosts must wait for it. */
@@ -132,7 +145,7 @@ async function erase(dev: Dev, s: SimSession, name: string): Promise<void> {
   dev.reply(s, 'OKAY');
 }
 
-function download(dev: Dev, s: SimSession, arg: string): void {
+async function download(dev: Dev, s: SimSession, arg: string): Promise<void> {
   if (!/^[0-9a-fA-F]{8}$/.test(arg)) {
     dev.reply(s, 'FAIL', `download needs exactly 8 hex digits (got "${arg}")`);
     return;
@@ -146,7 +159,7 @@ function download(dev: Dev, s: SimSession, arg: string): void {
     dev.reply(s, 'FAIL', `data too large: ${size} bytes > max-download-size ${dev.maxDownloadSize}`);
     return;
   }
-  dev.beginDownload(s, size);
+  await dev.beginDownload(s, size);
   dev.reply(s, 'DATA', hex8(size));
 }
 
@@ -352,7 +365,7 @@ const COMMANDS: Record<string, Handler> = {
   continue: rebootTo('bootloader'),
   powerdown: rebootTo('bootloader', 'powerdown'),
   boot: (dev, s) => {
-    if (!dev.download) return dev.reply(s, 'FAIL', 'no image downloaded: send download:SIZE first');
+    if (dev.downloads.size === undefined) return dev.reply(s, 'FAIL', 'no image downloaded: send download:SIZE first');
     rebootTo('bootloader')(dev, s, '');
   },
 };

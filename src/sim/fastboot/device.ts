@@ -6,6 +6,7 @@ import { LinkPacer } from './link-model.js';
 import { PartitionStore } from './partition-store.js';
 import { runCommand } from './commands.js';
 import { applyLogical, loadState, saveState } from './device-state.js';
+import { DownloadStore } from './download-store.js';
 import type { VariableSource } from './variables.js';
 
 /** The device is rebooting or unplugged: no session can be opened now. */
@@ -18,7 +19,6 @@ export type DeviceEvent =
   | { type: 'online'; mode: SimMode };
 
 interface DataPhase {
-  buf: Buffer;
   size: number;
   offset: number;
   /** After an injected FAIL the rest of the announced bytes are swallowed, so the host stays in step. */
@@ -32,6 +32,7 @@ interface SessionState {
 }
 
 type ByteFault = 'fail' | 'disconnect' | 'stall';
+
 
 export class FastbootSimDevice implements SessionHost, VariableSource {
   readonly config: FastbootSimConfig;
@@ -54,8 +55,8 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
   #online = false;
   #session: SimSession | undefined;
   readonly #states = new WeakMap<SimSession, SessionState>();
-  #dlBuf: Buffer | undefined;
-  download: Uint8Array | undefined;
+  /** The download buffer (a file beside the partitions). `downloads.size` is set once a download is complete. */
+  readonly downloads: DownloadStore;
   staged: Uint8Array | undefined;
   readonly #fired = new Set<string>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
@@ -68,6 +69,7 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
     this.config = config;
     this.store = new PartitionStore(config.storeDir);
     this.pacer = new LinkPacer(config.link);
+    this.downloads = new DownloadStore(config.storeDir);
     this.#partitions = expandPartitions(config);
     this.#mode = config.mode;
     this.#unlocked = !config.locked;
@@ -220,18 +222,18 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
     session.respond(Buffer.from(status + text.slice(0, 252), 'latin1'));
   }
 
-  /** Enter the data phase of `download`: the buffer is reused between downloads. */
-  beginDownload(session: SimSession, size: number): void {
+  /** Enter the data phase of `download`. */
+  async beginDownload(session: SimSession, size: number): Promise<void> {
     const st = this.#states.get(session);
     if (!st) return;
-    if (!this.#dlBuf || this.#dlBuf.length < size) {
-      this.#dlBuf = undefined;
-      this.download = undefined;
-      this.#dlBuf = Buffer.allocUnsafe(size);
-    }
-    this.download = undefined;
-    st.data = { buf: this.#dlBuf, size, offset: 0, discard: false };
+    await this.downloads.begin();
+    st.data = { size, offset: 0, discard: false };
     this.stats.downloads++;
+  }
+
+  /** The complete download in memory (tests, small images), or undefined. */
+  readDownload(): Promise<Buffer | undefined> {
+    return this.downloads.readAll();
   }
 
   #acceptData(session: SimSession, st: SessionState, d: DataPhase, data: Uint8Array): Promise<void> {
@@ -244,10 +246,11 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
     let take = Math.min(room, data.length);
     const hit = this.#byteFault(d, take);
     if (hit) take = hit.at;
-    if (!d.discard) d.buf.set(take === data.length ? data : data.subarray(0, take), d.offset);
+    // Accepted once the bytes are staged (copied); the file write runs behind, at the link's pace.
+    const staged = !d.discard && take > 0 ? this.downloads.stage(d.offset, take === data.length ? data : data.subarray(0, take)) : undefined;
     d.offset += take;
     this.stats.bytesDownloaded += take;
-    const paced = this.pacer.transfer(take);
+    const paced = staged ? Promise.all([staged, this.pacer.transfer(take)]).then(() => undefined) : this.pacer.transfer(take);
     if (hit) {
       const where = this.config.faults.repeat ? d.offset : this.stats.bytesDownloaded;
       if (hit.kind === 'disconnect') {
@@ -259,15 +262,22 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
         return session.park();
       }
       d.discard = true;
-      this.download = undefined;
       this.reply(session, 'FAIL', `simulated failure after ${where} bytes (fail-after)`);
       d.offset = Math.min(d.size, d.offset + (Math.min(room, data.length) - take));
     }
     if (d.offset >= d.size) {
       st.data = undefined;
       if (!d.discard) {
-        this.download = d.buf.subarray(0, d.size);
-        return paced.then(() => this.reply(session, 'OKAY'));
+        return paced.then(async () => {
+          try {
+            await this.downloads.flush();
+          } catch (e) {
+            this.reply(session, 'FAIL', `could not store the download: ${e instanceof Error ? e.message : String(e)}`);
+            return;
+          }
+          this.downloads.size = d.size;
+          this.reply(session, 'OKAY');
+        });
       }
     }
     return paced;
@@ -332,9 +342,8 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
 
   #offline(reason: EndReason | 'powerdown', nextMode: SimMode): void {
     if (this.#closed) return;
-    this.download = undefined;
+    void this.downloads.clear().catch(() => undefined);
     this.staged = undefined;
-    this.#dlBuf = undefined;
     this.#session = undefined;
     const backInMs = this.config.rebootDelayMs;
     this.#emit({ type: 'offline', reason, backInMs });
@@ -367,6 +376,7 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
     this.#timers.clear();
     this.#session?.end('unplugged');
     await this.#saving;
+    await this.downloads.close();
     await this.store.close();
   }
 }

@@ -1,6 +1,8 @@
 // Android sparse image parsing for the simulator's `flash`: validates a whole downloaded image before anything is
-// written, then describes it as raw/fill/skip operations over the partition. (A compact reader of its own: the
-// device checks the bytes it received, independently of the host-side image code it is meant to test.)
+// written, then describes it as raw/fill/skip operations over the partition. Only headers are read here; RAW data is
+// named by its place in the image and streamed when applied. (A compact reader of its own: the device checks the
+// bytes it received, independently of the host-side image code it is meant to test.)
+import type { ByteReader } from './download-store.js';
 
 export const SPARSE_MAGIC = 0xed26ff3a;
 const CHUNK_RAW = 0xcac1;
@@ -9,7 +11,8 @@ const CHUNK_DONT_CARE = 0xcac3;
 const CHUNK_CRC32 = 0xcac4;
 
 export type SparseOp =
-  | { kind: 'raw'; offset: number; data: Uint8Array }
+  /** `length` bytes found at `at` in the image go to `offset` in the partition. */
+  | { kind: 'raw'; offset: number; length: number; at: number }
   | { kind: 'fill'; offset: number; length: number; value: number }
   | { kind: 'skip'; offset: number; length: number };
 
@@ -27,14 +30,19 @@ export class SparseError extends Error {
   override name = 'SparseError';
 }
 
-export function isSparse(buf: Uint8Array): boolean {
-  return buf.length >= 4 && new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0, true) === SPARSE_MAGIC;
+export async function isSparse(src: ByteReader): Promise<boolean> {
+  if (src.size < 4) return false;
+  const b = await src.read(0, 4);
+  return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) === SPARSE_MAGIC;
 }
 
-/** Parse and validate a complete sparse image held in memory. Throws SparseError saying what is broken. */
-export function parseSparse(buf: Uint8Array): SparseImage {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf.length < 28) throw new SparseError(`sparse header truncated (${buf.length} of 28 bytes)`);
+const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** Parse and validate a complete sparse image. Throws SparseError saying what is broken. */
+export async function parseSparse(src: ByteReader): Promise<SparseImage> {
+  const total = src.size;
+  if (total < 28) throw new SparseError(`sparse header truncated (${total} of 28 bytes)`);
+  const dv = view(await src.read(0, 28));
   if (dv.getUint32(0, true) !== SPARSE_MAGIC) throw new SparseError('bad sparse magic');
   const major = dv.getUint16(4, true);
   if (major !== 1) throw new SparseError(`unsupported sparse major version ${major}`);
@@ -46,17 +54,19 @@ export function parseSparse(buf: Uint8Array): SparseImage {
   if (fileHdr < 28) throw new SparseError(`sparse file header size ${fileHdr} < 28`);
   if (chunkHdr < 12) throw new SparseError(`sparse chunk header size ${chunkHdr} < 12`);
   if (blockSize === 0 || blockSize % 4 !== 0) throw new SparseError(`sparse block size ${blockSize} is not a multiple of 4`);
-  if (fileHdr > buf.length) throw new SparseError('sparse header truncated');
+  if (fileHdr > total) throw new SparseError('sparse header truncated');
 
   const ops: SparseOp[] = [];
   let pos = fileHdr;
   let block = 0;
   let rawBytes = 0;
   for (let i = 0; i < totalChunks; i++) {
-    if (pos + chunkHdr > buf.length) throw new SparseError(`sparse chunk ${i} header truncated at byte ${pos}`);
-    const type = dv.getUint16(pos, true);
-    const blocks = dv.getUint32(pos + 4, true);
-    const totalSz = dv.getUint32(pos + 8, true);
+    if (pos + chunkHdr > total) throw new SparseError(`sparse chunk ${i} header truncated at byte ${pos}`);
+    const head = await src.read(pos, chunkHdr + 4);
+    const ch = view(head);
+    const type = ch.getUint16(0, true);
+    const blocks = ch.getUint32(4, true);
+    const totalSz = ch.getUint32(8, true);
     const dataAt = pos + chunkHdr;
     const offset = block * blockSize;
     const length = blocks * blockSize;
@@ -64,17 +74,17 @@ export function parseSparse(buf: Uint8Array): SparseImage {
       if (totalSz !== chunkHdr + extra) {
         throw new SparseError(`sparse chunk ${i} (type 0x${type.toString(16)}) has total_sz ${totalSz}, expected ${chunkHdr + extra}`);
       }
-      if (dataAt + extra > buf.length) throw new SparseError(`sparse chunk ${i} data truncated (needs ${extra} bytes at ${dataAt})`);
+      if (dataAt + extra > total) throw new SparseError(`sparse chunk ${i} data truncated (needs ${extra} bytes at ${dataAt})`);
     };
     switch (type) {
       case CHUNK_RAW:
         expect(length);
-        if (length) ops.push({ kind: 'raw', offset, data: buf.subarray(dataAt, dataAt + length) });
+        if (length) ops.push({ kind: 'raw', offset, length, at: dataAt });
         rawBytes += length;
         break;
       case CHUNK_FILL:
         expect(4);
-        if (length) ops.push({ kind: 'fill', offset, length, value: dv.getUint32(dataAt, true) });
+        if (length) ops.push({ kind: 'fill', offset, length, value: ch.getUint32(chunkHdr, true) });
         break;
       case CHUNK_DONT_CARE:
         expect(0);
@@ -92,6 +102,6 @@ export function parseSparse(buf: Uint8Array): SparseImage {
     pos = dataAt + (totalSz - chunkHdr);
   }
   if (block !== totalBlocks) throw new SparseError(`sparse chunks cover ${block} blocks, header says ${totalBlocks}`);
-  if (pos !== buf.length) throw new SparseError(`${buf.length - pos} unexpected bytes after the last sparse chunk`);
+  if (pos !== total) throw new SparseError(`${total - pos} unexpected bytes after the last sparse chunk`);
   return { blockSize, totalBlocks, size: totalBlocks * blockSize, ops, rawBytes };
 }

@@ -71,7 +71,7 @@ describe('commands', () => {
     await h.s.write(data.subarray(0, 3000));
     await h.s.write(data.subarray(3000));
     expect((await readReply(h.s)).status).toBe('OKAY');
-    expect(Buffer.from(h.dev.download!).equals(data)).toBe(true);
+    expect((await h.dev.readDownload())?.equals(data)).toBe(true);
   });
 
   it('flash writes raw data, leaves zero blocks as holes, and FAILs unknown partitions and oversize images', async () => {

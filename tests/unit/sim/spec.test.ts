@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExtentSet } from '../../../src/sim/fastboot/extents.js';
+import { bufferReader } from '../../../src/sim/fastboot/download-store.js';
 import { parseSparse, SparseError } from '../../../src/sim/fastboot/sparse.js';
 import { parseSimSpec } from '../../../src/sim/spec.js';
 import { parseDuration, parseSize } from '../../../src/sim/units.js';
@@ -83,23 +84,24 @@ describe('parseSimSpec', () => {
 });
 
 describe('parseSparse', () => {
-  it('describes any well-formed image as ops that tile it, and rejects any truncation', () => {
+  it('describes any well-formed image as ops that tile it, and rejects any truncation', async () => {
     const chunk = fc.oneof(
       fc.integer({ min: 1, max: 3 }).map((n) => ({ type: 'raw' as const, data: new Uint8Array(n * 16).fill(n) })),
       fc.record({ type: fc.constant('fill' as const), blocks: fc.integer({ min: 1, max: 50 }), value: fc.integer({ min: 0, max: 0xffffffff }) }),
       fc.record({ type: fc.constant('skip' as const), blocks: fc.integer({ min: 1, max: 50 }) }),
     );
-    fc.assert(
-      fc.property(fc.array(chunk, { maxLength: 12 }), (chunks) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(chunk, { maxLength: 12 }), async (chunks) => {
         const img = sparseImage(16, chunks);
-        const parsed = parseSparse(img);
+        const parsed = await parseSparse(bufferReader(img));
         let at = 0;
         for (const op of parsed.ops) {
           expect(op.offset).toBe(at);
-          at += op.kind === 'raw' ? op.data.length : op.length;
+          if (op.kind === 'raw') expect(img[op.at]).toBe(op.length / 16);
+          at += op.length;
         }
         expect(at).toBe(parsed.size);
-        if (img.length > 28) expect(() => parseSparse(img.subarray(0, img.length - 1))).toThrow(SparseError);
+        if (img.length > 28) await expect(parseSparse(bufferReader(img.subarray(0, img.length - 1)))).rejects.toThrow(SparseError);
       }),
     );
   });
