@@ -14,6 +14,7 @@ let foreign: Server;
 
 beforeAll(async () => {
   h = await startHarness();
+  if (!existsSync(CHROMIUM)) return;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking'] });
   foreign = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>elsewhere</title>'); });
   await new Promise<void>((r) => foreign.listen(0, '127.0.0.1', () => r()));
