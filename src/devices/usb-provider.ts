@@ -1,5 +1,4 @@
 // USB discovery: fastboot interfaces (FF/42/03) on any vendor through the `usb` package's WebUSB API and hotplug.
-import { usb } from 'usb';
 import type { AttachedDevice, DeviceProvider, DeviceSink, Driver } from '../core/types.js';
 import { fastbootDriver } from '../drivers/fastboot/index.js';
 import { createWebUsbLink, type WebUsbLinkOptions } from '../transports/usb.js';
@@ -25,8 +24,14 @@ export interface UsbProviderOptions {
   log?: (message: string) => void;
 }
 
+/** The `usb` package, loaded only when discovery starts: a machine where its native part cannot load still runs. */
+async function loadWebUsb(): Promise<WebUsbLike> {
+  const mod = await import('usb');
+  return mod.usb as unknown as WebUsbLike;
+}
+
 export function createUsbProvider(options: UsbProviderOptions = {}): DeviceProvider {
-  const webusb: WebUsbLike = options.webusb ?? (usb as unknown as WebUsbLike);
+  let webusb: WebUsbLike | undefined = options.webusb;
   const driver = options.driver ?? fastbootDriver;
   const log = options.log ?? (() => undefined);
   const attached = new Map<NodeUsbDevice, { id: string; serial?: string }>();
@@ -87,6 +92,7 @@ export function createUsbProvider(options: UsbProviderOptions = {}): DeviceProvi
       sink = s;
       let devices: NodeUsbDevice[];
       try {
+        webusb ??= await loadWebUsb();
         devices = await webusb.getDevices();
       } catch (e) {
         // No USB bus here (containers, CI): nothing to discover, and hotplug would fail the same way.
@@ -99,7 +105,7 @@ export function createUsbProvider(options: UsbProviderOptions = {}): DeviceProvi
       for (const d of devices) consider(d);
     },
     async stop(): Promise<void> {
-      if (listening) {
+      if (listening && webusb) {
         webusb.removeEventListener('connect', onConnect);
         webusb.removeEventListener('disconnect', onDisconnect);
         listening = false;
