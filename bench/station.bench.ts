@@ -78,7 +78,7 @@ async function run(mode: 'in-process' | 'processes'): Promise<Record<string, unk
     peakRss = Math.max(peakRss, m.rss);
     peakBuffers = Math.max(peakBuffers, m.arrayBuffers);
     peakHeap = Math.max(peakHeap, m.heapUsed);
-  }, 100);
+  }, 500);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   loop.enable();
