@@ -165,6 +165,22 @@ describe('fastboot driver over TCP', () => {
     });
   });
 
+  it('pauses between transfers and resumes where it stopped', async () => {
+    await withSim('fastboot:PAUSE1?max-download=4M&partitions=system:16M&speed=8M', async (sim, link) => {
+      const ctx = testContext();
+      const run = driver.run(link, { op: 'flash', partition: 'system', source: await openImage(rawPath) }, ctx);
+      while (ctx.bytesMoved === 0) await new Promise((r) => setTimeout(r, 10));
+      ctx.pause();
+      await new Promise((r) => setTimeout(r, 400));
+      const held = ctx.bytesMoved;
+      await new Promise((r) => setTimeout(r, 400));
+      expect(ctx.bytesMoved).toBe(held);
+      ctx.resume();
+      await run;
+      expect((await readPartition(sim, 'system', raw.length)).equals(raw)).toBe(true);
+    });
+  });
+
   it('passes INFO lines from the device to the job log', async () => {
     await withSim('fastboot:INFO01', async (_sim, link) => {
       const ctx = testContext();
