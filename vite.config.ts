@@ -21,4 +21,12 @@ export default defineConfig({
   plugins: [rendererRootPlugin, react()],
   resolve: { alias: { '@': rendererRoot } },
   build: { outDir, emptyOutDir: true, sourcemap: true, target: 'es2022' },
+  // `npx vite --config vite.config.ts` for UI work: the page on Vite's dev server, its socket and REST calls proxied to a
+  // station on FLASH_STATION_DEV_URL (default http://127.0.0.1:3001, e.g. `flash-station serve --demo`).
+  server: {
+    proxy: {
+      '/flash-progress': { target: process.env.FLASH_STATION_DEV_URL ?? 'http://127.0.0.1:3001', ws: true, changeOrigin: true },
+      '/api': { target: process.env.FLASH_STATION_DEV_URL ?? 'http://127.0.0.1:3001', changeOrigin: true },
+    },
+  },
 });

@@ -96,6 +96,16 @@ describe('web UI against a simulated station', () => {
     await screenshot(page, 'e2e-04-cancelled');
   });
 
+  it('says why the station refuses a job before it starts', async () => {
+    for (const pressed of await page.getByRole('button', { pressed: true }).all()) await pressed.click();
+    await page.getByRole('article', { name: 'Device SIM0001' }).getByRole('button', { name: /Select SIM0001/ }).click();
+    await page.getByLabel('Image').fill('/nonexistent/boot.img');
+    await page.getByLabel('Partition').fill('boot');
+    await page.getByRole('button', { name: 'Flash', exact: true }).click();
+    const alert = page.locator('form').getByRole('alert');
+    await expect.poll(async () => ((await alert.count()) ? ((await alert.textContent()) ?? '') : ''), { timeout: 10_000 }).toMatch(/image_not_found/);
+  });
+
   it('shows a failed flash with its error', async () => {
     const card = await flash('SIMFAIL', image, 'boot');
     await expect.poll(() => card.getByText('Failed', { exact: true }).count(), { timeout: 30_000 }).toBe(1);
