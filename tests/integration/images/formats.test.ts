@@ -5,7 +5,7 @@ import { readFileSync, statSync, truncateSync, writeFileSync, copyFileSync } fro
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFits, openImage, resparse } from '../../../src/images/index.js';
-import { collect, expand, randomImage, tempDir } from './helpers.js';
+import { collect, expand, makeZip, randomImage, tempDir } from './helpers.js';
 
 const t = tempDir();
 afterAll(() => t.cleanup());
@@ -21,8 +21,9 @@ beforeAll(() => {
   execFileSync('img2simg', [p('img.raw'), p('img.simg')]);
   sh('gzip -kf img.raw && xz -kf -T1 img.raw && zstd -qf img.raw && bzip2 -kf img.raw');
   sh('xz -kf -T1 img.simg && zstd -qf img.simg -o img.simg.zst && gzip -kf img.simg');
-  sh('cp img.raw inner.img && zip -q raw.zip inner.img && zip -q -0 stored.zip inner.img');
-  sh('cp img.raw.xz inner.img.xz && zip -q -0 xzin.zip inner.img.xz');
+  makeZip(p('raw.zip'), { 'inner.img': p('img.raw') });
+  makeZip(p('stored.zip'), { 'inner.img': p('img.raw') }, true);
+  makeZip(p('xzin.zip'), { 'inner.img.xz': p('img.raw.xz') }, true);
 });
 
 describe('formats made by the command-line tools', () => {
@@ -59,9 +60,11 @@ describe('formats made by the command-line tools', () => {
     const bmap = `<?xml version="1.0" ?><bmap version="2.0"><ImageSize> ${raw.length} </ImageSize><BlockSize> 4096 </BlockSize>
       <BlocksCount> 701 </BlocksCount><MappedBlocksCount> 110 </MappedBlocksCount><BlockMap>
       <Range chksum="x"> 0-99 </Range><Range chksum="y"> 600-609 </Range></BlockMap></bmap>`;
-    writeFileSync(p('img.raw.bmap'), bmap);
-    for (const name of ['img.raw', 'img.raw.xz']) {
-      const src = await openImage(p(name), { bmapPath: p('img.raw.bmap') });
+    // auto.raw finds auto.raw.bmap beside it; img.raw.xz is given it explicitly
+    writeFileSync(p('auto.raw.bmap'), bmap);
+    copyFileSync(p('img.raw'), p('auto.raw'));
+    for (const [name, bmapPath] of [['auto.raw', undefined], ['img.raw.xz', p('auto.raw.bmap')]] as const) {
+      const src = await openImage(p(name), { bmapPath });
       let skipped = 0;
       for await (const c of src.chunks()) {
         if (c.kind === 'skip') skipped += c.length;
@@ -150,7 +153,7 @@ with zipfile.ZipFile('bomb.zip','w', zipfile.ZIP_DEFLATED) as z: z.writestr('bom
   });
 
   it('refuses a zip with several files as one image, naming them', async () => {
-    sh('cp img.raw a.img && cp img.raw b.img && zip -q two.zip a.img b.img');
+    makeZip(p('two.zip'), { 'a.img': p('img.raw'), 'b.img': p('img.raw') });
     await expect(openImage(p('two.zip'))).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/a\.img, b\.img/) });
   });
 });
@@ -167,7 +170,7 @@ describe('multi-stream and multi-frame files', () => {
   });
 
   it('reads a sparse image inside xz inside a zip', async () => {
-    sh('cp img.simg.xz deep.simg.xz && zip -q -0 deep.zip deep.simg.xz');
+    makeZip(p('deep.zip'), { 'deep.simg.xz': p('img.simg.xz') }, true);
     const src = await openImage(p('deep.zip'));
     expect(src.description).toContain('sparse in xz in zip');
     const got = await expand(src);

@@ -1,4 +1,5 @@
 // Helpers for image tests: random images with holes and fill blocks, expanding a BlockSource, temp dirs.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,4 +62,18 @@ export async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
 export function tempDir(prefix = 'fs-images-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Make a zip with Python's zipfile (python3 is on every CI machine; the `zip` tool may not be).
+ * `files` maps entry names to paths on disk; `stored` keeps entries uncompressed.
+ */
+export function makeZip(zipPath: string, files: Record<string, string>, stored = false): void {
+  const script = [
+    'import json, sys, zipfile',
+    'out, files, stored = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "1"',
+    'with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as z:',
+    '    for name, path in files.items(): z.write(path, name)',
+  ].join('\n');
+  execFileSync('python3', ['-c', script, zipPath, JSON.stringify(files), stored ? '1' : '0']);
 }

@@ -1,17 +1,13 @@
 // Plans: bundle folders and zips with JSON/YAML manifests, factory zips, inline plans, and what they refuse.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadPlan, openPlanStep } from '../../../src/images/index.js';
-import { expand, randomImage, tempDir } from './helpers.js';
+import { expand, makeZip, randomImage, tempDir } from './helpers.js';
 
 const t = tempDir();
 afterAll(() => t.cleanup());
 const p = (name: string): string => join(t.dir, name);
-const sh = (cmd: string, cwd = t.dir): void => {
-  execFileSync('sh', ['-c', cmd], { cwd });
-};
 
 describe('bundles and manifests', () => {
   it('loads a folder bundle with a YAML manifest and opens each image lazily', async () => {
@@ -48,7 +44,7 @@ describe('bundles and manifests', () => {
     const sys = randomImage(2, 30);
     writeFileSync(p('zb/release/system.img'), sys);
     writeFileSync(p('zb/release/flash.json'), JSON.stringify({ steps: [{ op: 'flash', partition: 'system', image: 'system.img' }] }));
-    sh('zip -q -r ../zb.zip release', p('zb'));
+    makeZip(p('zb.zip'), { 'release/system.img': p('zb/release/system.img'), 'release/flash.json': p('zb/release/flash.json') });
     const plan = await loadPlan(p('zb.zip'));
     expect(plan.steps).toHaveLength(1);
     const step = await openPlanStep(plan.steps[0] ?? { op: 'reboot', target: 'system' });
@@ -95,11 +91,17 @@ describe('Android factory images', () => {
       'require-for-product:marlin version-baseband=8996-999',
     ].join('\n'));
     for (const n of ['system', 'boot', 'vendor', 'vbmeta', 'system_other']) writeFileSync(p(`inner/${n}.img`), randomImage(n.length, 3));
-    sh('zip -q ../sailfish-opm1/image-sailfish-opm1.zip android-info.txt boot.img system.img vendor.img vbmeta.img system_other.img', p('inner'));
+    const innerFiles: Record<string, string> = { 'android-info.txt': p('inner/android-info.txt') };
+    for (const n of ['boot', 'system', 'vendor', 'vbmeta', 'system_other']) innerFiles[`${n}.img`] = p(`inner/${n}.img`);
+    makeZip(join(d, 'image-sailfish-opm1.zip'), innerFiles);
     writeFileSync(join(d, 'bootloader-sailfish-8996-012001-1711291800.img'), randomImage(9, 2));
     writeFileSync(join(d, 'radio-sailfish-8996-130181-1711291800.img'), randomImage(10, 2));
     writeFileSync(join(d, 'flash-all.sh'), '#!/bin/sh\n');
-    sh('zip -q -r factory.zip sailfish-opm1');
+    const outer: Record<string, string> = {};
+    for (const n of ['bootloader-sailfish-8996-012001-1711291800.img', 'radio-sailfish-8996-130181-1711291800.img', 'flash-all.sh', 'image-sailfish-opm1.zip']) {
+      outer[`sailfish-opm1/${n}`] = join(d, n);
+    }
+    makeZip(p('factory.zip'), outer);
     const plan = await loadPlan(p('factory.zip'));
     const ops = plan.steps.map((s) => (s.op === 'flash' ? `flash:${s.partition}` : s.op === 'require' ? `require:${s.name}` : s.op));
     expect(ops).toEqual([
