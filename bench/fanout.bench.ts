@@ -29,7 +29,8 @@ function runChild(cmd: string, args: string[], onLine?: (line: string) => void):
       out += d.toString();
       if (onLine) for (const l of d.toString().split('\n')) if (l.trim()) onLine(l.trim());
     });
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`))));
+    // 'close', not 'exit': stdout may still hold the result line when the process has exited.
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`))));
   });
 }
 
