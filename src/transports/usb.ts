@@ -88,6 +88,13 @@ function openError(e: unknown, label: string): FlashError {
       { cause: e },
     );
   }
+  if (/EBUSY|LIBUSB_ERROR_BUSY|busy|already claimed|InvalidStateError/i.test(`${e instanceof Error ? e.name : ''} ${message}`)) {
+    return new FlashError(
+      'usb_busy',
+      `${label} is in use by another program (${message}): close fastboot, adb or a browser tab using it, then retry.`,
+      { cause: e, transient: true },
+    );
+  }
   return new FlashError('usb_open_failed', `Could not open ${label}: ${message}. Replug it and try again.`, {
     cause: e,
     transient: true,

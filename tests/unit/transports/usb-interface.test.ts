@@ -68,6 +68,12 @@ describe('permissions', () => {
     await expect(link.open()).rejects.toMatchObject({ code: 'usb_permission', message: expect.stringContaining(UDEV_RULE_PATH) });
   });
 
+  it('says another program holds the device when the interface is busy', async () => {
+    const c = config(1, [alt(0xff, 0x42, 0x03)]);
+    const link = createWebUsbLink(device([c], c, async () => Promise.reject(new Error('claim error: Device or resource busy (os error 16)'))));
+    await expect(link.open()).rejects.toMatchObject({ code: 'usb_busy', message: expect.stringContaining('another program') });
+  });
+
   it('clamps the transfer size to 16 KiB – 1 MiB', () => {
     expect(clampTransferSize(1)).toBe(16 * 1024);
     expect(clampTransferSize(10 * 1024 * 1024)).toBe(1024 * 1024);
