@@ -11,7 +11,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createStation } from '../src/core/station.js';
 import { createNetworkProvider } from '../src/devices/network-provider.js';
 import { createSimProvider, runFastbootSimCli } from '../src/sim/index.js';
-import type { DeviceProvider } from '../src/core/types.js';
+import type { DeviceProvider, Driver } from '../src/core/types.js';
 import type { ServerMessage } from '../src/protocol/messages.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -43,12 +43,45 @@ async function startChildren(dir: string, serials: string[], children: ChildProc
   );
 }
 
-async function run(mode: 'in-process' | 'processes'): Promise<Record<string, unknown>> {
+/**
+ * Devices that take bytes as fast as they come (no link, no storage): what is left is the station's own ceiling —
+ * scheduling, shared decode, gate, throttle, meter, events and history — with the image pipeline's reading.
+ */
+function nullDevices(serials: string[]): DeviceProvider {
+  const driver: Driver = {
+    protocol: 'fastboot',
+    describe: async () => ({ info: {}, partitions: [{ name: 'system', size: (imageMiB + 16) << 20 }] }),
+    async run(_link, step, ctx) {
+      if (step.op !== 'flash') return;
+      for await (const chunk of step.source.chunks(ctx.signal)) {
+        if (chunk.kind !== 'data') continue;
+        for (let off = 0; off < chunk.bytes.length; off += 1 << 20) {
+          const n = Math.min(1 << 20, chunk.bytes.length - off);
+          await ctx.gate.pass(ctx.signal);
+          await ctx.throttle.take(n, ctx.signal);
+          ctx.moved(n);
+        }
+      }
+    },
+  };
+  const link = { open: () => Promise.reject(new Error('no transport')), close: async () => undefined };
+  return {
+    name: 'null',
+    start: async (sink) => {
+      for (const s of serials) sink.attach({ device: { id: s, protocol: 'fastboot', transport: 'sim', name: s, serial: s, info: {} }, driver, link });
+    },
+    stop: async () => undefined,
+  };
+}
+
+async function run(mode: 'in-process' | 'processes' | 'null-devices'): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'fs-bench-station-'));
   const serials = Array.from({ length: devices }, (_, i) => `BENCH${String(i).padStart(3, '0')}`);
   const children: ChildProcess[] = [];
   let provider: DeviceProvider;
-  if (mode === 'in-process') {
+  if (mode === 'null-devices') {
+    provider = nullDevices(serials);
+  } else if (mode === 'in-process') {
     provider = createSimProvider(
       serials.map((s) => `fastboot:${s}?speed=${linkMiB}M&max-download=${maxDownload}&partitions=boot:16M,system:${imageMiB + 16}M`),
       { dataDir: dir },
@@ -105,7 +138,7 @@ async function run(mode: 'in-process' | 'processes'): Promise<Record<string, unk
   rmSync(dir, { recursive: true, force: true });
 
   const aggregate = bytes / seconds;
-  const linkSum = devices * linkMiB * 1024 * 1024;
+  const linkSum = devices * linkMiB * 1024 * 1024; // null devices: compared with the USB 2.0 links they stand for
   const result = {
     simulators: mode, devices, imageMiB, linkMiBPerDevice: linkMiB, sharedDecode: shared, seconds: round(seconds),
     aggregateMiBps: round(aggregate / 2 ** 20), linkSumMiBps: round(linkSum / 2 ** 20), ratio: round(aggregate / linkSum),
@@ -113,7 +146,12 @@ async function run(mode: 'in-process' | 'processes'): Promise<Record<string, unk
     peakRssMiB: round(peakRss / 2 ** 20), peakArrayBuffersMiB: round(peakBuffers / 2 ** 20), peakHeapMiB: round(peakHeap / 2 ** 20), cpuSeconds: round((cpu.user + cpu.system) / 1e6), progressFrames: frames,
     failedJobs: failed.length,
   };
-  console.log(`\n${mode === 'in-process' ? 'simulators inside the station process (USB-shaped, as --sim)' : 'simulators in 16 processes over TCP; figures are the station process alone'}`);
+  const titles = {
+    'in-process': 'simulators inside the station process (USB-shaped, as --sim)',
+    processes: 'simulators in 16 processes over TCP; figures are the station process alone',
+    'null-devices': 'devices that take bytes instantly: the station core and image reading alone (its ceiling)',
+  };
+  console.log(`\n${titles[mode]}`);
   console.table([
     { measure: 'aggregate throughput (MiB/s)', value: result.aggregateMiBps, vs: `sum of links ${result.linkSumMiBps}`, ratio: result.ratio },
     { measure: 'event-loop delay p99 (ms)', value: result.eventLoopP99ms, vs: `max ${result.eventLoopMaxMs}`, ratio: '' },
@@ -128,7 +166,7 @@ async function run(mode: 'in-process' | 'processes'): Promise<Record<string, unk
 }
 
 async function main(): Promise<void> {
-  const modes = (process.env.BENCH_SIMS ?? 'in-process,processes').split(',') as Array<'in-process' | 'processes'>;
+  const modes = (process.env.BENCH_SIMS ?? 'null-devices,in-process,processes').split(',') as Array<'in-process' | 'processes' | 'null-devices'>;
   const results = [];
   for (const mode of modes) results.push(await run(mode));
   mkdirSync('bench/results', { recursive: true });
