@@ -18,8 +18,11 @@ const HZ = 10;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 5 : 20));
 const STALL_SECONDS = Number(process.env.BENCH_STALL_SECONDS ?? (quick ? 8 : 60));
 
+/** Server-side time to hand one event to every client (ms), collected per run. */
+let fanoutCost: number[] = [];
+
 interface LoadResult { expected: number; received: number; drainMs: number; completed: number; p50: number; p99: number; max: number; clients: number }
-interface Run extends LoadResult { name: string; cpuPercent: number; peakRssMiB: number; baseRssMiB: number; coalesced?: number }
+interface Run extends LoadResult { name: string; cpuPercent: number; peakRssMiB: number; baseRssMiB: number; coalesced?: number; fanoutP50Us: number; fanoutP99Us: number }
 
 function runChild(cmd: string, args: string[], onLine?: (line: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -36,6 +39,7 @@ function runChild(cmd: string, args: string[], onLine?: (line: string) => void):
 
 async function measure(name: string, url: string, token: string, seconds: number, during?: () => Promise<void>): Promise<Run> {
   global.gc?.();
+  fanoutCost = [];
   const baseRss = process.memoryUsage().rss;
   let peakRss = baseRss;
   const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 100);
@@ -49,7 +53,9 @@ async function measure(name: string, url: string, token: string, seconds: number
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
   const result = JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
-  return { name, ...result, cpuPercent: ((cpu.user + cpu.system) / 1000 / wall) * 100, peakRssMiB: peakRss / 2 ** 20, baseRssMiB: baseRss / 2 ** 20 };
+  fanoutCost.sort((a, b) => a - b);
+  const q = (p: number): number => (fanoutCost.length ? fanoutCost[Math.min(fanoutCost.length - 1, Math.floor(p * fanoutCost.length))]! * 1000 : Number.NaN);
+  return { name, ...result, fanoutP50Us: q(0.5), fanoutP99Us: q(0.99), cpuPercent: ((cpu.user + cpu.system) / 1000 / wall) * 100, peakRssMiB: peakRss / 2 ** 20, baseRssMiB: baseRss / 2 ** 20 };
 }
 
 /** The guide's Node server: a Set of clients and a broadcast loop, relaying what the agent publishes. */
@@ -58,8 +64,10 @@ async function startNaive(): Promise<{ url: string; close(): Promise<void> }> {
   await new Promise((r) => wss.once('listening', r));
   const clients = new Set<WebSocket>();
   const broadcast = (message: Record<string, unknown>): void => {
+    const t0 = performance.now();
     const data = JSON.stringify({ ...message, timestamp: Date.now() });
     clients.forEach((client) => { if (client.readyState === WebSocket.OPEN) client.send(data); });
+    fanoutCost.push(performance.now() - t0);
   };
   wss.on('connection', (ws) => {
     clients.add(ws);
@@ -86,6 +94,13 @@ async function main(): Promise<void> {
   const station = await createStation({ dataDir: dir, providers: [] });
   const server = await startServer(station, { host: '127.0.0.1', port: 0, dataDir: dir, token });
   const naive = await startNaive();
+  // Time the hub's fan-out the same way as the naive loop's.
+  const hubBroadcast = server.hub.broadcast.bind(server.hub);
+  server.hub.broadcast = (message) => {
+    const t0 = performance.now();
+    hubBroadcast(message);
+    if (message.type === 'flash_progress') fanoutCost.push(performance.now() - t0);
+  };
   const runs: Run[] = [];
   try {
     runs.push(await measure('naive broadcast (guide)', naive.url, token, SECONDS));
@@ -99,9 +114,9 @@ async function main(): Promise<void> {
     const naiveStalled = await measure('naive, 1 client stalled', naive.url, token, STALL_SECONDS, () => stalledClient(Number(new URL(naive.url).port), STALL_SECONDS));
     runs.push(naiveStalled);
 
-    const rows = [['run', 'clients', 'progress frames delivered', 'coalesced', 'p50 ms', 'p99 ms', 'max ms', 'server CPU %', 'RSS MiB (base→peak)']];
+    const rows = [['run', 'clients', 'progress frames delivered', 'coalesced', 'fan-out µs p50/p99', 'latency p50 ms', 'p99 ms', 'max ms', 'server CPU %', 'RSS MiB (base→peak)']];
     for (const r of runs) {
-      rows.push([r.name, String(r.clients), `${r.received}/${r.expected}`, String(r.coalesced ?? '-'), r.p50.toFixed(2), r.p99.toFixed(2), r.max.toFixed(1), r.cpuPercent.toFixed(1),
+      rows.push([r.name, String(r.clients), `${r.received}/${r.expected}`, String(r.coalesced ?? '-'), `${r.fanoutP50Us.toFixed(0)}/${r.fanoutP99Us.toFixed(0)}`, r.p50.toFixed(2), r.p99.toFixed(2), r.max.toFixed(1), r.cpuPercent.toFixed(1),
         `${r.baseRssMiB.toFixed(0)}→${r.peakRssMiB.toFixed(0)}`]);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -110,6 +125,7 @@ async function main(): Promise<void> {
     const base = runs[0]!;
     const ratios = {
       p99VsNaive: ours.p99 / base.p99,
+      fanoutP50VsNaive: ours.fanoutP50Us / base.fanoutP50Us,
       cpuVsNaive: ours.cpuPercent / base.cpuPercent,
       deliveredVsNaive: ours.received / Math.max(1, base.received),
       stalledP99VsUnstalled: stalled.p99 / ours.p99,
@@ -120,7 +136,7 @@ async function main(): Promise<void> {
       rssGrowthMiB: stalled.peakRssMiB - stalled.baseRssMiB,
       naiveRssGrowthMiB: naiveStalled.peakRssMiB - naiveStalled.baseRssMiB,
     };
-    console.log(`\nratios vs naive: p99 ×${ratios.p99VsNaive.toFixed(2)}, CPU ×${ratios.cpuVsNaive.toFixed(2)}, delivered ×${ratios.deliveredVsNaive.toFixed(3)}`);
+    console.log(`\nratios vs naive: fan-out cost ×${ratios.fanoutP50VsNaive.toFixed(2)}, latency p99 ×${ratios.p99VsNaive.toFixed(2)}, CPU ×${ratios.cpuVsNaive.toFixed(2)}, delivered ×${ratios.deliveredVsNaive.toFixed(3)}`);
     console.log(`stalled client (${STALL_SECONDS}s): others' p99 ×${ratios.stalledP99VsUnstalled.toFixed(2)} of unstalled; ` +
       `progress frames coalesced ${slow.coalesced}; disconnected ${slow.slowDisconnected}; station RSS +${slow.rssGrowthMiB.toFixed(1)} MiB ` +
       `(naive +${slow.naiveRssGrowthMiB.toFixed(1)} MiB)`);
