@@ -181,6 +181,16 @@ describe('fastboot driver over TCP', () => {
     });
   });
 
+  it('asks the bandwidth limiter for every byte it sends', async () => {
+    await withSim('fastboot:THROT1?max-download=1M&partitions=system:16M', async (sim, link) => {
+      let taken = 0;
+      const ctx = { ...testContext(), throttle: { take: async (n: number) => void (taken += n) } };
+      await driver.run(link, { op: 'flash', partition: 'system', source: await openImage(rawPath) }, ctx);
+      expect(taken).toBe(sim.device.stats.bytesDownloaded);
+      expect(taken).toBeGreaterThan(0);
+    });
+  });
+
   it('passes INFO lines from the device to the job log', async () => {
     await withSim('fastboot:INFO01', async (_sim, link) => {
       const ctx = testContext();
