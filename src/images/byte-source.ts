@@ -11,6 +11,8 @@ export interface ByteSource {
   stream(signal?: AbortSignal): AsyncIterable<Uint8Array>;
   /** Random access (files and stored zip entries). */
   readAt?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Read into a caller's buffer (files): lets a scanner reuse its buffers instead of faulting in fresh pages. */
+  readInto?(target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number>;
 }
 
 export const READ_BYTES = 4 << 20;
@@ -21,25 +23,14 @@ export function fileByteSource(path: string, start: number, size: number, descri
   let shared: Promise<FileHandle> | null = null;
   let users = 0;
   let idle: NodeJS.Timeout | null = null;
-  const readAt = async (offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> => {
-    signal?.throwIfAborted();
-    const n = Math.max(0, Math.min(length, size - offset));
+  const withHandle = async <T>(fn: (fh: FileHandle) => Promise<T>): Promise<T> => {
     if (idle) clearTimeout(idle);
     idle = null;
     shared ??= openFile(path);
     const mine = shared;
     users++;
     try {
-      const fh = await mine;
-      const b = Buffer.allocUnsafe(n);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(b, got, n - got, start + offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      if (got !== n) throw new FlashError('image_unreadable', `${description}: file ended early (was it changed while open?)`);
-      return b;
+      return await fn(await mine);
     } catch (e) {
       if (shared === mine) shared = null;
       throw e;
@@ -56,10 +47,35 @@ export function fileByteSource(path: string, start: number, size: number, descri
       }
     }
   };
+  const fill = async (fh: FileHandle, b: Uint8Array, n: number, offset: number): Promise<void> => {
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await fh.read(b, got, n - got, start + offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got !== n) throw new FlashError('image_unreadable', `${description}: file ended early (was it changed while open?)`);
+  };
+  const readAt = async (offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> => {
+    signal?.throwIfAborted();
+    const n = Math.max(0, Math.min(length, size - offset));
+    return withHandle(async (fh) => {
+      const b = Buffer.allocUnsafe(n);
+      await fill(fh, b, n, offset);
+      return b;
+    });
+  };
+  const readInto = async (target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number> => {
+    signal?.throwIfAborted();
+    const n = Math.max(0, Math.min(target.length, size - offset));
+    await withHandle((fh) => fill(fh, target, n, offset));
+    return n;
+  };
   return {
     description,
     size,
     readAt,
+    readInto,
     async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
       const fh = await openFile(path);
       try {

@@ -64,11 +64,43 @@ export class RawSource extends HashedSource {
         pos = r.end;
       }
       if (pos < this.size) yield { kind: 'skip', offset: pos, length: this.size - pos };
+    } else if (!this.mapped && this.bytes.readInto) {
+      yield* this.scanFile(signal, out, emit);
     } else {
       yield* this.scanStream(signal, out, emit);
     }
     this.data = this.size - skipped - fills;
     this.isExact = true;
+  }
+
+  /**
+   * Scan a file through two reused buffers (the next read overlaps the scan of the current one); only data runs are
+   * copied out. Most of a sparse-looking raw image is zeros, and fresh buffers would fault in every page of it.
+   */
+  private async *scanFile(signal: AbortSignal | undefined, out: Chunk[], emit: () => Generator<Chunk>): AsyncGenerator<Chunk> {
+    const readInto = this.bytes.readInto;
+    if (!readInto) return;
+    const bufs = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
+    const read = (i: number, at: number): Promise<number> => readInto.call(this.bytes, bufs[i % 2] ?? bufs[0] as Buffer, at, signal);
+    let at = 0;
+    let i = 0;
+    let next: Promise<number> | null = this.size > 0 ? read(0, 0) : null;
+    while (next) {
+      const n = await next;
+      const cur = bufs[i % 2] as Buffer;
+      const nextAt = at + n;
+      next = nextAt < this.size && n > 0 ? read(i + 1, nextAt) : null;
+      next?.catch(() => undefined);
+      scanFills(cur.subarray(0, n), at, out);
+      for (let k = 0; k < out.length; k++) {
+        const c = out[k];
+        if (c?.kind === 'data') out[k] = { kind: 'data', offset: c.offset, bytes: c.bytes.slice() };
+      }
+      yield* emit();
+      if (n === 0) break;
+      at = nextAt;
+      i++;
+    }
   }
 
   /** Scan a stream in 4096-byte alignment (a block split across slices is put together), honouring skips. */
