@@ -202,4 +202,18 @@ describe('web UI against a simulated station', () => {
     await page.getByRole('link', { name: 'Station' }).click();
     await expect.poll(() => jobCard('SIMSLOW').getByText('Cancelled', { exact: true }).count(), { timeout: 10_000 }).toBe(1);
   });
+
+  it('flashes several devices at once and sums the batch up', async () => {
+    for (const pressed of await page.getByRole('button', { pressed: true }).all()) await pressed.click();
+    for (const id of ['SIM0001', 'SIMSLOW']) await page.getByRole('article', { name: `Device ${id}` }).getByRole('button', { name: new RegExp(`Select ${id}`) }).click();
+    const before = await page.getByRole('region', { name: /^Job / }).count();
+    await page.getByLabel('Image').fill(image);
+    await page.getByLabel('Partition').fill('boot');
+    await page.getByRole('button', { name: 'Flash', exact: true }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: '2 jobs' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => page.getByRole('region', { name: /^Job / }).count(), { timeout: 10_000 }).toBe(before + 2);
+    const batch = page.getByRole('list', { name: 'Batches' }).getByRole('listitem').first();
+    await expect.poll(async () => (await batch.count()) ? await batch.textContent() : '', { timeout: 30_000 }).toMatch(/Batch of 2: 2 done/);
+    await screenshot(page, 'e2e-12-batch');
+  });
 });

@@ -4,6 +4,7 @@ import { useFlashProgressWebSocket, useStationConnection, type UseFlashProgressW
 import { useJobActions } from '../hooks/use-job-actions.js';
 import { orderJobs } from '../lib/job-order.js';
 import { FINAL_STATES } from '../lib/station-state.js';
+import { BatchBar } from './batch-bar.js';
 import { ConnectionIndicator } from './connection-indicator.js';
 import { JobCard } from './job-card.js';
 
@@ -18,6 +19,8 @@ export function LiveProgressMonitor({ title = 'Jobs', deviceFilter, ...options }
   const hook = useFlashProgressWebSocket(options);
   const connection = useStationConnection(options);
   const logs = useSyncExternalStore(connection.subscribe, () => connection.getSnapshot().station.logs);
+  const batchMap = useSyncExternalStore(connection.subscribe, () => connection.getSnapshot().station.batches);
+  const batches = useMemo(() => [...batchMap.values()].sort((a, b) => b.timestamp - a.timestamp).slice(0, 5), [batchMap]);
   const { onAction } = useJobActions(connection);
   const jobs = useMemo(() => {
     const all = orderJobs(hook.activeJobs.values());
@@ -46,6 +49,7 @@ export function LiveProgressMonitor({ title = 'Jobs', deviceFilter, ...options }
           </button>
         ) : null}
       </header>
+      <BatchBar batches={batches} onDismiss={(id) => connection.clearBatch(id)} />
       {jobs.length === 0 ? (
         <p className="empty">No jobs yet. Pick a device, an image and a partition, then press Flash.</p>
       ) : (

@@ -175,6 +175,12 @@ export class StationConnection {
     this.update({ station: annotateJobs(this.live.station, jobIds, target) });
   }
 
+  clearBatch(batchId: string): void {
+    const batches = new Map(this.live.station.batches);
+    batches.delete(batchId);
+    this.update({ station: { ...this.live.station, batches } });
+  }
+
   clearAllJobs(): void {
     this.update({ station: clearAllJobs(this.live.station) });
   }

@@ -1,5 +1,5 @@
 // The UI's picture of the station, rebuilt from `hello`/`snapshot` and kept current by events: a pure reducer.
-import type { Device, Job, JobState, LogLevel, ServerMessage } from '../../protocol/messages.js';
+import type { BatchSummaryMessage, Device, Job, JobState, LogLevel, ServerMessage } from '../../protocol/messages.js';
 
 /** A job as the UI shows it: the wire Job plus what only events carry. */
 export interface ActiveJob extends Job {
@@ -23,6 +23,8 @@ export interface StationState {
   logs: ReadonlyMap<string, readonly LogEntry[]>;
   /** Finished jobs the user cleared; a later snapshot does not bring them back. */
   cleared: ReadonlySet<string>;
+  /** Many-device starts, by batchId, from `batch_summary`. */
+  batches: ReadonlyMap<string, BatchSummaryMessage>;
   /** True once a snapshot arrived on the current connection. */
   synced: boolean;
 }
@@ -31,7 +33,7 @@ export const MAX_LOG_LINES = 500;
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
 
 export function emptyState(): StationState {
-  return { version: '', authenticated: false, devices: new Map(), jobs: new Map(), logs: new Map(), cleared: new Set(), synced: false };
+  return { version: '', authenticated: false, devices: new Map(), jobs: new Map(), logs: new Map(), batches: new Map(), cleared: new Set(), synced: false };
 }
 
 function blankJob(jobId: string, deviceId: string, timestamp: number): ActiveJob {
@@ -154,6 +156,11 @@ export function reduce(state: StationState, message: ServerMessage): StationStat
         errorCode: message.code ?? (cancelled ? 'cancelled' : undefined),
       });
     }
+    case 'batch_summary': {
+      const batches = new Map(state.batches);
+      batches.set(message.batchId, message);
+      return { ...state, batches };
+    }
     case 'flash_log': {
       const logs = new Map(state.logs);
       const lines = [...(logs.get(message.jobId) ?? []), { level: message.level, message: message.message, timestamp: message.timestamp }];
@@ -180,7 +187,7 @@ export function clearJob(state: StationState, jobId: string): StationState {
 export function clearAllJobs(state: StationState): StationState {
   const cleared = new Set(state.cleared);
   for (const [id, job] of state.jobs) if (FINAL_STATES.has(job.state)) cleared.add(id);
-  return { ...state, jobs: new Map(), logs: new Map(), cleared };
+  return { ...state, jobs: new Map(), logs: new Map(), batches: new Map(), cleared };
 }
 
 /** Remember what this page asked a job to write (`boot ← /images/boot.img`) where the station's frames do not say. */

@@ -98,4 +98,13 @@ describe('station reducer', () => {
     expect(s.jobs.get('r')).toMatchObject({ state: 'failed', errorCode: 'interrupted', endedAt: 3 });
     expect(s.jobs.get('c')?.state).toBe('completed');
   });
+
+  it('keeps the latest summary per batch', () => {
+    const b = { type: 'batch_summary', batchId: 'b1', total: 3, succeeded: 0, failed: 0, cancelled: 0, running: 3, queued: 0, timestamp: 1 } as const;
+    let s = reduce(emptyState(), b);
+    s = reduce(s, { ...b, succeeded: 2, failed: 1, running: 0, timestamp: 2 });
+    expect(s.batches.size).toBe(1);
+    expect(s.batches.get('b1')).toMatchObject({ succeeded: 2, failed: 1, running: 0 });
+    expect(clearAllJobs(s).batches.size).toBe(0);
+  });
 });
