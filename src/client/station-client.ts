@@ -100,6 +100,7 @@ export class StationClient {
   /** Connect; resolves once hello and snapshot arrived (and the token was accepted, when one was given). */
   connect(): Promise<void> {
     this.closedByUser = false;
+    if (this.status === 'open') return Promise.resolve();
     const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
     if (this.status === 'idle' || this.status === 'closed') this.open();
     return ready;
@@ -274,6 +275,8 @@ export class StationClient {
       this.setStatus('open');
       for (const w of this.readyWaiters.splice(0)) w.resolve();
     } catch (e) {
+      // After a reconnect the token may have been changed: stay connected, read-only, rather than hang.
+      if (this.everOpened) this.setStatus('open');
       this.failReady(e as Error);
     }
   }
