@@ -39,7 +39,12 @@ describe('StationClient', () => {
     expect(progress.at(-1)).toBe(100);
     expect(c.state.jobs.get(started.jobId)).toMatchObject({ state: 'completed', progress: 100, bytesTransferred: 2 * 1024 * 1024 });
     expect(await c.ping()).toBeGreaterThanOrEqual(0);
-    const history = await c.getHistory({ limit: 5 });
+    // The job reaches history once the station has closed its files, a moment after flash_completed.
+    let history = await c.getHistory({ limit: 5 });
+    for (let i = 0; i < 50 && !history.some((j) => j.jobId === started.jobId); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      history = await c.getHistory({ limit: 5 });
+    }
     expect(history.map((j) => j.jobId)).toContain(started.jobId);
   });
 
