@@ -16,6 +16,7 @@ const PUNCH_MIN = 64 * 1024;
 
 let punchWorks: boolean | undefined;
 
+
 function punchHole(path: string, offset: number, length: number): Promise<boolean> {
   if (punchWorks === false) return Promise.resolve(false);
   return new Promise((resolve) => {
@@ -45,6 +46,10 @@ export class PartitionFile {
   readonly dirty = new ExtentSet();
   /** Bytes actually written to the file (zeros skipped), for tests and the docs' claims. */
   bytesWritten = 0;
+  /** A reused pattern buffer for FILL chunks (fresh large allocations are slow to fault in on VMs); one per file,
+   *  as a file's writes never overlap. */
+  #pattern: Buffer | undefined;
+  #patternValue: number | undefined;
 
   private constructor(path: string, size: number, handle: FileHandle) {
     this.path = path;
@@ -125,17 +130,25 @@ export class PartitionFile {
   async fill(offset: number, length: number, value: number): Promise<void> {
     this.#check(offset, length);
     if (value === 0) return this.zero(offset, length);
-    const pattern = Buffer.alloc(Math.min(CHUNK, length + (4 - (length % 4)) % 4));
-    for (let i = 0; i + 4 <= pattern.length; i += 4) pattern.writeUInt32LE(value >>> 0, i);
+    const v = value >>> 0;
     let p = offset;
     const end = offset + length;
     while (p < end) {
-      // Keep the word phase aligned to the fill's start.
-      const n = Math.min(pattern.length, end - p);
-      await this.#writeAll(pattern, 0, n, p);
+      // Each piece starts at a multiple of 4 from the fill's start, so the word phase is kept.
+      const n = Math.min(CHUNK, end - p);
+      await this.#writeAll(this.#patternOf(v), 0, n, p);
       p += n;
     }
     this.dirty.add(offset, end);
+  }
+
+  #patternOf(value: number): Buffer {
+    this.#pattern ??= Buffer.allocUnsafeSlow(CHUNK);
+    if (this.#patternValue !== value) {
+      for (let i = 0; i < CHUNK; i += 4) this.#pattern.writeUInt32LE(value, i);
+      this.#patternValue = value;
+    }
+    return this.#pattern;
   }
 
   /** Make [offset, offset+length) read as zeros without allocating blocks for them where possible. */
