@@ -1,6 +1,6 @@
 // Every plan step other than flash and verify: erase, set_active, reboot (and wait), oem, getvar, require.
 import type { JobContext, PlanStep } from '../../core/types.js';
-import { FlashError } from '../../core/errors.js';
+import { FlashError, isFlashError } from '../../core/errors.js';
 import { checkPartitionName } from './protocol.js';
 import type { Session } from './session.js';
 import { targetsFor } from './targets.js';
@@ -30,14 +30,19 @@ const REBOOT_COMMAND = {
 export async function runReboot(session: Session, target: keyof typeof REBOOT_COMMAND, ctx: JobContext): Promise<void> {
   const command = REBOOT_COMMAND[target];
   ctx.stage(target === 'system' ? 'Rebooting' : `Rebooting into ${target}`);
-  await session.client.okay(command, { signal: ctx.signal });
+  try {
+    await session.client.okay(command, { signal: ctx.signal });
+  } catch (e) {
+    // Some bootloaders drop off the bus before their OKAY arrives: gone is as good as OKAY here.
+    if (!(isFlashError(e) && e.code === 'disconnected')) throw e;
+    ctx.log('info', `The device went away before confirming "${command}"; taking that as rebooting`);
+  }
   // The device drops the connection as it reboots; a stale transport must not be reused.
   await session.transport.close().catch(() => undefined);
   if (target === 'bootloader' || target === 'fastboot') {
     ctx.stage(`Waiting for the device to come back in ${target === 'bootloader' ? 'the bootloader' : 'fastbootd'}`);
     const link = await ctx.waitForDevice(session.timeouts.rebootWaitMs);
-    const transport = await link.open(ctx.signal);
-    void transport;
+    await link.open(ctx.signal);
   }
 }
 
