@@ -8,6 +8,8 @@ import { BatchBar } from './batch-bar.js';
 import { ConnectionIndicator } from './connection-indicator.js';
 import { JobCard } from './job-card.js';
 
+const MAX_FINISHED_SHOWN = 48;
+
 export interface LiveProgressMonitorProps extends Partial<UseFlashProgressWebSocketOptions> {
   url: string;
   title?: string;
@@ -22,9 +24,12 @@ export function LiveProgressMonitor({ title = 'Jobs', deviceFilter, ...options }
   const batchMap = useSyncExternalStore(connection.subscribe, () => connection.getSnapshot().station.batches);
   const batches = useMemo(() => [...batchMap.values()].sort((a, b) => b.timestamp - a.timestamp).slice(0, 5), [batchMap]);
   const { onAction } = useJobActions(connection);
-  const jobs = useMemo(() => {
-    const all = orderJobs(hook.activeJobs.values());
-    return deviceFilter ? all.filter((j) => deviceFilter.has(j.deviceId)) : all;
+  const { jobs, hidden } = useMemo(() => {
+    const all = orderJobs(hook.activeJobs.values()).filter((j) => !deviceFilter || deviceFilter.has(j.deviceId));
+    // Every unfinished job, and the newest finished ones; older ones are in History.
+    let finished = 0;
+    const shown = all.filter((j) => !FINAL_STATES.has(j.state) || ++finished <= MAX_FINISHED_SHOWN);
+    return { jobs: shown, hidden: all.length - shown.length };
   }, [hook.activeJobs, deviceFilter]);
   const finished = jobs.some((j) => FINAL_STATES.has(j.state));
 
@@ -59,6 +64,7 @@ export function LiveProgressMonitor({ title = 'Jobs', deviceFilter, ...options }
           ))}
         </div>
       )}
+      {hidden > 0 ? <p className="muted">{hidden} older finished jobs are not shown here; History has them all.</p> : null}
     </section>
   );
 }
