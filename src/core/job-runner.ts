@@ -119,8 +119,12 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
     job.startedAt = Date.now();
     job.stage = steps[0] ? stageFor(steps[0], 0, steps.length) : 'Starting';
     job.meter.start();
+    const device = registry.get(entry.attached.device.id);
     history.update(job.jobId, {
       state: 'running', started_at: job.startedAt, total_bytes: total, image_bytes: expanded, stage: job.stage,
+      // A job that waited for its device learns what it is only now.
+      ...(device ? { device_serial: device.serial, device_name: device.name, protocol: device.protocol, transport: device.transport } : {}),
+      ...(device?.port !== undefined ? { port: device.port } : {}),
     });
     emit({
       type: 'flash_started', jobId: job.jobId, deviceId: job.deviceId, stage: job.stage, totalBytes: total,
