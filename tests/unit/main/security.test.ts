@@ -64,6 +64,16 @@ describe('BrowserWindow preferences', () => {
     expect(prefs.allowRunningInsecureContent).toBe(false);
     expect(prefs.webviewTag).toBe(false);
   });
+  it('is in the built main bundle too (dist/main.js, when built)', () => {
+    const built = join(root, 'dist/main.js');
+    if (!existsSync(built)) return;
+    const text = readFileSync(built, 'utf8');
+    for (const needle of ['contextIsolation: true', 'sandbox: true', 'nodeIntegration: false', 'webviewTag: false', 'enableSandbox()', 'requestSingleInstanceLock()',
+      'setPermissionRequestHandler', 'setWindowOpenHandler', '"will-navigate"', 'onBeforeRequest', 'Content-Security-Policy']) {
+      expect(text).toContain(needle);
+    }
+    expect(text).not.toMatch(/nodeIntegration: true|contextIsolation: false|sandbox: false/);
+  });
   it('is what main.ts uses for its window, with the sandbox forced app-wide', () => {
     const main = read('src/main/main.ts');
     expect(main).toMatch(/webPreferences: secureWebPreferences\(/);
