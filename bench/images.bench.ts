@@ -16,11 +16,12 @@ const SIZE = quick ? 256 * MiB : 4096 * MiB;
 const DATA = SIZE / 4;
 const RUN = 4 * MiB;
 const COMPRESSED_INPUT = quick ? 32 * MiB : 256 * MiB; // raw bytes behind the xz/zstd/gzip files (xz -6: slow to make)
-const dir = mkdtempSync(join(tmpdir(), 'fs-images-bench-'));
+const dir = process.env.IMAGES_BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'fs-images-bench-'));
 const p = (n: string): string => join(dir, n);
 
 /** Real binaries (ELF files under /usr/lib and /usr/bin) compress like a system image; random bytes where missing. */
-let pool: Buffer | null = ((): Buffer => {
+let pool: Buffer | null = null;
+function buildPool(): Buffer {
   const out = Buffer.alloc(64 * MiB);
   let o = 0;
   for (const d of ['/usr/lib/x86_64-linux-gnu', '/usr/bin', '/usr/lib']) {
@@ -43,10 +44,10 @@ let pool: Buffer | null = ((): Buffer => {
   }
   if (o < out.length) randomFillSync(out, o);
   return out;
-})();
+}
 
 function fillData(buf: Buffer, seed: number): void {
-  if (!pool) throw new Error('pool released');
+  pool ??= buildPool();
   const at = (seed * 7 * MiB) % (pool.length - buf.length);
   pool.copy(buf, 0, at, at + buf.length);
   buf.writeUInt32LE(seed, 0); // no two runs alike
@@ -83,33 +84,59 @@ interface Timing {
 }
 const rows: Row[] = [];
 
-let peak = 0;
-const sampler = setInterval(() => {
-  peak = Math.max(peak, process.memoryUsage().rss);
-}, 20);
-
 const RUNS = quick ? 3 : 2;
 
-/** Best of RUNS (the machine is shared: the fastest run is the least disturbed one); RSS is the peak over all. */
-async function timeOurs(fn: () => Promise<void>): Promise<Timing & { rss: number }> {
+/** Our side of each row, run in a fresh process so its peak RSS is its own (see `child` below). */
+const tasks: Record<string, (dir: string) => Promise<void>> = {
+  sparse: (d) => drainChunks(join(d, 'img.simg'), false),
+  sparseHash: (d) => drainChunks(join(d, 'img.simg'), true),
+  rawScan: async (d) => {
+    const src = await openImage(join(d, 'img.raw'), { hash: false });
+    for await (const b of writeSparse(src)) void b;
+  },
+  xz: (d) => drain(join(d, 'c.raw.xz'), 'xz'),
+  zstd: (d) => drain(join(d, 'c.raw.zst'), 'zstd'),
+  gzip: (d) => drain(join(d, 'c.raw.gz'), 'gzip'),
+  resparseZstd: async (d) => {
+    const src = await openImage(join(d, 'img.simg.zst'), { hash: false });
+    for await (const piece of resparse(src, 256 * MiB)) for await (const b of piece.bytes()) void b;
+  },
+};
+
+async function drain(file: string, kind: Compression): Promise<void> {
+  const src = decompressed(fileByteSource(file, 0, statSync(file).size, file), kind, file);
+  for await (const b of src.stream()) void b;
+}
+
+/** Best of RUNS child runs (the machine is shared: the fastest run is the least disturbed one); RSS: the largest peak. */
+function timeOurs(task: string): Timing & { rss: number } {
   let best: Timing & { rss: number } = { s: Infinity, cpu: Infinity, rss: 0 };
   for (let i = 0; i < RUNS; i++) {
-    const t = await timeOnce(fn);
+    const r = spawnSync(process.execPath, [process.argv[1] ?? ''], {
+      env: { ...process.env, IMAGES_BENCH_TASK: task, IMAGES_BENCH_DIR: dir }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (r.status !== 0) throw new Error(`task ${task} failed`);
+    const t = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Timing & { rss: number };
     best = { s: Math.min(best.s, t.s), cpu: Math.min(best.cpu, t.cpu), rss: Math.max(best.rss, t.rss) };
   }
   return best;
 }
 
-async function timeOnce(fn: () => Promise<void>): Promise<Timing & { rss: number }> {
-  (globalThis as { gc?: () => void }).gc?.();
-  peak = process.memoryUsage().rss;
+async function child(task: string, d: string): Promise<void> {
+  const fn = tasks[task];
+  if (!fn) throw new Error(`no task ${task}`);
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 10);
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  await fn();
+  await fn(d);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   const c = process.cpuUsage(c0);
+  clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
-  return { s, cpu: (c.user + c.system) / 1e6, rss: peak / MiB };
+  console.log(JSON.stringify({ s, cpu: (c.user + c.system) / 1e6, rss: peak / MiB }));
 }
 
 /** Wall time and CPU time (user + system of the tool's processes, from the shell's `times`). */
@@ -150,53 +177,45 @@ async function drainChunks(path: string, hash: boolean): Promise<void> {
   if (hash) await src.sha256();
 }
 
-try {
-  console.log(`generating a ${SIZE / MiB} MiB image holding ${DATA / MiB} MiB of data in ${dir} …`);
-  makeRaw(p('img.raw'), SIZE, DATA);
-  timeTool(`img2simg ${p('img.raw')} ${p('img.simg')}`, 1);
-  makeRaw(p('c.raw'), COMPRESSED_INPUT, COMPRESSED_INPUT / 2); // half data, half zeros
-  timeTool(`cd ${dir} && xz -T2 -6 -kf c.raw && zstd -q -kf c.raw && gzip -kf c.raw && zstd -q -kf img.simg`, 1);
-  pool = null; // keep the generator's memory out of the RSS figures
-  timeTool(`cat ${dir}/* > /dev/null`, 1); // warm the page cache for both sides
+async function main(): Promise<void> {
+  try {
+    console.log(`generating a ${SIZE / MiB} MiB image holding ${DATA / MiB} MiB of data in ${dir} …`);
+    makeRaw(p('img.raw'), SIZE, DATA);
+    timeTool(`img2simg ${p('img.raw')} ${p('img.simg')}`, 1);
+    makeRaw(p('c.raw'), COMPRESSED_INPUT, COMPRESSED_INPUT / 2); // half data, half zeros
+    timeTool(`cd ${dir} && xz -T2 -6 -kf c.raw && zstd -q -kf c.raw && gzip -kf c.raw && zstd -q -kf img.simg`, 1);
+    pool = null;
+    timeTool(`cat ${dir}/* > /dev/null`, 1); // warm the page cache for both sides
 
-  // 1. sparse expand to a null sink
-  const toolSparse = timeTool(`simg2img ${p('img.simg')} /dev/null`);
-  row('sparse expand (chunks, no hash)', await timeOurs(() => drainChunks(p('img.simg'), false)), 'simg2img → /dev/null', toolSparse, SIZE);
-  row('sparse expand + sha256 (whole image)', await timeOurs(() => drainChunks(p('img.simg'), true)), 'simg2img → /dev/null', toolSparse, SIZE);
+    // 1. sparse expand to a null sink
+    const toolSparse = timeTool(`simg2img ${p('img.simg')} /dev/null`);
+    row('sparse expand (chunks, no hash)', timeOurs('sparse'), 'simg2img → /dev/null', toolSparse, SIZE);
+    row('sparse expand + sha256 of the image', timeOurs('sparseHash'), 'simg2img → /dev/null (no hash)', toolSparse, SIZE);
 
-  // 2. raw fill scan: raw → sparse file bytes to a null sink
-  const toolScan = timeTool(`img2simg ${p('img.raw')} /dev/null`);
-  row('raw fill scan → sparse (no hash)', await timeOurs(async () => {
-    const src = await openImage(p('img.raw'), { hash: false });
-    for await (const b of writeSparse(src)) void b;
-  }), 'img2simg → /dev/null', toolScan, SIZE);
+    // 2. raw fill scan: raw → sparse file bytes to a null sink
+    row('raw fill scan → sparse (no hash)', timeOurs('rawScan'), 'img2simg → /dev/null', timeTool(`img2simg ${p('img.raw')} /dev/null`), SIZE);
 
-  // 3. decompression of the same files
-  const cli: Record<Compression, string> = { xz: 'xz -dc', zstd: 'zstd -dc', gzip: 'gzip -dc', bzip2: 'bzip2 -dc' };
-  for (const [kind, ext] of [['xz', 'xz'], ['zstd', 'zst'], ['gzip', 'gz']] as const) {
-    const file = p(`c.raw.${ext}`);
-    const toolS = timeTool(`${cli[kind]} ${file} > /dev/null`);
-    const ours = await timeOurs(async () => {
-      const src = decompressed(fileByteSource(file, 0, statSync(file).size, file), kind, file);
-      for await (const b of src.stream()) void b;
-    });
-    row(`${kind} decompress`, ours, `${cli[kind]} → /dev/null`, toolS, COMPRESSED_INPUT);
+    // 3. decompression of the same files
+    const cli: Record<Compression, string> = { xz: 'xz -dc', zstd: 'zstd -dc', gzip: 'gzip -dc', bzip2: 'bzip2 -dc' };
+    for (const [kind, ext] of [['xz', 'xz'], ['zstd', 'zst'], ['gzip', 'gz']] as const) {
+      const toolS = timeTool(`${cli[kind]} ${p(`c.raw.${ext}`)} > /dev/null`);
+      row(`${kind} decompress`, timeOurs(kind), `${cli[kind]} → /dev/null`, toolS, COMPRESSED_INPUT);
+    }
+
+    // 4. bounded memory on a compressed source: resparse sparse-in-zstd into 256 MiB pieces (one piece kept)
+    // simg2img cannot read a pipe: the tool side decompresses to a tmpfs file first (time included).
+    const shm = `/dev/shm/fs-images-bench-${process.pid}.simg`;
+    const toolZ = timeTool(`zstd -dcf ${p('img.simg.zst')} -o ${shm} 2>/dev/null && simg2img ${shm} /dev/null; rm -f ${shm}`);
+    row('resparse sparse-in-zstd, 256 MiB pieces', timeOurs('resparseZstd'), 'zstd -d → tmpfs, simg2img → /dev/null', toolZ, SIZE);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-
-  // 4. bounded memory on a compressed source: resparse sparse-in-zstd into 256 MiB pieces (one piece buffered)
-  // simg2img cannot read a pipe: the tool side decompresses to a tmpfs file first (time included).
-  const shm = `/dev/shm/fs-images-bench-${process.pid}.simg`;
-  const toolZ = timeTool(`zstd -dcf ${p('img.simg.zst')} -o ${shm} 2>/dev/null && simg2img ${shm} /dev/null; rm -f ${shm}`);
-  row('resparse sparse-in-zstd, 256 MiB pieces', await timeOurs(async () => {
-    const src = await openImage(p('img.simg.zst'), { hash: true });
-    for await (const piece of resparse(src, 256 * MiB)) for await (const b of piece.bytes()) void b;
-  }), 'zstd -d → tmpfs, simg2img → /dev/null', toolZ, SIZE);
-} finally {
-  clearInterval(sampler);
-  rmSync(dir, { recursive: true, force: true });
+  console.table(rows);
+  console.log('ratio = tool time / our time, cpu_ratio = tool CPU / our CPU (≥ 1: we are faster). Sinks: /dev/null for the tools, a loop that drops the bytes for us. Our CPU includes the libuv pool threads.');
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/images.json', JSON.stringify({ quick, imageBytes: SIZE, dataBytes: DATA, compressedInput: COMPRESSED_INPUT, cpus: 2, rows }, null, 2));
 }
 
-console.table(rows);
-console.log('ratio = tool time / our time, cpu_ratio = tool CPU / our CPU (≥ 1: we are faster). Sinks: /dev/null for the tools, a loop that drops the bytes for us. Our CPU includes the libuv pool threads.');
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/images.json', JSON.stringify({ quick, imageBytes: SIZE, dataBytes: DATA, compressedInput: COMPRESSED_INPUT, cpus: 2, rows }, null, 2));
+const childTask = process.env.IMAGES_BENCH_TASK;
+if (childTask) await child(childTask, process.env.IMAGES_BENCH_DIR ?? '');
+else await main();

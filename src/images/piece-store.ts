@@ -64,7 +64,7 @@ export class BufferStore implements PieceStore {
 
   constructor(
     private readonly blockSize: number,
-    private readonly memoryLimit = 32 << 20,
+    private readonly memoryLimit = 16 << 20,
   ) {}
 
   async put(run: BlockRun): Promise<void> {
