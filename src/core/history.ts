@@ -212,6 +212,16 @@ export class History {
       .all(since ?? 0, until ?? Number.MAX_SAFE_INTEGER) as JobRow[];
   }
 
+  /** Succeeded / failed station jobs per physical port (device id where a device has no port), all time. */
+  portCounts(): Array<{ port: string; succeeded: number; failed: number }> {
+    return this.db
+      .prepare(
+        `SELECT COALESCE(port, device_id) AS port, SUM(state = 'completed') AS succeeded, SUM(state = 'failed') AS failed
+         FROM jobs WHERE external = 0 GROUP BY COALESCE(port, device_id)`,
+      )
+      .all() as Array<{ port: string; succeeded: number; failed: number }>;
+  }
+
   /** Is the database file sound? (`PRAGMA integrity_check` answers `ok`.) */
   integrityOk(): boolean {
     return this.db.pragma('integrity_check', { simple: true }) === 'ok';

@@ -46,6 +46,8 @@ export class JobManager {
       queued: (item, position) => this.queuedAt(item, position),
       expired: (item) => this.expire(item),
     });
+    // Per-port counters carry over restarts: a socket that keeps failing shows it.
+    for (const c of deps.history.portCounts()) this.counters.set(c.port, c);
     deps.registry.on((event) => {
       if (event !== 'detached') this.scheduler.pump();
     });

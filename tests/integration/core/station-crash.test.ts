@@ -64,6 +64,8 @@ describe('a station killed mid-flash', () => {
     expect(job?.error).toMatch(/Interrupted/);
     expect(job?.bytesTransferred).toBeGreaterThan(0);
     expect(job?.endedAt).toBeGreaterThan(0);
+    // The interrupted job counts against its port.
+    expect(station.stats().ports).toEqual([{ port: 'port-CRASH1', succeeded: 0, failed: 1 }]);
     const detail = station.jobDetail(jobId);
     expect(detail?.stages[0]?.stage).toBe('Writing boot partition (1/1)');
   }, 60_000);
