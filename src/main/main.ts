@@ -27,6 +27,8 @@ let asking = false;
 // Chromium's profile lives beside the station's data, not mixed into it.
 app.setPath('userData', join(dataDir, 'desktop'));
 app.enableSandbox();
+// Windows shows notifications only for an app with a user model id (the installer's appId).
+if (process.platform === 'win32') app.setAppUserModelId('dev.flashstation.desktop');
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();

@@ -1,5 +1,5 @@
 // The guide's live monitor: a connection indicator and one card per job (progress bar, speed, ETA, bytes, stage, errors).
-import { useMemo, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { useFlashProgressWebSocket, useStationConnection, type UseFlashProgressWebSocketOptions } from '../hooks/use-flash-progress-websocket.js';
 import { useJobActions } from '../hooks/use-job-actions.js';
 import { orderJobs } from '../lib/job-order.js';
@@ -33,6 +33,18 @@ export function LiveProgressMonitor({ title = 'Jobs', deviceFilter, ...options }
   }, [hook.activeJobs, deviceFilter]);
   const finished = jobs.some((j) => FINAL_STATES.has(j.state));
 
+  // Screen readers hear when a job ends (worded apart from the cards' state words, which stay unique on the page).
+  const [announcement, setAnnouncement] = useState('');
+  useEffect(
+    () =>
+      connection.onEvent((m) => {
+        if (m.type === 'flash_completed') setAnnouncement(`${m.deviceId}: flash finished.`);
+        else if (m.type === 'flash_failed')
+          setAnnouncement(m.reason === 'cancelled' ? `${m.deviceId}: flash stopped.` : `${m.deviceId}: flash stopped with an error: ${m.error}`);
+      }),
+    [connection],
+  );
+
   return (
     <section className="monitor" aria-labelledby="monitor-title">
       <header className="monitor-head">
@@ -54,6 +66,9 @@ export function LiveProgressMonitor({ title = 'Jobs', deviceFilter, ...options }
           </button>
         ) : null}
       </header>
+      <div className="sr-only" aria-live="polite" aria-atomic="true">
+        {announcement}
+      </div>
       <BatchBar batches={batches} onDismiss={(id) => connection.clearBatch(id)} />
       {jobs.length === 0 ? (
         <p className="empty">No jobs yet. Pick a device, an image and a partition, then press Flash.</p>
