@@ -140,6 +140,23 @@ describe.each(['tcp', 'udp'] as const)('AOSP fastboot over %s', (transport) => {
     await partitionEquals(dev, 'boot_b', image);
   });
 
+  it('flashes both slots with --slot all, and -w erases userdata', async () => {
+    const image = randomBytes(256 * 1024);
+    const path = join(dir, `${transport}-both.img`);
+    await writeFile(path, image);
+    const r = await fastboot('--slot', 'all', 'flash', 'boot', path);
+    expect(r.code, r.out).toBe(0);
+    // A raw flash writes the image and leaves the rest of the partition as it was (earlier tests wrote there).
+    for (const name of ['boot_a', 'boot_b']) {
+      expect((await readFile(dev.partitionPath(name))).subarray(0, image.length).equals(image)).toBe(true);
+    }
+    await writeFile(join(dir, `${transport}-ud.img`), randomBytes(4096));
+    expect((await fastboot('flash', 'userdata', join(dir, `${transport}-ud.img`))).code).toBe(0);
+    const w = await fastboot('-w');
+    expect(w.out).toMatch(/Erasing 'userdata'\s+OKAY/);
+    await partitionEquals(dev, 'userdata', Buffer.alloc(0));
+  });
+
   it('FAILs a flash into a partition that does not exist, and one too large for its partition', async () => {
     const path = join(dir, `${transport}-small.img`);
     await writeFile(path, randomBytes(8192));
