@@ -19,6 +19,10 @@ export function renderMetrics(station: StationApi, hub: WsHub): string {
   line(out, 'flash_station_devices', 'gauge', 'Attached devices.', [['', stats.devices]]);
   line(out, 'flash_station_connected_clients', 'gauge', 'Open WebSocket connections.', [['', hub.size]]);
   line(out, 'flash_station_lagging_clients', 'gauge', 'Clients whose frames are being held back.', [['', hub.laggingClients]]);
+  line(out, 'flash_station_held_bytes', 'gauge', 'Bytes held back for lagging clients.', [['', hub.heldBytes]]);
+  const mem = process.memoryUsage();
+  line(out, 'flash_station_process_resident_memory_bytes', 'gauge', 'Resident memory of the station process.', [['', mem.rss]]);
+  line(out, 'flash_station_process_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', mem.heapUsed]]);
   const c = hub.counters;
   line(out, 'flash_station_ws_connections_total', 'counter', 'WebSocket connections accepted.', [['', c.connectionsAccepted]]);
   line(out, 'flash_station_frames_sent_total', 'counter', 'Frames sent to clients.', [['', c.framesSent]]);

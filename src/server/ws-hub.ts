@@ -77,6 +77,13 @@ export class WsHub {
     return n;
   }
 
+  /** Bytes held back for lagging clients (not yet handed to their sockets). */
+  get heldBytes(): number {
+    let n = 0;
+    for (const c of this.clients) n += c.channel.heldBytes;
+    return n;
+  }
+
   broadcast(message: ServerMessage): void {
     if (this.clients.size === 0) return;
     const frame = prepare(message);
