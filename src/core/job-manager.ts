@@ -48,7 +48,8 @@ export class JobManager {
     });
     // Per-port counters carry over restarts: a socket that keeps failing shows it.
     for (const c of deps.history.portCounts()) this.counters.set(c.port, c);
-    deps.registry.on((event) => {
+    deps.registry.on((event, id) => {
+      if (event === 'attached') this.showCounters(id);
       if (event !== 'detached') this.scheduler.pump();
     });
   }
@@ -295,6 +296,14 @@ export class JobManager {
       const old = this.finishedOrder.shift() as string;
       this.jobs.delete(old);
     }
+  }
+
+  /** A device plugged into a port with a record shows that port's counters. */
+  private showCounters(id: string): void {
+    const device = this.deps.registry.get(id);
+    const c = this.counters.get(device?.port ?? id);
+    if (!c || this.deps.registry.stationInfoOf(id).stationSucceeded !== undefined) return;
+    this.deps.registry.setStationInfo(id, { stationSucceeded: c.succeeded, stationFailed: c.failed });
   }
 
   private emitBatch(batchId: string): void {
