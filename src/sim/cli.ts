@@ -29,7 +29,8 @@ A simulated fastboot device that AOSP fastboot and Flash Station flash like a ph
   --reboot-delay DURATION    time a reboot keeps the device away (default 1s)
   --flash-speed BYTES_PER_SECOND  how fast flash writes the partition (default: disk speed)
   --product NAME             reported product (default flashsim)
-  --fail-after BYTES, --disconnect-after BYTES, --stall-after BYTES, --fail-command NAME, --repeat-faults
+  --fail-after BYTES, --disconnect-after BYTES, --stall-after BYTES, --fail-command NAME, --stall-command NAME,
+  --repeat-faults
                              fault injection (docs/simulator.md)
 Sizes take K, M, G suffixes (powers of 1024) or 0x hex. Prints "listening tcp:HOST:PORT" per socket; stops on
 SIGINT/SIGTERM.`;
@@ -70,7 +71,7 @@ export async function runFastbootSimCli(argv: string[], io: SimCliIo = {}): Prom
         tcp: multi, udp: multi, host: str, serial: str, partition: multi, 'max-download': str, store: str,
         'data-dir': str, slots: { type: 'boolean' }, logical: str, mode: str, speed: str, latency: str,
         'reboot-delay': str, 'flash-speed': str, product: str, 'fail-after': str, 'disconnect-after': str, 'stall-after': str,
-        'fail-command': str, 'repeat-faults': { type: 'boolean' }, 'udp-packet': str, help: { type: 'boolean', short: 'h' },
+        'fail-command': str, 'stall-command': str, 'repeat-faults': { type: 'boolean' }, 'udp-packet': str, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -95,7 +96,7 @@ export async function runFastbootSimCli(argv: string[], io: SimCliIo = {}): Prom
       ['max-download', values['max-download']], ['speed', values.speed], ['latency', values.latency],
       ['reboot-delay', values['reboot-delay']], ['flash-speed', values['flash-speed']], ['product', values.product], ['logical', values.logical],
       ['mode', values.mode], ['fail-after', values['fail-after']], ['disconnect-after', values['disconnect-after']],
-      ['stall-after', values['stall-after']], ['fail-command', values['fail-command']], ['udp-packet', values['udp-packet']],
+      ['stall-after', values['stall-after']], ['fail-command', values['fail-command']], ['stall-command', values['stall-command']], ['udp-packet', values['udp-packet']],
     ];
     for (const [k, v] of keys) if (v !== undefined) applySimOption(spec, k, v);
     if (values.slots) spec.slots = true;

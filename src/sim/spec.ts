@@ -112,6 +112,10 @@ export function applySimOption(spec: FastbootSimSpec, key: string, value: string
       if (!value) throw new RangeError('fail-command needs a command name, e.g. flash or getvar:product');
       f.failCommand = value;
       return;
+    case 'stall-command':
+      if (!value) throw new RangeError('stall-command needs a command name, e.g. flash or getvar:product');
+      f.stallCommand = value;
+      return;
     case 'repeat-faults':
       f.repeat = parseBool(value);
       return;

@@ -26,6 +26,10 @@ export async function runCommand(dev: Dev, s: SimSession, bytes: Uint8Array): Pr
     dev.reply(s, 'FAIL', 'command is not printable ASCII');
     return;
   }
+  if (dev.commandFaultFires(text, 'stallCommand')) {
+    s.stall();
+    return;
+  }
   if (dev.commandFaultFires(text)) {
     dev.reply(s, 'FAIL', `simulated failure of "${text}" (fail-command)`);
     return;

@@ -19,6 +19,8 @@ export interface SimFaults {
   stallAfter?: number;
   /** Answer FAIL to this command: `flash`, `flash:boot`, `getvar:product`, `erase`, … (prefix up to a `:`). */
   failCommand?: string;
+  /** Never answer this command (same matching as failCommand): the device hangs until the host reconnects. */
+  stallCommand?: string;
   /** Fire each fault every time its condition is met (byte faults re-arm at the next download); default: once. */
   repeat: boolean;
 }

@@ -302,13 +302,13 @@ export class FastbootSimDevice implements SessionHost, VariableSource {
     return best;
   }
 
-  /** `fail-command`: true when this command should FAIL now. */
-  commandFaultFires(command: string): boolean {
-    const name = this.config.faults.failCommand;
+  /** `fail-command` / `stall-command`: true when this command should FAIL (or hang) now. */
+  commandFaultFires(command: string, kind: 'failCommand' | 'stallCommand' = 'failCommand'): boolean {
+    const name = this.config.faults[kind];
     if (!name) return false;
     const matches = command === name || command.startsWith(`${name}:`) || command.startsWith(`${name} `);
-    if (!matches || (!this.config.faults.repeat && this.#fired.has('command'))) return false;
-    this.#fired.add('command');
+    if (!matches || (!this.config.faults.repeat && this.#fired.has(kind))) return false;
+    this.#fired.add(kind);
     return true;
   }
 

@@ -79,6 +79,19 @@ describe('fault injection', () => {
   });
 });
 
+describe('stall-command', () => {
+  it('never answers the named command; after the host reconnects the device answers again', async () => {
+    h = await makeHarness('fastboot:F7?partitions=boot:1M&stall-command=erase');
+    await h.s.write(Buffer.from('erase:boot'));
+    const answer = h.s.read(256);
+    expect(await settlesWithin(answer, 100)).toBe(false);
+    h.s.close();
+    await expect(answer).rejects.toBeInstanceOf(SimDisconnectedError);
+    h.s = h.dev.connect();
+    expect((await h.cmd('erase:boot')).status).toBe('OKAY');
+  });
+});
+
 describe('link model', () => {
   it('speed limits ingest: 256 KiB at 1 MiB/s takes about a quarter of a second', async () => {
     h = await makeHarness('fastboot:L1?partitions=boot:1M&speed=1M');

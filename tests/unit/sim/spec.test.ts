@@ -52,7 +52,7 @@ describe('parseSimSpec', () => {
     expect(d.maxDownloadSize).toBe(256 * 1024 ** 2);
     const s = parseSimSpec(
       'fastboot:K?logical=system&partitions=boot:1M,system:2M:ext4,super:8M&slots=1&latency=100us&reboot-delay=2s&locked=1&mode=fastbootd' +
-        '&product=pixel&flash-speed=20M&fail-after=1M&disconnect-after=0x100&stall-after=3K&fail-command=flash:boot&repeat-faults=yes&udp-packet=1024',
+        '&product=pixel&flash-speed=20M&fail-after=1M&disconnect-after=0x100&stall-after=3K&fail-command=flash:boot&stall-command=oem&repeat-faults=yes&udp-packet=1024',
     );
     expect(s.partitions[1]).toEqual({ name: 'system', size: 2 * 1024 ** 2, type: 'ext4', logical: true });
     expect(s.slots).toBe(true);
@@ -62,7 +62,7 @@ describe('parseSimSpec', () => {
     expect(s.mode).toBe('fastbootd');
     expect(s.product).toBe('pixel');
     expect(s.flashBytesPerSecond).toBe(20 * 1024 ** 2);
-    expect(s.faults).toEqual({ failAfter: 1024 ** 2, disconnectAfter: 256, stallAfter: 3072, failCommand: 'flash:boot', repeat: true });
+    expect(s.faults).toEqual({ failAfter: 1024 ** 2, disconnectAfter: 256, stallAfter: 3072, failCommand: 'flash:boot', stallCommand: 'oem', repeat: true });
     expect(s.udpMaxPacket).toBe(1024);
   });
 
