@@ -103,8 +103,9 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
     token,
     dataDir,
     async close() {
-      await server.close();
+      // Station first: its cancellations reach the clients before the server hangs up on them.
       await station.close();
+      await server.close();
     },
   };
 }

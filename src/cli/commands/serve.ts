@@ -68,8 +68,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   // A second signal while closing forces the exit.
   const offForce = io.onSignal(() => process.exit(EXIT.cancelled));
   try {
-    // The station first, so every client still hears its jobs end (flash_failed, reason cancelled); then the server.
-    await launched.station.close();
+    // launched.close() closes the station first, so every client still hears its jobs end, then the server.
     await launched.close();
   } finally {
     offForce();
