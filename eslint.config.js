@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'release/**', 'docs/examples/**/*.py'] },
+  { ignores: ['dist/**', 'node_modules/**', 'release/**', 'bench/results/**', 'test-results/**', 'docs/examples/**/*.py'] },
   ...tseslint.configs.recommended,
   {
     rules: {
