@@ -90,7 +90,7 @@ export class JobManager {
       registry: this.deps.registry,
       images: this.deps.images,
       deviceWaitMs: this.deps.settings().deviceWaitMs,
-      allStartNow: (ids) => ids.length <= this.scheduler.freeSlots() && ids.every((id) => this.scheduler.canStartNow(id)),
+      startableNow: (ids) => this.scheduler.startableNow(ids),
     });
     if (this.closing) {
       await Promise.all(specs.map((s) => s.release()));
@@ -103,7 +103,12 @@ export class JobManager {
       this.emitBatch(batchId);
     }
     const deadline = waitMs > 0 ? Date.now() + waitMs : undefined;
-    for (const job of jobs) this.scheduler.add({ jobId: job.jobId, deviceId: job.deviceId, ...(deadline ? { deadline } : {}) });
+    for (const job of jobs) {
+      this.scheduler.add({ jobId: job.jobId, deviceId: job.deviceId, ...(deadline ? { deadline } : {}) });
+      // Things changed since the request was checked (another request took the device or a slot): a queued job must
+      // not hold a share of a decode the running ones are reading.
+      if (this.scheduler.isQueued(job.jobId)) job.spec.discardPreopened?.();
+    }
     const first = jobs[0] as ActiveJob;
     const result: StartFlashResult = {
       jobId: first.jobId,

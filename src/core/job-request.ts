@@ -18,8 +18,8 @@ export interface ResolveDeps {
   images: ImageBackend;
   /** How long to wait for a device that is not connected (0 = refuse). */
   deviceWaitMs: number;
-  /** Whether every target device could start at once (then one decode feeds them all). */
-  allStartNow(deviceIds: string[]): boolean;
+  /** Which of these devices would start at once (one decode feeds them; the others decode when they run). */
+  startableNow(deviceIds: string[]): string[];
 }
 
 export interface ResolvedRequest {
@@ -89,17 +89,21 @@ async function imageSpecs(
   }
   const reopen = (): Promise<BlockSource> => deps.images.openImage(image);
   // Decode once, write many — only when every job starts now (a queued consumer would hold the others back).
-  let firsts: BlockSource[] = [source];
-  if (deviceIds.length > 1 && deps.allStartNow(deviceIds)) {
+  // Decode once, write many — among the jobs that start now; a queued consumer would hold the running ones back.
+  const startable = deviceIds.length > 1 ? deps.startableNow(deviceIds) : [];
+  const firstFor = new Map<string, BlockSource>();
+  if (startable.length > 1) {
     try {
-      firsts = deps.images.shareSource(source, deviceIds.length);
+      const shared = deps.images.shareSource(source, startable.length);
+      startable.forEach((id, i) => firstFor.set(id, shared[i] as BlockSource));
     } catch {
       // No shared decode for this source: each job reads the image itself.
     }
   }
+  if (firstFor.size === 0) firstFor.set(deviceIds[0] as string, source);
   const planJson = JSON.stringify({ steps: [{ op: 'flash', partition, image }] });
-  return deviceIds.map((deviceId, i) => {
-    const first = firsts[i];
+  return deviceIds.map((deviceId) => {
+    const first = firstFor.get(deviceId);
     const img = preopenedImage(image, first ?? source, reopen, first !== undefined);
     const steps: LoadedStep[] = [{ op: 'flash', partition, image: img }];
     if (req.verify) steps.push({ op: 'verify', partition, image: { name: image, location: image, open: reopen } });
@@ -113,6 +117,7 @@ async function imageSpecs(
       planJson,
       // A job that never ran leaves its pre-opened (or shared) source unread: let it go.
       release: async () => img.discard(),
+      discardPreopened: () => img.discard(),
     };
   });
 }

@@ -20,6 +20,8 @@ export interface JobSpec {
   ruleId?: string;
   /** Called once when the job has ended (closes a loaded plan when its last job ends). */
   release(): Promise<void>;
+  /** Give up a pre-opened (shared) source: the job will open the image itself when it runs. */
+  discardPreopened?(): void;
 }
 
 /**

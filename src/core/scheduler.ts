@@ -48,6 +48,18 @@ export class Scheduler {
     );
   }
 
+  /** Of these devices, the ones whose jobs would start at once if added now, in order (FIFO, free slots). */
+  startableNow(deviceIds: string[]): string[] {
+    if (this.queue.length > 0) return [];
+    const out: string[] = [];
+    for (const id of deviceIds) {
+      if (out.length >= this.freeSlots()) break;
+      const e = this.registry.find(id);
+      if (e && !e.describing && this.registry.lockedBy(e.attached.device.id) === undefined) out.push(id);
+    }
+    return out;
+  }
+
   /** Free slots right now. */
   freeSlots(): number {
     return Math.max(0, this.slotLimit() - this.running.size);
