@@ -39,15 +39,6 @@ export class Scheduler {
     return this.queue.length;
   }
 
-  /** Would a job for this device start at once? */
-  canStartNow(deviceId: string): boolean {
-    const e = this.registry.find(deviceId);
-    return (
-      this.queue.length === 0 && this.running.size < this.slotLimit() && !!e && !e.describing &&
-      this.registry.lockedBy(e.attached.device.id) === undefined
-    );
-  }
-
   /** Of these devices, the ones whose jobs would start at once if added now, in order (FIFO, free slots). */
   startableNow(deviceIds: string[]): string[] {
     if (this.queue.length > 0) return [];
