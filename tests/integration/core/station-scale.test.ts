@@ -64,6 +64,11 @@ describe('Station at scale', () => {
     expect(positions).toEqual([undefined, undefined, 1, 2]);
     await h.waitFor('batch_summary', (m) => m.batchId === r.batchId && m.succeeded === 4);
     expect(maxRunning).toBe(2);
+    // The first two shared one decode, the queued two read the image when their turn came: all hold it.
+    for (const id of ['Q1', 'Q2', 'Q3', 'Q4']) {
+      expect(readFileSync(h.provider.partitionFile(id, 'boot')).subarray(0, img.data.length).equals(img.data)).toBe(true);
+    }
+    expect(r.jobIds.map((id) => h!.station.job(id)?.sha256)).toEqual([img.sha256, img.sha256, img.sha256, img.sha256]);
     const starts = r.jobIds.map((id) => h!.of('flash_started', id)[0]!.timestamp);
     expect(starts[2]!).toBeLessThanOrEqual(starts[3]!);
   });
