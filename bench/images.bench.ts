@@ -77,6 +77,8 @@ interface Row {
   cpu_ratio: number;
   ours_MBps: number;
   peak_rss_MB: number;
+  /** RSS of the child once the bundle is loaded, before the task starts. */
+  start_rss_MB: number;
 }
 interface Timing {
   s: number;
@@ -109,15 +111,15 @@ async function drain(file: string, kind: Compression): Promise<void> {
 }
 
 /** Best of RUNS child runs (the machine is shared: the fastest run is the least disturbed one); RSS: the largest peak. */
-function timeOurs(task: string): Timing & { rss: number } {
-  let best: Timing & { rss: number } = { s: Infinity, cpu: Infinity, rss: 0 };
+function timeOurs(task: string): Timing & { rss: number; base: number } {
+  let best: Timing & { rss: number; base: number } = { s: Infinity, cpu: Infinity, rss: 0, base: 0 };
   for (let i = 0; i < RUNS; i++) {
     const r = spawnSync(process.execPath, [process.argv[1] ?? ''], {
       env: { ...process.env, IMAGES_BENCH_TASK: task, IMAGES_BENCH_DIR: dir }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
     });
     if (r.status !== 0) throw new Error(`task ${task} failed`);
-    const t = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Timing & { rss: number };
-    best = { s: Math.min(best.s, t.s), cpu: Math.min(best.cpu, t.cpu), rss: Math.max(best.rss, t.rss) };
+    const t = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Timing & { rss: number; base: number };
+    best = { s: Math.min(best.s, t.s), cpu: Math.min(best.cpu, t.cpu), rss: Math.max(best.rss, t.rss), base: Math.max(best.base, t.base) };
   }
   return best;
 }
@@ -125,7 +127,8 @@ function timeOurs(task: string): Timing & { rss: number } {
 async function child(task: string, d: string): Promise<void> {
   const fn = tasks[task];
   if (!fn) throw new Error(`no task ${task}`);
-  let peak = process.memoryUsage().rss;
+  const base = process.memoryUsage().rss;
+  let peak = base;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 10);
@@ -136,7 +139,7 @@ async function child(task: string, d: string): Promise<void> {
   const c = process.cpuUsage(c0);
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
-  console.log(JSON.stringify({ s, cpu: (c.user + c.system) / 1e6, rss: peak / MiB }));
+  console.log(JSON.stringify({ s, cpu: (c.user + c.system) / 1e6, rss: peak / MiB, base: base / MiB }));
 }
 
 /** Wall time and CPU time (user + system of the tool's processes, from the shell's `times`). */
@@ -162,10 +165,10 @@ function timeToolOnce(cmd: string): Timing {
   return { s, cpu: secs.reduce((a, b) => a + b, 0) };
 }
 
-function row(task: string, ours: Timing & { rss: number }, tool: string, t: Timing, bytes: number): void {
+function row(task: string, ours: Timing & { rss: number; base: number }, tool: string, t: Timing, bytes: number): void {
   rows.push({ task, tool, ours_s: +ours.s.toFixed(3), tool_s: +t.s.toFixed(3), ratio: +(t.s / ours.s).toFixed(2),
     ours_cpu_s: +ours.cpu.toFixed(3), tool_cpu_s: +t.cpu.toFixed(3), cpu_ratio: +(t.cpu / ours.cpu).toFixed(2),
-    ours_MBps: +(bytes / MiB / ours.s).toFixed(0), peak_rss_MB: +ours.rss.toFixed(0) });
+    ours_MBps: +(bytes / MiB / ours.s).toFixed(0), peak_rss_MB: +ours.rss.toFixed(0), start_rss_MB: +ours.base.toFixed(0) });
   console.log(JSON.stringify(rows[rows.length - 1]));
 }
 
