@@ -1,5 +1,5 @@
 // xz decompression on liblzma through lzma-native's native stream, driven directly: one input slice in flight on the
-// thread pool, input slices sized so one slice never expands past a few MiB (bounded memory on runs of zeros).
+// thread pool, input slices sized so one slice expands to about 2 MiB (bounded memory on runs of zeros).
 // (lzma-native's own Transform splits input at every "YZ" byte pair, which costs a thread-pool trip per ~64 KiB.)
 import { createRequire } from 'node:module';
 import { FlashError } from '../core/errors.js';
@@ -22,9 +22,9 @@ let lzma: Lzma | null = null;
 
 const OUT_BYTES = 1 << 20;
 /** Aim for about this much output per input slice. */
-const TARGET_OUT = 8 << 20;
+const TARGET_OUT = 2 << 20;
 const MIN_FEED = 4 << 10;
-const MAX_FEED = 1 << 20;
+const MAX_FEED = 256 << 10;
 
 export async function* xzDecompress(input: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
   lzma ??= require('lzma-native') as Lzma;
