@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadPlan, openPlanStep } from '../../../src/images/index.js';
+import { loadPlan, openImage, openPlanStep } from '../../../src/images/index.js';
 import { expand, makeZip, randomImage, tempDir } from './helpers.js';
 
 const t = tempDir();
@@ -102,6 +102,16 @@ describe('Android factory images', () => {
       outer[`sailfish-opm1/${n}`] = join(d, n);
     }
     makeZip(p('factory.zip'), outer);
+    makeZip(p('factory-stored.zip'), outer, true); // a stored nested zip is read in place, no temporary copy
+    await expect(openImage(p('factory.zip'))).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/as a plan/) });
+    const stored = await loadPlan(p('factory-stored.zip'));
+    expect(stored.steps.map((s) => s.op)).toContain('flash');
+    const boot = stored.steps.find((s) => s.op === 'flash' && s.partition === 'boot');
+    if (!boot) throw new Error('no boot step');
+    const bootSrc = await openPlanStep(boot);
+    if (bootSrc.op !== 'flash') throw new Error('expected flash');
+    expect((await expand(bootSrc.source)).equals(randomImage(4, 3))).toBe(true);
+    await stored.close();
     const plan = await loadPlan(p('factory.zip'));
     const ops = plan.steps.map((s) => (s.op === 'flash' ? `flash:${s.partition}` : s.op === 'require' ? `require:${s.name}` : s.op));
     expect(ops).toEqual([
