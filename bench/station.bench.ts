@@ -129,6 +129,10 @@ async function run(mode: 'in-process' | 'processes' | 'null-devices'): Promise<R
   const seconds = (performance.now() - t0) / 1000;
   loop.disable();
   clearInterval(rssTimer);
+  const last = process.memoryUsage();
+  peakRss = Math.max(peakRss, last.rss);
+  peakBuffers = Math.max(peakBuffers, last.arrayBuffers);
+  peakHeap = Math.max(peakHeap, last.heapUsed);
   const cpu = process.cpuUsage(cpu0);
   const failed = r.jobIds.filter((id) => station.job(id)?.state !== 'completed');
   const bytes = r.jobIds.reduce((n, id) => n + (station.job(id)?.bytesTransferred ?? 0), 0);
