@@ -1,8 +1,8 @@
 // Flash plans: bundles (folder or zip with a manifest), manifests, Android factory images and inline plans.
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Ajv } from 'ajv';
 import type { PlanStep } from '../core/types.js';
 import type { PlanInput } from '../protocol/messages.js';
 import { FlashError } from '../core/errors.js';
@@ -17,6 +17,8 @@ import { openZip } from './zip.js';
 
 const DEFAULT_WAIT_MS = 60_000;
 let validate: ReturnType<Ajv['compile']> | null = null;
+// ajv and yaml load on the first manifest only: a single-image flash never needs them, and imports cost every process.
+const require = createRequire(import.meta.url);
 
 /** A manifest as written (see manifest-schema.ts): PlanInput plus `require` and `verify` steps. */
 interface Manifest {
@@ -30,7 +32,7 @@ type ManifestStep =
 
 /** Check a manifest object against the schema; FlashError `image_invalid` naming the first problem. */
 export function checkManifest(value: unknown, where: string): Manifest {
-  validate ??= new Ajv({ allErrors: false, strict: false }).compile(manifestSchema);
+  validate ??= new (require('ajv') as typeof import('ajv')).Ajv({ allErrors: false, strict: false }).compile(manifestSchema);
   if (!validate(value)) {
     const e = validate.errors?.[0];
     const at = e?.instancePath ? ` at ${e.instancePath}` : '';
@@ -43,7 +45,7 @@ export function checkManifest(value: unknown, where: string): Manifest {
 export function parseManifestText(text: string, where: string): Manifest {
   let value: unknown;
   try {
-    value = text.trimStart().startsWith('{') ? JSON.parse(text) : parseYaml(text);
+    value = text.trimStart().startsWith('{') ? JSON.parse(text) : (require('yaml') as typeof import('yaml')).parse(text);
   } catch (e) {
     throw new FlashError('image_invalid', `${where}: not valid JSON or YAML (${(e as Error).message})`, { cause: e });
   }

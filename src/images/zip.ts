@@ -1,6 +1,7 @@
 // Zip archives (yauzl): list entries safely, refuse unsafe names and zip bombs, give each entry as a ByteSource.
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import yauzl from 'yauzl';
+import type Yauzl from 'yauzl';
 import { FlashError } from '../core/errors.js';
 import type { ByteSource } from './byte-source.js';
 
@@ -23,37 +24,47 @@ export interface ZipArchive {
   close(): void;
 }
 
-class SourceReader extends yauzl.RandomAccessReader {
-  constructor(private readonly src: ByteSource) {
-    super();
-  }
-  override _readStreamForRange(start: number, end: number): Readable {
-    const src = this.src;
-    return Readable.from(
-      (async function* () {
-        const readAt = src.readAt;
-        if (!readAt) throw new Error('no random access');
-        for (let at = start; at < end; at += 1 << 20) yield await readAt.call(src, at, Math.min(1 << 20, end - at));
-      })(),
-      { objectMode: false },
-    );
-  }
+const require = createRequire(import.meta.url);
+/** yauzl is loaded on the first zip only: most flashes never open one, and every process start pays for imports. */
+let yauzlModule: typeof Yauzl | null = null;
+let SourceReader: (new (src: ByteSource) => Yauzl.RandomAccessReader) | null = null;
+
+function loadYauzl(): { yauzl: typeof Yauzl; Reader: new (src: ByteSource) => Yauzl.RandomAccessReader } {
+  const yauzl = (yauzlModule ??= require('yauzl') as typeof Yauzl);
+  SourceReader ??= class extends yauzl.RandomAccessReader {
+    constructor(private readonly src: ByteSource) {
+      super();
+    }
+    override _readStreamForRange(start: number, end: number): Readable {
+      const src = this.src;
+      return Readable.from(
+        (async function* () {
+          const readAt = src.readAt;
+          if (!readAt) throw new Error('no random access');
+          for (let at = start; at < end; at += 1 << 20) yield await readAt.call(src, at, Math.min(1 << 20, end - at));
+        })(),
+        { objectMode: false },
+      );
+    }
+  };
+  return { yauzl, Reader: SourceReader };
 }
 
 /** Open a zip held by a random-access ByteSource (a file, or a stored entry of another zip). */
 export async function openZip(src: ByteSource, description: string): Promise<ZipArchive> {
   if (!src.readAt || src.size === undefined) throw new FlashError('internal', 'zip needs random access');
-  const zf = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.fromRandomAccessReader(new SourceReader(src), src.size ?? 0,
+  const { yauzl, Reader } = loadYauzl();
+  const zf = await new Promise<Yauzl.ZipFile>((resolve, reject) =>
+    yauzl.fromRandomAccessReader(new Reader(src), src.size ?? 0,
       { lazyEntries: true, autoClose: false, validateEntrySizes: true, decodeStrings: true },
       (e, z) => (e || !z ? reject(e ?? new Error('no zip')) : resolve(z))),
   ).catch((e: unknown) => {
     throw new FlashError('image_invalid', `${description}: not a readable zip archive (${(e as Error).message})`, { cause: e });
   });
-  const raw = new Map<string, yauzl.Entry>();
+  const raw = new Map<string, Yauzl.Entry>();
   const entries: ZipEntryInfo[] = [];
   await new Promise<void>((resolve, reject) => {
-    zf.on('entry', (e: yauzl.Entry) => {
+    zf.on('entry', (e: Yauzl.Entry) => {
       const isDirectory = e.fileName.endsWith('/');
       const info = { name: e.fileName, size: e.uncompressedSize, compressedSize: e.compressedSize,
         method: e.compressionMethod, isDirectory };
@@ -106,7 +117,7 @@ export function entryProblem(e: ZipEntryInfo, encrypted = false): string | null 
   return null;
 }
 
-function entrySource(src: ByteSource, zf: yauzl.ZipFile, e: yauzl.Entry, description: string): ByteSource {
+function entrySource(src: ByteSource, zf: Yauzl.ZipFile, e: Yauzl.Entry, description: string): ByteSource {
   const size = e.uncompressedSize;
   if (e.compressionMethod === 0) {
     // Stored: the bytes lie in the archive as they are, after the local header.
