@@ -2,7 +2,7 @@
 // Builds what `npx flash-station` and the desktop app run: Node bundles with esbuild, the renderer with Vite.
 // Runs from `prepare`, so a fresh `npm ci` leaves a working CLI. Entry points that do not exist yet are skipped.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
@@ -13,7 +13,10 @@ const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: tr
 
 const jobs = [];
 if (existsSync(join(root, 'src/cli/main.ts'))) {
-  jobs.push(build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', format: 'esm', packages: 'external' }));
+  rmSync(join(root, 'dist/cli-chunks'), { recursive: true, force: true }); // chunk names carry hashes: drop stale ones
+  // Code splitting: each command's modules (and the packages they import) load only when that command runs.
+  jobs.push(build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', splitting: true,
+    chunkNames: 'cli-chunks/[name]-[hash]', format: 'esm', packages: 'external' }));
 }
 if (existsSync(join(root, 'src/main/main.ts'))) {
   jobs.push(build({ ...common, entryPoints: ['src/main/main.ts'], outfile: 'dist/main.js', format: 'esm', packages: 'external' }));

@@ -2,11 +2,8 @@
  * The `flash-station` command line: `serve`, `flash`, `devices`, `jobs`, `watch`, `sim fastboot` (contract §1).
  * `main(argv)` returns the exit status; bin/flash-station.js sets it.
  */
-import { controlCommand } from './commands/control.js';
-import { devicesCommand, jobsCommand } from './commands/list.js';
-import { flashCommand } from './commands/flash.js';
-import { serveCommand } from './commands/serve.js';
-import { watchCommand } from './commands/watch.js';
+// Each command is imported when it runs: `flash` must not pay for the station, history and server (`serve`) at start,
+// and the built CLI (esbuild, code splitting) keeps each command's packages in its own chunk.
 import { MAIN_HELP, SIM_HELP } from './help.js';
 import { EXIT, processIo, type CliIo } from './io.js';
 import { CLI_VERSION } from './version.js';
@@ -27,19 +24,19 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         io.stdout.write(`${CLI_VERSION}\n`);
         return EXIT.ok;
       case 'serve':
-        return await serveCommand(rest, io);
+        return await (await import('./commands/serve.js')).serveCommand(rest, io);
       case 'flash':
-        return await flashCommand(rest, io);
+        return await (await import('./commands/flash.js')).flashCommand(rest, io);
       case 'devices':
-        return await devicesCommand(rest, io);
+        return await (await import('./commands/list.js')).devicesCommand(rest, io);
       case 'jobs':
-        return await jobsCommand(rest, io);
+        return await (await import('./commands/list.js')).jobsCommand(rest, io);
       case 'watch':
-        return await watchCommand(rest, io);
+        return await (await import('./commands/watch.js')).watchCommand(rest, io);
       case 'pause':
       case 'resume':
       case 'cancel':
-        return await controlCommand(command, rest, io);
+        return await (await import('./commands/control.js')).controlCommand(command, rest, io);
       case 'sim': {
         if (rest[0] !== 'fastboot' || rest.includes('--help') || rest.includes('-h')) {
           io[rest[0] === 'fastboot' ? 'stdout' : 'stderr'].write(SIM_HELP);

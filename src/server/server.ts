@@ -13,6 +13,7 @@ import { handleApi } from './http-api.js';
 import { sendError } from './http-errors.js';
 import { serveStatic } from './static-files.js';
 import { WsHub } from './ws-hub.js';
+import { warmValidators } from './validate.js';
 import { rotateToken } from './token.js';
 
 export const WS_PATH = '/flash-progress';
@@ -143,6 +144,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
     wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, req, auth));
   });
 
+  warmValidators(); // before the first client's first command, which would otherwise wait for ajv
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
