@@ -271,7 +271,7 @@ describe.each(['tcp', 'udp'] as const)('AOSP fastboot meets injected faults and 
 
   // Over UDP a vanished device leaves AOSP fastboot retransmitting for about 20 s before it gives up (as with hardware),
   // so this one runs over TCP only; the UDP face's silence is covered by the unit tests.
-  it.runIf(transport === 'tcp')('disconnect-after: fastboot loses the device mid-download; once it is back a flash succeeds', async () => {
+  it.runIf(transport === 'tcp')('disconnect-after: fastboot loses the device mid-download; once it is back a flash succeeds (TCP only: over UDP fastboot retries a vanished device for ~20 s; the UDP silence is unit-tested)', async () => {
     const { dev, fastboot } = await sim('disconnect-after=1M');
     const image = makeImage(3 * MiB);
     const path = join(dir, `${transport}-dc.img`);
