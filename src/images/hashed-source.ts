@@ -36,6 +36,8 @@ export interface SourceInit {
   dataBytes: number;
   exact: boolean;
   hash: boolean;
+  /** Compute the hash elsewhere (a worker reading the file) instead of from the chunks; started on the first read. */
+  offload?: () => Promise<string>;
 }
 
 /**
@@ -50,6 +52,7 @@ export abstract class HashedSource implements BlockSource {
   protected data: number;
   protected isExact: boolean;
   private readonly hashing: boolean;
+  private readonly offload: (() => Promise<string>) | undefined;
   private started = false;
   private digest: { promise: Promise<string>; resolve: (v: string) => void; reject: (e: unknown) => void };
   private done = false;
@@ -62,6 +65,7 @@ export abstract class HashedSource implements BlockSource {
     this.data = init.dataBytes;
     this.isExact = init.exact;
     this.hashing = init.hash;
+    this.offload = init.offload;
     this.digest = deferred();
   }
 
@@ -83,6 +87,12 @@ export abstract class HashedSource implements BlockSource {
   }
 
   private async *run(signal?: AbortSignal): AsyncGenerator<Chunk> {
+    if (this.hashing && !this.done && this.offload) {
+      // The hash runs beside this stream (another core); its result does not wait for the stream to finish.
+      this.done = true;
+      const d = this.digest;
+      this.offload().then(d.resolve, (e: unknown) => d.reject(toFlashError(e, 'image_unreadable')));
+    }
     const h = this.hashing && !this.done ? createHash('sha256') : null;
     let pos = 0;
     try {

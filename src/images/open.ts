@@ -26,6 +26,8 @@ export interface OpenContext {
   /** Candidate .bmap paths for a raw image; `required` when the user named one. */
   bmap?: { paths: string[]; required: boolean };
   chain: string[];
+  /** The file `openImage` was given; the image is this file itself while `chain` is empty. */
+  file?: string;
 }
 
 /** Open `path` (raw, sparse, gzip, xz, zstd, bzip2, zip, nested) as a BlockSource; validates its structure first. */
@@ -46,6 +48,7 @@ export async function openImage(path: string, options: OpenImageOptions = {}): P
     hash: options.hash ?? true,
     bmap: { paths: bmapPaths, required: options.bmapPath !== undefined },
     chain: [],
+    file: path,
   });
 }
 
@@ -65,7 +68,7 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
       const size = h.totalBlocks * h.blockSize;
       const index = bs.readAt && bs.size !== undefined ? await indexSparseFile(bs, h, bs.size, signal) : undefined;
       return new SparseSource(bs, { header: h, description: describe(size), hash: ctx.hash, reopenable: true, index,
-        dataEstimate: bs.size });
+        dataEstimate: bs.size, filePath: ctx.chain.length === 0 ? ctx.file : undefined });
     }
     case 'gzip':
     case 'xz':
@@ -113,7 +116,8 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
           }
         }
       }
-      return new RawSource(bs, { size, description: describe(size), hash: ctx.hash, reopenable: true, mapped });
+      return new RawSource(bs, { size, description: describe(size), hash: ctx.hash, reopenable: true, mapped,
+        filePath: ctx.chain.length === 0 ? ctx.file : undefined });
     }
   }
 }

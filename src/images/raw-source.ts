@@ -4,6 +4,25 @@ import type { ByteSource } from './byte-source.js';
 import { READ_BYTES } from './byte-source.js';
 import { HashedSource } from './hashed-source.js';
 import { SCAN_BLOCK, scanFills } from './hole-scan.js';
+import { SegmentList, hashFileInWorker } from './hash-worker.js';
+
+/** The worker hash of a raw file: its bytes, with ranges a bmap leaves out hashed as zeros. */
+function rawOffload(path: string, size: number, mapped: ByteRange[] | undefined): () => Promise<string> {
+  return () => {
+    const segs = new SegmentList();
+    if (!mapped) segs.file(0, size);
+    else {
+      let pos = 0;
+      for (const r of mapped) {
+        segs.fill(0, r.start - pos);
+        segs.file(r.start, r.end - r.start);
+        pos = r.end;
+      }
+      segs.fill(0, size - pos);
+    }
+    return hashFileInWorker(path, segs.done());
+  };
+}
 
 /** A byte range [start, end) of the image. */
 export interface ByteRange {
@@ -18,6 +37,8 @@ export interface RawOptions {
   reopenable: boolean;
   /** Ranges a bmap maps (sorted, disjoint); everything else becomes `skip`. Undefined: all mapped. */
   mapped?: ByteRange[];
+  /** The image is this whole file (not inside a container): hash it in a worker thread. */
+  filePath?: string;
 }
 
 export class RawSource extends HashedSource {
@@ -30,7 +51,7 @@ export class RawSource extends HashedSource {
   ) {
     const skipped = o.mapped ? o.size - o.mapped.reduce((s, r) => s + (r.end - r.start), 0) : 0;
     super({ size: o.size, blockSize: SCAN_BLOCK, description: o.description, reopenable: o.reopenable,
-      dataBytes: o.size - skipped, exact: false, hash: o.hash });
+      dataBytes: o.size - skipped, exact: false, hash: o.hash, offload: o.filePath ? rawOffload(o.filePath, o.size, o.mapped) : undefined });
     this.mapped = o.mapped;
     const readAt = bytes.readAt;
     if (readAt) this.readAt = (offset, length, signal) => readAt.call(bytes, offset, length, signal);

@@ -4,6 +4,7 @@ import { FlashError } from '../core/errors.js';
 import type { ByteSource } from './byte-source.js';
 import { ByteReader } from './byte-reader.js';
 import { HashedSource } from './hashed-source.js';
+import { SegmentList, hashFileInWorker } from './hash-worker.js';
 import { READ_BYTES } from './byte-source.js';
 import {
   CHUNK_CRC32,
@@ -81,6 +82,20 @@ export async function indexSparseFile(src: ByteSource, h: SparseHeader, fileSize
   return { starts: starts.subarray(0, count + 1), kinds: kinds.subarray(0, count), where: where.subarray(0, count), dataBytes };
 }
 
+/** The worker hash of an indexed sparse file: raw chunks read from the file, fills as their word, skips as zeros. */
+function sparseOffload(path: string, ix: SparseIndex, bs: number): () => Promise<string> {
+  return () => {
+    const segs = new SegmentList();
+    for (let i = 0; i < ix.kinds.length; i++) {
+      const len = ((ix.starts[i + 1] ?? 0) - (ix.starts[i] ?? 0)) * bs;
+      const kind = ix.kinds[i];
+      if (kind === 0) segs.file(ix.where[i] ?? 0, len);
+      else segs.fill(kind === 1 ? (ix.where[i] ?? 0) : 0, len);
+    }
+    return hashFileInWorker(path, segs.done());
+  };
+}
+
 export interface SparseOptions {
   header: SparseHeader;
   description: string;
@@ -90,6 +105,8 @@ export interface SparseOptions {
   index?: SparseIndex;
   /** Estimate of data bytes when there is no index. */
   dataEstimate?: number;
+  /** With an index, the image is this whole file (not inside a container): hash it in a worker thread. */
+  filePath?: string;
 }
 
 export class SparseSource extends HashedSource {
@@ -102,7 +119,8 @@ export class SparseSource extends HashedSource {
   ) {
     const size = o.header.totalBlocks * o.header.blockSize;
     super({ size, blockSize: o.header.blockSize, description: o.description, reopenable: o.reopenable,
-      dataBytes: o.index ? o.index.dataBytes : Math.min(size, o.dataEstimate ?? size), exact: o.index !== undefined, hash: o.hash });
+      dataBytes: o.index ? o.index.dataBytes : Math.min(size, o.dataEstimate ?? size), exact: o.index !== undefined, hash: o.hash,
+      offload: o.index && o.filePath ? sparseOffload(o.filePath, o.index, o.header.blockSize) : undefined });
     this.header = o.header;
     const index = o.index;
     if (index && bytes.readAt) this.readAt = (off, len, signal) => this.readIndexed(index, off, len, signal);
