@@ -86,13 +86,23 @@ export abstract class HashedSource implements BlockSource {
     return this.run(signal);
   }
 
-  private async *run(signal?: AbortSignal): AsyncGenerator<Chunk> {
+  /** True when a read need not go through `chunks()` for the hash: no hash wanted, or it is computed elsewhere. */
+  protected get hashOffChunks(): boolean {
+    return !this.hashing || this.done || this.offload !== undefined;
+  }
+
+  /** Start the offloaded hash (once), for reads that bypass `chunks()`. */
+  protected startOffloadedHash(): void {
     if (this.hashing && !this.done && this.offload) {
-      // The hash runs beside this stream (another core); its result does not wait for the stream to finish.
+      // The hash runs beside the stream (another core); its result does not wait for the stream to finish.
       this.done = true;
       const d = this.digest;
       this.offload().then(d.resolve, (e: unknown) => d.reject(toFlashError(e, 'image_unreadable')));
     }
+  }
+
+  private async *run(signal?: AbortSignal): AsyncGenerator<Chunk> {
+    this.startOffloadedHash();
     const h = this.hashing && !this.done ? createHash('sha256') : null;
     let pos = 0;
     try {

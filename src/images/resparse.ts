@@ -4,6 +4,7 @@ import { FlashError } from '../core/errors.js';
 import { toBlockRuns } from './block-runs.js';
 import { minPieceBytes, planPieces, type PiecePlan } from './piece-plan.js';
 import { BufferStore, ReadAtStore, type PieceStore } from './piece-store.js';
+import { SparseSource } from './sparse-source.js';
 import {
   CHUNK_DONT_CARE,
   CHUNK_FILL,
@@ -41,7 +42,9 @@ export async function* resparse(source: BlockSource, maxBytes: number, options: 
   const totalBlocks = Math.ceil(source.size / bs);
   if (totalBlocks > 0xffffffff) throw new FlashError('too_large', `${source.description} has more blocks than a sparse image can hold`);
   const store: PieceStore = source.readAt ? new ReadAtStore(source, bs) : new BufferStore(bs, options.memoryLimit);
-  const runs = toBlockRuns(source.chunks(options.signal), bs, source.size);
+  // An indexed sparse file is planned from its chunk table alone; its data is read once, when a piece streams.
+  const layout = source.readAt && source instanceof SparseSource ? source.layoutRuns() : undefined;
+  const runs = layout ?? toBlockRuns(source.chunks(options.signal), bs, source.size);
   try {
     for await (const plan of planPieces(runs, { blockSize: bs, totalBlocks, maxBytes }, (r) => store.put(r))) {
       yield makePiece(plan, store, bs, totalBlocks);

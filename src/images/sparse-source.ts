@@ -1,6 +1,7 @@
 // Android sparse images as BlockSources: parsed while streaming; uncompressed files are checked whole up front.
 import type { Chunk } from '../core/types.js';
 import { FlashError } from '../core/errors.js';
+import type { BlockRun } from './block-runs.js';
 import type { ByteSource } from './byte-source.js';
 import { ByteReader } from './byte-reader.js';
 import { HashedSource } from './hashed-source.js';
@@ -111,6 +112,7 @@ export interface SparseOptions {
 
 export class SparseSource extends HashedSource {
   private readonly header: SparseHeader;
+  private readonly index: SparseIndex | undefined;
   readonly readAt?: (offset: number, length: number, signal?: AbortSignal) => Promise<Uint8Array>;
 
   constructor(
@@ -122,8 +124,31 @@ export class SparseSource extends HashedSource {
       dataBytes: o.index ? o.index.dataBytes : Math.min(size, o.dataEstimate ?? size), exact: o.index !== undefined, hash: o.hash,
       offload: o.index && o.filePath ? sparseOffload(o.filePath, o.index, o.header.blockSize) : undefined });
     this.header = o.header;
+    this.index = o.index;
     const index = o.index;
     if (index && bytes.readAt) this.readAt = (off, len, signal) => this.readIndexed(index, off, len, signal);
+  }
+
+  /**
+   * The block runs of an indexed file straight from its chunk table, without reading any data (data runs carry no
+   * bytes: read them with `readAt`). Undefined when the hash needs the data to pass through `chunks()`.
+   */
+  layoutRuns(): AsyncIterable<BlockRun> | undefined {
+    const ix = this.index;
+    if (!ix || !this.hashOffChunks) return undefined;
+    this.startOffloadedHash();
+    return (async function* (): AsyncGenerator<BlockRun> {
+      const none = new Uint8Array(0);
+      for (let i = 0; i < ix.kinds.length; i++) {
+        const start = ix.starts[i] ?? 0;
+        const blocks = (ix.starts[i + 1] ?? 0) - start;
+        if (blocks <= 0) continue;
+        const kind = ix.kinds[i];
+        if (kind === 0) yield { kind: 'data', start, blocks, bytes: none };
+        else if (kind === 1) yield { kind: 'fill', start, blocks, value: ix.where[i] ?? 0 };
+        else yield { kind: 'skip', start, blocks };
+      }
+    })();
   }
 
   protected async *produce(signal?: AbortSignal): AsyncGenerator<Chunk> {
