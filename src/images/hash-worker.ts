@@ -4,12 +4,17 @@ import { Worker } from 'node:worker_threads';
 /** What the worker hashes, in order: `[0, fileOffset, length]` bytes of the file, `[1, word, length]` a fill. */
 export type HashSegments = Float64Array;
 
+/** Niceness of the hash thread (Linux applies it to the calling thread only). */
+const WORKER_NICE = 10;
+
 // Plain CommonJS for an eval'd worker: it must not depend on how (or whether) this module was bundled.
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { path, segs } = workerData;
+// Below the flash itself: on a busy machine the transfer (and a simulator on the same box) goes first.
+try { require('node:os').setPriority(${WORKER_NICE}); } catch {}
 const h = createHash('sha256');
 const fd = openSync(path, 'r');
 const buf = Buffer.allocUnsafe(4 << 20);

@@ -205,7 +205,6 @@ export class SparseSource extends HashedSource {
     if (!readAt) throw new FlashError('internal', 'no random access');
     const bs = this.header.blockSize;
     const end = Math.min(offset + length, this.size);
-    const out = Buffer.alloc(Math.max(0, end - offset));
     // binary search the chunk holding `offset`
     let lo = 0;
     let hi = ix.kinds.length - 1;
@@ -215,6 +214,12 @@ export class SparseSource extends HashedSource {
       if ((ix.starts[mid] ?? 0) <= blk) lo = mid;
       else hi = mid - 1;
     }
+    // Most reads fall inside one raw chunk: hand back the file read itself (no second buffer, no copy).
+    const first = ix.starts[lo] ?? 0;
+    if (ix.kinds[lo] === 0 && (ix.starts[lo + 1] ?? 0) * bs >= end && end > offset) {
+      return readAt.call(this.bytes, (ix.where[lo] ?? 0) + (offset - first * bs), end - offset, signal);
+    }
+    const out = Buffer.alloc(Math.max(0, end - offset));
     let pos = offset;
     for (let i = lo; pos < end && i < ix.kinds.length; i++) {
       const cStart = (ix.starts[i] ?? 0) * bs;
