@@ -2,8 +2,9 @@
 import { connect, type Socket } from 'node:net';
 import type { DeviceLink, Transport } from '../core/types.js';
 import { FlashError } from '../core/errors.js';
-import { describeBytes, raceDeadline, throwIfAborted } from './deadline.js';
+import { describeBytes, raceDeadline } from './deadline.js';
 import { MessageQueue } from './message-queue.js';
+import { reconnectingLink } from './reconnecting-link.js';
 import {
   FrameDecoder,
   HANDSHAKE_LENGTH,
@@ -28,20 +29,7 @@ export function formatHostPort(host: string, port: number): string {
 }
 
 export function createTcpLink(host: string, port: number = DEFAULT_FASTBOOT_PORT, options: TcpLinkOptions = {}): DeviceLink {
-  let current: TcpTransport | undefined;
-  return {
-    async open(signal?: AbortSignal): Promise<Transport> {
-      throwIfAborted(signal);
-      if (current && !current.closed) return current;
-      current = await TcpTransport.connect(host, port, options, signal);
-      return current;
-    },
-    async close(): Promise<void> {
-      const t = current;
-      current = undefined;
-      if (t) await t.close();
-    },
-  };
+  return reconnectingLink((signal) => TcpTransport.connect(host, port, options, signal));
 }
 
 class TcpTransport implements Transport {

@@ -5,6 +5,7 @@ import type { DeviceLink, Transport } from '../core/types.js';
 import { FlashError } from '../core/errors.js';
 import { cancelledError, describeBytes, throwIfAborted } from './deadline.js';
 import { formatHostPort, DEFAULT_FASTBOOT_PORT } from './tcp.js';
+import { reconnectingLink } from './reconnecting-link.js';
 import {
   FLAG_CONTINUATION,
   UDP_HEADER_LENGTH,
@@ -31,20 +32,7 @@ export interface UdpLinkOptions {
 }
 
 export function createUdpLink(host: string, port: number = DEFAULT_FASTBOOT_PORT, options: UdpLinkOptions = {}): DeviceLink {
-  let current: UdpTransport | undefined;
-  return {
-    async open(signal?: AbortSignal): Promise<Transport> {
-      throwIfAborted(signal);
-      if (current && !current.closed) return current;
-      current = await UdpTransport.connect(host, port, options, signal);
-      return current;
-    },
-    async close(): Promise<void> {
-      const t = current;
-      current = undefined;
-      if (t) await t.close();
-    },
-  };
+  return reconnectingLink((signal) => UdpTransport.connect(host, port, options, signal));
 }
 
 class UdpTransport implements Transport {

@@ -2,6 +2,7 @@
 import type { DeviceLink, Transport } from '../core/types.js';
 import { FlashError, isFlashError } from '../core/errors.js';
 import { describeBytes, raceDeadline, throwIfAborted } from './deadline.js';
+import { reconnectingLink } from './reconnecting-link.js';
 import { findFastbootInterface, type FastbootUsbInterface } from './usb-interface.js';
 import { UDEV_RULE_PATH, isPermissionError } from './usb-permissions.js';
 import type { WebUsbDeviceLike } from './webusb-types.js';
@@ -36,40 +37,26 @@ export function clampTransferSize(n: number | undefined): number {
 
 /** Opens (and re-opens) the fastboot interface of one WebUSB device. */
 export function createWebUsbLink(device: WebUsbDeviceLike, options: WebUsbLinkOptions = {}): DeviceLink {
-  let current: UsbTransport | undefined;
   const label = options.label ?? `USB device ${device.serialNumber ?? `${hex4(device.vendorId)}:${hex4(device.productId)}`}`;
-  return {
-    async open(signal?: AbortSignal): Promise<Transport> {
-      throwIfAborted(signal);
-      if (current && !current.closed) return current;
-      // A transport that failed (unplug, stall) is released before the device is opened again.
-      if (current) await current.close().catch(() => undefined);
-      current = undefined;
-      const found = findFastbootInterface(device);
-      if (!found) {
-        throw new FlashError(
-          'no_fastboot_interface',
-          `${label} has no fastboot interface (class FF, subclass 42, protocol 03 with bulk IN and OUT endpoints)`,
-        );
+  return reconnectingLink(async () => {
+    const found = findFastbootInterface(device);
+    if (!found) {
+      throw new FlashError(
+        'no_fastboot_interface',
+        `${label} has no fastboot interface (class FF, subclass 42, protocol 03 with bulk IN and OUT endpoints)`,
+      );
+    }
+    try {
+      if (!device.opened) await device.open();
+      if (device.configuration?.configurationValue !== found.configurationValue) {
+        await device.selectConfiguration(found.configurationValue);
       }
-      try {
-        if (!device.opened) await device.open();
-        if (device.configuration?.configurationValue !== found.configurationValue) {
-          await device.selectConfiguration(found.configurationValue);
-        }
-        await device.claimInterface(found.interfaceNumber);
-      } catch (e) {
-        throw openError(e, label);
-      }
-      current = new UsbTransport(device, found, options, label);
-      return current;
-    },
-    async close(): Promise<void> {
-      const t = current;
-      current = undefined;
-      if (t) await t.close();
-    },
-  };
+      await device.claimInterface(found.interfaceNumber);
+    } catch (e) {
+      throw openError(e, label);
+    }
+    return new UsbTransport(device, found, options, label);
+  });
 }
 
 function hex4(n: number): string {
