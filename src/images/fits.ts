@@ -1,7 +1,7 @@
 // Refuse an image larger than the partition it is meant for, before anything is written.
 import type { BlockSource } from '../core/types.js';
 import { FlashError } from '../core/errors.js';
-import { formatBytes } from './format-bytes.js';
+import { formatBytes } from '../protocol/units.js';
 
 /** Throws FlashError `image_invalid` when `source` does not fit in a partition of `partitionSize` bytes. */
 export function checkFits(source: Pick<BlockSource, 'size' | 'description'>, partitionSize: number, partition = 'the partition'): void {

@@ -7,7 +7,7 @@ import { loadBmap } from './bmap.js';
 import { fileByteSource, fileError, type ByteSource } from './byte-source.js';
 import { xzExpandedSize, zstdExpandedSize } from './container-size.js';
 import { decompressed, type Compression } from './decompress.js';
-import { formatBytes } from './format-bytes.js';
+import { formatBytes } from '../protocol/units.js';
 import { RawSource, type ByteRange } from './raw-source.js';
 import { sniff, SNIFF_BYTES } from './sniff.js';
 import { indexSparseFile, SparseSource } from './sparse-source.js';

@@ -9,7 +9,7 @@ import { formatBytes, formatDuration, progressLine } from '../format.js';
 import { FLASH_HELP } from '../help.js';
 import { EXIT, type CliIo } from '../io.js';
 import { describeEvent } from './watch.js';
-import { parseSize } from '../sizes.js';
+import { parseSize } from '../../protocol/units.js';
 
 export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -3,7 +3,7 @@ import type { JobContext } from '../../core/types.js';
 import { FlashError, isFlashError } from '../../core/errors.js';
 import type { FastbootClient } from './client.js';
 import { annotate } from './client.js';
-import { formatBytes } from './format.js';
+import { formatBytes } from '../../protocol/units.js';
 
 /** How a download's bytes count towards the job's progress: data bytes only (headers and fills cost ~nothing). */
 export interface DownloadPlan {

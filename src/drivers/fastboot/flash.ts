@@ -4,7 +4,7 @@ import { FlashError } from '../../core/errors.js';
 import { resparse } from '../../images/index.js';
 import { annotate } from './client.js';
 import { sendDownload } from './download.js';
-import { formatBytes } from './format.js';
+import { formatBytes } from '../../protocol/units.js';
 import { checkPartitionName } from './protocol.js';
 import type { Session } from './session.js';
 import { targetsFor, type SlotChoice } from './targets.js';

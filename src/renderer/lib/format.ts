@@ -1,16 +1,10 @@
 // Human formatting of bytes, speeds, durations and times for the UI (binary units, as `fastboot` prints them).
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+import { formatBytes as formatByteCount } from '../../protocol/units.js';
 
+/** Bytes for the UI: an em dash where there is no count yet. */
 export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '—';
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < UNITS.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v.toFixed(0) : v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${UNITS[i]}`;
+  return Number.isFinite(n) && n >= 0 ? formatByteCount(n) : '—';
 }
 
 export function formatSpeed(bytesPerSecond: number): string {

@@ -1,7 +1,7 @@
 // Size parsing of the command line (K/M/G powers of 1024, 0x hex) and the terminal formatting helpers.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseSize } from '../../../src/cli/sizes.js';
+import { parseSize } from '../../../src/protocol/units.js';
 import { formatBytes, formatDuration, progressLine, table } from '../../../src/cli/format.js';
 
 describe('parseSize', () => {
