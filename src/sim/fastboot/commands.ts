@@ -107,10 +107,15 @@ async function flash(dev: Dev, s: SimSession, name: string): Promise<void> {
       return;
     }
     let written = 0;
-    for (const op of sparse.ops) {
-      if (op.kind === 'raw') await copy(image, op.at, op.length, file, op.offset);
-      else if (op.kind === 'fill') await file.fill(op.offset, op.length, op.value);
-      if (op.kind !== 'skip') written += op.length;
+    try {
+      for (const op of sparse.ops) {
+        if (op.kind === 'raw') await copy(image, op.at, op.length, file, op.offset);
+        else if (op.kind === 'fill' && op.value === 0) file.zeroLater(op.offset, op.length);
+        else if (op.kind === 'fill') await file.fill(op.offset, op.length, op.value);
+        if (op.kind !== 'skip') written += op.length;
+      }
+    } finally {
+      await file.flushZeros(); // one spawned shell punches every zero run of the image
     }
     await flashTime(dev, written);
   } else {
