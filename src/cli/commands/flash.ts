@@ -135,6 +135,7 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     }
     return code;
   } finally {
+    settled = true; // our own close below is not a lost station
     offSignal();
     client.close();
   }
