@@ -34,7 +34,7 @@ Options:
   --sim SPEC             add a simulated device, e.g. fastboot:SIM0001?speed=40M (repeatable)
   --demo                 add a few simulated devices that run at USB 2.0 speed
   --no-usb               skip USB discovery
-  --no-serial            skip serial discovery
+  --no-serial            skip serial discovery (no serial protocol yet: accepted for scripts)
   --allow-origin ORIGIN  accept browser pages from ORIGIN too (repeatable)
 
 When ready it prints "listening ws://HOST:PORT/flash-progress" and "ui http://HOST:PORT/?token=…".

@@ -75,7 +75,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
 
   const corsFor = (origin: string | undefined): Record<string, string> =>
     origin && guards.originAllowed(origin)
-      ? { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'GET, POST, PUT, OPTIONS' }
+      ? { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'GET, POST, PUT, PATCH, OPTIONS' }
       : {};
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -25,7 +25,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('Chromium native WebSocket', () => {
+describe.skipIf(!existsSync(CHROMIUM))('Chromium native WebSocket (skipped where /usr/bin/chromium is not installed)', () => {
   it('works from the station\'s own page, unchanged from the guide', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.http}/`);
