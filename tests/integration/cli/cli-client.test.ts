@@ -2,26 +2,13 @@
 // cancels with 130, refused jobs exit 1, devices/jobs/watch print what the station holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import type { CliIo } from '../../../src/cli/io.js';
+import { captureIo as io } from '../../helpers/cli-io.js';
 import { makeImage, startHarness, type Harness } from '../server/helpers/harness.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
 afterAll(async () => { await h.close(); });
 
-type TestIo = CliIo & { out: string; err: string; signal(): void };
-function io(options: { tty?: boolean; env?: Record<string, string> } = {}): TestIo {
-  const handlers = new Set<(s: 'SIGINT') => void>();
-  const o: TestIo = {
-    out: '', err: '',
-    stdout: { write: (t: string) => { o.out += t; return true; }, isTTY: options.tty ?? false, columns: 120 },
-    stderr: { write: (t: string) => { o.err += t; return true; } },
-    env: options.env ?? {},
-    onSignal: (fn) => { handlers.add(fn); return () => handlers.delete(fn); },
-    signal: () => { for (const fn of [...handlers]) fn('SIGINT'); },
-  };
-  return o;
-}
 
 const waitFor = async (check: () => boolean, ms = 10_000): Promise<void> => {
   const end = Date.now() + ms;

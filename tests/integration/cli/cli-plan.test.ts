@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import type { CliIo } from '../../../src/cli/io.js';
+import { captureIo as io } from '../../helpers/cli-io.js';
 import { launchStation, type LaunchedStation } from '../../../src/server/launch.js';
 import { makeImage } from '../server/helpers/harness.js';
 
@@ -20,16 +20,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function io(): CliIo & { out: string; err: string } {
-  const o = {
-    out: '', err: '',
-    stdout: { write: (t: string) => { o.out += t; return true; } },
-    stderr: { write: (t: string) => { o.err += t; return true; } },
-    env: {},
-    onSignal: () => () => undefined,
-  };
-  return o;
-}
 
 describe('flash --plan', () => {
   it('flashes a bundle folder step by step and exits 0', async () => {

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import type { CliIo } from '../../../src/cli/io.js';
+import { captureIo as io } from '../../helpers/cli-io.js';
 import { makeImage } from '../server/helpers/harness.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -49,16 +49,6 @@ function serve(args: string[]): { child: ChildProcess; lines: string[]; stderr: 
   return { child, lines, stderr: () => err, ready, exit };
 }
 
-function io(): CliIo & { out: string; err: string } {
-  const o = {
-    out: '', err: '',
-    stdout: { write: (t: string) => { o.out += t; return true; } },
-    stderr: { write: (t: string) => { o.err += t; return true; } },
-    env: {},
-    onSignal: () => () => undefined,
-  };
-  return o;
-}
 
 describe('flash-station serve', () => {
   it('prints the two ready lines, writes the token file, flashes, and stops cleanly on SIGTERM mid-job', async () => {

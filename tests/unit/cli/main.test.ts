@@ -1,18 +1,8 @@
 // The command dispatcher: help, version, unknown commands and bad flags give the documented exit statuses.
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import type { CliIo } from '../../../src/cli/io.js';
+import { captureIo as io } from '../../helpers/cli-io.js';
 
-function io(): CliIo & { out: string; err: string } {
-  const o = {
-    out: '', err: '',
-    stdout: { write: (t: string) => { o.out += t; return true; } },
-    stderr: { write: (t: string) => { o.err += t; return true; } },
-    env: {},
-    onSignal: () => () => undefined,
-  };
-  return o;
-}
 
 describe('main', () => {
   it('prints help and the version', async () => {
