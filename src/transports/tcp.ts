@@ -44,7 +44,7 @@ class TcpTransport implements Transport {
     () => {
       const parts = this.parts;
       this.parts = [];
-      this.queue.push(parts.length === 1 && parts[0] ? parts[0] : concat(parts));
+      this.queue.push(parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts));
     },
   );
 
@@ -67,7 +67,7 @@ class TcpTransport implements Transport {
     const handshake = new Promise<{ version: number; rest: Uint8Array }>((resolve, reject) => {
       let got: Uint8Array = new Uint8Array(0);
       const onData = (chunk: Buffer): void => {
-        got = concat([got, chunk]);
+        got = Buffer.concat([got, chunk]);
         if (got.length < HANDSHAKE_LENGTH) return;
         cleanup();
         const theirs = parseHandshake(got.subarray(0, HANDSHAKE_LENGTH));
@@ -207,16 +207,4 @@ class TcpTransport implements Transport {
       }, 1000).unref();
     });
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

@@ -154,7 +154,7 @@ class UdpTransport implements Transport {
       await this.sendPacket(id, continuation ? FLAG_CONTINUATION : 0, payload, attempts, received, signal);
       if (id === UdpId.fastboot) this.bytesSent += payload.length;
     }
-    return received.length === 1 && received[0] ? received[0] : concat(received);
+    return received.length === 1 && received[0] ? received[0] : Buffer.concat(received);
   }
 
   private async sendPacket(id: number, flags: number, payload: Uint8Array, attempts: number, received: Uint8Array[], signal?: AbortSignal): Promise<void> {
@@ -244,16 +244,4 @@ class UdpTransport implements Transport {
       }
     });
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
