@@ -150,8 +150,9 @@ describe('web UI against a simulated station', () => {
     await page.keyboard.press('Tab');
     await page.keyboard.press('Control+A');
     await page.keyboard.type('boot');
-    await page.keyboard.press('Enter');
+    // Count before submitting: the new card can appear before a count taken after Enter.
     const before = await page.getByRole('region', { name: /on device SIM0001$/ }).count();
+    await page.keyboard.press('Enter');
     await expect.poll(() => page.getByRole('region', { name: /on device SIM0001$/ }).count(), { timeout: 10_000 }).toBe(before + 1);
     await expect.poll(() => jobCard('SIM0001').getByText('Completed', { exact: true }).count(), { timeout: 30_000 }).toBe(1);
   });
