@@ -1,26 +1,10 @@
 // The station's settings (GET/PUT /api/settings): slots, retries, waits, bandwidth limits and auto-flash rules.
 import { useId, useState } from 'react';
+import type { AutoFlashRule, StationSettings } from '../../protocol/settings.js';
 
-/** Mirrors StationSettings of src/core/station-api.ts (the renderer may not import core). */
-export interface SettingsDoc {
-  slotLimit: number;
-  retries: number;
-  retryDelayMs: number;
-  deviceWaitMs: number;
-  jobBytesPerSecond: number | null;
-  stationBytesPerSecond: number | null;
-  autoFlash: { enabled: boolean; replugMs: number; rules: RuleDoc[] };
-}
-
-export interface RuleDoc {
-  id: string;
-  name?: string;
-  enabled: boolean;
-  match: { serial?: string; product?: string; protocol?: string; transport?: string; state?: string };
-  partition?: string;
-  image?: string;
-  plan?: string | object;
-}
+/** The settings document of GET/PUT /api/settings (one definition, in src/protocol/settings.ts). */
+export type SettingsDoc = StationSettings;
+export type RuleDoc = AutoFlashRule;
 
 export function isSettingsDoc(v: unknown): v is SettingsDoc {
   const s = v as SettingsDoc | null;
