@@ -3,6 +3,7 @@
  * from WebSocket/HTTP to this interface; the core implements it in `station.ts`.
  */
 import type {
+  BatchCounts,
   Device,
   FlashEventMessage,
   Job,
@@ -100,15 +101,8 @@ export interface JobDetail {
   peakSpeed?: number;
 }
 
-export interface BatchSummary {
-  batchId: string;
+export interface BatchSummary extends BatchCounts {
   jobIds: string[];
-  total: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-  running: number;
-  queued: number;
   createdAt: number;
   endedAt?: number;
 }

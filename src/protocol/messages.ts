@@ -177,9 +177,8 @@ export interface FlashLogMessage {
   timestamp: number;
 }
 
-/** Additive: a many-device `start_flash` changed counts (sent when the batch starts and whenever one of its jobs ends). */
-export interface BatchSummaryMessage {
-  type: 'batch_summary';
+/** How the jobs of a many-device `start_flash` stand. */
+export interface BatchCounts {
   batchId: string;
   total: number;
   succeeded: number;
@@ -188,6 +187,11 @@ export interface BatchSummaryMessage {
   running: number;
   /** Additive to the counts: jobs still waiting for their device or a slot. */
   queued: number;
+}
+
+/** Additive: a many-device `start_flash` changed counts (sent when the batch starts and whenever one of its jobs ends). */
+export interface BatchSummaryMessage extends BatchCounts {
+  type: 'batch_summary';
   timestamp: number;
 }
 
