@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createStation, type Station } from '../../../src/core/station.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 import { createSimProvider } from '../../../src/sim/index.js';
+import { until } from '../../helpers/until.js';
 
 let station: Station | undefined;
 let dir: string | undefined;
@@ -18,13 +19,6 @@ afterEach(async () => {
   dir = undefined;
 });
 
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('plans on a simulated device', () => {
   it('flashes, reboots to the bootloader, waits for the device and flashes again', async () => {

@@ -9,6 +9,7 @@ import { createStation, type Station } from '../../../src/core/station.js';
 import type { DeviceProvider, DeviceSink } from '../../../src/core/types.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 import { createSimProvider, type SimProvider } from '../../../src/sim/index.js';
+import { until } from '../../helpers/until.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const cleanups: Array<() => Promise<void>> = [];
@@ -22,13 +23,6 @@ function tempDir(): string {
   return dir;
 }
 
-async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function start(dir: string, providers: DeviceProvider[]): Promise<{ station: Station; events: ServerMessage[] }> {
   const station = await createStation({ dataDir: dir, providers, settings: { slotLimit: 16 } });

@@ -9,6 +9,7 @@ import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../../../src/sim/index.js';
 import { testContext } from '../drivers/job-context.js';
 import { startTcpSim, tempDir } from '../drivers/sim-harness.js';
+import { until } from '../../helpers/until.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -30,13 +31,6 @@ function sink(): DeviceSink & { attached: Map<string, AttachedDevice>; events: s
   };
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('usb provider', () => {
   it('starts and stops cleanly with the real usb package on this machine', async () => {
