@@ -50,7 +50,11 @@ describe('Station at scale', () => {
 
   it('keeps to the slot limit, FIFO, with queue positions', async () => {
     h = await harness([], { slotLimit: 2 });
-    for (const id of ['Q1', 'Q2', 'Q3', 'Q4']) await h.provider.plug(h.device(id, { speed: 16 << 20 }));
+    // Q1 ends well before Q2, so FIFO has one right answer: Q3 takes Q1's slot, Q4 moves up to position 1 and takes Q2's.
+    // (Equal speeds would let both slots free within a millisecond, and flash_started follows each job's own image open.)
+    for (const [id, speed] of [['Q1', 16 << 20], ['Q2', 4 << 20], ['Q3', 16 << 20], ['Q4', 16 << 20]] as const) {
+      await h.provider.plug(h.device(id, { speed }));
+    }
     await sleep(20);
     let running = 0;
     let maxRunning = 0;
@@ -70,7 +74,8 @@ describe('Station at scale', () => {
     }
     expect(r.jobIds.map((id) => h!.station.job(id)?.sha256)).toEqual([img.sha256, img.sha256, img.sha256, img.sha256]);
     const starts = r.jobIds.map((id) => h!.of('flash_started', id)[0]!.timestamp);
-    expect(starts[2]!).toBeLessThanOrEqual(starts[3]!);
+    expect(starts[2]!).toBeLessThan(starts[3]!);
+    expect(h.of('flash_queued', r.jobIds[3]!).map((m) => m.position)).toEqual([2, 1]);
   });
 
   it('pauses, resumes and cancels all', async () => {
