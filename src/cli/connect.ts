@@ -38,6 +38,18 @@ export async function openClient(flags: ClientFlags, io: CliIo, options: { needT
   if (options.needToken && !token) {
     throw Object.assign(new Error('No station token: pass --token, set $FLASH_STATION_TOKEN, or use --data-dir of the station (its token file).'), { exit: 2 });
   }
+  try {
+    return await connectWith(token, flags, io, options);
+  } catch (e) {
+    // A read-only command needs no token: one the station refuses (a stale token file from another station, say)
+    // must not stop `devices`, `jobs` or `watch` — say so once and go on read-only.
+    if (options.needToken || !token || (e as { code?: string }).code !== 'unauthorized') throw e;
+    io.stderr.write('warning: the station refused the token; continuing read-only\n');
+    return connectWith(undefined, flags, io, options);
+  }
+}
+
+async function connectWith(token: string | undefined, flags: ClientFlags, io: CliIo, options: { reconnect: boolean; maxReconnectAttempts?: number; beforeConnect?: (client: StationClient) => void }): Promise<StationClient> {
   const client = new StationClient({
     url: stationUrl(flags, io),
     WebSocket: WebSocket as unknown as WebSocketConstructor,
@@ -52,7 +64,7 @@ export async function openClient(flags: ClientFlags, io: CliIo, options: { needT
     client.close();
     const code = (e as { code?: string }).code;
     const why = code === 'unauthorized' ? 'the station refused the token' : `is \`flash-station serve\` running there?`;
-    throw Object.assign(new Error(`Cannot use the station at ${client.url}: ${why} (${(e as Error).message})`), { exit: 2 });
+    throw Object.assign(new Error(`Cannot use the station at ${client.url}: ${why} (${(e as Error).message})`), { exit: 2, ...(code ? { code } : {}) });
   }
   return client;
 }

@@ -116,6 +116,20 @@ describe('devices, jobs, watch', () => {
     expect((JSON.parse(j.out) as Array<{ id: string }>).map((d) => d.id).sort()).toEqual(['TEST0001', 'TEST0002']);
   });
 
+  it('goes on read-only, with a warning, when the station refuses the token it found', async () => {
+    const env = io({ env: { FLASH_STATION_TOKEN: 'not-the-token' } });
+    expect(await main(['devices', '--url', h.url, '--json'], env)).toBe(0);
+    expect((JSON.parse(env.out) as Array<{ id: string }>).map((d) => d.id)).toContain('TEST0001');
+    expect(env.err).toContain('refused the token; continuing read-only');
+    const flag = io();
+    expect(await main(['jobs', '--url', h.url, '--token', 'wrong', '--json'], flag)).toBe(0);
+    expect(Array.isArray(JSON.parse(flag.out))).toBe(true);
+    // A command that needs the token still refuses to go on without it.
+    const steer = io();
+    expect(await main(['cancel', '--url', h.url, '--token', 'wrong', '--all'], steer)).toBe(2);
+    expect(steer.err).toContain('refused the token');
+  });
+
   it('lists jobs, including finished ones', async () => {
     const j = io();
     expect(await main(['jobs', '--url', h.url, '--json'], j)).toBe(0);
