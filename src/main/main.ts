@@ -1,6 +1,6 @@
 // Electron main: a thin shell. Starts the station core in-process (the same code as `flash-station serve`), opens a
 // hardened window on the station's own UI, keeps a tray icon with the status, and asks before quitting mid-flash.
-import { app, BrowserWindow, dialog, ipcMain, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, screen, session } from 'electron';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchStation, defaultDataDir, type LaunchedStation } from '../server/launch.js';
@@ -8,6 +8,8 @@ import { parseDesktopArgs } from './args.js';
 import { imageDialogHandler } from './image-dialog.js';
 import { hardenContents, hardenSession, OPEN_IMAGE_CHANNEL, secureWebPreferences } from './security.js';
 import { StationTray, type TrayStatus } from './tray.js';
+import { captureWindowState, MIN_SIZE, restoreWindowState } from './window-state.js';
+import { WindowStore } from './window-store.js';
 
 /** The preload asks for its token on this channel (synchronously, once, from our window only). */
 export const BOOTSTRAP_CHANNEL = 'flash-station:bootstrap';
@@ -23,6 +25,7 @@ let origin = 'http://127.0.0.1:0';
 let quitConfirmed = false;
 let stationClosed = false;
 let asking = false;
+let windowStore: WindowStore | null = null;
 
 // Chromium's profile lives beside the station's data, not mixed into it.
 app.setPath('userData', join(dataDir, 'desktop'));
@@ -95,19 +98,38 @@ function showWindow(): void {
     win.focus();
     return;
   }
+  windowStore ??= new WindowStore();
+  const restored = restoreWindowState(windowStore.load(), screen.getAllDisplays().map((d) => d.workArea));
   win = new BrowserWindow({
-    width: 1280,
-    height: 860,
-    minWidth: 720,
-    minHeight: 480,
+    ...restored.bounds,
+    minWidth: MIN_SIZE.width,
+    minHeight: MIN_SIZE.height,
     show: false,
     title: 'Flash Station',
     backgroundColor: '#0f1216',
     icon: join(app.getAppPath(), 'assets', 'icon.png'),
     webPreferences: secureWebPreferences(join(here, 'preload.cjs'), []),
   });
-  win.once('ready-to-show', () => win?.show());
+  win.once('ready-to-show', () => {
+    if (restored.maximized) win?.maximize();
+    win?.show();
+  });
+  let saveTimer: ReturnType<typeof setTimeout> | null = null;
+  const saveState = (): void => {
+    if (saveTimer) clearTimeout(saveTimer);
+    saveTimer = null;
+    if (win && !win.isDestroyed() && !win.isMinimized()) windowStore?.save(captureWindowState(win));
+  };
+  const saveSoon = (): void => {
+    if (saveTimer) clearTimeout(saveTimer);
+    saveTimer = setTimeout(saveState, 1000);
+  };
+  win.on('resize', saveSoon);
+  win.on('move', saveSoon);
+  win.on('maximize', saveSoon);
+  win.on('unmaximize', saveSoon);
   win.on('close', (event) => {
+    saveState();
     if (quitConfirmed || activeJobs() === 0) return;
     event.preventDefault();
     void confirmQuit();
