@@ -170,7 +170,7 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
       history.stageEnded(job.jobId, i, Date.now(), job.stepBytes);
     }
 
-    const written = await imageRecords(steps, opened);
+    const written = await imageRecords(steps, opened, signal);
     if (written.length === 1) job.sha256 = written[0]?.sha256;
     history.update(job.jobId, { images_json: JSON.stringify(written) });
     // The last progress frame says 100 (still within ≤ 10 frames/s), then the job completes.
@@ -227,18 +227,39 @@ function toPlanStep(step: LoadedStep, source: BlockSource | undefined): PlanStep
   return step;
 }
 
+/** A hash already underway (a worker thread, behind the transfer at a lower priority) is awaited this long at most. */
+const HASH_WAIT_MS = 60_000;
+
 /** What each flash step wrote, with the SHA-256 the image pipeline computed while it streamed. */
-async function imageRecords(steps: LoadedStep[], opened: Array<BlockSource | undefined>): Promise<ImageRecord[]> {
+async function imageRecords(steps: LoadedStep[], opened: Array<BlockSource | undefined>, signal: AbortSignal): Promise<ImageRecord[]> {
   const out: ImageRecord[] = [];
   for (const [i, step] of steps.entries()) {
     const source = opened[i];
     if (step.op !== 'flash' || !source) continue;
     const record: ImageRecord = { partition: step.partition, location: step.image.location, size: source.size, dataBytes: source.dataBytes };
-    // sha256() resolves once the source was read to the end; do not wait on one a driver did not finish.
-    const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 500).unref());
-    const sha = await Promise.race([source.sha256().catch(() => undefined), timeout]);
+    // sha256() resolves once the source was read to the end; do not wait on one a driver did not finish. A hash that
+    // is underway (hashStarted) is awaited: on a busy machine its low-priority worker may finish well after the
+    // transfer, and a fixed short wait dropped it from the record.
+    const sha = await within(source.sha256().catch(() => undefined), source.hashStarted ? HASH_WAIT_MS : 500, signal);
     if (sha) record.sha256 = sha;
     out.push(record);
   }
   return out;
+}
+
+/** `p`'s value, or undefined once `ms` pass or `signal` aborts (a station closing does not wait for a hash). */
+function within<T>(p: Promise<T | undefined>, ms: number, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.race([p, Promise.resolve(undefined)]);
+  return new Promise((resolve) => {
+    const done = (v: T | undefined): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stop);
+      resolve(v);
+    };
+    const stop = (): void => done(undefined);
+    const timer = setTimeout(stop, ms);
+    timer.unref();
+    signal.addEventListener('abort', stop, { once: true });
+    void p.then(done);
+  });
 }

@@ -37,6 +37,11 @@ export interface BlockSource {
   readAt?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
   /** SHA-256 (hex) of the expanded image; resolves once `chunks()` has been read to the end. */
   sha256(): Promise<string>;
+  /**
+   * True once `sha256()` settles without further reads: the hash is done, runs elsewhere (a worker thread started
+   * by the first read), or hashing is off. False while it still waits for `chunks()` to be read to the end.
+   */
+  readonly hashStarted?: boolean;
 }
 
 // ---------------------------------------------------------------- transports

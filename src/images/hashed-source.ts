@@ -76,14 +76,31 @@ export abstract class HashedSource implements BlockSource {
     return this.isExact;
   }
 
-  protected abstract produce(signal?: AbortSignal): AsyncIterable<Chunk>;
+  /** The chunks; with `lent`, data bytes may be views of buffers reused once the consumer asks for the next chunk. */
+  protected abstract produce(signal: AbortSignal | undefined, lent: boolean): AsyncIterable<Chunk>;
 
   chunks(signal?: AbortSignal): AsyncIterable<Chunk> {
+    return this.start(signal, false);
+  }
+
+  /**
+   * Like `chunks()`, but a data chunk's bytes are valid only until the next chunk is asked for (no copy out of the
+   * decoder's reused buffers). For consumers that copy or write out what they keep at once (resparse's piece store).
+   */
+  lentChunks(signal?: AbortSignal): AsyncIterable<Chunk> {
+    return this.start(signal, true);
+  }
+
+  private start(signal: AbortSignal | undefined, lent: boolean): AsyncIterable<Chunk> {
     if (this.started && !this.reopenable) {
       throw new FlashError('internal', `${this.description} can be read only once`);
     }
     this.started = true;
-    return this.run(signal);
+    return this.run(signal, lent);
+  }
+
+  get hashStarted(): boolean {
+    return !this.hashing || this.done;
   }
 
   /** True when a read need not go through `chunks()` for the hash: no hash wanted, or it is computed elsewhere. */
@@ -101,12 +118,12 @@ export abstract class HashedSource implements BlockSource {
     }
   }
 
-  private async *run(signal?: AbortSignal): AsyncGenerator<Chunk> {
+  private async *run(signal: AbortSignal | undefined, lent: boolean): AsyncGenerator<Chunk> {
     this.startOffloadedHash();
     const h = this.hashing && !this.done ? createHash('sha256') : null;
     let pos = 0;
     try {
-      for await (const c of this.produce(signal)) {
+      for await (const c of this.produce(signal, lent)) {
         if (c.offset !== pos) throw new FlashError('internal', `${this.description}: chunk at ${c.offset}, expected ${pos}`);
         if (h) {
           if (c.kind === 'data') h.update(c.bytes);

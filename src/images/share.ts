@@ -124,6 +124,9 @@ export function shareSource(source: BlockSource, consumers: number, options: Sha
         return read(signal);
       },
       sha256: () => source.sha256(),
+      get hashStarted() {
+        return source.hashStarted;
+      },
       release: () => release(i),
     };
     if (source.readAt) {
