@@ -7,7 +7,11 @@ export interface ByteSource {
   readonly description: string;
   /** Exact length in bytes, when known without reading everything. */
   readonly size?: number;
-  /** The bytes from the start, in slices; fails with FlashError when the underlying data is broken or cut short. */
+  /**
+   * The bytes from the start, in slices; fails with FlashError when the underlying data is broken or cut short.
+   * Slices are lent: each is valid only until the consumer asks for the next one (or stops), because producers refill
+   * the same buffers (fresh buffers for every slice cost a page fault per 4 KiB). Copy what must be kept (`owned`).
+   */
   stream(signal?: AbortSignal): AsyncIterable<Uint8Array>;
   /** Random access (files and stored zip entries). */
   readAt?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
@@ -48,6 +52,7 @@ export function fileByteSource(path: string, start: number, size: number, descri
     }
   };
   const fill = async (fh: FileHandle, b: Uint8Array, n: number, offset: number): Promise<void> => {
+    // (`offset` is relative to the region's start)
     let got = 0;
     while (got < n) {
       const { bytesRead } = await fh.read(b, got, n - got, start + offset + got);
@@ -79,26 +84,21 @@ export function fileByteSource(path: string, start: number, size: number, descri
     async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
       const fh = await openFile(path);
       try {
-        let pos = 0;
-        // Read ahead one buffer while the consumer works on the previous one.
-        const readOne = async (at: number): Promise<Buffer> => {
-          const n = Math.min(READ_BYTES, size - at);
-          const b = Buffer.allocUnsafe(n);
-          let got = 0;
-          while (got < n) {
-            const { bytesRead } = await fh.read(b, got, n - got, start + at + got);
-            if (bytesRead === 0) break;
-            got += bytesRead;
-          }
-          if (got !== n) throw new FlashError('image_unreadable', `${description}: file ended early (was it changed while open?)`);
-          return b;
+        // Two buffers, reused: one lent to the consumer, the next read into the other meanwhile.
+        const bufs = [Buffer.allocUnsafe(Math.min(READ_BYTES, size)), Buffer.allocUnsafe(Math.min(READ_BYTES, Math.max(0, size - READ_BYTES)))];
+        const readOne = async (at: number, b: Buffer): Promise<Buffer> => {
+          await fill(fh, b, Math.min(b.length, size - at), at);
+          return b.subarray(0, Math.min(b.length, size - at));
         };
-        let next: Promise<Buffer> | null = size > 0 ? readOne(0) : null;
+        let pos = 0;
+        let i = 0;
+        let next: Promise<Buffer> | null = size > 0 ? readOne(0, bufs[0] as Buffer) : null;
         while (next) {
           signal?.throwIfAborted();
           const b = await next;
           pos += b.length;
-          next = pos < size ? readOne(pos) : null;
+          i ^= 1;
+          next = pos < size ? readOne(pos, bufs[i] as Buffer) : null;
           next?.catch(() => undefined);
           yield b;
         }
@@ -107,6 +107,11 @@ export function fileByteSource(path: string, start: number, size: number, descri
       }
     },
   };
+}
+
+/** Copies of a lent stream's slices, for consumers that keep them (node streams, lists of parts). */
+export async function* owned(slices: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const b of slices) yield new Uint8Array(b);
 }
 
 async function openFile(path: string): Promise<FileHandle> {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { Readable, type Duplex } from 'node:stream';
 import { createGunzip, constants as zc } from 'node:zlib';
 import { FlashError } from '../core/errors.js';
-import type { ByteSource } from './byte-source.js';
+import { owned, type ByteSource } from './byte-source.js';
 import { xzDecompress } from './xz-stream.js';
 import { zstdDecompress } from './zstd-stream.js';
 
@@ -72,7 +72,9 @@ export function decompressed(inner: ByteSource, kind: Compression, description: 
         return;
       }
       const d = decoder(kind);
-      const src = Readable.from(kind === 'bzip2' ? sliced(inner.stream(signal)) : inner.stream(signal), { objectMode: false, highWaterMark: 1 });
+      // Node streams keep written chunks queued: give them copies of the lent input slices.
+      const input = owned(inner.stream(signal));
+      const src = Readable.from(kind === 'bzip2' ? sliced(input) : input, { objectMode: false, highWaterMark: 1 });
       let failure: unknown = null;
       src.on('error', (e) => {
         failure ??= e;

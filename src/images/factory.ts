@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { FlashError } from '../core/errors.js';
 import { parseAndroidInfo } from './android-info.js';
-import { fileByteSource } from './byte-source.js';
+import { fileByteSource, owned } from './byte-source.js';
 import { readSmall, zipImage } from './plan-images.js';
 import type { LoadedStep, PlanImage, Requirement } from './types.js';
 import { openZip, type ZipArchive } from './zip.js';
@@ -49,7 +49,7 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
     // A deflated nested zip has no random access: unpack it once to a temporary file (deleted by close()).
     tempDir = await mkdtemp(join(tmpdir(), 'flash-station-factory-'));
     const path = join(tempDir, 'image.zip');
-    await pipeline(Readable.from(src.stream()), createWriteStream(path));
+    await pipeline(Readable.from(owned(src.stream())), createWriteStream(path));
     const st = await stat(path);
     innerZip = await openZip(fileByteSource(path, 0, st.size, `${outer.description}!${inner.name}`), `${outer.description}!${inner.name}`);
   }

@@ -45,6 +45,9 @@ export class ReadAtStore implements PieceStore {
   async close(): Promise<void> {}
 }
 
+/** Arena growth step: small images do not reserve the whole memory limit. */
+const ARENA_STEP = 4 << 20;
+
 interface Segment {
   start: number;
   blocks: number;
@@ -53,12 +56,16 @@ interface Segment {
 }
 
 /**
- * Keeps the data of planned runs for sources that stream once (compressed input): in memory up to `memoryLimit`
- * bytes, beyond that appended to a temporary file that is emptied whenever everything kept has been sent.
+ * Keeps the data of planned runs for sources that stream once (compressed input): copied into memory up to
+ * `memoryLimit` bytes, beyond that appended to a temporary file that is emptied whenever everything kept has been sent.
+ * Runs may be lent (valid only during `put`).
  */
 export class BufferStore implements PieceStore {
   private readonly fifo: Segment[] = [];
   private memBytes = 0;
+  /** Where kept runs are copied (runs may be lent views of a decoder's buffers); a fresh one per piece. */
+  private arena: Buffer | null = null;
+  private arenaUsed = 0;
   private spill: { dir: string; fh: FileHandle; size: number } | null = null;
   private spillOpening: Promise<void> | null = null;
 
@@ -69,9 +76,17 @@ export class BufferStore implements PieceStore {
 
   async put(run: BlockRun): Promise<void> {
     if (run.kind !== 'data') return;
-    if (this.memBytes + run.bytes.length <= this.memoryLimit) {
-      this.fifo.push({ start: run.start, blocks: run.blocks, mem: run.bytes });
-      this.memBytes += run.bytes.length;
+    const n = run.bytes.length;
+    if (this.memBytes + n <= this.memoryLimit) {
+      if (!this.arena || this.arenaUsed + n > this.arena.length) {
+        this.arena = Buffer.allocUnsafe(Math.min(this.memoryLimit - this.memBytes, Math.max(n, ARENA_STEP)));
+        this.arenaUsed = 0;
+      }
+      const mem = this.arena.subarray(this.arenaUsed, this.arenaUsed + n);
+      mem.set(run.bytes);
+      this.arenaUsed += n;
+      this.fifo.push({ start: run.start, blocks: run.blocks, mem });
+      this.memBytes += n;
       return;
     }
     const s = await this.spillFile();
@@ -136,6 +151,8 @@ export class BufferStore implements PieceStore {
   private drop(): void {
     const seg = this.fifo.shift();
     if (seg?.mem) this.memBytes -= seg.mem.length;
+    // The sent part of an arena belongs to the consumer now (its writes may still be in flight): never refill it.
+    if (this.memBytes === 0) this.arena = null;
     // Nothing kept in the file any more: write from its start again (its size stays bounded by one piece).
     if (this.spill && !this.fifo.some((s) => s.spillAt !== undefined)) this.spill.size = 0;
   }
@@ -143,6 +160,7 @@ export class BufferStore implements PieceStore {
   async close(): Promise<void> {
     this.fifo.length = 0;
     this.memBytes = 0;
+    this.arena = null;
     if (this.spillOpening) await this.spillOpening.catch(() => undefined);
     const s = this.spill;
     this.spill = null;

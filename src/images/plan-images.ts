@@ -67,7 +67,7 @@ export async function readSmall(src: ByteSource, max = 1 << 20): Promise<string>
   for await (const b of src.stream()) {
     n += b.length;
     if (n > max) throw new FlashError('image_invalid', `${src.description} is too large`);
-    parts.push(b);
+    parts.push(new Uint8Array(b)); // lent slice
   }
   return Buffer.concat(parts).toString('utf8');
 }

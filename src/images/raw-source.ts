@@ -57,7 +57,7 @@ export class RawSource extends HashedSource {
     if (readAt) this.readAt = (offset, length, signal) => readAt.call(bytes, offset, length, signal);
   }
 
-  protected async *produce(signal?: AbortSignal): AsyncGenerator<Chunk> {
+  protected async *produce(signal: AbortSignal | undefined, lent: boolean): AsyncGenerator<Chunk> {
     let fills = 0;
     const skipped = this.mapped ? this.size - this.mapped.reduce((s, r) => s + (r.end - r.start), 0) : 0;
     const out: Chunk[] = [];
@@ -86,19 +86,19 @@ export class RawSource extends HashedSource {
       }
       if (pos < this.size) yield { kind: 'skip', offset: pos, length: this.size - pos };
     } else if (!this.mapped && this.bytes.readInto) {
-      yield* this.scanFile(signal, out, emit);
+      yield* this.scanFile(signal, out, emit, lent);
     } else {
-      yield* this.scanStream(signal, out, emit);
+      yield* this.scanStream(signal, out, emit, lent);
     }
     this.data = this.size - skipped - fills;
     this.isExact = true;
   }
 
   /**
-   * Scan a file through two reused buffers (the next read overlaps the scan of the current one); only data runs are
-   * copied out. Most of a sparse-looking raw image is zeros, and fresh buffers would fault in every page of it.
+   * Scan a file through two buffers (the next read overlaps the scan of the current one), reused while they hold only
+   * fills. Most of a sparse-looking raw image is zeros, and fresh buffers would fault in every page of it.
    */
-  private async *scanFile(signal: AbortSignal | undefined, out: Chunk[], emit: () => Generator<Chunk>): AsyncGenerator<Chunk> {
+  private async *scanFile(signal: AbortSignal | undefined, out: Chunk[], emit: () => Generator<Chunk>, lent: boolean): AsyncGenerator<Chunk> {
     const readInto = this.bytes.readInto;
     if (!readInto) return;
     const bufs = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
@@ -113,10 +113,9 @@ export class RawSource extends HashedSource {
       next = nextAt < this.size && n > 0 ? read(i + 1, nextAt) : null;
       next?.catch(() => undefined);
       scanFills(cur.subarray(0, n), at, out);
-      for (let k = 0; k < out.length; k++) {
-        const c = out[k];
-        if (c?.kind === 'data') out[k] = { kind: 'data', offset: c.offset, bytes: c.bytes.slice() };
-      }
+      // Data chunks are views of `cur` and belong to the consumer now: read into a fresh buffer next time. A buffer
+      // that held only fills is reused, so long zero runs cost no page faults.
+      if (!lent && out.some((c) => c.kind === 'data')) bufs[i % 2] = Buffer.allocUnsafe(READ_BYTES);
       yield* emit();
       if (n === 0) break;
       at = nextAt;
@@ -125,7 +124,7 @@ export class RawSource extends HashedSource {
   }
 
   /** Scan a stream in 4096-byte alignment (a block split across slices is put together), honouring skips. */
-  private async *scanStream(signal: AbortSignal | undefined, out: Chunk[], emit: () => Generator<Chunk>): AsyncGenerator<Chunk> {
+  private async *scanStream(signal: AbortSignal | undefined, out: Chunk[], emit: () => Generator<Chunk>, lent: boolean): AsyncGenerator<Chunk> {
     const ranges = this.mapped;
     let ri = 0;
     let pos = 0; // image offset of the next byte from the stream
@@ -177,12 +176,24 @@ export class RawSource extends HashedSource {
         carryAt = pos + o + whole;
       }
       pos += s.length;
+      if (!lent) ownData(out); // the slice is lent to us
       yield* emit();
     }
     if (carried > 0) {
       place(carry.slice(0, carried), carryAt);
       yield* emit();
     }
+  }
+}
+
+/**
+ * Give data chunks their own bytes: they are views of a reused read buffer or a lent stream slice, and a consumer may
+ * keep them (shareSource, a driver with writes in flight). (`Buffer#slice` would be a view: copy with `new Uint8Array`.)
+ */
+function ownData(out: Chunk[]): void {
+  for (let k = 0; k < out.length; k++) {
+    const c = out[k];
+    if (c?.kind === 'data') out[k] = { kind: 'data', offset: c.offset, bytes: new Uint8Array(c.bytes) };
   }
 }
 

@@ -4,6 +4,7 @@ import { FlashError } from '../core/errors.js';
 import { toBlockRuns } from './block-runs.js';
 import { minPieceBytes, planPieces, type PiecePlan } from './piece-plan.js';
 import { BufferStore, ReadAtStore, type PieceStore } from './piece-store.js';
+import { HashedSource } from './hashed-source.js';
 import { SparseSource } from './sparse-source.js';
 import {
   CHUNK_DONT_CARE,
@@ -44,7 +45,10 @@ export async function* resparse(source: BlockSource, maxBytes: number, options: 
   const store: PieceStore = source.readAt ? new ReadAtStore(source, bs) : new BufferStore(bs, options.memoryLimit);
   // An indexed sparse file is planned from its chunk table alone; its data is read once, when a piece streams.
   const layout = source.readAt && source instanceof SparseSource ? source.layoutRuns() : undefined;
-  const runs = layout ?? toBlockRuns(source.chunks(options.signal), bs, source.size);
+  // Both stores are done with a run's bytes when `put` returns (one copies or writes it out, the other reads it again
+  // later): chunks may be lent views of the reader's reused buffers, so planning a scan faults in no fresh memory.
+  const chunks = source instanceof HashedSource ? source.lentChunks(options.signal) : source.chunks(options.signal);
+  const runs = layout ?? toBlockRuns(chunks, bs, source.size);
   try {
     for await (const plan of planPieces(runs, { blockSize: bs, totalBlocks, maxBytes }, (r) => store.put(r))) {
       yield makePiece(plan, store, bs, totalBlocks);

@@ -19,6 +19,9 @@ import {
   type SparseHeader,
 } from './sparse-format.js';
 
+/** Raw data reads of an indexed file kept in flight (4 MiB each): two cores, and the consumer needs one. */
+const READS_IN_FLIGHT = 3;
+
 /** Where each chunk of an uncompressed sparse file lies (for random access), built by `indexSparseFile`. */
 export interface SparseIndex {
   /** First output block of each chunk (ascending), then totalBlocks. */
@@ -151,7 +154,11 @@ export class SparseSource extends HashedSource {
     })();
   }
 
-  protected async *produce(signal?: AbortSignal): AsyncGenerator<Chunk> {
+  protected async *produce(signal: AbortSignal | undefined, lent: boolean): AsyncGenerator<Chunk> {
+    if (this.index && this.bytes.readAt) {
+      yield* this.produceIndexed(this.index, signal);
+      return;
+    }
     const h = this.header;
     const what = this.description;
     const r = new ByteReader(this.bytes.stream(signal), what);
@@ -175,7 +182,7 @@ export class SparseSource extends HashedSource {
           while (left > 0) {
             const b = await r.upTo(Math.min(left, READ_BYTES));
             if (!b) throw new FlashError('image_invalid', `${what} ends inside chunk ${i + 1} (raw data): it is truncated`);
-            yield { kind: 'data', offset: at, bytes: b };
+            yield { kind: 'data', offset: at, bytes: lent ? b : new Uint8Array(b) }; // stream slices are lent to us
             at += b.length;
             left -= b.length;
           }
@@ -197,6 +204,56 @@ export class SparseSource extends HashedSource {
       this.isExact = true;
     } finally {
       await r.close();
+    }
+  }
+
+  /**
+   * An indexed file's chunks from its chunk table, raw data read straight into fresh buffers with a few reads in
+   * flight (they run on the thread pool, beside the consumer, and need no copy out of a reused buffer).
+   */
+  private async *produceIndexed(ix: SparseIndex, signal: AbortSignal | undefined): AsyncGenerator<Chunk> {
+    const readAt = this.bytes.readAt;
+    if (!readAt) return;
+    const bs = this.header.blockSize;
+    const queue: (Chunk | Promise<Chunk>)[] = [];
+    let reads = 0;
+    const take = async (): Promise<Chunk | undefined> => {
+      const c = await queue.shift();
+      if (c?.kind === 'data') reads--;
+      return c;
+    };
+    try {
+      for (let i = 0; i < ix.kinds.length; i++) {
+        const start = (ix.starts[i] ?? 0) * bs;
+        const length = ((ix.starts[i + 1] ?? 0) - (ix.starts[i] ?? 0)) * bs;
+        if (length <= 0) continue;
+        const kind = ix.kinds[i];
+        const w = ix.where[i] ?? 0;
+        if (kind === 0) {
+          for (let o = 0; o < length; o += READ_BYTES) {
+            while (reads >= READS_IN_FLIGHT || queue.length > 1024) {
+              const c = await take();
+              if (c) yield c;
+            }
+            signal?.throwIfAborted();
+            const n = Math.min(READ_BYTES, length - o);
+            const p = readAt.call(this.bytes, w + o, n, signal).then((bytes): Chunk => ({ kind: 'data', offset: start + o, bytes }));
+            p.catch(() => undefined);
+            queue.push(p);
+            reads++;
+          }
+        } else {
+          queue.push(kind === 1 ? { kind: 'fill', offset: start, length, value: w } : { kind: 'skip', offset: start, length });
+        }
+      }
+      while (queue.length > 0) {
+        const c = await take();
+        if (c) yield c;
+      }
+      this.data = ix.dataBytes;
+      this.isExact = true;
+    } finally {
+      queue.length = 0;
     }
   }
 

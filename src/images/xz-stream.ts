@@ -1,5 +1,5 @@
-// xz decompression on liblzma through lzma-native's native stream, driven directly: one input slice in flight on the
-// thread pool, input slices sized so one slice expands to about 2 MiB (bounded memory on runs of zeros).
+// xz decompression on liblzma through lzma-native's native stream, driven directly: one input slice at a time on the
+// thread pool, each sized so it expands to about 2 MiB (bounded memory on runs of zeros).
 // (lzma-native's own Transform splits input at every "YZ" byte pair, which costs a thread-pool trip per ~64 KiB.)
 import { createRequire } from 'node:module';
 import { FlashError } from '../core/errors.js';
@@ -23,8 +23,14 @@ let lzma: Lzma | null = null;
 const OUT_BYTES = 1 << 20;
 /** Aim for about this much output per input slice. */
 const TARGET_OUT = 2 << 20;
-const MIN_FEED = 4 << 10;
+/** xz of zeros expands over 1000:1, so slices can be this small. */
+const MIN_FEED = 256;
 const MAX_FEED = 256 << 10;
+/**
+ * Slices queued on the native stream at once: one. A second queued job can find its input already taken by the first
+ * and call liblzma with none, which liblzma answers with LZMA_BUF_ERROR ("no progress is possible").
+ */
+const IN_FLIGHT = 1;
 
 export async function* xzDecompress(input: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
   lzma ??= require('lzma-native') as Lzma;
@@ -36,11 +42,24 @@ export async function* xzDecompress(input: AsyncIterable<Uint8Array>, what: stri
   let ended = false;
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
+  // Expansion ratio seen lately: input bytes acknowledged and output bytes received, halved as they grow.
+  const fedSizes: number[] = [];
+  let inSeen = 0;
+  let outSeen = 0;
   s.bufferHandler = (buf, processed, err) => {
     if (err) failure = err;
-    else if (typeof processed === 'number') acked += processed;
-    else if (buf === null) ended = true;
-    else if (buf) out.push(buf);
+    else if (typeof processed === 'number') {
+      acked += processed;
+      for (let k = 0; k < processed; k++) inSeen += fedSizes.shift() ?? 0;
+    } else if (buf === null) ended = true;
+    else if (buf) {
+      out.push(buf);
+      outSeen += buf.length;
+    }
+    if (inSeen > 8 << 20) {
+      inSeen /= 2;
+      outSeen /= 2;
+    }
     wake?.();
     wake = null;
   };
@@ -49,26 +68,17 @@ export async function* xzDecompress(input: AsyncIterable<Uint8Array>, what: stri
   let inputDone = false;
   let sent = 0;
   let finishSent = false;
-  let feed = 64 << 10;
-  let lastOut = 0;
   try {
     for (;;) {
       while (out.length > 0) {
         const b = out.shift();
-        if (b) {
-          lastOut += b.length;
-          yield b;
-        }
+        if (b) yield b;
       }
       if (failure) throw failure;
       if (ended) return;
-      if (sent === acked) {
-        // the previous slice is done: adapt the next slice to how much the last one expanded
-        if (sent > 0) {
-          const ratio = Math.max(1, lastOut / feed);
-          feed = Math.min(MAX_FEED, Math.max(MIN_FEED, Math.floor(TARGET_OUT / ratio)));
-        }
-        lastOut = 0;
+      while (sent - acked < IN_FLIGHT && !finishSent) {
+        const ratio = inSeen > 0 ? Math.max(1, outSeen / inSeen) : 8;
+        const feed = Math.min(MAX_FEED, Math.max(MIN_FEED, Math.floor(TARGET_OUT / ratio)));
         while (pending.length === 0 && !inputDone) {
           const r = await it.next();
           if (r.done) inputDone = true;
@@ -76,14 +86,15 @@ export async function* xzDecompress(input: AsyncIterable<Uint8Array>, what: stri
         }
         if (pending.length > 0) {
           const n = Math.min(feed, pending.length);
-          s.code(pending.subarray(0, n), true);
+          s.code(pending.subarray(0, n), true); // copies the input: the lent slice may be refilled after this
+          fedSizes.push(n);
           pending = pending.subarray(n);
-          sent++;
-        } else if (!finishSent) {
+        } else {
           s.code(null, true);
+          fedSizes.push(0);
           finishSent = true;
-          sent++;
         }
+        sent++;
       }
       if (out.length === 0 && !failure && !ended) await new Promise<void>((res) => (wake = res));
     }

@@ -1,5 +1,5 @@
-// zstd decompression straight on libzstd's streaming context (zstd-napi's binding): large output buffers, no Node
-// stream machinery in between, and the event loop given a turn every few MiB.
+// zstd decompression straight on libzstd's streaming context (zstd-napi's binding): one reused 1 MiB output buffer
+// (slices are lent, see ByteSource), no Node stream machinery in between, and the event loop given a turn every few MiB.
 import { createRequire } from 'node:module';
 import { FlashError } from '../core/errors.js';
 
@@ -19,7 +19,7 @@ const YIELD_EVERY = 16 << 20;
 export async function* zstdDecompress(input: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
   binding ??= require('zstd-napi/binding.js') as Binding;
   const dctx = new binding.DCtx();
-  let out = Buffer.allocUnsafe(OUT_BYTES);
+  const out = Buffer.allocUnsafe(OUT_BYTES);
   let fill = 0;
   let inFrame = false;
   let sinceTurn = 0;
@@ -42,9 +42,8 @@ export async function* zstdDecompress(input: AsyncIterable<Uint8Array>, what: st
       src = src.subarray(consumed);
       if (consumed > 0 || produced > 0) inFrame = ret !== 0; // an idle call after a frame hints at the next header
       if (fill === out.length) {
-        yield out;
+        yield out; // lent: refilled once the consumer asks for more
         sinceTurn += out.length;
-        out = Buffer.allocUnsafe(OUT_BYTES);
         fill = 0;
         if (sinceTurn >= YIELD_EVERY) {
           sinceTurn = 0;
