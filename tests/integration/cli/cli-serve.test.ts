@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { captureIo as io } from '../../helpers/cli-io.js';
+import { until } from '../../helpers/until.js';
 import { makeImage } from '../server/helpers/harness.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -74,8 +75,7 @@ describe('flash-station serve', () => {
     const big = await makeImage(dir, 'big.img', 48 * 1024 * 1024);
     const running = io();
     const flashing = main(['flash', '--url', url, '--token', token, '--device', 'SIMSERVE1', '--json', 'boot', big], running);
-    const deadline = Date.now() + 20_000;
-    while (!running.out.includes('"flash_progress"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until(() => running.out.includes('"flash_progress"'), 60_000, 'the big flash to move');
     s.child.kill('SIGTERM');
     expect(await s.exit).toBe(0);
     expect(s.stderr()).toContain('SIGTERM');

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StationClient, StationClientError, type WebSocketConstructor } from '../../../src/client/index.js';
 import { startServer } from '../../../src/server/server.js';
 import { makeImage, startHarness, type Harness } from '../server/helpers/harness.js';
+import { until } from '../../helpers/until.js';
 
 let h: Harness | undefined;
 const clients: StationClient[] = [];
@@ -77,10 +78,9 @@ describe('StationClient', () => {
     const statuses: string[] = [];
     c.on('status', (s) => statuses.push(s));
     h.station.publishExternal({ type: 'flash_started', jobId: 'before', deviceId: 'X', stage: 's', totalBytes: 1, timestamp: Date.now() });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(c.state.jobs.has('before')).toBe(true);
+    await until(() => c.state.jobs.has('before'), 10_000, 'the client to hear of the job');
     await h.server.close();
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => c.status !== 'open', 10_000, 'the client to notice the station went away');
     expect(c.status).toBe('reconnecting');
     // A new station on the same port, without that job.
     const { createTestStation } = await import('../server/helpers/test-station.js');

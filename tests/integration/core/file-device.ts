@@ -35,6 +35,8 @@ export class FileDeviceProvider implements DeviceProvider {
   private sink: DeviceSink | undefined;
   readonly specs = new Map<string, FileDeviceSpec>();
   readonly failuresLeft = new Map<string, number>();
+  /** Devices whose flash waits at the pause gate: a paused job stands still from the moment its device is here. */
+  readonly parked = new Set<string>();
   readonly driver: Driver;
 
   constructor(specs: FileDeviceSpec[] = []) {
@@ -137,7 +139,12 @@ async function flash(
         continue;
       }
       for (let off = 0; off < chunk.bytes.length; off += TRANSFER) {
-        await ctx.gate.pass(ctx.signal);
+        provider.parked.add(spec.id);
+        try {
+          await ctx.gate.pass(ctx.signal);
+        } finally {
+          provider.parked.delete(spec.id);
+        }
         if (ctx.signal.aborted) throw ctx.signal.reason;
         const piece = chunk.bytes.subarray(off, off + TRANSFER);
         await ctx.throttle.take(piece.length, ctx.signal);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FlashError } from '../../../src/core/errors.js';
 import type { StartFlashRequest } from '../../../src/core/station-api.js';
+import { until } from '../../helpers/until.js';
 import { harness, type Harness } from './harness.js';
 
 let h: Harness | undefined;
@@ -110,7 +111,8 @@ describe('Station jobs', () => {
     const paused = h.station.pause(r.jobId);
     expect(paused.state).toBe('paused');
     expect(h.of('flash_paused', r.jobId)).toHaveLength(1);
-    await new Promise((res) => setTimeout(res, 300)); // let the transfer in flight land
+    // The transfer in flight lands; then the driver waits at the gate (however long that takes on a busy machine).
+    await until(() => h!.provider.parked.has('DEV1'), 30_000, 'the driver to stop at the pause gate');
     const at = h.station.job(r.jobId)!.bytesTransferred;
     await new Promise((res) => setTimeout(res, 1000));
     expect(h.station.job(r.jobId)!.bytesTransferred).toBe(at);
@@ -147,10 +149,10 @@ describe('Station jobs', () => {
     const r = await h.station.startFlash({ deviceId: 'DEV1', partition: 'boot', image: img.path });
     await h.waitFor('flash_progress', (m) => m.jobId === r.jobId);
     h.station.pause(r.jobId);
-    await new Promise((res) => setTimeout(res, 300));
+    await until(() => h!.provider.parked.has('DEV1'), 30_000, 'the driver to stop at the pause gate');
     const t0 = Date.now();
     h.station.cancel(r.jobId);
-    const f = await h.waitFor('flash_failed', (m) => m.jobId === r.jobId, 2000);
+    const f = await h.waitFor('flash_failed', (m) => m.jobId === r.jobId, 10_000);
     expect(f.reason).toBe('cancelled');
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(() => h!.station.resume(r.jobId)).toThrow(/cancelled/);

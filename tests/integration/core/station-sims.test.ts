@@ -68,7 +68,15 @@ describe('16 simulated devices', () => {
     await sleep(1000);
     const peerRate = (station.job(peer)!.bytesTransferred - q0) / ((performance.now() - t0) / 1000);
     for (const id of [p1, p2, p3]) expect(station.pause(id).state).toBe('paused');
-    await sleep(300); // a transfer in flight may still land
+    // A slice in flight still lands (slower on a busy machine): wait until the three stand still, then hold them to it.
+    const pausedBytes = (): string => [p1, p2, p3].map((id) => station.job(id)!.bytesTransferred).join();
+    let last = ''; // the first sample has nothing to compare with; then samples 300 ms apart
+    await until(() => {
+      const now = pausedBytes();
+      const still = now === last;
+      last = now;
+      return still;
+    }, 15_000, 'the paused jobs to stand still', 300);
     const held = [p1, p2, p3].map((id) => station.job(id)!.bytesTransferred);
     await sleep(1200);
     const rate = (station.job(slow)!.bytesTransferred - b0) / ((performance.now() - t0) / 1000);

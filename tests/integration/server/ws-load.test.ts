@@ -2,6 +2,7 @@
 // (coalesced progress, lifecycle kept in order, disconnected past its bound) and a dead peer dropped by ping.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Conn, connect, rawClient, startHarness, type Harness } from './helpers/harness.js';
+import { until } from '../../helpers/until.js';
 import type { FlashProgressMessage, ServerMessage } from '../../../src/protocol/messages.js';
 
 let h: Harness | undefined;
@@ -83,7 +84,7 @@ describe('many connections', () => {
     const extra = new Conn(h.url);
     await expect(extra.opened).rejects.toMatchObject({ status: 503 });
     conns[0]!.close();
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => h!.server.hub.size < 5, 10_000, 'the station to notice the closed connection');
     const again = await connect(h.url);
     expect(again.frames[0]?.type).toBe('hello');
     for (const c of [...conns, again]) c.close();
