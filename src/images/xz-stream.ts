@@ -1,8 +1,10 @@
-// xz decompression on liblzma through lzma-native's native stream, driven directly: one input slice at a time on the
+// xz decompression: the system's liblzma through koffi (xz-liblzma.ts) where there is one; else liblzma 5.2 bundled in
+// lzma-native, its native stream driven directly: one input slice at a time on the
 // thread pool, each sized so it expands to about 2 MiB (bounded memory on runs of zeros).
 // (lzma-native's own Transform splits input at every "YZ" byte pair, which costs a thread-pool trip per ~64 KiB.)
 import { createRequire } from 'node:module';
 import { FlashError } from '../core/errors.js';
+import { liblzmaDecompress, systemLiblzma } from './xz-liblzma.js';
 
 const require = createRequire(import.meta.url);
 
@@ -32,7 +34,15 @@ const MAX_FEED = 256 << 10;
  */
 const IN_FLIGHT = 1;
 
+/** The decompressed bytes of an xz stream: on the system's liblzma where there is one, else on lzma-native's. */
 export async function* xzDecompress(input: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+  const system = systemLiblzma();
+  if (system) yield* liblzmaDecompress(system, input, what);
+  else yield* lzmaNativeDecompress(input, what);
+}
+
+/** lzma-native's liblzma 5.2 (where the system has no liblzma, or FLASH_STATION_XZ=lzma-native). */
+export async function* lzmaNativeDecompress(input: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
   lzma ??= require('lzma-native') as Lzma;
   const s = new lzma.Stream();
   s.autoDecoder({ flags: lzma.CONCATENATED });
