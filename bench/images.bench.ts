@@ -1,5 +1,7 @@
 // Image pipeline throughput and memory against the real tools: sparse expand vs simg2img, raw fill scan vs img2simg,
-// xz/zstd/gzip decompression vs `xz -dc`/`zstd -dc`/`gzip -dc`, resparse of a compressed sparse image; peak RSS.
+// xz/zstd/gzip decompression vs `xz -dc`/`zstd -dc`/`gzip -dc`, resparse of a compressed sparse image; peak RSS of
+// each, and of flashing (resparse into 256 MiB pieces) a 4 GiB image in every format.
+// Tool and ours run alternately (ABAB…), each in a fresh process, on files already in the page cache.
 // Full run: a 4 GiB image holding 1 GiB of data (sparse on disk). BENCH_QUICK=1: 256 MiB holding 64 MiB.
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -85,8 +87,9 @@ interface Timing {
   cpu: number;
 }
 const rows: Row[] = [];
+const memRows: { image: string; image_MiB: number; s: number; cpu_s: number; peak_rss_MB: number; start_rss_MB: number }[] = [];
 
-const RUNS = quick ? 3 : 2;
+const RUNS = quick ? 3 : 5;
 
 /** Our side of each row, run in a fresh process so its peak RSS is its own (see `child` below). */
 const tasks: Record<string, (dir: string) => Promise<void>> = {
@@ -99,29 +102,61 @@ const tasks: Record<string, (dir: string) => Promise<void>> = {
   xz: (d) => drain(join(d, 'c.raw.xz'), 'xz'),
   zstd: (d) => drain(join(d, 'c.raw.zst'), 'zstd'),
   gzip: (d) => drain(join(d, 'c.raw.gz'), 'gzip'),
-  resparseZstd: async (d) => {
-    const src = await openImage(join(d, 'img.simg.zst'), { hash: false });
-    for await (const piece of resparse(src, 256 * MiB)) for await (const b of piece.bytes()) void b;
-  },
+  resparseZstd: (d) => flashPieces(join(d, 'img.simg.zst')),
 };
+/** Flash-like streaming of a whole image in each format: openImage (hash on) → 256 MiB sparse pieces → dropped. */
+const FLASH_FILES = ['img.raw', 'img.simg', 'img.simg.zst', 'big.raw.xz', 'big.raw.zst', 'big.raw.gz'];
+for (const f of FLASH_FILES) tasks[`flash:${f}`] = (d) => flashPieces(join(d, f), true);
+
+async function flashPieces(path: string, hash = false): Promise<void> {
+  const src = await openImage(path, { hash });
+  for await (const piece of resparse(src, 256 * MiB)) for await (const b of piece.bytes()) void b;
+  if (hash) await src.sha256();
+}
 
 async function drain(file: string, kind: Compression): Promise<void> {
   const src = decompressed(fileByteSource(file, 0, statSync(file).size, file), kind, file);
   for await (const b of src.stream()) void b;
 }
 
-/** Best of RUNS child runs (the machine is shared: the fastest run is the least disturbed one); RSS: the largest peak. */
-function timeOurs(task: string): Timing & { rss: number; base: number } {
-  let best: Timing & { rss: number; base: number } = { s: Infinity, cpu: Infinity, rss: 0, base: 0 };
+interface Ours extends Timing {
+  rss: number;
+  base: number;
+}
+
+function runOurs(task: string): Ours {
+  const r = spawnSync(process.execPath, [process.argv[1] ?? ''], {
+    env: { ...process.env, IMAGES_BENCH_TASK: task, IMAGES_BENCH_DIR: dir }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`task ${task} failed`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Ours;
+}
+
+const median = (xs: number[]): number => {
+  const a = [...xs].sort((x, y) => x - y);
+  return a.length % 2 ? (a[(a.length - 1) / 2] ?? 0) : ((a[a.length / 2 - 1] ?? 0) + (a[a.length / 2] ?? 0)) / 2;
+};
+
+/**
+ * Tool and ours alternately, RUNS times each (same page cache, same load for both); medians of wall and CPU time,
+ * our largest RSS peak.
+ */
+function timePair(task: string, cmd: string): { ours: Ours; tool: Timing } {
+  const ours: Ours[] = [];
+  const tool: Timing[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const r = spawnSync(process.execPath, [process.argv[1] ?? ''], {
-      env: { ...process.env, IMAGES_BENCH_TASK: task, IMAGES_BENCH_DIR: dir }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    if (r.status !== 0) throw new Error(`task ${task} failed`);
-    const t = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Timing & { rss: number; base: number };
-    best = { s: Math.min(best.s, t.s), cpu: Math.min(best.cpu, t.cpu), rss: Math.max(best.rss, t.rss), base: Math.max(best.base, t.base) };
+    if (i % 2 === 0) {
+      tool.push(timeToolOnce(cmd));
+      ours.push(runOurs(task));
+    } else {
+      ours.push(runOurs(task));
+      tool.push(timeToolOnce(cmd));
+    }
   }
-  return best;
+  return {
+    ours: { s: median(ours.map((o) => o.s)), cpu: median(ours.map((o) => o.cpu)), rss: Math.max(...ours.map((o) => o.rss)), base: Math.max(...ours.map((o) => o.base)) },
+    tool: { s: median(tool.map((o) => o.s)), cpu: median(tool.map((o) => o.cpu)) },
+  };
 }
 
 async function child(task: string, d: string): Promise<void> {
@@ -142,16 +177,12 @@ async function child(task: string, d: string): Promise<void> {
   console.log(JSON.stringify({ s, cpu: (c.user + c.system) / 1e6, rss: peak / MiB, base: base / MiB }));
 }
 
-/** Wall time and CPU time (user + system of the tool's processes, from the shell's `times`). */
-function timeTool(cmd: string, runs = RUNS): Timing {
-  let best: Timing = { s: Infinity, cpu: Infinity };
-  for (let i = 0; i < runs; i++) {
-    const t = timeToolOnce(cmd);
-    best = { s: Math.min(best.s, t.s), cpu: Math.min(best.cpu, t.cpu) };
-  }
-  return best;
+/** Run a setup command (untimed use). */
+function sh(cmd: string): void {
+  timeToolOnce(cmd);
 }
 
+/** Wall time and CPU time (user + system of the tool's processes, from the shell's `times`). */
 function timeToolOnce(cmd: string): Timing {
   const t0 = process.hrtime.bigint();
   const r = spawnSync('bash', ['-c', `${cmd}\ntimes`], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
@@ -165,7 +196,7 @@ function timeToolOnce(cmd: string): Timing {
   return { s, cpu: secs.reduce((a, b) => a + b, 0) };
 }
 
-function row(task: string, ours: Timing & { rss: number; base: number }, tool: string, t: Timing, bytes: number): void {
+function row(task: string, ours: Ours, tool: string, t: Timing, bytes: number): void {
   rows.push({ task, tool, ours_s: +ours.s.toFixed(3), tool_s: +t.s.toFixed(3), ratio: +(t.s / ours.s).toFixed(2),
     ours_cpu_s: +ours.cpu.toFixed(3), tool_cpu_s: +t.cpu.toFixed(3), cpu_ratio: +(t.cpu / ours.cpu).toFixed(2),
     ours_MBps: +(bytes / MiB / ours.s).toFixed(0), peak_rss_MB: +ours.rss.toFixed(0), start_rss_MB: +ours.base.toFixed(0) });
@@ -184,39 +215,55 @@ async function main(): Promise<void> {
   try {
     console.log(`generating a ${SIZE / MiB} MiB image holding ${DATA / MiB} MiB of data in ${dir} …`);
     makeRaw(p('img.raw'), SIZE, DATA);
-    timeTool(`img2simg ${p('img.raw')} ${p('img.simg')}`, 1);
+    sh(`img2simg ${p('img.raw')} ${p('img.simg')}`);
     makeRaw(p('c.raw'), COMPRESSED_INPUT, COMPRESSED_INPUT / 2); // half data, half zeros
-    timeTool(`cd ${dir} && xz -T2 -6 -kf c.raw && zstd -q -kf c.raw && gzip -kf c.raw && zstd -q -kf img.simg`, 1);
+    sh(`cd ${dir} && xz -T2 -6 -kf c.raw && zstd -q -kf c.raw && gzip -kf c.raw && zstd -q -kf img.simg`);
+    // 4 GiB (full run) images in xz, zstd and gzip for the memory rows: the compressed files concatenated (xz streams,
+    // zstd frames and gzip members may follow one another), so no 4 GiB compression is needed.
+    const copies = SIZE / COMPRESSED_INPUT;
+    for (const ext of ['xz', 'zst', 'gz']) sh(`cd ${dir} && for i in $(seq ${copies}); do cat c.raw.${ext}; done > big.raw.${ext}`);
     pool = null;
-    timeTool(`cat ${dir}/* > /dev/null`, 1); // warm the page cache for both sides
+    sh(`cat ${dir}/* > /dev/null`); // warm the page cache for both sides
 
     // 1. sparse expand to a null sink
-    const toolSparse = timeTool(`simg2img ${p('img.simg')} /dev/null`);
-    row('sparse expand (chunks, no hash)', timeOurs('sparse'), 'simg2img → /dev/null', toolSparse, SIZE);
-    row('sparse expand + sha256 of the image', timeOurs('sparseHash'), 'simg2img → /dev/null (no hash)', toolSparse, SIZE);
+    const sparse = timePair('sparse', `simg2img ${p('img.simg')} /dev/null`);
+    row('sparse expand (chunks, no hash)', sparse.ours, 'simg2img → /dev/null', sparse.tool, SIZE);
+    const hashed = timePair('sparseHash', `simg2img ${p('img.simg')} /dev/null`);
+    row('sparse expand + sha256 of the image', hashed.ours, 'simg2img → /dev/null (no hash)', hashed.tool, SIZE);
 
     // 2. raw fill scan: raw → sparse file bytes to a null sink
-    row('raw fill scan → sparse (no hash)', timeOurs('rawScan'), 'img2simg → /dev/null', timeTool(`img2simg ${p('img.raw')} /dev/null`), SIZE);
+    const scan = timePair('rawScan', `img2simg ${p('img.raw')} /dev/null`);
+    row('raw fill scan → sparse (no hash)', scan.ours, 'img2simg → /dev/null', scan.tool, SIZE);
 
     // 3. decompression of the same files
     const cli: Record<Compression, string> = { xz: 'xz -dc', zstd: 'zstd -dc', gzip: 'gzip -dc', bzip2: 'bzip2 -dc' };
     for (const [kind, ext] of [['xz', 'xz'], ['zstd', 'zst'], ['gzip', 'gz']] as const) {
-      const toolS = timeTool(`${cli[kind]} ${p(`c.raw.${ext}`)} > /dev/null`);
-      row(`${kind} decompress`, timeOurs(kind), `${cli[kind]} → /dev/null`, toolS, COMPRESSED_INPUT);
+      const d = timePair(kind, `${cli[kind]} ${p(`c.raw.${ext}`)} > /dev/null`);
+      row(`${kind} decompress`, d.ours, `${cli[kind]} → /dev/null`, d.tool, COMPRESSED_INPUT);
     }
 
     // 4. bounded memory on a compressed source: resparse sparse-in-zstd into 256 MiB pieces (one piece kept)
     // simg2img cannot read a pipe: the tool side decompresses to a tmpfs file first (time included).
     const shm = `/dev/shm/fs-images-bench-${process.pid}.simg`;
-    const toolZ = timeTool(`zstd -dcf ${p('img.simg.zst')} -o ${shm} 2>/dev/null && simg2img ${shm} /dev/null; rm -f ${shm}`);
-    row('resparse sparse-in-zstd, 256 MiB pieces', timeOurs('resparseZstd'), 'zstd -d → tmpfs, simg2img → /dev/null', toolZ, SIZE);
+    const rz = timePair('resparseZstd', `zstd -dcf ${p('img.simg.zst')} -o ${shm} 2>/dev/null && simg2img ${shm} /dev/null; rm -f ${shm}`);
+    row('resparse sparse-in-zstd, 256 MiB pieces', rz.ours, 'zstd -d → tmpfs, simg2img → /dev/null', rz.tool, SIZE);
+
+    // 5. memory while flashing a whole image in each format (hash on, 256 MiB pieces): one run each, no tool
+    for (const f of FLASH_FILES) {
+      const o = runOurs(`flash:${f}`);
+      memRows.push({ image: f, image_MiB: SIZE / MiB, s: +o.s.toFixed(2), cpu_s: +o.cpu.toFixed(2), peak_rss_MB: +o.rss.toFixed(0), start_rss_MB: +o.base.toFixed(0) });
+      console.log(JSON.stringify(memRows[memRows.length - 1]));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   console.table(rows);
-  console.log('ratio = tool time / our time, cpu_ratio = tool CPU / our CPU (≥ 1: we are faster). Sinks: /dev/null for the tools, a loop that drops the bytes for us. Our CPU includes the libuv pool threads.');
+  console.log(`ratio = tool time / our time, cpu_ratio = tool CPU / our CPU (≥ 1: we are faster), medians of ${RUNS} alternated runs. ` +
+    'Sinks: /dev/null for the tools, a loop that drops the bytes for us. Our CPU includes the libuv pool threads.');
+  console.table(memRows);
+  console.log('Flashing-like streaming (openImage with hash → resparse 256 MiB pieces → dropped): peak RSS of the whole process.');
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/images.json', JSON.stringify({ quick, imageBytes: SIZE, dataBytes: DATA, compressedInput: COMPRESSED_INPUT, cpus: 2, rows }, null, 2));
+  writeFileSync('bench/results/images.json', JSON.stringify({ quick, imageBytes: SIZE, dataBytes: DATA, compressedInput: COMPRESSED_INPUT, cpus: 2, runs: RUNS, rows, memRows }, null, 2));
 }
 
 const childTask = process.env.IMAGES_BENCH_TASK;

@@ -20,6 +20,8 @@ export interface ByteSource {
 }
 
 export const READ_BYTES = 4 << 20;
+/** Slices of a streamed file (compressed images mostly): 1 MiB keeps the two reused buffers small. */
+const STREAM_READ_BYTES = 1 << 20;
 
 /** A region of a file (the whole file, or a stored zip entry inside it). */
 export function fileByteSource(path: string, start: number, size: number, description: string): ByteSource {
@@ -85,7 +87,7 @@ export function fileByteSource(path: string, start: number, size: number, descri
       const fh = await openFile(path);
       try {
         // Two buffers, reused: one lent to the consumer, the next read into the other meanwhile.
-        const bufs = [Buffer.allocUnsafe(Math.min(READ_BYTES, size)), Buffer.allocUnsafe(Math.min(READ_BYTES, Math.max(0, size - READ_BYTES)))];
+        const bufs = [Buffer.allocUnsafe(Math.min(STREAM_READ_BYTES, size)), Buffer.allocUnsafe(Math.min(STREAM_READ_BYTES, Math.max(0, size - STREAM_READ_BYTES)))];
         const readOne = async (at: number, b: Buffer): Promise<Buffer> => {
           await fill(fh, b, Math.min(b.length, size - at), at);
           return b.subarray(0, Math.min(b.length, size - at));

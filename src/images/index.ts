@@ -8,7 +8,7 @@
  *   finds fill blocks in raw data, honours a `.bmap`, and hashes the expanded image on the way (`sha256()`).
  * - `resparse(source, maxBytes)` yields pieces of at most `maxBytes`, each with its exact `length` before its bytes.
  *   With `source.readAt` a piece is planned from chunk metadata and its data read afterwards (memory: a few MiB);
- *   without it (compressed input) one piece is buffered — in memory up to 16 MiB, the rest in a temporary file.
+ *   without it (compressed input) one piece is buffered — in memory up to 8 MiB, the rest in a temporary file.
  * - `shareSource(source, n)` tees one source to `n` consumers through a bounded buffer at the slowest one's pace.
  * - `loadPlan(input)` turns a bundle folder or zip, a manifest (JSON/YAML), a factory zip or an inline plan into
  *   steps whose images open lazily.

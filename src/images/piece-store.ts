@@ -71,7 +71,7 @@ export class BufferStore implements PieceStore {
 
   constructor(
     private readonly blockSize: number,
-    private readonly memoryLimit = 16 << 20,
+    private readonly memoryLimit = 8 << 20,
   ) {}
 
   async put(run: BlockRun): Promise<void> {

@@ -18,7 +18,7 @@ import type { SparsePiece } from './types.js';
 
 export interface ResparseOptions {
   signal?: AbortSignal;
-  /** Without `readAt`, bytes of one piece kept in memory before the rest goes to a temporary file (default 16 MiB). */
+  /** Without `readAt`, bytes of one piece kept in memory before the rest goes to a temporary file (default 8 MiB). */
   memoryLimit?: number;
 }
 
