@@ -9,9 +9,10 @@ export interface DeviceGridProps {
   selected: ReadonlySet<string>;
   onSelect(deviceId: string, selected: boolean): void;
   onSelectAll(selected: boolean): void;
+  onNewJob(deviceId: string): void;
 }
 
-export function DeviceGrid({ devices, currentJobs, selected, onSelect, onSelectAll }: DeviceGridProps) {
+export function DeviceGrid({ devices, currentJobs, selected, onSelect, onSelectAll, onNewJob }: DeviceGridProps) {
   return (
     <section className="devices" aria-labelledby="devices-title">
       <header className="section-head">
@@ -32,8 +33,10 @@ export function DeviceGrid({ devices, currentJobs, selected, onSelect, onSelectA
               device={d}
               jobState={currentJobs.get(d.id)?.state}
               jobPercent={Math.floor(currentJobs.get(d.id)?.progress ?? 0)}
+              queuePosition={currentJobs.get(d.id)?.queuePosition}
               selected={selected.has(d.id)}
               onSelect={onSelect}
+              onNewJob={onNewJob}
             />
           ))}
         </div>

@@ -1,25 +1,35 @@
-// One device in the station grid, like one port of a flashing station: state, product, serial, transport, its job.
+// One device in the station grid, like one port of a flashing station: its state at a glance (ready, waiting,
+// flashing, done — unplug, failed and why), per-port counters, product, serial, transport, and its actions.
 import { memo } from 'react';
 import type { Device } from '../../protocol/messages.js';
 import type { ActiveJob } from '../lib/station-state.js';
+import { portCounters, portStatus } from '../lib/port-status.js';
 
 export interface DeviceTileProps {
   device: Device;
   /** The device's current (unfinished) job, if any: its state and whole-number percent (so a tile redraws rarely). */
   jobState: ActiveJob['state'] | undefined;
   jobPercent: number;
+  queuePosition?: number;
   selected: boolean;
   onSelect(deviceId: string, selected: boolean): void;
+  /** Make this device the only target and take the user to the form. */
+  onNewJob(deviceId: string): void;
 }
 
-function DeviceTileImpl({ device, jobState, jobPercent, selected, onSelect }: DeviceTileProps) {
+function DeviceTileImpl({ device, jobState, jobPercent, queuePosition, selected, onSelect, onNewJob }: DeviceTileProps) {
   const product = typeof device.info.product === 'string' ? device.info.product : device.name;
+  const status = portStatus(device, jobState ? { state: jobState, percent: jobPercent, ...(queuePosition !== undefined ? { queuePosition } : {}) } : undefined);
+  const counters = portCounters(device);
+  const statusId = `tile-status-${device.id}`;
   return (
     <article
       className="device-tile"
       data-state={device.state}
+      data-port={status.tone}
       data-selected={selected}
       aria-label={`Device ${device.id}`}
+      aria-describedby={statusId}
       onClick={(e) => {
         if ((e.target as HTMLElement).closest('button')) return;
         onSelect(device.id, true);
@@ -30,6 +40,15 @@ function DeviceTileImpl({ device, jobState, jobPercent, selected, onSelect }: De
         <span className="tile-transport">{device.transport}</span>
       </header>
       <h3 className="tile-id">{device.id}</h3>
+      <div className="tile-status" id={statusId}>
+        <p className="tile-status-label">{status.label}</p>
+        {jobState ? (
+          <div className="mini-bar" aria-hidden="true">
+            <div style={{ transform: `scaleX(${Math.min(100, jobPercent) / 100})` }} />
+          </div>
+        ) : null}
+        {status.detail ? <p className="tile-status-detail" title={status.detail}>{status.detail}</p> : null}
+      </div>
       <dl className="tile-facts">
         <div>
           <dt>Product</dt>
@@ -46,24 +65,24 @@ function DeviceTileImpl({ device, jobState, jobPercent, selected, onSelect }: De
           </div>
         ) : null}
       </dl>
-      <div className="tile-job" aria-live="off">
-        {jobState ? (
-          <>
-            <div className="mini-bar" aria-hidden="true">
-              <div style={{ transform: `scaleX(${Math.min(100, jobPercent) / 100})` }} />
-            </div>
-            <span>
-              {jobState === 'queued' ? 'waiting' : jobState === 'paused' ? 'on hold' : 'writing'} · {jobPercent}%
-            </span>
-          </>
-        ) : (
-          <span className="muted">{device.partitions ? `${device.partitions.length} partition${device.partitions.length === 1 ? '' : 's'}` : 'ready'}</span>
-        )}
+      {counters ? (
+        <p className="tile-counters" title="Jobs on this port since the station started keeping history">
+          <span className="count-ok">✓ {counters.succeeded}</span> <span className="count-bad">✗ {counters.failed}</span>
+          <span className="sr-only">
+            {' '}
+            on this port: {counters.succeeded} succeeded, {counters.failed} failed
+          </span>
+        </p>
+      ) : null}
+      <div className="tile-actions">
+        <button type="button" className="btn tile-new-job" onClick={() => onNewJob(device.id)}>
+          New job<span className="sr-only"> for {device.id}</span>
+        </button>
+        <button type="button" className={`btn tile-select${selected ? ' on' : ''}`} aria-pressed={selected} onClick={() => onSelect(device.id, !selected)}>
+          {selected ? '✓ Selected' : 'Select'}
+          <span className="sr-only"> {device.id}</span>
+        </button>
       </div>
-      <button type="button" className={`btn tile-select${selected ? ' on' : ''}`} aria-pressed={selected} onClick={() => onSelect(device.id, !selected)}>
-        {selected ? '✓ Selected' : 'Select'}
-        <span className="sr-only"> {device.id}</span>
-      </button>
     </article>
   );
 }

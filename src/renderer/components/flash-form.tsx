@@ -1,6 +1,6 @@
 // The flash form: an image (native dialog in Electron, a path in a browser) and a partition, or a plan; the selected
 // devices as targets; a verify option; and the one button named Flash.
-import { useId, useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { Device, StartFlashCommand } from '../../protocol/messages.js';
 import { desktopBridge } from '../lib/desktop-bridge.js';
 
@@ -9,6 +9,8 @@ export interface FlashFormProps {
   selected: ReadonlySet<string>;
   connected: boolean;
   onStart(command: StartFlashCommand): Promise<string>;
+  /** Changes when a tile's "New job" was pressed: bring the form into view and focus what to fill in next. */
+  focusRequest?: number;
 }
 
 /** Targets: the selected devices, or the only device when there is just one. */
@@ -18,7 +20,7 @@ export function effectiveTargets(devices: readonly Device[], selected: ReadonlyS
   return ids;
 }
 
-export function FlashForm({ devices, selected, connected, onStart }: FlashFormProps) {
+export function FlashForm({ devices, selected, connected, onStart, focusRequest = 0 }: FlashFormProps) {
   const id = useId();
   const bridge = desktopBridge();
   const [image, setImage] = useState('');
@@ -28,6 +30,20 @@ export function FlashForm({ devices, selected, connected, onStart }: FlashFormPr
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const targets = effectiveTargets(devices, selected);
+  const formRef = useRef<HTMLFormElement>(null);
+  const ready = plan.trim() !== '' || (image.trim() !== '' && partition.trim() !== '');
+  const readyRef = useRef(ready);
+  readyRef.current = ready;
+  useEffect(() => {
+    const form = formRef.current;
+    if (!focusRequest || !form) return;
+    form.scrollIntoView?.({ block: 'nearest', behavior: 'smooth' });
+    // Ready to go: the Flash button (Enter or Space flashes); otherwise the first field still empty.
+    const field = readyRef.current
+      ? form.querySelector<HTMLElement>('button[type="submit"]')
+      : ([...form.querySelectorAll<HTMLInputElement>('input[name="image"], input[name="partition"]')].find((i) => i.value.trim() === '') ?? null);
+    field?.focus({ preventScroll: true });
+  }, [focusRequest]);
   const partitions = useMemo(() => {
     const names = new Set<string>();
     for (const d of devices) if (targets.includes(d.id)) for (const p of d.partitions ?? []) names.add(p.name);
@@ -69,7 +85,7 @@ export function FlashForm({ devices, selected, connected, onStart }: FlashFormPr
   };
 
   return (
-    <form className="flash-form" onSubmit={submit} aria-labelledby={`${id}-title`}>
+    <form ref={formRef} className="flash-form" onSubmit={submit} aria-labelledby={`${id}-title`}>
       <h2 id={`${id}-title`}>New job</h2>
       <p className="targets" id={`${id}-targets`}>
         {targets.length === 0

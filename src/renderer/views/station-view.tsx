@@ -23,6 +23,11 @@ export function StationView({ notifications }: { notifications: boolean }) {
       return next;
     });
   }, []);
+  const [focusRequest, setFocusRequest] = useState(0);
+  const onNewJob = useCallback((deviceId: string) => {
+    setSelected(new Set([deviceId]));
+    setFocusRequest((n) => n + 1);
+  }, []);
   const onSelectAll = useCallback((on: boolean) => setSelected(on ? new Set(devices.map((d) => d.id)) : new Set()), [devices]);
   // Devices that went away are no longer targets.
   const live = new Set([...selected].filter((id) => snapshot.station.devices.has(id)));
@@ -42,8 +47,8 @@ export function StationView({ notifications }: { notifications: boolean }) {
   return (
     <div className="station-view">
       <div className="station-top">
-        <DeviceGrid devices={devices} currentJobs={currentJobs} selected={live} onSelect={onSelect} onSelectAll={onSelectAll} />
-        <FlashForm devices={devices} selected={live} connected={snapshot.status === 'connected'} onStart={onStart} />
+        <DeviceGrid devices={devices} currentJobs={currentJobs} selected={live} onSelect={onSelect} onSelectAll={onSelectAll} onNewJob={onNewJob} />
+        <FlashForm devices={devices} selected={live} connected={snapshot.status === 'connected'} onStart={onStart} focusRequest={focusRequest} />
       </div>
       <LiveProgressMonitor
         url={ctx.socketUrl}

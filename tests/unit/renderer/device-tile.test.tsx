@@ -1,0 +1,87 @@
+// @vitest-environment happy-dom
+// Device tiles show the station's per-port state at a glance (done — unplug, failed and why, flashing, waiting) and
+// the per-port counters, and offer a New job action that makes the device the only target.
+import { afterEach, describe, expect, it } from 'vitest';
+import { act } from 'react';
+import { createRoot, type Root } from 'react-dom/client';
+import { DeviceTile, type DeviceTileProps } from '../../../src/renderer/components/device-tile.js';
+import type { Device } from '../../../src/protocol/messages.js';
+import { device } from './ws-fixture.js';
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+const roots: Root[] = [];
+
+function render(props: Partial<DeviceTileProps> & { device: Device }): HTMLElement {
+  const el = document.createElement('div');
+  document.body.append(el);
+  const root = createRoot(el);
+  roots.push(root);
+  const calls = (el as unknown as { calls: string[] }).calls = [] as string[];
+  act(() =>
+    root.render(
+      <DeviceTile
+        jobState={undefined}
+        jobPercent={0}
+        selected={false}
+        onSelect={(id, on) => calls.push(`select ${id} ${on}`)}
+        onNewJob={(id) => calls.push(`new ${id}`)}
+        {...props}
+      />,
+    ),
+  );
+  return el;
+}
+
+const withInfo = (info: Device['info'], state: Device['state'] = 'idle'): Device => ({ ...device('P1', state), port: 'usb:1-2', info });
+const article = (el: HTMLElement) => el.querySelector('article') as HTMLElement;
+const status = (el: HTMLElement) => el.querySelector('.tile-status')?.textContent ?? '';
+
+afterEach(() => {
+  for (const r of roots.splice(0)) act(() => r.unmount());
+  document.body.innerHTML = '';
+});
+
+describe('device tile', () => {
+  it('says Done — unplug in green with the per-port counters', () => {
+    const el = render({ device: withInfo({ station: 'done', stationMessage: 'Done — unplug', stationSucceeded: 7, stationFailed: 2 }) });
+    expect(status(el)).toContain('Done — unplug');
+    expect(article(el).dataset.port).toBe('ok');
+    expect(el.querySelector('.tile-counters')?.textContent).toMatch(/7 succeeded, 2 failed/);
+  });
+
+  it('says Failed in red with the reason', () => {
+    const el = render({ device: withInfo({ station: 'failed', stationMessage: 'Failed — The device refused "flash:boot"', stationFailed: 1 }) });
+    expect(article(el).dataset.port).toBe('bad');
+    expect(status(el)).toContain('Failed');
+    expect(el.querySelector('.tile-status-detail')?.textContent).toBe('The device refused "flash:boot"');
+  });
+
+  it('says Flashing with the percentage, and Waiting with the queue position', () => {
+    const flashing = render({ device: withInfo({}, 'busy'), jobState: 'running', jobPercent: 45 });
+    expect(status(flashing)).toContain('Flashing · 45%');
+    expect(article(flashing).dataset.port).toBe('busy');
+    const waiting = render({ device: withInfo({}), jobState: 'queued', jobPercent: 0, queuePosition: 3 });
+    expect(status(waiting)).toContain('Waiting · #3 in queue');
+    const paused = render({ device: withInfo({}, 'busy'), jobState: 'paused', jobPercent: 12 });
+    expect(status(paused)).toContain('Paused · 12%');
+    // A live job wins over an old done mark.
+    const again = render({ device: withInfo({ station: 'done', stationMessage: 'Done — unplug' }, 'busy'), jobState: 'running', jobPercent: 1 });
+    expect(status(again)).not.toContain('Done');
+  });
+
+  it('describes the tile by its status and names its actions by the device id', () => {
+    const el = render({ device: withInfo({ station: 'done', stationMessage: 'Done — unplug' }) });
+    const described = article(el).getAttribute('aria-describedby') ?? '';
+    expect(el.querySelector(`[id="${described}"]`)?.textContent).toContain('Done — unplug');
+    const names = [...el.querySelectorAll('button')].map((b) => b.textContent);
+    expect(names).toEqual(['New job for P1', 'Select P1']);
+    // Contract §6: no other button may carry the word Flash.
+    for (const n of names) expect(n).not.toMatch(/flash/i);
+  });
+
+  it('New job selects only this device', () => {
+    const el = render({ device: withInfo({}) });
+    act(() => (el.querySelector('.tile-new-job') as HTMLButtonElement).click());
+    expect((el as unknown as { calls: string[] }).calls).toEqual(['new P1']);
+  });
+});
