@@ -1,14 +1,16 @@
-// Orders jobs for display: running, paused, queued (by position), then finished ones newest first.
+// Orders jobs for display: unfinished ones in a fixed order (when created, then device), so a card never moves while
+// it is active and a second click lands where the first did; then finished ones, most recently ended first.
 import type { ActiveJob } from './station-state.js';
 
-const RANK: Record<string, number> = { running: 0, paused: 1, queued: 2, failed: 3, cancelled: 3, completed: 3 };
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+const byDevice = (a: ActiveJob, b: ActiveJob) => a.deviceId.localeCompare(b.deviceId, undefined, { numeric: true }) || a.jobId.localeCompare(b.jobId);
 
 export function orderJobs(jobs: Iterable<ActiveJob>): ActiveJob[] {
   return [...jobs].sort((a, b) => {
-    const r = (RANK[a.state] ?? 9) - (RANK[b.state] ?? 9);
-    if (r !== 0) return r;
-    if (a.state === 'queued') return (a.queuePosition ?? 1e9) - (b.queuePosition ?? 1e9) || a.createdAt - b.createdAt;
-    if (r === 0 && (a.state === 'running' || a.state === 'paused')) return a.createdAt - b.createdAt;
-    return (b.endedAt ?? b.updatedAt) - (a.endedAt ?? a.updatedAt);
+    const fa = FINISHED.has(a.state);
+    const fb = FINISHED.has(b.state);
+    if (fa !== fb) return fa ? 1 : -1;
+    if (!fa) return a.createdAt - b.createdAt || byDevice(a, b);
+    return (b.endedAt ?? b.updatedAt) - (a.endedAt ?? a.updatedAt) || byDevice(a, b);
   });
 }
