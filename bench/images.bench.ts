@@ -124,9 +124,9 @@ interface Ours extends Timing {
   base: number;
 }
 
-function runOurs(task: string): Ours {
+function runOurs(task: string, env: Record<string, string> = {}): Ours {
   const r = spawnSync(process.execPath, [process.argv[1] ?? ''], {
-    env: { ...process.env, IMAGES_BENCH_TASK: task, IMAGES_BENCH_DIR: dir }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env, IMAGES_BENCH_TASK: task, IMAGES_BENCH_DIR: dir }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
   });
   if (r.status !== 0) throw new Error(`task ${task} failed`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Ours;
@@ -141,15 +141,15 @@ const median = (xs: number[]): number => {
  * Tool and ours alternately, RUNS times each (same page cache, same load for both); medians of wall and CPU time,
  * our largest RSS peak.
  */
-function timePair(task: string, cmd: string): { ours: Ours; tool: Timing } {
+function timePair(task: string, cmd: string, env: Record<string, string> = {}): { ours: Ours; tool: Timing } {
   const ours: Ours[] = [];
   const tool: Timing[] = [];
   for (let i = 0; i < RUNS; i++) {
     if (i % 2 === 0) {
       tool.push(timeToolOnce(cmd));
-      ours.push(runOurs(task));
+      ours.push(runOurs(task, env));
     } else {
-      ours.push(runOurs(task));
+      ours.push(runOurs(task, env));
       tool.push(timeToolOnce(cmd));
     }
   }
@@ -228,6 +228,8 @@ async function main(): Promise<void> {
     // 1. sparse expand to a null sink
     const sparse = timePair('sparse', `simg2img ${p('img.simg')} /dev/null`);
     row('sparse expand (chunks, no hash)', sparse.ours, 'simg2img → /dev/null', sparse.tool, SIZE);
+    const reuse = timePair('sparse', `simg2img ${p('img.simg')} /dev/null`, { FLASH_STATION_MALLOC: 'reuse' });
+    row('sparse expand, FLASH_STATION_MALLOC=reuse', reuse.ours, 'simg2img → /dev/null', reuse.tool, SIZE);
     const hashed = timePair('sparseHash', `simg2img ${p('img.simg')} /dev/null`);
     row('sparse expand + sha256 of the image', hashed.ours, 'simg2img → /dev/null (no hash)', hashed.tool, SIZE);
 

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import type { BlockSource } from '../core/types.js';
 import { FlashError } from '../core/errors.js';
 import { loadBmap } from './bmap.js';
+import { tuneMalloc } from './malloc-tuning.js';
 import { fileByteSource, fileError, type ByteSource } from './byte-source.js';
 import { xzExpandedSize, zstdExpandedSize } from './container-size.js';
 import { decompressed, type Compression } from './decompress.js';
@@ -32,6 +33,7 @@ export interface OpenContext {
 
 /** Open `path` (raw, sparse, gzip, xz, zstd, bzip2, zip, nested) as a BlockSource; validates its structure first. */
 export async function openImage(path: string, options: OpenImageOptions = {}): Promise<BlockSource> {
+  tuneMalloc();
   const st = await stat(path).catch((e: unknown) => {
     throw fileError(e, path);
   });
