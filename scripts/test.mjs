@@ -35,12 +35,18 @@ for (const project of ['unit', 'integration', 'e2e']) {
   const json = join(out, `${project}.json`);
   const code = run(`${project} tests`, 'npx', ['vitest', 'run', '--project', project, '--passWithNoTests',
     '--reporter=default', '--reporter=json', `--outputFile.json=${json}`]);
+  let failed = 0;
   if (existsSync(json)) {
     const r = JSON.parse(readFileSync(json, 'utf8'));
     totals.passed += r.numPassedTests ?? 0;
-    totals.failed += r.numFailedTests ?? 0;
+    failed = r.numFailedTests ?? 0;
     totals.skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+    // A file whose beforeAll failed reports its tests as skipped, not failed: count the file.
+    if (code !== 0 && failed === 0) failed = r.numFailedTestSuites ?? 0;
   }
+  // However vitest failed (no report written, an error outside any test), the summary must not say 0 failed.
+  if (code !== 0 && failed === 0) failed = 1;
+  totals.failed += failed;
   if (code !== 0) { console.error(`\n${project} tests failed`); finish(1); }
 }
 finish(totals.failed ? 1 : 0);
