@@ -1,4 +1,4 @@
-// Batches: the jobs of one many-device request, and their summary (succeeded / failed / cancelled / running / queued).
+// Batches: the jobs of one many-device request, and their summary (succeeded / failed / cancelled / running / paused / queued).
 import type { BatchSummaryMessage, Job } from '../protocol/messages.js';
 import type { BatchSummary } from './station-api.js';
 
@@ -38,7 +38,7 @@ export class Batches {
     if (!b) return undefined;
     const s: BatchSummary = {
       batchId, jobIds: [...b.jobIds], total: b.jobIds.length, succeeded: 0, failed: 0, cancelled: 0, running: 0,
-      queued: 0, createdAt: b.createdAt,
+      queued: 0, paused: 0, createdAt: b.createdAt,
     };
     for (const id of b.jobIds) {
       const state = job(id)?.state;
@@ -46,7 +46,11 @@ export class Batches {
       else if (state === 'failed') s.failed++;
       else if (state === 'cancelled') s.cancelled++;
       else if (state === 'queued') s.queued++;
-      else s.running++;
+      else {
+        // Running includes paused (as it always has); `paused` says how many of them are on hold.
+        s.running++;
+        if (state === 'paused') s.paused = (s.paused ?? 0) + 1;
+      }
     }
     if (s.running === 0 && s.queued === 0) b.endedAt ??= Date.now();
     if (b.endedAt !== undefined) s.endedAt = b.endedAt;
@@ -57,7 +61,7 @@ export class Batches {
     return {
       type: 'batch_summary', batchId: summary.batchId, total: summary.total, succeeded: summary.succeeded,
       failed: summary.failed, cancelled: summary.cancelled, running: summary.running, queued: summary.queued,
-      timestamp: Date.now(),
+      paused: summary.paused ?? 0, timestamp: Date.now(),
     };
   }
 }

@@ -174,6 +174,13 @@ export class History {
       .all(jobId, limit) as LogRow[];
   }
 
+  /** The last `limit` log lines of a job, oldest first. */
+  recentLogs(jobId: string, limit: number): LogRow[] {
+    return this.db
+      .prepare('SELECT ts, level, message FROM (SELECT id, ts, level, message FROM job_logs WHERE job_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id')
+      .all(jobId, limit) as LogRow[];
+  }
+
   /** Rows newest first, filtered as `get_history` asks. */
   rows(query: HistoryQuery, maxLimit = 1000): JobRow[] {
     const where: string[] = [];

@@ -33,6 +33,8 @@ export class JobManager {
   private readonly jobs = new Map<string, ActiveJob>();
   private readonly finishedOrder: string[] = [];
   private readonly batches = new Batches();
+  /** Batches being placed by `start()`: their summary is sent once, after. */
+  private readonly quietBatches = new Set<string>();
   private readonly counters = new Map<string, PortCounter>();
   private readonly scheduler: Scheduler;
   readonly stationBucket: TokenBucket;
@@ -55,11 +57,20 @@ export class JobManager {
   }
 
   list(): Job[] {
-    return [...this.jobs.values()].map((j) => j.snapshot());
+    return [...this.jobs.values()].map((j) => this.view(j));
   }
 
   get(jobId: string): Job | undefined {
-    return this.jobs.get(jobId)?.snapshot();
+    const job = this.jobs.get(jobId);
+    return job ? this.view(job) : undefined;
+  }
+
+  /** A job as clients see it: its snapshot, with its place in the queue while it waits. */
+  private view(job: ActiveJob): Job {
+    const s = job.snapshot();
+    const position = s.state === 'queued' ? this.scheduler.positionOf(job.jobId) : undefined;
+    if (position !== undefined) s.queuePosition = position;
+    return s;
   }
 
   has(jobId: string): boolean {
@@ -76,7 +87,11 @@ export class JobManager {
   }
 
   batch(batchId: string): BatchSummary | undefined {
-    return this.batches.summary(batchId, (id) => this.jobOrHistory(id));
+    return this.batches.summary(batchId, (id) => {
+      const job = this.jobOrHistory(id);
+      // A job that holds a slot is running even while it still opens its images (its state says queued until then).
+      return job?.state === 'queued' && this.scheduler.isRunning(id) ? { ...job, state: 'running' } : job;
+    });
   }
 
   batchList(): BatchSummary[] {
@@ -98,17 +113,21 @@ export class JobManager {
     }
     const batchId = specs.length > 1 || req.deviceIds !== undefined || req.selector !== undefined ? randomUUID() : undefined;
     const jobs = specs.map((spec) => this.create(spec, batchId, options.ruleId));
-    if (batchId) {
-      this.batches.create(batchId, jobs.map((j) => j.jobId));
-      this.emitBatch(batchId);
-    }
+    if (batchId) this.batches.create(batchId, jobs.map((j) => j.jobId));
     const deadline = waitMs > 0 ? Date.now() + waitMs : undefined;
-    for (const job of jobs) {
-      this.scheduler.add({ jobId: job.jobId, deviceId: job.deviceId, ...(deadline ? { deadline } : {}) });
-      // Things changed since the request was checked (another request took the device or a slot): a queued job must
-      // not hold a share of a decode the running ones are reading.
-      if (this.scheduler.isQueued(job.jobId)) job.spec.discardPreopened?.();
+    // One summary once every job of the batch is placed (started or queued), not one per job as they start.
+    if (batchId) this.quietBatches.add(batchId);
+    try {
+      for (const job of jobs) {
+        this.scheduler.add({ jobId: job.jobId, deviceId: job.deviceId, ...(deadline ? { deadline } : {}) });
+        // Things changed since the request was checked (another request took the device or a slot): a queued job must
+        // not hold a share of a decode the running ones are reading.
+        if (this.scheduler.isQueued(job.jobId)) job.spec.discardPreopened?.();
+      }
+    } finally {
+      if (batchId) this.quietBatches.delete(batchId);
     }
+    if (batchId) this.emitBatch(batchId);
     const first = jobs[0] as ActiveJob;
     const result: StartFlashResult = {
       jobId: first.jobId,
@@ -144,6 +163,7 @@ export class JobManager {
     job.state = 'paused';
     this.deps.history.update(jobId, { state: 'paused' });
     this.deps.emit({ type: 'flash_paused', jobId, deviceId: job.deviceId, timestamp: Date.now() });
+    if (job.spec.batchId) this.emitBatch(job.spec.batchId);
     return job.snapshot();
   }
 
@@ -156,6 +176,7 @@ export class JobManager {
     job.gate.open();
     this.deps.history.update(jobId, { state: 'running' });
     this.deps.emit({ type: 'flash_resumed', jobId, deviceId: job.deviceId, timestamp: Date.now() });
+    if (job.spec.batchId) this.emitBatch(job.spec.batchId);
     return job.snapshot();
   }
 
@@ -312,6 +333,7 @@ export class JobManager {
   }
 
   private emitBatch(batchId: string): void {
+    if (this.quietBatches.has(batchId)) return;
     const s = this.batch(batchId);
     if (s) this.deps.emit(this.batches.message(s));
   }

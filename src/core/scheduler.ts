@@ -75,6 +75,16 @@ export class Scheduler {
     return this.queue.some((q) => q.jobId === jobId);
   }
 
+  /** The job holds a slot (it may still be opening its images before it writes). */
+  isRunning(jobId: string): boolean {
+    return this.running.has(jobId);
+  }
+
+  /** 1-based place in the queue, as last announced with `queued`; undefined when not queued. */
+  positionOf(jobId: string): number | undefined {
+    return this.positions.get(jobId);
+  }
+
   /** A running job ended: its slot is free; its device lock is released by the caller. */
   finished(jobId: string): void {
     this.running.delete(jobId);

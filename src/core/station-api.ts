@@ -7,6 +7,7 @@ import type {
   Device,
   FlashEventMessage,
   Job,
+  JobLogLine,
   PlanInput,
   ServerMessage,
 } from '../protocol/messages.js';
@@ -141,6 +142,8 @@ export interface StationApi {
   exportCsv(query: HistoryQuery): string;
   /** One job from history with its per-stage timings, logs, plan and images; undefined when unknown. */
   jobDetail?(jobId: string): JobDetail | undefined;
+  /** The last `limit` log lines of each job (oldest first) from history; jobs without lines are left out. */
+  jobLogs?(jobIds: string[], limit: number): Record<string, JobLogLine[]>;
   getSettings(): StationSettings;
   /** Merges, validates (FlashError `bad_request`), applies live and persists; returns the full settings. */
   updateSettings(patch: Partial<StationSettings>): StationSettings;

@@ -1,7 +1,7 @@
 // Station: the composition root of the core — device registry, jobs, history, settings — behind StationApi.
 import { mkdir } from 'node:fs/promises';
 import { DeviceRegistry } from '../devices/registry.js';
-import type { Device, FlashEventMessage, Job } from '../protocol/messages.js';
+import type { Device, FlashEventMessage, Job, JobLogLine } from '../protocol/messages.js';
 import { AutoFlash } from './auto-flash.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlashError } from './errors.js';
@@ -104,6 +104,14 @@ export async function createStation(options: StationOptions): Promise<Station> {
       if (row.avg_speed !== null) d.averageSpeed = row.avg_speed;
       if (row.peak_speed !== null) d.peakSpeed = row.peak_speed;
       return d;
+    },
+    jobLogs: (jobIds: string[], limit: number): Record<string, JobLogLine[]> => {
+      const out: Record<string, JobLogLine[]> = {};
+      for (const id of jobIds) {
+        const lines = history.recentLogs(id, limit);
+        if (lines.length) out[id] = lines.map((l) => ({ timestamp: l.ts, level: l.level, message: l.message }));
+      }
+      return out;
     },
     publishExternal: (message: FlashEventMessage): void => {
       if (closed) throw new FlashError('shutting_down', 'The station is shutting down.');

@@ -7,7 +7,7 @@ import { clientCommandSchemas, deviceSchema, jobSchema, planInputSchema, serverM
 
 const SERVER_SUMMARIES: Record<string, string> = {
   hello: 'First frame of every connection: protocol name, station version, whether the connection is authenticated.',
-  snapshot: 'Second frame of every connection, and the answer to get_snapshot: every device and every active or recent job.',
+  snapshot: 'Second frame of every connection, and the answer to get_snapshot: every device, every active or recent job (queued ones with their queuePosition) and the recent batches.',
   flash_started: 'A job began writing (one of the guide\'s original seven).',
   flash_progress: 'At most 10 per second per job; progress never decreases; the last one before flash_completed has progress 100.',
   flash_completed: 'A job ended successfully.',
@@ -20,7 +20,7 @@ const SERVER_SUMMARIES: Record<string, string> = {
   device_updated: 'A device\'s state, partitions or info changed (e.g. busy → idle).',
   flash_queued: 'A job waits for its device or a free slot.',
   flash_log: 'A message from the device or the driver (e.g. fastboot INFO lines).',
-  batch_summary: 'Counts of a many-device start_flash, sent when it starts and whenever one of its jobs ends.',
+  batch_summary: 'Counts of a many-device start_flash, sent once its jobs are placed and whenever one of them starts, pauses, resumes or ends; paused is the part of running on hold.',
   result: 'Answer to every command that carries a requestId (and to commands without one, except published events).',
   error: 'A frame the station could not accept (invalid JSON, unknown type, missing or ill-typed field, rate limit, wrong token); the connection stays open.',
 };
@@ -30,6 +30,7 @@ const CLIENT_SUMMARIES: Record<string, string> = {
   auth: 'Present the station token (alternative to ?token= and Authorization: Bearer).',
   get_snapshot: 'Ask for a fresh snapshot.',
   get_history: 'Ended jobs from the history database, newest first.',
+  get_job_logs: 'The last log lines (default 500) of up to 200 jobs from the history database; the result carries logs keyed by jobId.',
   start_flash: 'Start a job: deviceId (or deviceIds/selector) with partition + image, or with plan. Needs the token.',
   pause_flash: 'Pause a running job. Needs the token.',
   resume_flash: 'Resume a paused job. Needs the token.',

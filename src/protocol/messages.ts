@@ -58,6 +58,8 @@ export interface Job {
   batchId?: string;
   /** Additive: SHA-256 of the expanded image(s), hex, once known. */
   sha256?: string;
+  /** Additive: 1-based place in the station's queue while `queued` (what `flash_queued` last said). */
+  queuePosition?: number;
 }
 
 // ---- server → client: the original seven (field for field as the guide) ----
@@ -139,6 +141,8 @@ export interface SnapshotMessage {
   jobs: Job[];
   timestamp: number;
   requestId?: string;
+  /** Additive: the station's recent many-device batches, as their latest `batch_summary` would say (newest last). */
+  batches?: BatchSummaryMessage[];
 }
 
 export interface DeviceAttachedMessage {
@@ -187,9 +191,14 @@ export interface BatchCounts {
   running: number;
   /** Additive to the counts: jobs still waiting for their device or a slot. */
   queued: number;
+  /** Additive: how many of `running` are paused (running counts them, as it always did). */
+  paused?: number;
 }
 
-/** Additive: a many-device `start_flash` changed counts (sent when the batch starts and whenever one of its jobs ends). */
+/**
+ * Additive: a many-device `start_flash` changed counts — sent once its jobs are placed, and whenever one of them starts,
+ * pauses, resumes or ends.
+ */
 export interface BatchSummaryMessage extends BatchCounts {
   type: 'batch_summary';
   timestamp: number;
@@ -257,6 +266,18 @@ export interface AuthCommand extends Command {
 export interface GetSnapshotCommand extends Command {
   type: 'get_snapshot';
 }
+/** Additive: the last log lines of some jobs, from the station's history; `result` carries `logs: {jobId: JobLogLine[]}`. */
+export interface GetJobLogsCommand extends Command {
+  type: 'get_job_logs';
+  jobIds: string[];
+  /** Lines per job, newest kept (default 500). */
+  limit?: number;
+}
+export interface JobLogLine {
+  timestamp: number;
+  level: LogLevel;
+  message: string;
+}
 export interface GetHistoryCommand extends Command {
   type: 'get_history';
   limit?: number;
@@ -304,6 +325,7 @@ export type ClientCommand =
   | AuthCommand
   | GetSnapshotCommand
   | GetHistoryCommand
+  | GetJobLogsCommand
   | StartFlashCommand
   | JobCommand
   | SetLimitsCommand

@@ -56,6 +56,7 @@ export const jobSchema: Schema = object(
     target: str,
     batchId: str,
     sha256: str,
+    queuePosition: { type: 'integer', minimum: 1 },
   },
   [
     'jobId', 'deviceId', 'state', 'stage', 'progress', 'bytesTransferred', 'totalBytes', 'transferSpeed',
@@ -95,6 +96,15 @@ export const flashEventSchemas: Record<string, Schema> = {
 
 // ---- server → client ----
 
+const batchSummary: Schema = message(
+  'batch_summary',
+  {
+    batchId: id, total: count, succeeded: count, failed: count, cancelled: count, running: count, queued: count, paused: count,
+    timestamp: ts,
+  },
+  ['batchId', 'total', 'succeeded', 'failed', 'cancelled', 'running', 'queued', 'timestamp'],
+);
+
 export const serverMessageSchemas: Record<string, Schema> = {
   ...flashEventSchemas,
   pong: message('pong', { timestamp: ts }, ['timestamp']),
@@ -105,7 +115,10 @@ export const serverMessageSchemas: Record<string, Schema> = {
   ),
   snapshot: message(
     'snapshot',
-    { devices: { type: 'array', items: deviceSchema }, jobs: { type: 'array', items: jobSchema }, timestamp: ts, requestId },
+    {
+      devices: { type: 'array', items: deviceSchema }, jobs: { type: 'array', items: jobSchema }, timestamp: ts, requestId,
+      batches: { type: 'array', items: batchSummary },
+    },
     ['devices', 'jobs', 'timestamp'],
   ),
   device_attached: message('device_attached', { device: deviceSchema, timestamp: ts }, ['device', 'timestamp']),
@@ -128,13 +141,7 @@ export const serverMessageSchemas: Record<string, Schema> = {
     ],
   },
   error: message('error', { code: str, message: str, requestId }, ['code', 'message']),
-  batch_summary: message(
-    'batch_summary',
-    {
-      batchId: id, total: count, succeeded: count, failed: count, cancelled: count, running: count, queued: count, timestamp: ts,
-    },
-    ['batchId', 'total', 'succeeded', 'failed', 'cancelled', 'running', 'queued', 'timestamp'],
-  ),
+  batch_summary: batchSummary,
 };
 
 // ---- client → server ----
@@ -166,6 +173,11 @@ export const clientCommandSchemas: Record<string, Schema> = {
     'get_history',
     { limit: { type: 'integer', minimum: 1, maximum: 10_000 }, deviceId: id, before: num, requestId },
     [],
+  ),
+  get_job_logs: message(
+    'get_job_logs',
+    { jobIds: { type: 'array', minItems: 1, maxItems: 200, items: id }, limit: { type: 'integer', minimum: 1, maximum: 2000 }, requestId },
+    ['jobIds'],
   ),
   start_flash: {
     ...message(

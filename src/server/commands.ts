@@ -2,9 +2,10 @@
 import { toFlashError } from '../core/errors.js';
 import type { StationApi } from '../core/station-api.js';
 import type { ClientCommand, FlashEventMessage, ServerMessage } from '../protocol/messages.js';
+import { snapshotOf } from './snapshot.js';
 
 /** Commands a client without the token may still send (contract §4). */
-const OPEN_COMMANDS = new Set(['ping', 'auth', 'get_snapshot', 'get_history', 'get_settings']);
+const OPEN_COMMANDS = new Set(['ping', 'auth', 'get_snapshot', 'get_history', 'get_job_logs', 'get_settings']);
 const FLASH_EVENTS = new Set(['flash_started', 'flash_progress', 'flash_completed', 'flash_failed', 'flash_paused', 'flash_resumed']);
 
 export interface CommandContext {
@@ -48,9 +49,11 @@ export async function runCommand(ctx: CommandContext, command: ClientCommand): P
         return good ? ok(requestId, { authenticated: true }) : fail(requestId, 'unauthorized', 'Wrong token. The station token is in DATA_DIR/token or $FLASH_STATION_TOKEN.', false);
       }
       case 'get_snapshot': {
-        const snapshot: ServerMessage = { type: 'snapshot', devices: station.devices(), jobs: station.jobs(), timestamp: Date.now() };
+        const snapshot = snapshotOf(station);
         return requestId === undefined ? snapshot : { ...snapshot, requestId };
       }
+      case 'get_job_logs':
+        return ok(requestId, { logs: station.jobLogs?.(command.jobIds, command.limit ?? 500) ?? {} });
       case 'get_history': {
         const jobs = station.history({ limit: command.limit ?? 100, deviceId: command.deviceId, before: command.before });
         return ok(requestId, { jobs });

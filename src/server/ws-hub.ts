@@ -1,5 +1,6 @@
 // The WebSocket side of the station: accepts upgraded sockets, says hello, answers commands, fans station events out
 // to every client through its own backpressured channel, rate-limits floods and drops dead peers.
+import { snapshotOf } from './snapshot.js';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
 import type { StationApi } from '../core/station-api.js';
@@ -112,7 +113,7 @@ export class WsHub {
       client.channel.discard();
     });
     this.send(client, { type: 'hello', protocol: PROTOCOL, version: this.options.version, authenticated: client.authenticated, timestamp: Date.now() });
-    this.send(client, { type: 'snapshot', devices: this.station.devices(), jobs: this.station.jobs(), timestamp: Date.now() });
+    this.send(client, snapshotOf(this.station));
     if (auth === 'wrong') {
       this.send(client, { type: 'error', code: 'unauthorized', message: 'The token given when connecting is wrong; connected read-only. Send {"type":"auth","token":…} with the station token.' });
     }

@@ -1,5 +1,17 @@
-// Many-device starts at a glance: one line per batch with done, failed, running and waiting counts.
+// Many-device starts at a glance: one line per batch with done, failed, writing, paused and waiting counts.
 import type { BatchSummaryMessage } from '../../protocol/messages.js';
+
+/** `Batch of 10: 3 done, 1 failed, 4 writing, 1 paused, 1 waiting` (running counts paused ones; shown apart). */
+export function batchLine(b: BatchSummaryMessage): string {
+  const paused = Math.min(b.paused ?? 0, b.running);
+  const parts = [`${b.succeeded} done`];
+  if (b.failed) parts.push(`${b.failed} failed`);
+  if (b.cancelled) parts.push(`${b.cancelled} stopped`);
+  if (b.running - paused) parts.push(`${b.running - paused} writing`);
+  if (paused) parts.push(`${paused} paused`);
+  if (b.queued) parts.push(`${b.queued} waiting`);
+  return `Batch of ${b.total}: ${parts.join(', ')}`;
+}
 
 export function BatchBar({ batches, onDismiss }: { batches: readonly BatchSummaryMessage[]; onDismiss(batchId: string): void }) {
   if (batches.length === 0) return null;
@@ -14,10 +26,7 @@ export function BatchBar({ batches, onDismiss }: { batches: readonly BatchSummar
               <div style={{ transform: `scaleX(${b.total ? ended / b.total : 0})` }} />
             </div>
             <span>
-              Batch of {b.total}: {b.succeeded} done{b.failed ? `, ${b.failed} failed` : ''}
-              {b.cancelled ? `, ${b.cancelled} stopped` : ''}
-              {b.running ? `, ${b.running} writing` : ''}
-              {b.queued ? `, ${b.queued} waiting` : ''}
+              {batchLine(b)}
             </span>
             {done ? (
               <button type="button" className="btn small subtle" onClick={() => onDismiss(b.batchId)}>

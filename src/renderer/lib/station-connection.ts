@@ -1,7 +1,7 @@
 // One WebSocket to the station, framework-free: reconnects with a fixed delay and an attempt limit, rebuilds state
 // from hello/snapshot, batches state publication to one update per animation frame, answers commands by requestId.
 import type { ClientCommand, ResultMessage, ServerMessage, SnapshotMessage } from '../../protocol/messages.js';
-import { annotateJobs, clearAllJobs, clearJob, emptyState, reduce, type StationState } from './station-state.js';
+import { annotateJobs, clearAllJobs, clearBatch, clearJob, emptyState, mergeLogs, reduce, type LogEntry, type StationState } from './station-state.js';
 
 export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'failed';
 
@@ -46,6 +46,9 @@ export interface ConnectionOptions {
 export type EventListener = (message: ServerMessage) => void;
 
 const OPEN = 1;
+/** Jobs per get_job_logs request (the station takes up to 200) and lines per job asked for. */
+const LOG_BATCH = 100;
+const MAX_FETCHED_LOG_LINES = 500;
 
 function defaultSchedule(flush: () => void): void {
   const visible = typeof document === 'undefined' || document.visibilityState !== 'hidden';
@@ -176,9 +179,7 @@ export class StationConnection {
   }
 
   clearBatch(batchId: string): void {
-    const batches = new Map(this.live.station.batches);
-    batches.delete(batchId);
-    this.update({ station: { ...this.live.station, batches } });
+    this.update({ station: clearBatch(this.live.station, batchId) });
   }
 
   clearAllJobs(): void {
@@ -291,6 +292,23 @@ export class StationConnection {
       }
     }
     for (const listener of this.eventListeners) listener(message);
+    if (message.type === 'snapshot' && !message.requestId) this.fetchLogs(message.jobs.map((j) => j.jobId));
+  }
+
+  /**
+   * After a (re)connect, the log lines of the jobs shown come from the station's history: a reload or a missed stretch
+   * does not empty the log panels. A station without get_job_logs answers with an error, which changes nothing.
+   */
+  private fetchLogs(jobIds: string[]): void {
+    for (let i = 0; i < jobIds.length; i += LOG_BATCH) {
+      const ids = jobIds.slice(i, i + LOG_BATCH);
+      this.request({ type: 'get_job_logs', jobIds: ids, limit: MAX_FETCHED_LOG_LINES })
+        .then((answer) => {
+          const logs = answer.type === 'result' && answer.ok ? (answer.logs as Record<string, LogEntry[]> | undefined) : undefined;
+          if (logs && typeof logs === 'object') this.update({ station: mergeLogs(this.live.station, logs) });
+        })
+        .catch(() => undefined);
+    }
   }
 
   private update(patch: Partial<ConnectionSnapshot>): void {

@@ -23,8 +23,10 @@ export interface StationState {
   logs: ReadonlyMap<string, readonly LogEntry[]>;
   /** Finished jobs the user cleared; a later snapshot does not bring them back. */
   cleared: ReadonlySet<string>;
-  /** Many-device starts, by batchId, from `batch_summary`. */
+  /** Many-device starts, by batchId, from `batch_summary` and the snapshot. */
   batches: ReadonlyMap<string, BatchSummaryMessage>;
+  /** Batches the user dismissed; a later snapshot does not bring them back. */
+  clearedBatches: ReadonlySet<string>;
   /** True once a snapshot arrived on the current connection. */
   synced: boolean;
 }
@@ -33,7 +35,10 @@ export const MAX_LOG_LINES = 500;
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
 
 export function emptyState(): StationState {
-  return { version: '', authenticated: false, devices: new Map(), jobs: new Map(), logs: new Map(), batches: new Map(), cleared: new Set(), synced: false };
+  return {
+    version: '', authenticated: false, devices: new Map(), jobs: new Map(), logs: new Map(), batches: new Map(), cleared: new Set(),
+    clearedBatches: new Set(), synced: false,
+  };
 }
 
 function blankJob(jobId: string, deviceId: string, timestamp: number): ActiveJob {
@@ -81,7 +86,9 @@ export function reduce(state: StationState, message: ServerMessage): StationStat
       for (const job of message.jobs) {
         if (state.cleared.has(job.jobId) && FINAL_STATES.has(job.state)) continue;
         const known = state.jobs.get(job.jobId);
-        jobs.set(job.jobId, { ...job, queuePosition: job.state === 'queued' ? known?.queuePosition : undefined, updatedAt: message.timestamp });
+        // Older stations do not send queuePosition: keep what flash_queued said.
+        const queuePosition = job.state === 'queued' ? (job.queuePosition ?? known?.queuePosition) : undefined;
+        jobs.set(job.jobId, { ...job, queuePosition, updatedAt: message.timestamp });
       }
       // Keep finished jobs this page already knew and did not clear, even if the server's list no longer has them
       // (a restarted station starts with an empty list; its history keeps them). A job this page saw running that
@@ -102,7 +109,16 @@ export function reduce(state: StationState, message: ServerMessage): StationStat
           });
       }
       const logs = new Map([...state.logs].filter(([id]) => jobs.has(id)));
-      return { ...state, devices, jobs, logs, synced: true };
+      // The station's batches (older stations send none: keep what events said).
+      const batches = message.batches
+        ? new Map(
+            [...state.batches]
+              .filter(([, b]) => b.running + b.queued === 0)
+              .concat(message.batches.map((b) => [b.batchId, b] as [string, BatchSummaryMessage]))
+              .filter(([id]) => !state.clearedBatches.has(id)),
+          )
+        : state.batches;
+      return { ...state, devices, jobs, logs, batches, synced: true };
     }
     case 'device_attached':
     case 'device_updated': {
@@ -157,6 +173,7 @@ export function reduce(state: StationState, message: ServerMessage): StationStat
       });
     }
     case 'batch_summary': {
+      if (state.clearedBatches.has(message.batchId)) return state;
       const batches = new Map(state.batches);
       batches.set(message.batchId, message);
       return { ...state, batches };
@@ -170,6 +187,32 @@ export function reduce(state: StationState, message: ServerMessage): StationStat
     default:
       return state;
   }
+}
+
+/**
+ * Log lines the station kept (get_job_logs, after a reload or reconnect) merged with the ones this page heard live:
+ * in time order, each line once, the newest MAX_LOG_LINES kept.
+ */
+export function mergeLogs(state: StationState, fetched: Readonly<Record<string, readonly LogEntry[]>>): StationState {
+  let logs: Map<string, readonly LogEntry[]> | null = null;
+  for (const [jobId, lines] of Object.entries(fetched)) {
+    if (!state.jobs.has(jobId) || lines.length === 0) continue;
+    const have = state.logs.get(jobId) ?? [];
+    const key = (l: LogEntry) => `${l.timestamp}\u0000${l.level}\u0000${l.message}`;
+    const seen = new Set(lines.map(key));
+    const merged = [...lines, ...have.filter((l) => !seen.has(key(l)))].sort((a, b) => a.timestamp - b.timestamp);
+    if (merged.length === have.length) continue;
+    logs ??= new Map(state.logs);
+    logs.set(jobId, merged.slice(-MAX_LOG_LINES));
+  }
+  return logs ? { ...state, logs } : state;
+}
+
+/** Forget a finished batch the user dismissed (it stays gone after a reconnect). */
+export function clearBatch(state: StationState, batchId: string): StationState {
+  const batches = new Map(state.batches);
+  batches.delete(batchId);
+  return { ...state, batches, clearedBatches: new Set([...state.clearedBatches, batchId]) };
 }
 
 /** Forget one job the user dismissed (finished jobs stay gone after a reconnect). */
@@ -187,7 +230,7 @@ export function clearJob(state: StationState, jobId: string): StationState {
 export function clearAllJobs(state: StationState): StationState {
   const cleared = new Set(state.cleared);
   for (const [id, job] of state.jobs) if (FINAL_STATES.has(job.state)) cleared.add(id);
-  return { ...state, jobs: new Map(), logs: new Map(), batches: new Map(), cleared };
+  return { ...state, jobs: new Map(), logs: new Map(), batches: new Map(), cleared, clearedBatches: new Set([...state.clearedBatches, ...state.batches.keys()]) };
 }
 
 /** Remember what this page asked a job to write (`boot ← /images/boot.img`) where the station's frames do not say. */

@@ -84,6 +84,14 @@ describe('a real flash', () => {
     expect(c.invalid).toEqual([]);
     const same = execFileSync('cmp', [image, join(h.dir, 'parts', 'TEST0001-boot.img')]);
     expect(same.length).toBe(0);
+    // Logs come back from history for a reconnecting page, also to a read-only watcher; unknown jobs are left out.
+    const logs = await watcher.request({ type: 'get_job_logs', jobIds: [r.jobId, 'nope'] });
+    expect(logs).toMatchObject({ type: 'result', ok: true, logs: expect.any(Object) });
+    expect(Object.keys((logs as ResultMessage & { logs: object }).logs).filter((k) => k !== r.jobId)).toEqual([]);
+    expect(await watcher.request({ type: 'get_job_logs', jobIds: [] })).toMatchObject({ type: 'error', code: 'bad_request' });
+    const snap = await watcher.request({ type: 'get_snapshot' });
+    expect(snap).toMatchObject({ type: 'snapshot', batches: [] });
+    expect(watcher.invalid).toEqual([]);
     watcher.close();
     c.close();
   });

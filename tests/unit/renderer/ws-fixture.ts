@@ -3,11 +3,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Device, Job, ServerMessage } from '../../../src/protocol/messages.js';
+import type { BatchSummaryMessage, Device, Job, JobLogLine, ServerMessage } from '../../../src/protocol/messages.js';
 
 export interface FixtureState {
   devices: Device[];
   jobs: Job[];
+  batches?: BatchSummaryMessage[];
+  /** What get_job_logs answers, per job. */
+  logs?: Record<string, JobLogLine[]>;
 }
 
 export class StationFixture {
@@ -80,11 +83,15 @@ export class StationFixture {
       this.received.push(msg);
       if (msg.type === 'ping') ws.send(JSON.stringify({ type: 'pong', timestamp: Date.now() }));
       else if (msg.type === 'get_snapshot') ws.send(JSON.stringify({ type: 'snapshot', ...this.state, timestamp: Date.now(), requestId: msg.requestId }));
-      else if (msg.type === 'pause_flash') ws.send(JSON.stringify({ type: 'result', requestId: msg.requestId, ok: true, job: { jobId: msg.jobId } }));
+      else if (msg.type === 'get_job_logs' && this.state.logs) {
+        const logs = Object.fromEntries((msg.jobIds as string[]).flatMap((id) => (this.state.logs?.[id] ? [[id, this.state.logs[id]]] : [])));
+        ws.send(JSON.stringify({ type: 'result', requestId: msg.requestId, ok: true, logs }));
+      } else if (msg.type === 'pause_flash') ws.send(JSON.stringify({ type: 'result', requestId: msg.requestId, ok: true, job: { jobId: msg.jobId } }));
       else ws.send(JSON.stringify({ type: 'result', requestId: msg.requestId, ok: false, error: { code: 'job_not_found', message: 'No such job' } }));
     });
     ws.send(JSON.stringify({ type: 'hello', protocol: 'flash-station/1', version: '9.9.9', authenticated: true, timestamp: Date.now() }));
-    ws.send(JSON.stringify({ type: 'snapshot', devices: this.state.devices, jobs: this.state.jobs, timestamp: Date.now() }));
+    const batches = this.state.batches ? { batches: this.state.batches } : {};
+    ws.send(JSON.stringify({ type: 'snapshot', devices: this.state.devices, jobs: this.state.jobs, ...batches, timestamp: Date.now() }));
   }
 
   private listen(http: Server): Promise<void> {
