@@ -64,6 +64,7 @@ export function decompressed(inner: ByteSource, kind: Compression, description: 
         for await (const out of run(inner.stream(signal), description)) {
           signal?.throwIfAborted();
           total += out.length;
+          if (size !== undefined && total > size) throw tooLong(description, kind, size);
           yield out;
         }
         if (size !== undefined && total !== size) {
@@ -91,6 +92,7 @@ export function decompressed(inner: ByteSource, kind: Compression, description: 
         for await (const out of out$) {
           signal?.throwIfAborted();
           total += out.length;
+          if (size !== undefined && total > size) throw tooLong(description, kind, size);
           yield out;
         }
       } catch (e) {
@@ -106,6 +108,11 @@ export function decompressed(inner: ByteSource, kind: Compression, description: 
       }
     },
   };
+}
+
+/** Output beyond the size the container declared (a zip entry, the xz index): refused as soon as it appears. */
+function tooLong(description: string, kind: Compression, size: number): FlashError {
+  return new FlashError('image_invalid', `${description}: the ${kind} stream gives more than the ${size} bytes declared — the file is corrupt or a zip bomb`);
 }
 
 /** Iterate an old-style stream ('data'/'end'/'error' events), pausing it while the consumer is behind. */

@@ -1,9 +1,11 @@
-// Zip archives (yauzl): list entries safely, refuse unsafe names and zip bombs, give each entry as a ByteSource.
+// Zip archives (yauzl): list entries safely, refuse unsafe names and zip bombs, give each entry as a ByteSource —
+// stored, deflate (yauzl), or bzip2 / zstd / xz (methods 12 / 93 / 95, through the image decoders).
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type Yauzl from 'yauzl';
 import { FlashError } from '../core/errors.js';
 import type { ByteSource } from './byte-source.js';
+import { decompressed, type Compression } from './decompress.js';
 
 /** deflate cannot expand more than ~1032:1; a declared ratio beyond this is a lie (a zip bomb). */
 export const MAX_ZIP_RATIO = 1100;
@@ -109,47 +111,64 @@ export function entryProblem(e: ZipEntryInfo, encrypted = false): string | null 
   }
   if (encrypted) return `entry ${n} is encrypted`;
   if (e.isDirectory) return null;
-  if (e.method !== 0 && e.method !== 8) return `entry ${n} uses compression method ${e.method}; only stored and deflate are supported`;
+  if (!METHODS[e.method]) {
+    return `entry ${n} uses compression method ${e.method}; supported: ${Object.entries(METHODS).map(([k, m]) => `${m.name} (${k})`).join(', ')}`;
+  }
   if (e.method === 0 && e.size !== e.compressedSize) return `entry ${n} is stored but declares ${e.size} bytes for ${e.compressedSize}`;
-  if (e.size > (1 << 20) && e.size / Math.max(1, e.compressedSize) > MAX_ZIP_RATIO) {
+  // (bzip2, zstd and xz legitimately expand zeros far beyond this; their output is held to the declared size instead)
+  if (e.method === 8 && e.size > (1 << 20) && e.size / Math.max(1, e.compressedSize) > MAX_ZIP_RATIO) {
     return `entry ${n} claims to expand ${e.compressedSize} bytes to ${e.size} (more than ${MAX_ZIP_RATIO}:1, impossible for deflate): refusing a zip bomb`;
   }
   return null;
 }
 
+/** Zip compression methods read here: stored, deflate, and the ones our image decoders handle. */
+const METHODS: Record<number, { name: string; kind?: Compression }> = {
+  0: { name: 'stored' },
+  8: { name: 'deflate' },
+  12: { name: 'bzip2', kind: 'bzip2' },
+  93: { name: 'zstd', kind: 'zstd' },
+  95: { name: 'xz', kind: 'xz' },
+};
+
+/** The entry's bytes as they lie in the archive (after its local header): random access, checked header. */
+function regionSource(src: ByteSource, e: Yauzl.Entry, length: number, description: string): ByteSource {
+  let dataStart: Promise<number> | null = null;
+  const start = (signal?: AbortSignal): Promise<number> => {
+    const readAt = src.readAt;
+    if (!readAt) throw new FlashError('internal', 'zip needs random access');
+    dataStart ??= readAt.call(src, e.relativeOffsetOfLocalHeader, 30, signal).then((h) => {
+      const v = new DataView(h.buffer, h.byteOffset, h.length);
+      if (h.length < 30 || v.getUint32(0, true) !== 0x04034b50) {
+        throw new FlashError('image_invalid', `${description}: local header is damaged`);
+      }
+      return e.relativeOffsetOfLocalHeader + 30 + v.getUint16(26, true) + v.getUint16(28, true);
+    });
+    return dataStart;
+  };
+  const readAt = async (offset: number, n: number, signal?: AbortSignal): Promise<Uint8Array> => {
+    const base = await start(signal);
+    const read = src.readAt;
+    if (!read) throw new FlashError('internal', 'zip needs random access');
+    return read.call(src, base + offset, Math.max(0, Math.min(n, length - offset)), signal);
+  };
+  return {
+    description,
+    size: length,
+    readAt,
+    async *stream(signal?: AbortSignal) {
+      for (let at = 0; at < length; at += 4 << 20) yield await readAt(at, Math.min(4 << 20, length - at), signal);
+    },
+  };
+}
+
 function entrySource(src: ByteSource, zf: Yauzl.ZipFile, e: Yauzl.Entry, description: string): ByteSource {
   const size = e.uncompressedSize;
-  if (e.compressionMethod === 0) {
-    // Stored: the bytes lie in the archive as they are, after the local header.
-    let dataStart: Promise<number> | null = null;
-    const start = (signal?: AbortSignal): Promise<number> => {
-      const readAt = src.readAt;
-      if (!readAt) throw new FlashError('internal', 'zip needs random access');
-      dataStart ??= readAt.call(src, e.relativeOffsetOfLocalHeader, 30, signal).then((h) => {
-        const v = new DataView(h.buffer, h.byteOffset, h.length);
-        if (h.length < 30 || v.getUint32(0, true) !== 0x04034b50) {
-          throw new FlashError('image_invalid', `${description}: local header is damaged`);
-        }
-        return e.relativeOffsetOfLocalHeader + 30 + v.getUint16(26, true) + v.getUint16(28, true);
-      });
-      return dataStart;
-    };
-    const readAt = async (offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> => {
-      const base = await start(signal);
-      const n = Math.max(0, Math.min(length, size - offset));
-      const read = src.readAt;
-      if (!read) throw new FlashError('internal', 'zip needs random access');
-      return read.call(src, base + offset, n, signal);
-    };
-    return {
-      description,
-      size,
-      readAt,
-      async *stream(signal?: AbortSignal) {
-        for (let at = 0; at < size; at += 4 << 20) yield await readAt(at, Math.min(4 << 20, size - at), signal);
-      },
-    };
-  }
+  // Stored: the bytes lie in the archive as they are.
+  if (e.compressionMethod === 0) return regionSource(src, e, size, description);
+  // bzip2, zstd, xz: the compressed bytes lie in the archive; our own decoders expand them, held to the declared size.
+  const kind = METHODS[e.compressionMethod]?.kind;
+  if (kind) return decompressed(regionSource(src, e, e.compressedSize, `${description} (${kind})`), kind, description, size);
   return {
     description,
     size,
