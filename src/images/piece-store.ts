@@ -45,8 +45,8 @@ export class ReadAtStore implements PieceStore {
   async close(): Promise<void> {}
 }
 
-/** Arena growth step: small images do not reserve the whole memory limit. */
-const ARENA_STEP = 4 << 20;
+/** Arena block: small images do not reserve the whole memory limit. */
+const ARENA_BLOCK = 4 << 20;
 
 interface Segment {
   start: number;
@@ -63,8 +63,13 @@ interface Segment {
 export class BufferStore implements PieceStore {
   private readonly fifo: Segment[] = [];
   private memBytes = 0;
-  /** Where kept runs are copied (runs may be lent views of a decoder's buffers); a fresh one per piece. */
-  private arena: Buffer | null = null;
+  /**
+   * Where kept runs are copied (runs may be lent views of a decoder's buffers): blocks allocated once and refilled
+   * whenever everything kept has been sent. Never handed out (pieces get copies), so a consumer keeping slices is safe,
+   * and the blocks live for the whole resparse instead of becoming old-generation garbage once per piece.
+   */
+  private readonly arena: Buffer[] = [];
+  private arenaBlock = 0;
   private arenaUsed = 0;
   private spill: { dir: string; fh: FileHandle; size: number } | null = null;
   private spillOpening: Promise<void> | null = null;
@@ -77,14 +82,9 @@ export class BufferStore implements PieceStore {
   async put(run: BlockRun): Promise<void> {
     if (run.kind !== 'data') return;
     const n = run.bytes.length;
-    if (this.memBytes + n <= this.memoryLimit) {
-      if (!this.arena || this.arenaUsed + n > this.arena.length) {
-        this.arena = Buffer.allocUnsafe(Math.min(this.memoryLimit - this.memBytes, Math.max(n, ARENA_STEP)));
-        this.arenaUsed = 0;
-      }
-      const mem = this.arena.subarray(this.arenaUsed, this.arenaUsed + n);
+    const mem = this.memBytes + n <= this.memoryLimit ? this.arenaSpace(n) : null;
+    if (mem) {
       mem.set(run.bytes);
-      this.arenaUsed += n;
       this.fifo.push({ start: run.start, blocks: run.blocks, mem });
       this.memBytes += n;
       return;
@@ -98,6 +98,25 @@ export class BufferStore implements PieceStore {
     }
     s.size += run.bytes.length;
     this.fifo.push({ start: run.start, blocks: run.blocks, spillAt: at });
+  }
+
+  /** `n` bytes of arena (a run larger than one block, or past the limit's blocks, goes to the spill file instead). */
+  private arenaSpace(n: number): Buffer | null {
+    if (n > ARENA_BLOCK) return null;
+    let block = this.arena[this.arenaBlock];
+    if (block && this.arenaUsed + n > block.length) {
+      this.arenaBlock++;
+      this.arenaUsed = 0;
+      block = this.arena[this.arenaBlock];
+    }
+    if (!block) {
+      if ((this.arenaBlock + 1) * ARENA_BLOCK > this.memoryLimit) return null;
+      block = Buffer.allocUnsafe(ARENA_BLOCK);
+      this.arena.push(block);
+    }
+    const mem = block.subarray(this.arenaUsed, this.arenaUsed + n);
+    this.arenaUsed += n;
+    return mem;
   }
 
   private async spillFile(): Promise<{ dir: string; fh: FileHandle; size: number }> {
@@ -131,7 +150,7 @@ export class BufferStore implements PieceStore {
       const segEndTaken = skip + take === seg.blocks;
       if (seg.mem) {
         const view = seg.mem.subarray(skip * bs, (skip + take) * bs);
-        for (let o = 0; o < view.length; o += PIECE_SLICE_BYTES) yield view.subarray(o, o + PIECE_SLICE_BYTES);
+        for (let o = 0; o < view.length; o += PIECE_SLICE_BYTES) yield new Uint8Array(view.subarray(o, o + PIECE_SLICE_BYTES)); // a copy: the arena is refilled
       } else if (seg.spillAt !== undefined && this.spill) {
         const base = seg.spillAt + skip * bs;
         const len = take * bs;
@@ -151,8 +170,10 @@ export class BufferStore implements PieceStore {
   private drop(): void {
     const seg = this.fifo.shift();
     if (seg?.mem) this.memBytes -= seg.mem.length;
-    // The sent part of an arena belongs to the consumer now (its writes may still be in flight): never refill it.
-    if (this.memBytes === 0) this.arena = null;
+    if (this.memBytes === 0) {
+      this.arenaBlock = 0; // everything kept was sent (as copies): refill the arena from its start
+      this.arenaUsed = 0;
+    }
     // Nothing kept in the file any more: write from its start again (its size stays bounded by one piece).
     if (this.spill && !this.fifo.some((s) => s.spillAt !== undefined)) this.spill.size = 0;
   }
@@ -160,7 +181,7 @@ export class BufferStore implements PieceStore {
   async close(): Promise<void> {
     this.fifo.length = 0;
     this.memBytes = 0;
-    this.arena = null;
+    this.arena.length = 0;
     if (this.spillOpening) await this.spillOpening.catch(() => undefined);
     const s = this.spill;
     this.spill = null;
