@@ -82,7 +82,12 @@ export async function createStation(options: StationOptions): Promise<Station> {
     pauseAll: (): Job[] => jobs.pauseAll(),
     resumeAll: (): Job[] => jobs.resumeAll(),
     cancelAll: (): Job[] => jobs.cancelAll(),
-    setLimits: (jobId: string | undefined, bytesPerSecond: number | null): void => jobs.setLimits(jobId, bytesPerSecond),
+    // One truth for the station-wide limit: set_limits without a job changes the setting (kept, and what
+    // GET /api/settings and the Settings page show); with a job it changes only that job's bucket.
+    setLimits: (jobId: string | undefined, bytesPerSecond: number | null): void => {
+      jobs.setLimits(jobId, bytesPerSecond);
+      if (jobId === undefined) settings.update({ stationBytesPerSecond: bytesPerSecond });
+    },
     history: (query: HistoryQuery): Job[] => {
       const rows = history.query(query ?? {});
       // Active jobs show their live numbers.

@@ -40,7 +40,7 @@ const CLIENT_SUMMARIES: Record<string, string> = {
   cancel_all: 'Cancel every queued, running or paused job. Needs the token.',
   get_settings: 'The station settings (slots, retries, bandwidth limits, auto-flash rules).',
   update_settings: 'Change some settings; the station validates and persists them and answers with all settings. Needs the token.',
-  set_limits: 'Bandwidth limit in bytes/s for one job (jobId) or the whole station; null removes it. Needs the token.',
+  set_limits: 'Bandwidth limit in bytes/s for one job (jobId), or without jobId the station-wide limit setting (stationBytesPerSecond, kept and shown by get_settings); null removes it. Needs the token.',
   flash_started: 'An outside agent reports a job it runs itself; the station checks it, rebroadcasts it and records it. Needs the token.',
   flash_progress: 'An outside agent\'s job progress (rebroadcast to every client). Needs the token.',
   flash_completed: 'An outside agent\'s job completed. Needs the token.',
