@@ -22,7 +22,13 @@ beforeAll(async () => {
     packages: 'external', logLevel: 'warning', define: { __FLASH_STATION_VERSION__: '"9.9.9-test"' },
   });
 });
+const children: ChildProcess[] = [];
 afterAll(async () => {
+  // A failed test leaves its station running: stop it, so no process outlives the run.
+  await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => {
+    c.once('exit', r);
+    c.kill('SIGKILL');
+  })));
   await rm(dir, { recursive: true, force: true });
   await rm(bundle, { force: true });
 });
@@ -31,6 +37,7 @@ function serve(args: string[]): { child: ChildProcess; lines: string[]; stderr: 
   const child = spawn(process.execPath, ['--input-type=module', '-e',
     'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));', bundle, 'serve', ...args],
   { cwd: root, env: { ...process.env, FLASH_STATION_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   const lines: string[] = [];
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });

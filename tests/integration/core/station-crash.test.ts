@@ -1,5 +1,5 @@
 // kill -9 of a station mid-flash: after a restart, history shows the job as interrupted and the database is intact.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,17 @@ import Database from 'better-sqlite3';
 let dir: string | undefined;
 const cleanupFiles: string[] = [];
 let station: Station | undefined;
+let child: ChildProcess | undefined;
 afterEach(async () => {
+  // A test that failed before its kill -9 leaves the flashing child running: end it.
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const c = child;
+    await new Promise((r) => {
+      c.once('exit', r);
+      c.kill('SIGKILL');
+    });
+  }
+  child = undefined;
   await station?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
   for (const f of cleanupFiles.splice(0)) rmSync(f, { force: true });
@@ -31,22 +41,23 @@ describe('a station killed mid-flash', () => {
       entryPoints: [join(import.meta.dirname, 'crash-child.ts')], outfile: bundle, bundle: true, platform: 'node',
       target: 'node20', format: 'esm', packages: 'external', logLevel: 'silent', absWorkingDir: process.cwd(),
     });
-    const child = spawn(process.execPath, [bundle, dir], { stdio: ['ignore', 'pipe', 'pipe'], cwd: process.cwd() });
+    const proc = spawn(process.execPath, [bundle, dir], { stdio: ['ignore', 'pipe', 'pipe'], cwd: process.cwd() });
+    child = proc;
     let errText = '';
-    child.stderr.on('data', (d: Buffer) => (errText += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (errText += d.toString()));
     const jobId = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`child never started flashing: ${errText}`)), 30_000);
-      child.stdout.on('data', (d: Buffer) => {
+      proc.stdout.on('data', (d: Buffer) => {
         const m = /running (\S+)/.exec(d.toString());
         if (m) {
           clearTimeout(timer);
           resolve(m[1] as string);
         }
       });
-      child.on('exit', (code) => reject(new Error(`child exited ${code}: ${errText}`)));
+      proc.on('exit', (code) => reject(new Error(`child exited ${code}: ${errText}`)));
     });
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
     await exited;
 
     // The database opens and checks out before the station touches it; the job is still marked running in it.
