@@ -38,7 +38,15 @@ export function ThroughputChart({ points, title }: { points: readonly Throughput
             <title>{`${new Date(p.t).toLocaleString()}: ${formatBytes(p.bytes)} in ${p.jobs} job(s), ${formatSpeed(p.speed)}`}</title>
           </rect>
         ))}
-        {line ? <polyline className="speed-line" points={line} fill="none" /> : null}
+        {line.includes(' ') ? <polyline className="speed-line" points={line} fill="none" /> : null}
+        {/* A dot per bucket with a speed, so one bucket (or one among empty ones) still shows its average. */}
+        {points.map((p, i) =>
+          p.speed > 0 ? (
+            <circle key={`s${p.t}`} className="speed-dot" cx={x(i) + bw / 2} cy={yS(p.speed)} r={4}>
+              <title>{`average speed ${formatSpeed(p.speed)}`}</title>
+            </circle>
+          ) : null,
+        )}
         {first ? (
           <text className="tick" x={PAD.l} y={H - 8}>
             {new Date(first.t).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' })}

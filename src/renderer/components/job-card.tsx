@@ -1,7 +1,7 @@
 // One job: state word, progress bar, speed, ETA, bytes, stage, error, its controls and its device log.
 import { memo, useState } from 'react';
 import type { ActiveJob, LogEntry } from '../lib/station-state.js';
-import { formatBytes, formatClock, formatDuration, formatPercent, formatSpeed, formatTime, stateWord } from '../lib/format.js';
+import { formatClock, formatJobBytes, formatDuration, formatPercent, formatSpeed, formatTime, stateWord } from '../lib/format.js';
 
 export type JobAction = 'pause_flash' | 'resume_flash' | 'cancel_flash';
 
@@ -67,9 +67,7 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
         </div>
         <div>
           <dt>Bytes</dt>
-          <dd>
-            {formatBytes(job.bytesTransferred)} / {formatBytes(job.totalBytes)}
-          </dd>
+          <dd>{formatJobBytes(job)}</dd>
         </div>
       </dl>
       <p className="job-stage">
@@ -136,7 +134,7 @@ function looks(j: ActiveJob): string {
   return [
     j.state, j.stage, j.error, j.errorCode, j.target, j.queuePosition, j.startedAt, j.endedAt, formatPercent(j.progress),
     j.state === 'running' ? formatSpeed(j.transferSpeed) : '', j.state === 'running' ? formatDuration(j.estimatedTimeRemaining) : '',
-    formatBytes(j.bytesTransferred), formatBytes(j.totalBytes),
+    formatJobBytes(j),
   ].join('\u0000');
 }
 

@@ -43,3 +43,9 @@ export function formatPercent(p: number): string {
 export function stateWord(state: string): string {
   return state.charAt(0).toUpperCase() + state.slice(1);
 }
+
+/** A job's bytes: `12.0 MiB / 60.0 MiB`; before it starts (nothing counted yet) the image size if known, else —. */
+export function formatJobBytes(job: { bytesTransferred: number; totalBytes: number; imageBytes?: number }): string {
+  if (job.totalBytes > 0 || job.bytesTransferred > 0) return `${formatBytes(job.bytesTransferred)} / ${formatBytes(job.totalBytes)}`;
+  return job.imageBytes ? `— / ${formatBytes(job.imageBytes)} image` : '—';
+}

@@ -29,6 +29,20 @@ export function imageOf(job: Job): string {
   return (arrow >= 0 ? t.slice(arrow + 1) : t).trim() || '(unknown)';
 }
 
+/** History rows as the table heads them: most recently ended first (a job without an end by its creation). */
+export function newestEndedFirst<T extends Job>(jobs: readonly T[]): T[] {
+  return [...jobs].sort((a, b) => (b.endedAt ?? b.createdAt) - (a.endedAt ?? a.createdAt) || b.createdAt - a.createdAt);
+}
+
+/** The CSV export's address for the filters the station can apply (device, outcome). */
+export function historyCsvHref(filter: { deviceId?: string; state?: string }): string {
+  const q = new URLSearchParams();
+  if (filter.deviceId) q.set('deviceId', filter.deviceId);
+  if (filter.state) q.set('state', filter.state);
+  const qs = q.toString();
+  return `/api/history.csv${qs ? `?${qs}` : ''}`;
+}
+
 /** Average data rate of a finished job, bytes/s (0 when unknown). */
 export function jobSpeed(job: Job): number {
   if (job.startedAt === undefined || job.endedAt === undefined || job.endedAt <= job.startedAt) return 0;

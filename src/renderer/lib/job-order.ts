@@ -14,3 +14,13 @@ export function orderJobs(jobs: Iterable<ActiveJob>): ActiveJob[] {
     return (b.endedAt ?? b.updatedAt) - (a.endedAt ?? a.updatedAt) || byDevice(a, b);
   });
 }
+
+/** The queue page: jobs holding a slot (running or paused, in a fixed order), then waiting ones by queue position. */
+export function orderQueue(jobs: Iterable<ActiveJob>): ActiveJob[] {
+  return orderJobs(jobs).sort((a, b) => {
+    const qa = a.state === 'queued';
+    const qb = b.state === 'queued';
+    if (qa !== qb) return qa ? 1 : -1;
+    return qa ? (a.queuePosition ?? Infinity) - (b.queuePosition ?? Infinity) : 0;
+  });
+}

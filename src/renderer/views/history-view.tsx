@@ -4,7 +4,7 @@ import type { Job } from '../../protocol/messages.js';
 import { RateChart, ThroughputChart } from '../components/charts.js';
 import { command } from '../hooks/use-job-actions.js';
 import { useStationContext, useStationSnapshot } from '../hooks/use-station.js';
-import { filterJobs, fromAnalytics, imageOf, successRates, throughputOverTime, type AnalyticsRowLike, type HistoryFilter, type RateRow } from '../lib/history-stats.js';
+import { filterJobs, fromAnalytics, historyCsvHref, imageOf, newestEndedFirst, successRates, throughputOverTime, type AnalyticsRowLike, type HistoryFilter, type RateRow } from '../lib/history-stats.js';
 import { stationFetch } from '../lib/station-http.js';
 import { FINAL_STATES } from '../lib/station-state.js';
 import { formatBytes, formatDuration, formatTime, stateWord } from '../lib/format.js';
@@ -58,7 +58,7 @@ export function HistoryView() {
 
   const shown = useMemo(() => {
     const filter: HistoryFilter = { deviceId: device || undefined, state: state || undefined, image, from: dayStart(from), to: dayEnd(to) };
-    return filterJobs(jobs, filter);
+    return newestEndedFirst(filterJobs(jobs, filter));
   }, [jobs, device, state, image, from, to]);
   const devices = useMemo(() => [...new Set(jobs.map((j) => j.deviceId))].sort(), [jobs]);
   const throughput = useMemo(() => throughputOverTime(shown), [shown]);
@@ -77,6 +77,9 @@ export function HistoryView() {
         <button type="button" className="btn" onClick={() => void load()} disabled={!connected || loading}>
           {loading ? 'Loading…' : 'Refresh'}
         </button>
+        <a className="btn" href={historyCsvHref({ deviceId: device || undefined, state: state || undefined })} download="flash-station-history.csv">
+          Export CSV
+        </a>
       </header>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="History filters">
         <label>

@@ -3,15 +3,27 @@ import { useMemo, useState } from 'react';
 import type { JobAction } from '../components/job-card.js';
 import { command } from '../hooks/use-job-actions.js';
 import { useStationContext, useStationSnapshot } from '../hooks/use-station.js';
-import { orderJobs } from '../lib/job-order.js';
+import { orderQueue } from '../lib/job-order.js';
 import { formatBytes, formatDuration, formatPercent, formatSpeed, stateWord } from '../lib/format.js';
-import { FINAL_STATES } from '../lib/station-state.js';
+import { FINAL_STATES, type ActiveJob } from '../lib/station-state.js';
 import { stationFetch } from '../lib/station-http.js';
+
+/** The # column: the station's queue position for a waiting job (— when not known yet), ▶ / ⏸ for the others. */
+export function queueMark(j: ActiveJob): string {
+  if (j.state === 'queued') return j.queuePosition !== undefined ? String(j.queuePosition) : '—';
+  return j.state === 'paused' ? '⏸' : '▶';
+}
+
+/** What a job will write: its data bytes once known, else the image's size, else —. */
+export function jobSize(j: ActiveJob): string {
+  if (j.totalBytes > 0) return formatBytes(j.totalBytes);
+  return j.imageBytes ? formatBytes(j.imageBytes) : '—';
+}
 
 export function QueueView() {
   const { connection, token } = useStationContext();
   const snapshot = useStationSnapshot(connection);
-  const jobs = useMemo(() => orderJobs([...snapshot.station.jobs.values()].filter((j) => !FINAL_STATES.has(j.state))), [snapshot.station.jobs]);
+  const jobs = useMemo(() => orderQueue([...snapshot.station.jobs.values()].filter((j) => !FINAL_STATES.has(j.state))), [snapshot.station.jobs]);
   const [error, setError] = useState<string | null>(null);
   const [confirmCancel, setConfirmCancel] = useState(false);
 
@@ -85,16 +97,16 @@ export function QueueView() {
             </tr>
           </thead>
           <tbody>
-            {jobs.map((j, i) => (
+            {jobs.map((j) => (
               <tr key={j.jobId} data-state={j.state}>
-                <td>{j.state === 'queued' ? (j.queuePosition ?? i + 1) : '▶'}</td>
+                <td>{queueMark(j)}</td>
                 <td title={j.target ?? ''}>{j.target ?? j.jobId}</td>
                 <td>{j.deviceId}</td>
                 <td>{stateWord(j.state)}</td>
                 <td>{formatPercent(j.progress)}</td>
                 <td>{j.state === 'running' ? formatSpeed(j.transferSpeed) : '—'}</td>
                 <td>{j.state === 'running' ? formatDuration(j.estimatedTimeRemaining) : '—'}</td>
-                <td>{formatBytes(j.totalBytes)}</td>
+                <td>{jobSize(j)}</td>
                 <td>
                   <div className="row-actions">
                   {j.state === 'running' ? (

@@ -37,3 +37,15 @@ describe('job order', () => {
     expect(ids(jobs)).toEqual(['run', 'new', 'mid', 'old']);
   });
 });
+
+describe('queue order', () => {
+  it('lists jobs holding a slot first, then waiting ones by their queue position', async () => {
+    const { orderQueue } = await import('../../../src/renderer/lib/job-order.js');
+    const jobs = [
+      active('w2', 'A', { state: 'queued', queuePosition: 2, createdAt: 1 }),
+      active('r', 'B', { state: 'paused', createdAt: 2 }),
+      active('w1', 'C', { state: 'queued', queuePosition: 1, createdAt: 3 }),
+    ];
+    expect(orderQueue(jobs).map((j) => j.jobId)).toEqual(['r', 'w1', 'w2']);
+  });
+});
