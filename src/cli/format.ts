@@ -14,6 +14,11 @@ export function formatDuration(seconds: number): string {
   return `${h ? `${h}:` : ''}${mm}:${String(sec).padStart(2, '0')}`;
 }
 
+/** ETA for people: `--:--` while it is unknown (nothing moving yet), else as formatDuration. */
+export function formatEta(seconds: number, bytesPerSecond: number): string {
+  return bytesPerSecond > 0 ? formatDuration(seconds) : '--:--';
+}
+
 /** One terminal line: `[#####.....]  45.5%  1.2 GiB / 2.0 GiB  21.3 MiB/s  ETA 0:40  Writing system partition` */
 export function progressLine(job: Pick<Job, 'progress' | 'bytesTransferred' | 'totalBytes' | 'transferSpeed' | 'estimatedTimeRemaining' | 'stage'>, width: number): string {
   const pct = Math.max(0, Math.min(100, job.progress));
@@ -21,7 +26,7 @@ export function progressLine(job: Pick<Job, 'progress' | 'bytesTransferred' | 't
   const filled = Math.round((pct / 100) * barWidth);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]`;
   const line = `${bar} ${pct.toFixed(1).padStart(5)}%  ${formatBytes(job.bytesTransferred)} / ${formatBytes(job.totalBytes)}  ` +
-    `${formatBytes(job.transferSpeed)}/s  ETA ${formatDuration(job.estimatedTimeRemaining)}  ${job.stage}`;
+    `${formatBytes(job.transferSpeed)}/s  ETA ${formatEta(job.estimatedTimeRemaining, job.transferSpeed)}  ${job.stage}`;
   return line.length > width - 1 ? line.slice(0, Math.max(0, width - 1)) : line;
 }
 

@@ -5,7 +5,7 @@ import type { Job, ServerMessage } from '../../protocol/messages.js';
 import { isFinished } from '../../client/job-state.js';
 import { StationClientError } from '../../client/station-client.js';
 import { openClient } from '../connect.js';
-import { formatBytes, formatDuration, progressLine } from '../format.js';
+import { formatBytes, formatEta, progressLine } from '../format.js';
 import { FLASH_HELP } from '../help.js';
 import { EXIT, type CliIo } from '../io.js';
 import { describeEvent } from './watch.js';
@@ -67,10 +67,11 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     if (values.json) {
       io.stdout.write(`${JSON.stringify(m)}\n`);
     } else if (m.type === 'flash_progress') {
-      if (tty) io.stdout.write(`\r${progressLine(m, io.stdout.columns ?? 100)}\x1b[K`);
+      // A terminal may report 0 columns (no size known): that is not a width.
+      if (tty) io.stdout.write(`\r${progressLine(m, io.stdout.columns || 100)}\x1b[K`);
       else if (Date.now() - lastPlain >= 1000 || m.progress >= 100) {
         lastPlain = Date.now();
-        io.stdout.write(`${m.progress.toFixed(1)}% ${formatBytes(m.bytesTransferred)}/${formatBytes(m.totalBytes)} ${formatBytes(m.transferSpeed)}/s ETA ${formatDuration(m.estimatedTimeRemaining)} ${m.stage}\n`);
+        io.stdout.write(`${m.progress.toFixed(1)}% ${formatBytes(m.bytesTransferred)}/${formatBytes(m.totalBytes)} ${formatBytes(m.transferSpeed)}/s ETA ${formatEta(m.estimatedTimeRemaining, m.transferSpeed)} ${m.stage}\n`);
       }
     } else {
       const line = describeEvent(m);
