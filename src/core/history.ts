@@ -111,7 +111,7 @@ export class History {
     const r = this.db
       .prepare(
         `UPDATE jobs SET state = 'failed', result = 'interrupted', error_code = 'interrupted', error = ?,
-           ended_at = COALESCE(ended_at, ?)
+           stage = 'Failed: interrupted', ended_at = COALESCE(ended_at, ?)
          WHERE state IN ('queued', 'running', 'paused')`,
       )
       .run(INTERRUPTED_MESSAGE, Date.now());
@@ -266,5 +266,6 @@ export function rowToJob(r: JobRow): Job {
   if (r.target !== null) job.target = r.target;
   if (r.batch_id !== null) job.batchId = r.batch_id;
   if (r.image_sha256 !== null) job.sha256 = r.image_sha256;
+  if (r.avg_speed !== null && r.ended_at !== null) job.averageSpeed = r.avg_speed;
   return job;
 }

@@ -285,7 +285,7 @@ export class JobManager {
           const message = e instanceof Error ? e.message : String(e);
           job.finish('failed', { code: 'internal', message });
           this.deps.emit({ type: 'flash_failed', jobId: job.jobId, deviceId: job.deviceId, error: message, reason: 'error', code: 'internal', timestamp: Date.now() });
-          this.deps.history.update(job.jobId, { state: 'failed', result: 'failed', error: message, error_code: 'internal', ended_at: Date.now() });
+          this.deps.history.update(job.jobId, { state: 'failed', result: 'failed', error: message, error_code: 'internal', ended_at: Date.now(), stage: job.stage });
         }
       })
       .finally(() => {
@@ -298,7 +298,7 @@ export class JobManager {
 
   /** Bookkeeping after a job ended (ran, or never started). */
   private ended(job: ActiveJob, ran: boolean): void {
-    if (!ran) this.deps.history.update(job.jobId, { state: job.state, result: job.state, error: job.error ?? null, error_code: job.errorCode ?? null, ended_at: job.endedAt ?? Date.now() });
+    if (!ran) this.deps.history.update(job.jobId, { state: job.state, result: job.state, error: job.error ?? null, error_code: job.errorCode ?? null, ended_at: job.endedAt ?? Date.now(), stage: job.stage });
     void job.spec.release().catch(() => undefined);
     const device = this.deps.registry.get(job.deviceId);
     if (ran && job.state !== 'cancelled') {

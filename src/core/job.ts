@@ -100,10 +100,11 @@ export class ActiveJob {
     return round1(this.lastProgress);
   }
 
-  /** Mark the job ended (the caller emits the event and writes history). */
+  /** Mark the job ended (the caller emits the event and writes history); the stage says how it ended. */
   finish(state: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): void {
     this.state = state;
     this.endedAt = Date.now();
+    this.stage = finalStage(state, error?.message);
     this.meter.pause();
     if (state === 'completed') this.totalBytes = Math.max(this.totalBytes, this.bytesTransferred);
     if (error) {
@@ -138,8 +139,17 @@ export class ActiveJob {
     if (this.spec.imageBytes !== undefined) job.imageBytes = this.spec.imageBytes;
     if (this.spec.batchId !== undefined) job.batchId = this.spec.batchId;
     if (this.sha256 !== undefined) job.sha256 = this.sha256;
+    // An ended job's speed over its active (unpaused) time: what a finished card shows instead of a live speed.
+    if (this.endedAt !== undefined && this.startedAt !== undefined) job.averageSpeed = Math.round(this.meter.averageSpeed());
     return job;
   }
+}
+
+/** The stage of an ended job: `Completed`, `Failed: why`, `Cancelled` — never the step it was on. */
+export function finalStage(state: 'completed' | 'failed' | 'cancelled', why?: string): string {
+  if (state === 'completed') return 'Completed';
+  if (state === 'cancelled') return 'Cancelled';
+  return `Failed: ${why ?? 'see the job log'}`;
 }
 
 function round1(n: number): number {
