@@ -60,6 +60,8 @@ export interface Job {
   sha256?: string;
   /** Additive: 1-based place in the station's queue while `queued` (what `flash_queued` last said). */
   queuePosition?: number;
+  /** Additive: an ended job's average speed in bytes/s over its active time (paused time not counted). */
+  averageSpeed?: number;
 }
 
 // ---- server → client: the original seven (field for field as the guide) ----

@@ -57,6 +57,7 @@ export const jobSchema: Schema = object(
     batchId: str,
     sha256: str,
     queuePosition: { type: 'integer', minimum: 1 },
+    averageSpeed: nonNeg,
   },
   [
     'jobId', 'deviceId', 'state', 'stage', 'progress', 'bytesTransferred', 'totalBytes', 'transferSpeed',

@@ -85,7 +85,14 @@ export function App({ initialToken }: { initialToken: string }) {
         </nav>
         <span className="head-status" data-status={snapshot.status}>
           <span className="conn-dot" aria-hidden="true" /> {snapshot.status === 'connected' ? `station ${snapshot.station.version}` : snapshot.status}
-          {snapshot.status === 'connected' && !snapshot.station.authenticated ? ' · read-only (no token)' : ''}
+          {snapshot.status === 'connected' && !snapshot.station.authenticated ? (
+            <>
+              {' · watching only — '}
+              <a href="#/settings">add the token</a>
+            </>
+          ) : (
+            ''
+          )}
         </span>
         <button
           type="button"
@@ -93,7 +100,15 @@ export function App({ initialToken }: { initialToken: string }) {
           onClick={() => setTheme(nextTheme(theme, systemDark()))}
           title="Switch between light and dark"
         >
-          {(theme === 'system' ? (systemDark() ? 'dark' : 'light') : theme) === 'dark' ? '☀ Light theme' : '☾ Dark theme'}
+          {(theme === 'system' ? (systemDark() ? 'dark' : 'light') : theme) === 'dark' ? (
+            <>
+              ☀<span className="theme-label"> Light theme</span>
+            </>
+          ) : (
+            <>
+              ☾<span className="theme-label"> Dark theme</span>
+            </>
+          )}
         </button>
       </header>
       <main id="main" tabIndex={-1}>

@@ -14,6 +14,13 @@ export interface JobCardProps {
 
 const ACTIVE = new Set(['queued', 'running', 'paused']);
 
+/** An ended job's average speed: the station's figure (active time only), else bytes over wall time. */
+export function averageSpeed(job: ActiveJob): number {
+  if (job.averageSpeed !== undefined) return job.averageSpeed;
+  if (job.startedAt === undefined || job.endedAt === undefined || job.endedAt <= job.startedAt) return 0;
+  return job.bytesTransferred / ((job.endedAt - job.startedAt) / 1000);
+}
+
 function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
@@ -57,35 +64,49 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
           <dt>Progress</dt>
           <dd>{formatPercent(job.progress)}</dd>
         </div>
-        <div>
-          <dt>Speed</dt>
-          <dd>{job.state === 'running' ? formatSpeed(job.transferSpeed) : '—'}</dd>
-        </div>
-        <div>
-          <dt>ETA</dt>
-          <dd>{job.state === 'running' && job.estimatedTimeRemaining > 0 ? formatDuration(job.estimatedTimeRemaining) : '—'}</dd>
-        </div>
+        {active ? (
+          <>
+            <div>
+              <dt>Speed</dt>
+              <dd>{job.state === 'running' ? formatSpeed(job.transferSpeed) : '—'}</dd>
+            </div>
+            <div>
+              <dt>ETA</dt>
+              <dd>{job.state === 'running' && job.estimatedTimeRemaining > 0 ? formatDuration(job.estimatedTimeRemaining) : '—'}</dd>
+            </div>
+          </>
+        ) : (
+          <>
+            <div>
+              <dt>Avg speed</dt>
+              <dd>{formatSpeed(averageSpeed(job))}</dd>
+            </div>
+            <div>
+              <dt>Took</dt>
+              <dd>{job.startedAt && job.endedAt ? formatDuration((job.endedAt - job.startedAt) / 1000) : '—'}</dd>
+            </div>
+          </>
+        )}
         <div>
           <dt>Bytes</dt>
           <dd>{formatJobBytes(job)}</dd>
         </div>
       </dl>
-      <p className="job-stage">
-        {job.state === 'queued'
-          ? job.queuePosition !== undefined
-            ? `Waiting — position ${job.queuePosition} in the queue`
-            : 'Waiting for the device or a free slot'
-          : active
-            ? cancelling
+      {active ? (
+        <p className="job-stage">
+          {job.state === 'queued'
+            ? job.queuePosition !== undefined
+              ? `Waiting — position ${job.queuePosition} in the queue`
+              : 'Waiting for the device or a free slot'
+            : cancelling
               ? 'Cancelling — ending the current transfer so the device stays responsive…'
-              : job.stage || '\u00a0'
-            : job.startedAt && job.endedAt
-              ? `Took ${formatDuration((job.endedAt - job.startedAt) / 1000)}`
-              : '\u00a0'}
-      </p>
+              : job.stage || '\u00a0'}
+        </p>
+      ) : null}
       {job.error && job.state !== 'cancelled' ? (
         <p className="job-error" role="alert">
-          {job.errorCode ? <code>{job.errorCode}</code> : null} {job.error}
+          {job.error}
+          {job.errorCode && job.errorCode !== 'interrupted' ? <small className="error-code"> ({job.errorCode})</small> : null}
         </p>
       ) : null}
       {actionError ? (
@@ -133,7 +154,7 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
 function looks(j: ActiveJob): string {
   return [
     j.state, j.stage, j.error, j.errorCode, j.target, j.queuePosition, j.startedAt, j.endedAt, formatPercent(j.progress),
-    j.state === 'running' ? formatSpeed(j.transferSpeed) : '', j.state === 'running' ? formatDuration(j.estimatedTimeRemaining) : '',
+    j.state === 'running' ? formatSpeed(j.transferSpeed) : '', j.state === 'running' ? formatDuration(j.estimatedTimeRemaining) : '', j.averageSpeed,
     formatJobBytes(j),
   ].join('\u0000');
 }

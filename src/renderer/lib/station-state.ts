@@ -163,11 +163,12 @@ export function reduce(state: StationState, message: ServerMessage): StationStat
     case 'flash_resumed':
       return withJob(state, message.jobId, message.deviceId, message.timestamp, (j) => ({ ...j, state: j.startedAt ? 'running' : 'queued' }));
     case 'flash_completed':
-      return finish(state, message.jobId, message.deviceId, message.timestamp, { state: 'completed', progress: 100, stage: 'Done' });
+      return finish(state, message.jobId, message.deviceId, message.timestamp, { state: 'completed', progress: 100, stage: 'Completed' });
     case 'flash_failed': {
       const cancelled = message.reason === 'cancelled';
       return finish(state, message.jobId, message.deviceId, message.timestamp, {
         state: cancelled ? 'cancelled' : 'failed',
+        stage: cancelled ? 'Cancelled' : `Failed: ${message.error}`,
         error: message.error,
         errorCode: message.code ?? (cancelled ? 'cancelled' : undefined),
       });

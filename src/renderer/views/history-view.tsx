@@ -132,6 +132,7 @@ export function HistoryView() {
           <RateChart rows={byImage} title="Success rate per image" />
         </div>
       </div>
+      <div className="table-scroll">
       <table className="table">
         <thead>
           <tr>
@@ -158,6 +159,7 @@ export function HistoryView() {
           ))}
         </tbody>
       </table>
+      </div>
     </section>
   );
 }

@@ -80,7 +80,8 @@ export function QueueView() {
       {jobs.length === 0 ? (
         <p className="empty">Nothing waiting or running.</p>
       ) : (
-        <table className="table">
+        <div className="table-scroll">
+      <table className="table">
           <thead>
             <tr>
               <th scope="col">#</th>
@@ -128,6 +129,7 @@ export function QueueView() {
             ))}
           </tbody>
         </table>
+      </div>
       )}
     </section>
   );

@@ -25,6 +25,7 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
   const [settingsMsg, setSettingsMsg] = useState<string | null>(null);
   const [reveal, setReveal] = useState(false);
   const [tokenMsg, setTokenMsg] = useState<string | null>(null);
+  const [pasted, setPasted] = useState('');
 
   useEffect(() => {
     stationFetch<unknown>('/api/settings', token)
@@ -108,8 +109,9 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
       <fieldset>
         <legend>Access token</legend>
         <p>
-          Tools and other browsers need this token to change anything (contract §4). Station version {snapshot.station.version || '—'};{' '}
-          {snapshot.station.authenticated ? 'this page is authenticated.' : 'this page is NOT authenticated — read-only.'}
+          Anyone who wants to start, pause or cancel jobs or change settings — another browser, a script, the command line —
+          needs this token; without it they can only watch. Station version {snapshot.station.version || '—'};{' '}
+          {snapshot.station.authenticated ? 'this page has the token.' : 'this page has no valid token, so it can only watch. Paste the token below.'}
         </p>
         <code className="token" aria-label="Token">
           {token ? (reveal ? token : '•'.repeat(Math.min(32, token.length))) : '(none)'}
@@ -123,6 +125,25 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
         <button type="button" className="btn small danger" onClick={() => void regenerate()}>
           Regenerate
         </button>
+        <form
+          className="token-entry"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const t = pasted.trim();
+            if (!t) return;
+            onToken(t);
+            setPasted('');
+            setTokenMsg('Token in use; the page reconnects with it.');
+          }}
+        >
+          <label>
+            Use another token{' '}
+            <input type="password" autoComplete="off" spellCheck={false} value={pasted} onChange={(e) => setPasted(e.target.value)} />
+          </label>{' '}
+          <button type="submit" className="btn small" disabled={!pasted.trim()}>
+            Use token
+          </button>
+        </form>
         {tokenMsg ? <p role="status">{tokenMsg}</p> : null}
       </fieldset>
       <fieldset>

@@ -54,6 +54,8 @@ describe('batch view', () => {
     const img = h.image('log.img', 2 << 20);
     const r = await h.station.startFlash({ deviceId: 'L1', partition: 'boot', image: img.path });
     await h.waitFor('flash_completed', (m) => m.jobId === r.jobId);
+    // An ended job carries its average speed (what its card shows instead of a live speed).
+    expect(h.station.job(r.jobId)?.averageSpeed).toBeGreaterThan(0);
     const live = h.of('flash_log', r.jobId).map((m) => m.message);
     expect(live.length).toBeGreaterThan(0);
     const logs = h.station.jobLogs?.([r.jobId, 'no-such-job'], 500) ?? {};
