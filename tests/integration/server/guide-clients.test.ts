@@ -53,11 +53,12 @@ async def simulate_flash():
             "deviceId": "TEST_DEVICE",
             "timestamp": int(time.time() * 1000)
         }))
-        # Collect what the station answered before leaving.
+        # Collect what the station answered before leaving (until it has been quiet for 2 s: on a busy machine its
+        # answers can trail the last frame by more than the half second this waited before).
         answers = []
         try:
             while True:
-                answers.append(json.loads(await asyncio.wait_for(websocket.recv(), 0.5)))
+                answers.append(json.loads(await asyncio.wait_for(websocket.recv(), 2.0)))
         except asyncio.TimeoutError:
             pass
         print(json.dumps([a["type"] + ":" + a.get("code", "") for a in answers]))
