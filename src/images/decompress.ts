@@ -1,4 +1,4 @@
-// Decompressing byte sources: gzip (node:zlib), xz (lzma-native, liblzma), zstd (zstd-napi's libzstd binding), bzip2
+// Decompressing byte sources: gzip (node:zlib), xz (the system liblzma, or lzma-native's), zstd (zstd-napi's libzstd binding), bzip2
 // (unbzip2-stream). Each failure names the format and says whether the file looks truncated or corrupt.
 import { createRequire } from 'node:module';
 import { Readable, type Duplex } from 'node:stream';

@@ -100,6 +100,7 @@ export async function* liblzmaDecompress(lib: Liblzma, input: AsyncIterable<Uint
   const it = input[Symbol.asyncIterator]();
   let slice: Uint8Array | null = null; // kept referenced while liblzma reads it
   let inputDone = false;
+  let calls = 0;
   /** Start decoding into outs[k] on the thread pool; resolves with liblzma's return and the bytes produced. */
   const start = async (k: number): Promise<{ ret: number; produced: number }> => {
     if (v.getBigUint64(8, true) === 0n && !inputDone) {
@@ -120,9 +121,13 @@ export async function* liblzmaDecompress(lib: Liblzma, input: AsyncIterable<Uint
     v.setBigUint64(24, outAt[k] ?? 0n, true);
     v.setBigUint64(32, BigInt(OUT_BYTES), true);
     const action = inputDone && v.getBigUint64(8, true) === 0n ? LZMA_FINISH : LZMA_RUN;
-    const ret = await new Promise<number>((resolve, reject) => {
-      lib.code.async(strm, action, (err: unknown, r: number) => (err ? reject(err as Error) : resolve(r)));
-    });
+    // The first call allocates the decoder's dictionary (8 MiB for xz -6): make it on this thread, so it lands in the
+    // main malloc arena rather than in a thread-pool thread's own arena, which would keep it resident beside the rest.
+    const ret = calls++ === 0
+      ? lib.code(strm, action)
+      : await new Promise<number>((resolve, reject) => {
+        lib.code.async(strm, action, (err: unknown, r: number) => (err ? reject(err as Error) : resolve(r)));
+      });
     return { ret, produced: OUT_BYTES - Number(v.getBigUint64(32, true)) };
   };
   let k = 0;
