@@ -144,8 +144,15 @@ async function versusAosp(): Promise<void> {
   const buildDir = join(work, 'build');
   mkdirSync(buildDir, { recursive: true });
   const define = { __FLASH_STATION_VERSION__: '"bench"' };
-  // Built as scripts/build.mjs builds dist/cli.js: split, so each command loads only its own modules.
-  await build({ entryPoints: { cli: join(root, 'src/cli/main.ts') }, outdir: buildDir, splitting: true, outExtension: { '.js': '.mjs' }, bundle: true, platform: 'node', format: 'esm', packages: 'external', define, logLevel: 'error', absWorkingDir: root });
+  // Built as scripts/build.mjs builds dist/cli.js: split, so each command loads only its own modules, with `ws` bundled.
+  const bundleWs = {
+    name: 'bundle-ws',
+    setup(b: { onResolve: (o: { filter: RegExp }, f: (a: { path: string }) => { path: string; external: boolean } | undefined) => void }) {
+      b.onResolve({ filter: /^[^./]/ }, (a) => (a.path === 'ws' || a.path.startsWith('ws/') ? undefined : { path: a.path, external: true }));
+    },
+  };
+  const banner = { js: "import { createRequire as __fsCreateRequire } from 'node:module';\nconst require = __fsCreateRequire(import.meta.url);" };
+  await build({ entryPoints: { cli: join(root, 'src/cli/main.ts') }, outdir: buildDir, splitting: true, outExtension: { '.js': '.mjs' }, bundle: true, platform: 'node', format: 'esm', plugins: [bundleWs], banner, define, logLevel: 'error', absWorkingDir: root });
   await build({ entryPoints: [join(root, 'bench/fastboot-host-entry.ts')], outfile: join(buildDir, 'entry.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', define, logLevel: 'error', absWorkingDir: root });
   const cliRun = join(buildDir, 'run-cli.mjs');
   writeFileSync(cliRun, `import { main } from './cli.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n`);
