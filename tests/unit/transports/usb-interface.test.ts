@@ -1,4 +1,6 @@
-// Finding the fastboot interface in USB descriptors, and naming the udev rule when Linux refuses access.
+// Finding the fastboot interface in USB descriptors, naming the udev rule when Linux refuses access, and that rule.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findFastbootInterface } from '../../../src/transports/usb-interface.js';
 import { UDEV_RULE_PATH, isPermissionError } from '../../../src/transports/usb-permissions.js';
@@ -78,5 +80,39 @@ describe('permissions', () => {
     expect(clampTransferSize(1)).toBe(16 * 1024);
     expect(clampTransferSize(10 * 1024 * 1024)).toBe(1024 * 1024);
     expect(clampTransferSize(undefined)).toBe(1024 * 1024);
+  });
+});
+
+describe('the udev rule we ship', () => {
+  const rule = readFileSync(join(import.meta.dirname, '../../..', UDEV_RULE_PATH), 'utf8');
+  const lines = rule.split('\n').filter((l) => l.trim() && !l.startsWith('#'));
+  /** udev's glob for ENV{ID_USB_INTERFACES}: `*` any run, `?` one character. */
+  const matching = (interfaces: string): string[] =>
+    lines.filter((l) => {
+      const glob = /ENV\{ID_USB_INTERFACES\}=="([^"]+)"/.exec(l)?.[1];
+      if (!glob) return false;
+      const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+      return re.test(interfaces);
+    });
+
+  it('tags whole USB devices with a fastboot (ff4203) or DFU (fe01xx) interface uaccess, on any vendor', () => {
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const l of lines) {
+      expect(l).toMatch(/SUBSYSTEM=="usb"/);
+      expect(l).toMatch(/ENV\{DEVTYPE\}=="usb_device"/);
+      expect(l).toMatch(/TAG\+="uaccess"/);
+      expect(l).not.toMatch(/idVendor|MODE="0666"/);
+    }
+    // ID_USB_INTERFACES lists each interface as :CCSSPP: (usb_id builtin).
+    expect(matching(':ff4203:')).toHaveLength(1); // a bootloader in fastboot mode
+    expect(matching(':ff4201:ff4203:')).toHaveLength(1); // adb beside fastboot (fastbootd)
+    expect(matching(':0a0000:fe0101:')).toHaveLength(1); // DFU runtime
+    expect(matching(':fe0102:')).toHaveLength(1); // DFU mode
+    expect(matching(':ff4201:')).toHaveLength(0); // adb alone
+    expect(matching(':080650:')).toHaveLength(0); // a USB stick
+  });
+
+  it('loads before systemd applies uaccess (73-seat-late.rules)', () => {
+    expect(Number(/\/(\d+)-[^/]+\.rules$/.exec(UDEV_RULE_PATH)?.[1])).toBeLessThan(73);
   });
 });
