@@ -1,12 +1,12 @@
 // Discovery: the USB provider starts and stops cleanly on a machine without USB, attaches fastboot interfaces on
-// hotplug with serial or port ids; the network provider attaches a tcp: device, and after a reboot detaches it and
-// attaches it again once it answers.
+// hotplug with serial or port ids; the network provider attaches a tcp: or udp: device, and after a reboot detaches it
+// and attaches it again once it answers.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AttachedDevice, DeviceSink } from '../../../src/core/types.js';
 import { createNetworkProvider } from '../../../src/devices/network-provider.js';
 import { createUsbProvider, type WebUsbLike } from '../../../src/devices/usb-provider.js';
 import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
-import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../../../src/sim/index.js';
+import { FastbootSimDevice, SimUsbDevice, parseSimSpec, startUdpFace } from '../../../src/sim/index.js';
 import { testContext } from '../drivers/job-context.js';
 import { startTcpSim, tempDir } from '../drivers/sim-harness.js';
 import { until } from '../../helpers/until.js';
@@ -93,6 +93,31 @@ describe('network provider', () => {
       expect((await driver.describe(s.attached.get(id)!.link)).serial).toBe('NET001');
     } finally {
       await p.stop();
+      await sim.close();
+    }
+  });
+
+  it('attaches a udp: device, and after a reboot detaches it and attaches it again', async () => {
+    const sim = await startTcpSim('fastboot:NETU01?reboot-delay=300ms&partitions=boot:1M', tmp.path);
+    const face = await startUdpFace(sim.device, { port: 0 });
+    const id = `udp:127.0.0.1:${face.port}`;
+    const p = createNetworkProvider([id], { pollMs: 100, connectTimeoutMs: 1000 });
+    const s = sink();
+    await p.start(s);
+    try {
+      await until(() => s.attached.has(id));
+      const a = s.attached.get(id)!;
+      expect(a.device.transport).toBe('udp');
+      const driver = createFastbootDriver({ rebootWaitMs: 5000 });
+      expect((await driver.describe(a.link)).serial).toBe('NETU01');
+      await driver.run(a.link, { op: 'reboot', target: 'system' }, testContext());
+      await until(() => s.events.includes(`-${id}`));
+      await until(() => s.events.filter((e) => e === `+${id}`).length === 2, 10_000);
+      expect((await driver.describe(s.attached.get(id)!.link)).serial).toBe('NETU01');
+      expect(sim.device.stats.reboots).toBe(1);
+    } finally {
+      await p.stop();
+      await face.close();
       await sim.close();
     }
   });

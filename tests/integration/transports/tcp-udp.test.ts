@@ -110,6 +110,24 @@ describe('udp transport', () => {
     expect(peer.received.length).toBe(1);
   });
 
+  it('waits 500 ms before retransmitting when not told otherwise, and resends the same packet', async () => {
+    const peer = await startUdpPeer(okay);
+    cleanups.push(() => peer.close());
+    const link = createUdpLink('127.0.0.1', peer.port);
+    cleanups.push(() => link.close());
+    const t = await link.open();
+    peer.dropNext = 1;
+    const started = Date.now();
+    await t.write(enc('getvar:product'));
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(490);
+    expect(waited).toBeLessThan(2000);
+    expect(dec(await t.read(256))).toBe('INFOgot 14');
+    // Delivered once, though sent twice.
+    expect(peer.received.length).toBe(1);
+    expect(dec(peer.received[0] ?? new Uint8Array())).toBe('getvar:product');
+  });
+
   it('gives up after a bounded number of tries with a clear error', async () => {
     const peer = await startUdpPeer(() => []);
     cleanups.push(() => peer.close());
