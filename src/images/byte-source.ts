@@ -38,7 +38,10 @@ export function fileByteSource(path: string, start: number, size: number, descri
     try {
       return await fn(await mine);
     } catch (e) {
-      if (shared === mine) shared = null;
+      if (shared === mine) {
+        shared = null; // (a read failed: the next one opens the file again; this handle is closed, not left to GC)
+        void mine.then((fh) => fh.close()).catch(() => undefined);
+      }
       throw e;
     } finally {
       users--;

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import type { BlockSource } from '../core/types.js';
 import { FlashError } from '../core/errors.js';
 import { loadBmap } from './bmap.js';
+import { fileDataExtents } from './file-extents.js';
 import { tuneMalloc } from './malloc-tuning.js';
 import { fileByteSource, fileError, type ByteSource } from './byte-source.js';
 import { xzExpandedSize, zstdExpandedSize } from './container-size.js';
@@ -118,8 +119,10 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
           }
         }
       }
-      return new RawSource(bs, { size, description: describe(size), hash: ctx.hash, reopenable: true, mapped,
-        filePath: ctx.chain.length === 0 ? ctx.file : undefined });
+      const filePath = ctx.chain.length === 0 ? ctx.file : undefined;
+      // A raw file that is sparse on disk: its holes are known from the file system instead of read.
+      const extents = filePath ? await fileDataExtents(filePath, size) : undefined;
+      return new RawSource(bs, { size, description: describe(size), hash: ctx.hash, reopenable: true, mapped, filePath, extents });
     }
   }
 }

@@ -1,24 +1,21 @@
-// Raw images: stream the bytes, turn repeated-word blocks into fills, and ranges a .bmap leaves out into skips.
+// Raw images: stream the bytes, turn repeated-word blocks into fills, file holes into zero fills, and ranges a .bmap
+// leaves out into skips.
 import type { Chunk } from '../core/types.js';
 import type { ByteSource } from './byte-source.js';
 import { READ_BYTES } from './byte-source.js';
+import type { Extent } from './file-extents.js';
 import { HashedSource } from './hashed-source.js';
 import { SCAN_BLOCK, scanFills } from './hole-scan.js';
 import { SegmentList, hashFileInWorker } from './hash-worker.js';
+import { rawRegions, regionBytes, type RawRegion } from './raw-regions.js';
 
-/** The worker hash of a raw file: its bytes, with ranges a bmap leaves out hashed as zeros. */
-function rawOffload(path: string, size: number, mapped: ByteRange[] | undefined): () => Promise<string> {
+/** The worker hash of a raw file: its data regions read, holes and ranges a bmap leaves out hashed as zeros. */
+function rawOffload(path: string, regions: readonly RawRegion[]): () => Promise<string> {
   return () => {
     const segs = new SegmentList();
-    if (!mapped) segs.file(0, size);
-    else {
-      let pos = 0;
-      for (const r of mapped) {
-        segs.fill(0, r.start - pos);
-        segs.file(r.start, r.end - r.start);
-        pos = r.end;
-      }
-      segs.fill(0, size - pos);
+    for (const r of regions) {
+      if (r.kind === 'data') segs.file(r.start, r.end - r.start);
+      else segs.fill(0, r.end - r.start);
     }
     return hashFileInWorker(path, segs.done());
   };
@@ -39,39 +36,50 @@ export interface RawOptions {
   mapped?: ByteRange[];
   /** The image is this whole file (not inside a container): hash it in a worker thread. */
   filePath?: string;
+  /**
+   * The file's data extents (SEEK_DATA/SEEK_HOLE, taken when it was opened): its holes become zero fills without
+   * being read, here and in the worker hash. Undefined: read everything.
+   */
+  extents?: Extent[];
 }
 
 export class RawSource extends HashedSource {
   private readonly mapped: ByteRange[] | undefined;
+  private readonly regions: RawRegion[];
   readonly readAt?: (offset: number, length: number, signal?: AbortSignal) => Promise<Uint8Array>;
 
   constructor(
     private readonly bytes: ByteSource,
     o: RawOptions,
   ) {
-    const skipped = o.mapped ? o.size - o.mapped.reduce((s, r) => s + (r.end - r.start), 0) : 0;
+    const regions = rawRegions(o.size, o.mapped, o.extents);
     super({ size: o.size, blockSize: SCAN_BLOCK, description: o.description, reopenable: o.reopenable,
-      dataBytes: o.size - skipped, exact: false, hash: o.hash, offload: o.filePath ? rawOffload(o.filePath, o.size, o.mapped) : undefined });
+      dataBytes: regionBytes(regions, 'data'), exact: false, hash: o.hash,
+      offload: o.filePath ? rawOffload(o.filePath, regions) : undefined });
     this.mapped = o.mapped;
+    this.regions = regions;
     const readAt = bytes.readAt;
     if (readAt) this.readAt = (offset, length, signal) => readAt.call(bytes, offset, length, signal);
   }
 
   protected async *produce(signal: AbortSignal | undefined, lent: boolean): AsyncGenerator<Chunk> {
     let fills = 0;
-    const skipped = this.mapped ? this.size - this.mapped.reduce((s, r) => s + (r.end - r.start), 0) : 0;
+    // Data left once the fills found so far are taken out (holes and skips are never counted as data).
+    const mappedData = regionBytes(this.regions, 'data');
     const out: Chunk[] = [];
     const emit = function* (this: RawSource): Generator<Chunk> {
       for (const c of out) {
         if (c.kind === 'fill') {
           fills += c.length;
-          this.data = this.size - skipped - fills;
+          this.data = mappedData - fills;
         }
         yield c;
       }
       out.length = 0;
     }.bind(this);
-    if (this.mapped && this.readAt) {
+    if (this.bytes.readInto) {
+      yield* this.scanFile(signal, out, emit, lent);
+    } else if (this.mapped && this.readAt) {
       // Random access with a bmap: read only the mapped ranges.
       let pos = 0;
       for (const r of this.mapped) {
@@ -85,41 +93,59 @@ export class RawSource extends HashedSource {
         pos = r.end;
       }
       if (pos < this.size) yield { kind: 'skip', offset: pos, length: this.size - pos };
-    } else if (!this.mapped && this.bytes.readInto) {
-      yield* this.scanFile(signal, out, emit, lent);
     } else {
       yield* this.scanStream(signal, out, emit, lent);
     }
-    this.data = this.size - skipped - fills;
+    this.data = mappedData - fills;
     this.isExact = true;
   }
 
   /**
-   * Scan a file through two buffers (the next read overlaps the scan of the current one), reused while they hold only
-   * fills. Most of a sparse-looking raw image is zeros, and fresh buffers would fault in every page of it.
+   * Scan a file region by region: skips and holes cost no read; data is read through two buffers (the next read
+   * overlaps the scan of the current one), reused while they hold only fills. Most of a sparse-looking raw image is
+   * zeros, and fresh buffers would fault in every page of it.
    */
   private async *scanFile(signal: AbortSignal | undefined, out: Chunk[], emit: () => Generator<Chunk>, lent: boolean): AsyncGenerator<Chunk> {
     const readInto = this.bytes.readInto;
     if (!readInto) return;
-    const bufs = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
-    const read = (i: number, at: number): Promise<number> => readInto.call(this.bytes, bufs[i % 2] ?? bufs[0] as Buffer, at, signal);
-    let at = 0;
-    let i = 0;
-    let next: Promise<number> | null = this.size > 0 ? read(0, 0) : null;
-    while (next) {
-      const n = await next;
-      const cur = bufs[i % 2] as Buffer;
-      const nextAt = at + n;
-      next = nextAt < this.size && n > 0 ? read(i + 1, nextAt) : null;
-      next?.catch(() => undefined);
-      scanFills(cur.subarray(0, n), at, out);
-      // Data chunks are views of `cur` and belong to the consumer now: read into a fresh buffer next time. A buffer
-      // that held only fills is reused, so long zero runs cost no page faults.
-      if (!lent && out.some((c) => c.kind === 'data')) bufs[i % 2] = Buffer.allocUnsafe(READ_BYTES);
-      yield* emit();
-      if (n === 0) break;
-      at = nextAt;
-      i++;
+    // Reads of at most READ_BYTES, in order; a read's index in `reads` picks its buffer.
+    const reads: { at: number; n: number }[] = [];
+    const regionReads: number[] = []; // per region: index of its first read
+    for (const r of this.regions) {
+      regionReads.push(reads.length);
+      if (r.kind === 'data') for (let at = r.start; at < r.end; at += READ_BYTES) reads.push({ at, n: Math.min(READ_BYTES, r.end - at) });
+    }
+    const bufs: Buffer[] = [];
+    const read = (k: number): Promise<number> | null => {
+      const r = reads[k];
+      if (!r) return null;
+      let b = bufs[k % 2];
+      if (!b) bufs[k % 2] = b = Buffer.allocUnsafe(READ_BYTES);
+      const p = readInto.call(this.bytes, b.subarray(0, r.n), r.at, signal);
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = read(0);
+    let k = 0;
+    for (let ri = 0; ri < this.regions.length; ri++) {
+      const r = this.regions[ri] as RawRegion;
+      signal?.throwIfAborted();
+      if (r.kind !== 'data') {
+        // (not through `emit`: a hole is not data the scan found to be a fill)
+        yield r.kind === 'skip' ? { kind: 'skip', offset: r.start, length: r.end - r.start }
+          : { kind: 'fill', offset: r.start, length: r.end - r.start, value: 0 };
+        continue;
+      }
+      for (k = regionReads[ri] ?? k; k < reads.length && (reads[k]?.at ?? 0) < r.end; k++) {
+        const n = await (next as Promise<number>);
+        const cur = bufs[k % 2] as Buffer;
+        next = read(k + 1);
+        scanFills(cur.subarray(0, n), (reads[k] as { at: number }).at, out);
+        // Data chunks are views of `cur` and belong to the consumer now: read into a fresh buffer next time. A buffer
+        // that held only fills is reused, so long zero runs cost no page faults.
+        if (!lent && out.some((c) => c.kind === 'data')) bufs[k % 2] = Buffer.allocUnsafe(READ_BYTES);
+        yield* emit();
+      }
     }
   }
 
