@@ -1,5 +1,5 @@
 // A download counts exactly the piece's data bytes towards progress, in order, however its bytes are sliced; and
-// a cancel finishes the download with zeros so the device is left answering.
+// a cancel finishes the download with zeros so the device is left answering; when it cannot, the error says so.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Transport } from '../../../src/core/types.js';
@@ -90,5 +90,44 @@ describe('sendDownload', () => {
     expect(dev.expecting).toBe(0);
     expect(moved).toBe(3000);
     expect(dev.closed).toBe(false);
+  });
+
+  it('when the device stops taking bytes during a cancel, the error says the download was left half-sent and where', async () => {
+    const dev = new MemoryDevice();
+    const abort = new AbortController();
+    const write = dev.write.bind(dev);
+    dev.write = async (data) => {
+      if (abort.signal.aborted) throw new Error('device unplugged');
+      return write(data);
+    };
+    const logs: string[] = [];
+    const ctx = {
+      ...context((n) => {
+        if (n > 0) abort.abort();
+      }, abort),
+      log: (_level: string, text: string) => void logs.push(text),
+    };
+    const err = await sendDownload(new FastbootClient(dev, { timeoutMs: 1000 }), { length: 4000, dataBytes: 4000, bytes: slices([1000, 3000]), what: 'system_a, piece 1/2' }, ctx).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'cancelled' });
+    expect((err as Error).message).toMatch(/download of system_a, piece 1\/2 was left half-sent at byte 1000 of 4000 \(device unplugged\)/);
+    expect((err as Error).message).toMatch(/reboot the device into fastboot/);
+    expect(logs.some((l) => /left half-sent at byte 1000/.test(l))).toBe(true);
+    expect(dev.closed).toBe(true);
+  });
+
+  it('a transfer that fails part-way says how many bytes had gone and that the download was left half-sent', async () => {
+    const dev = new MemoryDevice();
+    const write = dev.write.bind(dev);
+    dev.write = async (data) => {
+      if (dev.received >= 2000) throw new Error('pipe broke');
+      return write(data);
+    };
+    const err = await sendDownload(new FastbootClient(dev, { timeoutMs: 1000 }), { length: 5000, dataBytes: 5000, bytes: slices([1000, 1000, 3000]), what: 'boot' }, context(() => undefined)).catch(
+      (e: unknown) => e,
+    );
+    expect((err as Error).message).toMatch(/2000 of 5000 bytes of boot had been sent; the download was left half-sent/);
+    expect(dev.closed).toBe(true);
   });
 });
