@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 // The guide's hook itself, rendered with React DOM, against a real `ws` server: connection state, jobs from the
-// snapshot and events, reconnect counting up to maxReconnectAttempts, clearJob, autoConnect, and the state after
-// the station comes back.
+// snapshot and events, reconnect counting up to maxReconnectAttempts, clearJob, autoConnect, desktop notifications,
+// and the state after the station comes back.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRoot, type Root } from 'react-dom/client';
 import { WebSocket as WsWebSocket } from 'ws';
@@ -107,6 +107,47 @@ describe('useFlashProgressWebSocket', () => {
     expect(hook().reconnectAttempts).toBe(0);
     expect(hook().activeJobs.get('j1')?.progress).toBe(80);
     expect(hook().activeJobs.get('j2')?.state).toBe('completed');
+  });
+
+  it('with enableNotifications, notifies on completion and failure (asking permission first); without, never', async () => {
+    const shown: Array<{ title: string; body: string | undefined }> = [];
+    let asked = 0;
+    class FakeNotification {
+      static permission: NotificationPermission = 'default';
+      static requestPermission = async (): Promise<NotificationPermission> => {
+        asked++;
+        FakeNotification.permission = 'granted';
+        return 'granted';
+      };
+      constructor(title: string, options?: NotificationOptions) {
+        shown.push({ title, body: options?.body });
+      }
+    }
+    const saved = (globalThis as { Notification?: unknown }).Notification;
+    (globalThis as { Notification?: unknown }).Notification = FakeNotification;
+    try {
+      const quiet = await fixture();
+      mount({ url: quiet.url });
+      await until(() => hook().isConnected, 'connected without notifications');
+      quiet.broadcast({ type: 'flash_completed', jobId: 'j1', deviceId: 'SIM0001', timestamp: Date.now() });
+      await until(() => hook().activeJobs.get('j1')?.state === 'completed', 'completed');
+      expect(shown).toEqual([]);
+      expect(asked).toBe(0);
+
+      const fx = await fixture();
+      mount({ url: fx.url, enableNotifications: true });
+      await until(() => asked === 1 && latest?.isConnected === true && hook().activeJobs.get('j1')?.state === 'running', 'connected with notifications');
+      fx.broadcast({ type: 'flash_progress', jobId: 'j1', deviceId: 'SIM0001', progress: 50, bytesTransferred: 500, totalBytes: 1000, transferSpeed: 1, estimatedTimeRemaining: 1, stage: 'x', timestamp: Date.now() });
+      fx.broadcast({ type: 'flash_completed', jobId: 'j1', deviceId: 'SIM0001', timestamp: Date.now() });
+      fx.broadcast({ type: 'flash_failed', jobId: 'j4', deviceId: 'SIM0001', error: 'USB connection lost', reason: 'error', timestamp: Date.now() });
+      await until(() => shown.length === 2, 'two notifications');
+      expect(shown).toEqual([
+        { title: 'Flash completed', body: 'Device SIM0001 — job j1' },
+        { title: 'Flash failed', body: 'Device SIM0001: USB connection lost' },
+      ]);
+    } finally {
+      (globalThis as { Notification?: unknown }).Notification = saved;
+    }
   });
 
   it('with autoConnect false waits for connect()', async () => {
