@@ -22,5 +22,7 @@ export function stageFor(step: LoadedStep, index: number, count: number): string
       return `Checking ${step.name} ${at}`;
     case 'require':
       return `Checking ${step.name} requirement ${at}`;
+    case 'update_super':
+      return `Updating the super partition table ${at}`;
   }
 }

@@ -69,7 +69,8 @@ export interface DeviceLink {
 
 /** A resolved plan step as a driver runs it. Images are already opened as BlockSources. */
 export type PlanStep =
-  | { op: 'flash'; partition: string; source: BlockSource; slot?: 'a' | 'b' | 'all' | 'current' }
+  /** `slot: 'other'` (additive): the slot that is not current, as `fastboot update` writes system_other.img; skipped without slots. */
+  | { op: 'flash'; partition: string; source: BlockSource; slot?: 'a' | 'b' | 'all' | 'current' | 'other' }
   | { op: 'erase'; partition: string }
   | { op: 'set_active'; slot: 'a' | 'b' }
   | { op: 'reboot'; target: 'system' | 'bootloader' | 'fastboot' | 'recovery' }
@@ -84,7 +85,13 @@ export type PlanStep =
       /** Additive: only when the device's `product` is this (android-info.txt `require-for-product:X`). */
       forProduct?: string;
     }
-  | { op: 'verify'; partition: string; source: BlockSource };
+  | { op: 'verify'; partition: string; source: BlockSource }
+  /**
+   * Additive: rewrite the logical-partition table of `super` from a liblp `super_empty.img` (AOSP `fastboot update`).
+   * The driver switches to userspace fastbootd first when needed, then sends `update-super:<name>[:wipe]`. The image
+   * is a few KiB, so the plan carries its bytes.
+   */
+  | { op: 'update_super'; image: Uint8Array; location: string; wipe: boolean };
 
 export interface JobContext {
   readonly jobId: string;

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { FlashError } from '../core/errors.js';
 import { parseAndroidInfo } from './android-info.js';
-import { fileByteSource, owned } from './byte-source.js';
+import { fileByteSource, owned, type ByteSource } from './byte-source.js';
 import { readSmall, zipImage } from './plan-images.js';
 import type { LoadedStep, PlanImage, Requirement } from './types.js';
 import { openZip, type ZipArchive } from './zip.js';
@@ -17,9 +17,33 @@ const UPDATE_ORDER = [
   'boot', 'init_boot', 'dtbo', 'dt', 'odm', 'odm_dlkm', 'product', 'pvmfw', 'recovery', 'system', 'system_dlkm',
   'system_ext', 'vbmeta', 'vbmeta_system', 'vbmeta_vendor', 'vendor', 'vendor_boot', 'vendor_dlkm', 'vendor_kernel_boot',
 ];
+/**
+ * The OS images of that table (AOSP `ImageType::Normal`): with dynamic partitions they are logical partitions, written
+ * from userspace fastbootd after `update-super`. The rest of the table is boot-critical, written first.
+ */
+const OS_IMAGES = new Set(['odm', 'odm_dlkm', 'product', 'system', 'system_dlkm', 'system_ext', 'vendor', 'vendor_dlkm']);
+/** Images for the slot that is not current (the table's secondary entries), with the partition they go to. */
+const SECONDARY: Record<string, string> = { system_other: 'system', vendor_other: 'vendor', boot_other: 'boot' };
 /** Images `fastboot update` treats specially; not flashed by name. */
-const SPECIAL = new Set(['system_other', 'super_empty', 'cache', 'userdata']);
+const SPECIAL = new Set(['system_other', 'vendor_other', 'boot_other', 'super_empty', 'cache', 'userdata']);
 const REBOOT_WAIT_MS = 90_000;
+
+/** In AOSP's table and not an OS image: written in the bootloader, before the switch to fastbootd. */
+function isBootCritical(part: string): boolean {
+  return UPDATE_ORDER.includes(part) && !OS_IMAGES.has(part);
+}
+
+/** A small entry's bytes (super_empty.img is a few KiB of liblp metadata). */
+async function readBytes(src: ByteSource, max: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const b of src.stream()) {
+    n += b.length;
+    if (n > max) throw new FlashError('image_invalid', `${src.description} is larger than ${max} bytes: not a super_empty image`);
+    parts.push(new Uint8Array(b)); // lent slice: copied
+  }
+  return Buffer.concat(parts);
+}
 
 export function isFactoryZip(zip: ZipArchive): boolean {
   return zip.entries.some((e) => /(^|\/)image-[^/]+\.zip$/i.test(e.name));
@@ -33,7 +57,10 @@ export interface FactoryPlan {
   close(): Promise<void>;
 }
 
-/** Plan a factory zip: require checks, bootloader, reboot, radio, reboot, the nested zip's images, wipe, reboot. */
+/**
+ * Plan a factory zip: require checks, bootloader, reboot, radio, reboot, the nested zip's images, wipe, reboot. With
+ * a super_empty.img the nested images split as AOSP `fastboot update` splits them (see the loop below).
+ */
 export async function planFactory(outer: ZipArchive, name: string): Promise<FactoryPlan> {
   const files = outer.entries.filter((e) => !e.isDirectory);
   const inner = files.find((e) => /(^|\/)image-[^/]+\.zip$/i.test(e.name));
@@ -94,17 +121,36 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
       rebootBootloader();
       steps.push(...afterRadio);
     }
-    const images = innerZip.entries
+    const all = innerZip.entries
       .filter((e) => !e.isDirectory && /^[^/]+\.img$/i.test(e.name))
-      .map((e) => ({ e, part: e.name.replace(/\.img$/i, '') }))
-      .filter(({ part }) => !SPECIAL.has(part));
+      .map((e) => ({ e, part: e.name.replace(/\.img$/i, '') }));
+    const images = all.filter(({ part }) => !SPECIAL.has(part));
     const rank = (p: string): number => {
       const i = UPDATE_ORDER.indexOf(p);
       return i < 0 ? UPDATE_ORDER.length : i;
     };
     images.sort((a, b) => rank(a.part) - rank(b.part) || a.part.localeCompare(b.part));
     if (images.length === 0) throw new FlashError('image_invalid', `${innerZip.description} holds no .img files`);
-    for (const { e, part } of images) flash(part, zipImage(innerZip, e.name, e.name, e.size));
+    const superEmpty = all.find(({ part }) => part === 'super_empty');
+    if (!superEmpty) {
+      for (const { e, part } of images) flash(part, zipImage(innerZip, e.name, e.name, e.size));
+    } else {
+      // Dynamic partitions (AOSP FlashAllTool): boot-critical images in the bootloader; then, from userspace
+      // fastbootd, the new logical-partition table (`update-super`, wiped: flash-all runs `fastboot -w update`), the
+      // OS images (each logical partition resized to its image by the flash step), and the other slot's images.
+      // Images outside AOSP's table go with the OS images: fastbootd writes physical partitions too, the bootloader
+      // cannot write logical ones.
+      for (const { e, part } of images.filter(({ part }) => isBootCritical(part))) flash(part, zipImage(innerZip, e.name, e.name, e.size));
+      const bytes = await readBytes(innerZip.entry(superEmpty.e.name), 4 << 20);
+      steps.push({ op: 'update_super', image: bytes, location: `${innerZip.description}!${superEmpty.e.name}`, wipe: true });
+      for (const { e, part } of images.filter(({ part }) => !isBootCritical(part))) flash(part, zipImage(innerZip, e.name, e.name, e.size));
+      const secondary = all.filter(({ part }) => Object.hasOwn(SECONDARY, part)).sort((a, b) => a.part.localeCompare(b.part));
+      for (const { e, part } of secondary) {
+        const image = zipImage(innerZip, e.name, e.name, e.size);
+        steps.push({ op: 'flash', partition: SECONDARY[part] ?? part, image, slot: 'other' });
+        declaredBytes += image.declaredSize ?? 0;
+      }
+    }
     steps.push({ op: 'erase', partition: 'userdata' }); // flash-all.sh runs `fastboot -w update`
     steps.push({ op: 'reboot', target: 'system' });
     return { name, steps, requirements, declaredBytes, close };

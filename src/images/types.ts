@@ -55,7 +55,7 @@ export interface PlanImage {
 
 /** A plan step before its image is opened. Every other op is already final (`PlanStep` of core/types.ts). */
 export type LoadedStep =
-  | { op: 'flash'; partition: string; image: PlanImage; slot?: 'a' | 'b' | 'all' | 'current' }
+  | { op: 'flash'; partition: string; image: PlanImage; slot?: 'a' | 'b' | 'all' | 'current' | 'other' }
   | { op: 'verify'; partition: string; image: PlanImage }
   | Exclude<PlanStep, { op: 'flash' } | { op: 'verify' }>;
 

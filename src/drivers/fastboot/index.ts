@@ -7,6 +7,7 @@ import { DOWNLOAD_CAP, parseNumber } from './protocol.js';
 import { openSession, type DriverTimeouts } from './session.js';
 import { runErase, runGetvar, runOem, runReboot, runRequire, runSetActive } from './steps.js';
 import { infoFrom, partitionsFrom } from './variables.js';
+import { runUpdateSuper } from './update-super.js';
 import { runVerify } from './verify.js';
 
 export { FastbootClient } from './client.js';
@@ -73,7 +74,8 @@ async function runStep(session: Awaited<ReturnType<typeof openSession>>, step: P
     case 'set_active':
       return runSetActive(session, step.slot, ctx);
     case 'reboot':
-      return runReboot(session, step.target, ctx);
+      await runReboot(session, step.target, ctx);
+      return;
     case 'wait_for_device':
       await ctx.waitForDevice(step.timeoutMs);
       return;
@@ -85,6 +87,8 @@ async function runStep(session: Awaited<ReturnType<typeof openSession>>, step: P
       return runRequire(session, step.name, step.values, ctx);
     case 'verify':
       return runVerify(session, step.partition, step.source, ctx);
+    case 'update_super':
+      return runUpdateSuper(session, step.image, step.location, step.wipe, ctx);
   }
 }
 

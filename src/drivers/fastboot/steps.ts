@@ -1,5 +1,5 @@
 // Every plan step other than flash and verify: erase, set_active, reboot (and wait), oem, getvar, require.
-import type { JobContext, PlanStep } from '../../core/types.js';
+import type { DeviceLink, JobContext, PlanStep } from '../../core/types.js';
 import { FlashError, isFlashError } from '../../core/errors.js';
 import { checkPartitionName } from './protocol.js';
 import type { Session } from './session.js';
@@ -26,8 +26,11 @@ const REBOOT_COMMAND = {
   recovery: 'reboot-recovery',
 } as const;
 
-/** Reboots; into the bootloader or fastbootd it waits until the same device is back and answers again. */
-export async function runReboot(session: Session, target: keyof typeof REBOOT_COMMAND, ctx: JobContext): Promise<void> {
+/**
+ * Reboots; into the bootloader or fastbootd it waits until the same device is back and answers again, and returns
+ * the link it came back on (undefined for `system` and `recovery`, which it does not wait for).
+ */
+export async function runReboot(session: Session, target: keyof typeof REBOOT_COMMAND, ctx: JobContext): Promise<DeviceLink | undefined> {
   const command = REBOOT_COMMAND[target];
   ctx.stage(target === 'system' ? 'Rebooting' : `Rebooting into ${target}`);
   try {
@@ -43,7 +46,9 @@ export async function runReboot(session: Session, target: keyof typeof REBOOT_CO
     ctx.stage(`Waiting for the device to come back in ${target === 'bootloader' ? 'the bootloader' : 'fastbootd'}`);
     const link = await ctx.waitForDevice(session.timeouts.rebootWaitMs);
     await link.open(ctx.signal);
+    return link;
   }
+  return undefined;
 }
 
 export async function runOem(session: Session, command: string, ctx: JobContext): Promise<void> {

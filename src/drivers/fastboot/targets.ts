@@ -1,8 +1,8 @@
-// Which partitions a step really writes: slot suffixes from has-slot / current-slot (`_a`, `_b`, both or current).
+// Which partitions a step really writes: slot suffixes from has-slot / current-slot (`_a`, `_b`, both, current, other).
 import { FlashError } from '../../core/errors.js';
 import type { Session } from './session.js';
 
-export type SlotChoice = 'a' | 'b' | 'all' | 'current' | undefined;
+export type SlotChoice = 'a' | 'b' | 'all' | 'current' | 'other' | undefined;
 
 /** Pure rule: partitions to write, given what the device says about slots. */
 export function resolveTargets(
@@ -12,6 +12,8 @@ export function resolveTargets(
 ): { targets: string[]; note?: string } {
   if (/_[ab]$/.test(partition) && device.hasSlot !== true) return { targets: [partition] };
   if (device.hasSlot !== true) {
+    // `fastboot update` skips the secondary images (system_other.img, …) on devices without slots.
+    if (slot === 'other') return { targets: [], note: `${partition} has no A/B slots on this device; an image for the other slot is skipped` };
     if (slot === 'a' || slot === 'b' || slot === 'all') {
       return { targets: [partition], note: `${partition} has no A/B slots on this device; writing ${partition} itself` };
     }
@@ -25,6 +27,12 @@ export function resolveTargets(
       'slot_unknown',
       `${partition} has A/B slots but the device does not report current-slot; choose slot a, b or all for this step`,
     );
+  }
+  if (slot === 'other') {
+    if (current !== 'a' && current !== 'b') {
+      throw new FlashError('slot_unknown', `${partition} has A/B slots but the device reports current-slot "${current}"; the other slot is not known`);
+    }
+    return { targets: [`${partition}_${current === 'a' ? 'b' : 'a'}`] };
   }
   return { targets: [`${partition}_${current}`] };
 }

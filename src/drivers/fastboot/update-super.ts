@@ -1,0 +1,59 @@
+// The update_super step: to userspace fastbootd if needed, download super_empty.img, then `update-super:NAME[:wipe]`.
+import type { JobContext } from '../../core/types.js';
+import { FlashError, isFlashError } from '../../core/errors.js';
+import { sendDownload } from './download.js';
+import { openSession, type Session } from './session.js';
+import { runReboot } from './steps.js';
+
+/** Largest super_empty image accepted: liblp metadata is at most a few hundred KiB (geometry + one metadata copy). */
+const MAX_SUPER_EMPTY = 4 * 1024 * 1024;
+
+/**
+ * Rewrites the logical-partition table the way AOSP `fastboot update` does. Only userspace fastbootd knows
+ * `update-super`, so a device in the bootloader is rebooted there first (`reboot-fastboot`, then wait for the same
+ * serial). The super partition's name is the device's `super-partition-name` (`super` when it does not say).
+ */
+export async function runUpdateSuper(session: Session, image: Uint8Array, location: string, wipe: boolean, ctx: JobContext): Promise<void> {
+  const { signal } = ctx;
+  if (image.length === 0 || image.length > MAX_SUPER_EMPTY) {
+    throw new FlashError(
+      'image_invalid',
+      `${location} is ${image.length} bytes: not a super_empty image (liblp metadata of at most ${MAX_SUPER_EMPTY} bytes); nothing was sent`,
+    );
+  }
+  let s = session;
+  if (!(await s.isUserspace(signal))) {
+    ctx.log('info', 'The logical partitions are written from userspace fastbootd: rebooting there first');
+    const link = await runReboot(s, 'fastboot', ctx);
+    if (!link) throw new FlashError('internal', 'rebooting into fastbootd returned no link');
+    s = await openSession(link, s.timeouts, signal);
+    if (!(await s.isUserspace(signal))) {
+      throw new FlashError(
+        'command_failed',
+        'The device came back from "reboot-fastboot" but is not in userspace fastbootd (is-userspace is not "yes"), so it ' +
+          'cannot update the logical partitions. Its bootloader and boot images may already be written; the OS images were not.',
+      );
+    }
+  }
+  const name = (await s.client.getvar('super-partition-name', signal)) ?? 'super';
+  ctx.stage(`Updating the ${name} partition table${wipe ? ' (wiping the logical partitions)' : ''}`);
+  const chunks = (async function* () {
+    yield image;
+  })();
+  await sendDownload(s.client, { length: image.length, dataBytes: image.length, bytes: chunks, what: location }, ctx);
+  const command = `update-super:${name}${wipe ? ':wipe' : ''}`;
+  try {
+    await s.client.okay(command, { signal, timeoutMs: s.timeouts.writeMs });
+  } catch (e) {
+    if (isFlashError(e) && e.code === 'command_failed') {
+      throw new FlashError(
+        'command_failed',
+        `${e.message}. The device did not accept ${location} as the logical-partition table of ${name}; none of the ` +
+          'OS images (system, vendor, product, …) was written. Use the super_empty.img of a factory image built for this device.',
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+  ctx.log('info', `${name}: logical-partition table updated from ${location}${wipe ? ' (wiped)' : ''}`);
+}
