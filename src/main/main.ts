@@ -7,7 +7,8 @@ import { launchStation, defaultDataDir, type LaunchedStation } from '../server/l
 import { parseDesktopArgs } from './args.js';
 import { imageDialogHandler } from './image-dialog.js';
 import { hardenContents, hardenSession, OPEN_IMAGE_CHANNEL, secureWebPreferences } from './security.js';
-import { StationTray, type TrayStatus } from './tray.js';
+import { mustAskBeforeQuit, quitQuestion, trayStatusOf, unfinishedJobs, type TrayStatus } from './station-status.js';
+import { StationTray } from './tray.js';
 import { captureWindowState, MIN_SIZE, restoreWindowState } from './window-state.js';
 import { WindowStore } from './window-store.js';
 
@@ -42,18 +43,11 @@ if (!app.requestSingleInstanceLock()) {
 }
 
 function activeJobs(): number {
-  return station ? station.station.jobs().filter((j) => j.state === 'running' || j.state === 'paused' || j.state === 'queued').length : 0;
+  return station ? unfinishedJobs(station.station.jobs()) : 0;
 }
 
 function trayStatus(): TrayStatus {
-  const jobs = station?.station.jobs() ?? [];
-  return {
-    devices: station?.station.devices().length ?? 0,
-    running: jobs.filter((j) => j.state === 'running').length,
-    queued: jobs.filter((j) => j.state === 'queued' || j.state === 'paused').length,
-    failed: jobs.filter((j) => j.state === 'failed').length,
-    url: station?.url ?? '',
-  };
+  return trayStatusOf(station?.station.jobs() ?? [], station?.station.devices().length ?? 0, station?.url ?? '');
 }
 
 async function launch(): Promise<LaunchedStation> {
@@ -130,7 +124,7 @@ function showWindow(): void {
   win.on('unmaximize', saveSoon);
   win.on('close', (event) => {
     saveState();
-    if (quitConfirmed || activeJobs() === 0) return;
+    if (!mustAskBeforeQuit(activeJobs(), quitConfirmed)) return;
     event.preventDefault();
     void confirmQuit();
   });
@@ -146,16 +140,7 @@ function showWindow(): void {
 async function confirmQuit(): Promise<void> {
   if (asking) return;
   asking = true;
-  const n = activeJobs();
-  const options = {
-    type: 'warning' as const,
-    buttons: ['Keep flashing', 'Cancel jobs and quit'],
-    defaultId: 0,
-    cancelId: 0,
-    title: 'Jobs are running',
-    message: `${n} job${n === 1 ? ' is' : 's are'} still running or waiting.`,
-    detail: 'Quitting cancels them cleanly between transfers; a cancelled partition is left partly written and must be flashed again.',
-  };
+  const options = quitQuestion(activeJobs());
   const { response } = win ? await dialog.showMessageBox(win, options) : await dialog.showMessageBox(options);
   asking = false;
   if (response === 1) {
@@ -165,7 +150,7 @@ async function confirmQuit(): Promise<void> {
 }
 
 app.on('before-quit', (event) => {
-  if (quitConfirmed || activeJobs() === 0) {
+  if (!mustAskBeforeQuit(activeJobs(), quitConfirmed)) {
     quitConfirmed = true;
     return;
   }

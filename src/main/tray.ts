@@ -1,18 +1,6 @@
 // The tray icon: a tooltip and a menu with the station's status (devices, running and queued jobs), Show and Quit.
 import { Menu, Tray, nativeImage } from 'electron';
-
-export interface TrayStatus {
-  devices: number;
-  running: number;
-  queued: number;
-  failed: number;
-  url: string;
-}
-
-export function statusLine(s: TrayStatus): string {
-  const jobs = s.running || s.queued ? `${s.running} flashing, ${s.queued} waiting` : 'idle';
-  return `Flash Station — ${s.devices} device${s.devices === 1 ? '' : 's'}, ${jobs}${s.failed ? `, ${s.failed} failed` : ''}`;
-}
+import { statusLine, type TrayStatus } from './station-status.js';
 
 export class StationTray {
   private readonly tray: Tray;
