@@ -6,6 +6,7 @@ import type { FastbootSimDevice } from './device.js';
 import type { ByteReader } from './download-store.js';
 import type { PartitionFile } from './partition-store.js';
 import { isSparse, parseSparse, SparseError } from './sparse.js';
+import { updateSuper } from './update-super.js';
 import { allVariables, getVar, visiblePartitions } from './variables.js';
 
 type Dev = FastbootSimDevice;
@@ -367,6 +368,7 @@ const COMMANDS: Record<string, Handler> = {
   'resize-logical-partition': resizeLogical,
   'create-logical-partition': createLogical,
   'delete-logical-partition': deleteLogical,
+  'update-super': updateSuper,
   reboot: rebootTo('bootloader'),
   'reboot-bootloader': rebootTo('bootloader'),
   'reboot-fastboot': rebootTo('fastbootd'),
