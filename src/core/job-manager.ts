@@ -5,6 +5,7 @@ import type { Job, ServerMessage } from '../protocol/messages.js';
 import { Batches } from './batches.js';
 import type { Clock } from './clock.js';
 import { FlashError } from './errors.js';
+import { HashRecords, type HashRecordsOptions } from './hash-records.js';
 import { rowToJob, type History } from './history.js';
 import type { ImageBackend } from './image-backend.js';
 import { ActiveJob } from './job.js';
@@ -23,7 +24,12 @@ export interface JobManagerDeps {
   emit(message: ServerMessage): void;
   settings(): Settings;
   clock: Clock;
+  /** How long record hashes are followed after their job (and, `closeWaitMs`, on close: default 15 s). */
+  hashes?: HashRecordsOptions & { closeWaitMs?: number };
 }
+
+/** On close, how long the hashes of completed jobs still underway are awaited before history records them as missing. */
+const HASH_CLOSE_WAIT_MS = 15_000;
 
 export interface StartOptions {
   ruleId?: string;
@@ -38,11 +44,14 @@ export class JobManager {
   private readonly counters = new Map<string, PortCounter>();
   private readonly scheduler: Scheduler;
   readonly stationBucket: TokenBucket;
+  /** Completed jobs' image hashes still being computed. */
+  readonly hashes: HashRecords;
   private closing = false;
   bytesFlashed = 0;
 
   constructor(private readonly deps: JobManagerDeps) {
     this.stationBucket = new TokenBucket(deps.settings().stationBytesPerSecond, deps.clock);
+    this.hashes = new HashRecords(deps.history, deps.emit, deps.hashes);
     this.scheduler = new Scheduler(deps.registry, () => deps.settings().slotLimit, {
       start: (item) => this.run(item),
       queued: (item, position) => this.queuedAt(item, position),
@@ -233,6 +242,8 @@ export class JobManager {
     const active = [...this.jobs.values()].filter((j) => j.active).map((j) => j.done);
     const timeout = new Promise((r) => setTimeout(r, 10_000).unref());
     await Promise.race([Promise.all(active), timeout]);
+    // Hashes of completed jobs still underway: a bounded wait, then history says which were not recorded.
+    await this.hashes.close(this.deps.hashes?.closeWaitMs ?? HASH_CLOSE_WAIT_MS);
     this.stationBucket.dispose();
   }
 
@@ -279,6 +290,7 @@ export class JobManager {
       stationBucket: this.stationBucket,
       clock: this.deps.clock,
       countBytes: (n) => (this.bytesFlashed += n),
+      hashes: this.hashes,
     })
       .catch((e: unknown) => {
         if (job.active) {

@@ -5,7 +5,8 @@ import type { FlashProgressMessage, LogLevel, ServerMessage } from '../protocol/
 import type { Clock } from './clock.js';
 import { sleep } from './clock.js';
 import { FlashError, toFlashError } from './errors.js';
-import type { History, ImageRecord } from './history.js';
+import type { PendingImage, HashRecords } from './hash-records.js';
+import type { History } from './history.js';
 import type { ActiveJob } from './job.js';
 import { releaseSource } from './job-spec.js';
 import { ProgressPacer } from './progress-pacer.js';
@@ -24,6 +25,8 @@ export interface RunnerDeps {
   clock: Clock;
   /** Data bytes that reached a device, station-wide (metrics). */
   countBytes(n: number): void;
+  /** Where a completed job's image hashes are followed until they are ready. */
+  hashes: HashRecords;
 }
 
 const MAX_LOG_ROWS = 2000;
@@ -170,9 +173,9 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
       history.stageEnded(job.jobId, i, Date.now(), job.stepBytes);
     }
 
-    const written = await imageRecords(steps, opened, signal);
-    if (written.length === 1) job.sha256 = written[0]?.sha256;
-    history.update(job.jobId, { images_json: JSON.stringify(written) });
+    // The device work is done: the job completes now. Record hashes still underway (a worker thread reading the
+    // file at nice 10) land in history and on the job when ready; ones already known are in the record at once.
+    await deps.hashes.follow(job, pendingImages(steps, opened));
     // The last progress frame says 100 (still within ≤ 10 frames/s), then the job completes.
     if (job.bytesTransferred > job.totalBytes) job.totalBytes = job.bytesTransferred;
     final = true;
@@ -227,39 +230,23 @@ function toPlanStep(step: LoadedStep, source: BlockSource | undefined): PlanStep
   return step;
 }
 
-/** A hash already underway (a worker thread, behind the transfer at a lower priority) is awaited this long at most. */
-const HASH_WAIT_MS = 60_000;
-
-/** What each flash step wrote, with the SHA-256 the image pipeline computed while it streamed. */
-async function imageRecords(steps: LoadedStep[], opened: Array<BlockSource | undefined>, signal: AbortSignal): Promise<ImageRecord[]> {
-  const out: ImageRecord[] = [];
+/** What each flash step wrote, with the SHA-256 the image pipeline computes (or computed) while it streamed. */
+function pendingImages(steps: LoadedStep[], opened: Array<BlockSource | undefined>): PendingImage[] {
+  const out: PendingImage[] = [];
   for (const [i, step] of steps.entries()) {
     const source = opened[i];
     if (step.op !== 'flash' || !source) continue;
-    const record: ImageRecord = { partition: step.partition, location: step.image.location, size: source.size, dataBytes: source.dataBytes };
-    // sha256() resolves once the source was read to the end; do not wait on one a driver did not finish. A hash that
-    // is underway (hashStarted) is awaited: on a busy machine its low-priority worker may finish well after the
-    // transfer, and a fixed short wait dropped it from the record.
-    const sha = await within(source.sha256().catch(() => undefined), source.hashStarted ? HASH_WAIT_MS : 500, signal);
-    if (sha) record.sha256 = sha;
-    out.push(record);
+    let hash: Promise<string>;
+    try {
+      hash = source.sha256();
+    } catch (e) {
+      hash = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    out.push({
+      record: { partition: step.partition, location: step.image.location, size: source.size, dataBytes: source.dataBytes },
+      hash,
+      started: source.hashStarted ?? false,
+    });
   }
   return out;
-}
-
-/** `p`'s value, or undefined once `ms` pass or `signal` aborts (a station closing does not wait for a hash). */
-function within<T>(p: Promise<T | undefined>, ms: number, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.race([p, Promise.resolve(undefined)]);
-  return new Promise((resolve) => {
-    const done = (v: T | undefined): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', stop);
-      resolve(v);
-    };
-    const stop = (): void => done(undefined);
-    const timer = setTimeout(stop, ms);
-    timer.unref();
-    signal.addEventListener('abort', stop, { once: true });
-    void p.then(done);
-  });
 }

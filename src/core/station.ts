@@ -10,7 +10,7 @@ import { ExternalJobs } from './external-jobs.js';
 import { History, rowToJob, type ImageRecord } from './history.js';
 import { analytics, toCsv } from './history-export.js';
 import { defaultImageBackend, type ImageBackend } from './image-backend.js';
-import { JobManager } from './job-manager.js';
+import { JobManager, type JobManagerDeps } from './job-manager.js';
 import { SettingsStore, type Settings } from './settings.js';
 import type {
   AnalyticsQuery,
@@ -41,6 +41,8 @@ export interface StationOptions {
   /** The image pipeline; tests may pass their own. */
   images?: ImageBackend;
   clock?: Clock;
+  /** How long completed jobs' record hashes are followed (defaults: 10 min once started; 15 s on close). */
+  hashes?: JobManagerDeps['hashes'];
 }
 
 export interface Station extends StationApi {
@@ -61,6 +63,7 @@ export async function createStation(options: StationOptions): Promise<Station> {
   const jobs = new JobManager({
     registry, history, images: options.images ?? defaultImageBackend, emit: bus.emit,
     settings: () => settings.get(), clock: options.clock ?? systemClock,
+    ...(options.hashes ? { hashes: options.hashes } : {}),
   });
   const external = new ExternalJobs(history, (id) => jobs.has(id) || (history.row(id)?.external === 0));
   const auto = new AutoFlash(registry, jobs, () => settings.get());

@@ -63,7 +63,9 @@ describe('plans on a simulated device', () => {
     ]);
     expect(detail.stages.map((s) => s.bytes)).toEqual([2 << 20, 0, 0, 5 << 20]);
     expect(detail.job.target).toBe('two partitions');
-    expect(detail.images?.map((i) => [i.partition, i.size, i.sha256])).toEqual([
+    // The record hashes follow the completion (they are not on the job's critical path).
+    await until(() => (station!.jobDetail(r.jobId)?.images ?? []).every((i) => i.sha256 !== undefined), 30_000, 'the image hashes');
+    expect(station.jobDetail(r.jobId)?.images?.map((i) => [i.partition, i.size, i.sha256])).toEqual([
       ['boot', boot.length, createHash('sha256').update(boot).digest('hex')],
       ['system', system.length, createHash('sha256').update(system).digest('hex')],
     ]);

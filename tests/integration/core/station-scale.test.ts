@@ -75,6 +75,7 @@ describe('Station at scale', () => {
     for (const id of ['Q1', 'Q2', 'Q3', 'Q4']) {
       expect(readFileSync(h.provider.partitionFile(id, 'boot')).subarray(0, img.data.length).equals(img.data)).toBe(true);
     }
+    await until(() => r.jobIds.every((id) => h!.station.job(id)?.sha256 !== undefined), 30_000, 'the image hashes');
     expect(r.jobIds.map((id) => h!.station.job(id)?.sha256)).toEqual([img.sha256, img.sha256, img.sha256, img.sha256]);
     const taken = ['Q3', 'Q4'].map((id) => h!.events.findIndex((m) => m.type === 'device_updated' && m.device.id === id && m.device.info.station === 'flashing'));
     expect(taken[0]).toBeGreaterThanOrEqual(0);
