@@ -1,0 +1,178 @@
+// A factory image with super_empty.img and logical partitions, planned and run step by step through the fastboot
+// driver on a simulated A/B device: boot-critical images in the bootloader, then fastbootd, update-super, the OS
+// images resized and written byte for byte, system_other to the other slot; a corrupt super_empty stops the plan at
+// update-super, before any OS image is written.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AttachedDevice, DeviceLink, DeviceSink } from '../../../src/core/types.js';
+import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { loadPlan, openPlanStep, type LoadedPlan } from '../../../src/images/index.js';
+import { createSimProvider, type FastbootSimDevice } from '../../../src/sim/index.js';
+import { makeZip } from '../images/helpers.js';
+import { superEmpty, SUPER_EMPTY_LAYOUT } from '../../unit/sim/super-empty.js';
+import { testContext } from './job-context.js';
+import { readPartition, tempDir, writeMixedImage } from './sim-harness.js';
+
+const MiB = 1024 * 1024;
+const SUPER = 64 * MiB;
+const driver = createFastbootDriver({ commandMs: 5000, writeMs: 10_000, rebootWaitMs: 10_000 });
+const tmp = tempDir();
+const images: Record<string, Buffer> = {};
+
+/** The nested image zip (with `superEmptyBytes` as super_empty.img) inside a factory zip; returns its path. */
+function factoryZip(name: string, superEmptyBytes: Buffer): string {
+  const d = join(tmp.path, name);
+  mkdirSync(join(d, 'inner'), { recursive: true });
+  const inner: Record<string, string> = {};
+  const put = (file: string, bytes: Buffer | string): void => {
+    writeFileSync(join(d, 'inner', file), bytes);
+    inner[file] = join(d, 'inner', file);
+  };
+  put('android-info.txt', 'require board=flashsim\n');
+  for (const [part, bytes] of Object.entries(images)) if (part !== 'bootloader') put(`${part}.img`, bytes);
+  put('super_empty.img', superEmptyBytes);
+  makeZip(join(d, 'image-flashsim-dyn1.zip'), inner);
+  writeFileSync(join(d, 'bootloader-flashsim-1.0.img'), images.bootloader ?? Buffer.alloc(0));
+  const zip = join(tmp.path, `${name}.zip`);
+  makeZip(zip, { 'flashsim-dyn1/image-flashsim-dyn1.zip': join(d, 'image-flashsim-dyn1.zip'), 'flashsim-dyn1/bootloader-flashsim-1.0.img': join(d, 'bootloader-flashsim-1.0.img') });
+  return zip;
+}
+
+beforeAll(() => {
+  const sizes: Record<string, number> = {
+    bootloader: 256 * 1024, boot: 2 * MiB, dtbo: 128 * 1024, vbmeta: 8192, system: 3 * MiB + 4096, vendor: 1536 * 1024,
+    product: 1 * MiB, system_other: 2 * MiB,
+  };
+  let seed = 70;
+  for (const [part, size] of Object.entries(sizes)) images[part] = writeMixedImage(join(tmp.path, `${part}.raw`), size, seed++);
+});
+afterAll(() => tmp.remove());
+
+function recordingSink(): DeviceSink & { latest(id: string): AttachedDevice | undefined; next(id: string, timeoutMs: number): Promise<AttachedDevice> } {
+  const latest = new Map<string, AttachedDevice>();
+  const waiters: Array<{ id: string; resolve: (a: AttachedDevice) => void }> = [];
+  return {
+    attach(a) {
+      latest.set(a.device.id, a);
+      for (const w of waiters.splice(0)) {
+        if (w.id === a.device.id) w.resolve(a);
+        else waiters.push(w);
+      }
+    },
+    detach(id) {
+      latest.delete(id);
+    },
+    latest: (id) => latest.get(id),
+    next: (id, timeoutMs) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ id, resolve });
+        setTimeout(() => reject(new Error(`${id} did not come back within ${timeoutMs} ms`)), timeoutMs).unref();
+      }),
+  };
+}
+
+/** Runs a loaded plan as the job runner does: each step through the driver, following the device across reboots. */
+async function runPlan(plan: LoadedPlan, id: string, sink: ReturnType<typeof recordingSink>, stages: string[]): Promise<void> {
+  let link = sink.latest(id)?.link as DeviceLink;
+  for (const step of plan.steps) {
+    // The reboot before it already waited for the same serial (the job runner's wait settles on the device as is).
+    if (step.op === 'wait_for_device') continue;
+    const ctx = testContext(async (ms) => {
+      link = (await sink.next(id, ms)).link;
+      return link;
+    });
+    try {
+      await driver.run(link, await openPlanStep(step), ctx);
+    } finally {
+      stages.push(...ctx.stages);
+    }
+  }
+}
+
+/** The commands that change the device, in order (getvars and downloads left out; the sparse pieces of one image, one). */
+function writes(dev: FastbootSimDevice): string[] {
+  return dev.commandLog
+    .filter((c) => /^(flash|erase|update-super|resize-logical-partition|reboot)/.test(c))
+    .filter((c, i, all) => !(c.startsWith('flash:') && all[i - 1] === c));
+}
+
+const spec = (serial: string): string =>
+  `fastboot:${serial}?max-download=1M&slots=1&reboot-delay=200ms&product=flashsim` +
+  '&partitions=bootloader:1M,boot:8M,dtbo:1M,vbmeta:1M,super:64M,system:1M,vendor:1M,odm:1M,userdata:8M&logical=system,vendor,odm';
+
+describe('a factory image with dynamic partitions', () => {
+  it('flashes boot images in the bootloader, then update-super and the OS images in fastbootd, byte for byte', async () => {
+    const zip = factoryZip('good', superEmpty({ superSize: SUPER, partitions: ['system', 'vendor', 'product'], slots: true }));
+    const plan = await loadPlan(zip);
+    const provider = createSimProvider([spec('DYN001')], { dataDir: join(tmp.path, 'good-data') });
+    const sink = recordingSink();
+    await provider.start(sink);
+    try {
+      const ops = plan.steps.map((s) => (s.op === 'flash' ? `flash:${s.partition}${s.slot ? `@${s.slot}` : ''}` : s.op === 'update_super' ? `update_super${s.wipe ? ':wipe' : ''}` : s.op));
+      expect(ops).toEqual([
+        'require', 'flash:bootloader', 'reboot', 'wait_for_device',
+        'flash:boot', 'flash:dtbo', 'flash:vbmeta', 'update_super:wipe', 'flash:product', 'flash:system', 'flash:vendor',
+        'flash:system@other', 'erase', 'reboot',
+      ]);
+      const stages: string[] = [];
+      await runPlan(plan, 'DYN001', sink, stages);
+      const dev = provider.devices.get('DYN001') as FastbootSimDevice;
+      const size = (p: string): number => images[p]?.length ?? -1;
+      expect(writes(dev)).toEqual([
+        'flash:bootloader_a', 'reboot-bootloader',
+        'flash:boot_a', 'flash:dtbo_a', 'flash:vbmeta_a',
+        'reboot-fastboot', 'update-super:super:wipe',
+        `resize-logical-partition:product_a:${size('product')}`, 'flash:product_a',
+        `resize-logical-partition:system_a:${size('system')}`, 'flash:system_a',
+        `resize-logical-partition:vendor_a:${size('vendor')}`, 'flash:vendor_a',
+        `resize-logical-partition:system_b:${size('system_other')}`, 'flash:system_b',
+        'erase:userdata', 'reboot',
+      ]);
+      expect(stages).toContain('Rebooting into fastboot');
+      expect(stages.some((s) => /Updating the super partition table \(wiping/.test(s))).toBe(true);
+      // The table of super_empty.img, not the configured one: odm is gone, product exists, each sized to its image.
+      const logical = Object.fromEntries(dev.partitions.filter((p) => p.logical).map((p) => [p.name, p.size]));
+      expect(logical).toEqual({
+        system_a: size('system'), system_b: size('system_other'), vendor_a: size('vendor'), vendor_b: 0, product_a: size('product'), product_b: 0,
+      });
+      const h = { device: dev } as never;
+      for (const [part, target] of [['system', 'system_a'], ['vendor', 'vendor_a'], ['product', 'product_a'], ['system_other', 'system_b'], ['boot', 'boot_a'], ['bootloader', 'bootloader_a']] as const) {
+        const want = images[part] as Buffer;
+        expect((await readPartition(h, target, want.length)).equals(want), `${target} holds ${part}.img`).toBe(true);
+      }
+      expect(dev.violations).toEqual([]);
+    } finally {
+      await provider.stop();
+      await plan.close();
+    }
+  });
+
+  it('stops at update-super with a clear error when super_empty.img is corrupt, before any OS image is written', async () => {
+    const bad = superEmpty({ superSize: SUPER, partitions: ['system', 'vendor', 'product'], slots: true });
+    bad.writeUInt32LE(0xdeadbeef, SUPER_EMPTY_LAYOUT.geometry); // geometry magic
+    const zip = factoryZip('corrupt', bad);
+    const plan = await loadPlan(zip);
+    const provider = createSimProvider([spec('DYN002')], { dataDir: join(tmp.path, 'corrupt-data') });
+    const sink = recordingSink();
+    await provider.start(sink);
+    try {
+      const failure = await runPlan(plan, 'DYN002', sink, []).then(() => undefined, (e: unknown) => e);
+      expect(failure).toMatchObject({ code: 'command_failed' });
+      const message = (failure as Error).message;
+      expect(message).toMatch(/update-super:super:wipe/);
+      expect(message).toMatch(/invalid geometry magic 0xdeadbeef \(expected 0x616c4467\)/);
+      expect(message).toMatch(/did not accept .*super_empty\.img as the logical-partition table of super; none of the OS images/);
+      const dev = provider.devices.get('DYN002') as FastbootSimDevice;
+      const w = writes(dev);
+      expect(w.at(-1)).toBe('update-super:super:wipe');
+      expect(w).toContain('flash:boot_a');
+      expect(w.some((c) => /^(flash|resize-logical-partition):(system|vendor|product)_/.test(c))).toBe(false);
+      // The logical partitions are as configured: the device kept its old table.
+      expect(dev.partitions.filter((p) => p.logical).map((p) => p.name).sort()).toEqual(['odm_a', 'odm_b', 'system_a', 'system_b', 'vendor_a', 'vendor_b']);
+    } finally {
+      await provider.stop();
+      await plan.close();
+    }
+  });
+});
