@@ -57,15 +57,20 @@ async function writeImage(session: Session, target: string, source: BlockSource,
   const client = session.client;
   const flashCommand = `flash:${target}`;
   const flashOpts = { timeoutMs: session.timeouts.writeMs };
+  const started = Date.now();
+  const data = `${formatBytes(source.dataBytes)} of data`;
   if (sendsRaw(source, maxDownload)) {
     const what = `${target}${suffix}`;
+    ctx.log('info', `Writing ${source.description} to ${target}: ${data}, raw in one download`);
     ctx.stage(`Writing ${target}${suffix}`);
     await sendDownload(client, { length: source.size, dataBytes: source.size, bytes: dataOf(source), what }, ctx);
     await client.okay(flashCommand, flashOpts).catch((e: unknown) => {
       throw annotate(e, `after ${formatBytes(source.size)} of ${target} had been downloaded`);
     });
+    ctx.log('info', `${target} written in ${seconds(started)}`);
     return;
   }
+  ctx.log('info', `Writing ${source.description} to ${target}: ${data}, as sparse pieces of at most ${formatBytes(maxDownload)}`);
   let pieces = 0;
   let imageBytesBefore = 0;
   const it = resparse(source, maxDownload, { signal: ctx.signal })[Symbol.asyncIterator]();
@@ -98,6 +103,11 @@ async function writeImage(session: Session, target: string, source: BlockSource,
     await it.return?.(undefined).catch(() => undefined);
   }
   if (pieces === 0) throw new FlashError('image_invalid', `${source.description} produced no sparse pieces`);
+  ctx.log('info', `${target} written in ${seconds(started)} (${pieces} piece${pieces === 1 ? '' : 's'})`);
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
 
 /** The raw bytes of an all-data source, chunk by chunk. */

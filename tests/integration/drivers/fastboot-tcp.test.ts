@@ -191,11 +191,26 @@ describe('fastboot driver over TCP', () => {
     });
   });
 
-  it('passes INFO lines from the device to the job log', async () => {
+  it('passes INFO and TEXT lines from the device to the job log', async () => {
     await withSim('fastboot:INFO01', async (_sim, link) => {
       const ctx = testContext();
       await driver.run(link, { op: 'oem', command: 'device-info' }, ctx);
-      expect(ctx.logs.length).toBeGreaterThan(0);
+      const lines = ctx.logs.map((l) => l.message);
+      expect(lines).toEqual(expect.arrayContaining(['Serial number: INFO01', 'Device unlocked: true']));
+      const text = testContext();
+      await driver.run(link, { op: 'oem', command: 'text hello from the bootloader' }, text);
+      expect(text.logs.map((l) => l.message)).toContain('hello from the bootloader');
+      expect(text.logs.every((l) => l.level === 'info')).toBe(true);
+    });
+  });
+
+  it('logs what each flash writes and how it went, so a finished job has a record', async () => {
+    await withSim('fastboot:LOGW01?max-download=1M&partitions=system:16M', async (_sim, link) => {
+      const ctx = testContext();
+      await driver.run(link, { op: 'flash', partition: 'system', source: await openImage(rawPath) }, ctx);
+      const lines = ctx.logs.map((l) => l.message);
+      expect(lines[0]).toMatch(/^Writing mixed\.img \(raw, 6\.00 MiB\) to system: [\d.]+ MiB of data, as sparse pieces of at most 1\.00 MiB$/);
+      expect(lines.at(-1)).toMatch(/^system written in \d+\.\d s \(\d+ pieces\)$/);
     });
   });
 
