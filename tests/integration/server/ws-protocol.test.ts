@@ -137,6 +137,45 @@ describe('additive commands', () => {
   });
 });
 
+describe('requestId', () => {
+  it('every command is answered with its requestId — result, or snapshot for get_snapshot — refusals included', async () => {
+    const c = await authed();
+    const image = await makeImage(h.dir, 'rid.img', 64 * 1024);
+    const commands: Array<Record<string, unknown>> = [
+      { type: 'auth', token: h.token },
+      { type: 'get_snapshot' },
+      { type: 'get_history', limit: 1 },
+      { type: 'get_job_logs', jobIds: ['nope'] },
+      { type: 'get_settings' },
+      { type: 'update_settings', settings: { retries: 2 } },
+      { type: 'set_limits', bytesPerSecond: null },
+      { type: 'start_flash', deviceId: 'NO_SUCH_DEVICE', partition: 'boot', image },
+      { type: 'pause_flash', jobId: 'no-such-job' },
+      { type: 'resume_flash', jobId: 'no-such-job' },
+      { type: 'cancel_flash', jobId: 'no-such-job' },
+      { type: 'pause_all' },
+      { type: 'resume_all' },
+      { type: 'cancel_all' },
+      { type: 'flash_started', jobId: 'rid_ext', deviceId: 'EXT', stage: 'Initializing', totalBytes: 10, timestamp: Date.now() },
+      { type: 'flash_completed', jobId: 'rid_ext', deviceId: 'EXT', timestamp: Date.now() },
+    ];
+    for (const [i, command] of commands.entries()) {
+      const requestId = `rid-${i}-${String(command.type)}`;
+      c.send({ ...command, requestId });
+      const answer = await c.next((m) => (m as { requestId?: string }).requestId === requestId);
+      expect(answer.type, requestId).toBe(command.type === 'get_snapshot' ? 'snapshot' : 'result');
+    }
+    // Refusals are results too, with the protocol's codes.
+    const refused = c.frames.filter((m): m is ResultMessage => m.type === 'result' && m.ok === false).map((m) => [m.requestId, (m as { error: { code: string } }).error.code]);
+    expect(refused).toEqual(expect.arrayContaining([['rid-7-start_flash', 'device_not_found'], ['rid-8-pause_flash', 'job_not_found']]));
+    // ping is the one command answered without a result, as the contract says: pong.
+    c.send({ type: 'ping', timestamp: 1, requestId: 'rid-ping' });
+    expect((await c.next((m) => m.type === 'pong')).type).toBe('pong');
+    expect(c.invalid).toEqual([]);
+    c.close();
+  });
+});
+
 describe('bad input is answered and the connection stays open', () => {
   const cases: Array<[string, string, string]> = [
     ['invalid JSON', '{"type": "ping",', 'invalid_json'],
