@@ -88,10 +88,17 @@ export type PlanStep =
   | { op: 'verify'; partition: string; source: BlockSource }
   /**
    * Additive: rewrite the logical-partition table of `super` from a liblp `super_empty.img` (AOSP `fastboot update`).
-   * The driver switches to userspace fastbootd first when needed, then sends `update-super:<name>[:wipe]`. The image
-   * is a few KiB, so the plan carries its bytes.
+   * The driver switches to userspace fastbootd first when needed, then sends `update-super:<name>[:wipe]`, then
+   * resizes to 0 each of `resetLogical` that is a logical partition (AOSP does so for its OS images before writing
+   * any, for a compact allocation). The image is a few KiB, so the plan carries its bytes.
    */
-  | { op: 'update_super'; image: Uint8Array; location: string; wipe: boolean };
+  | {
+      op: 'update_super';
+      image: Uint8Array;
+      location: string;
+      wipe: boolean;
+      resetLogical?: Array<{ partition: string; slot?: 'other' }>;
+    };
 
 export interface JobContext {
   readonly jobId: string;

@@ -14,23 +14,25 @@ import { openZip, type ZipArchive } from './zip.js';
 
 /** `fastboot update` flashes the images of the nested zip in this order (AOSP fastboot's image table). */
 const UPDATE_ORDER = [
-  'boot', 'init_boot', 'dtbo', 'dt', 'odm', 'odm_dlkm', 'product', 'pvmfw', 'recovery', 'system', 'system_dlkm',
-  'system_ext', 'vbmeta', 'vbmeta_system', 'vbmeta_vendor', 'vendor', 'vendor_boot', 'vendor_dlkm', 'vendor_kernel_boot',
+  'boot', 'init_boot', 'boot_other', 'dtbo', 'dt', 'odm', 'odm_dlkm', 'product', 'pvmfw', 'recovery', 'system',
+  'system_dlkm', 'system_ext', 'system_other', 'vbmeta', 'vbmeta_system', 'vbmeta_vendor', 'vendor', 'vendor_boot',
+  'vendor_dlkm', 'vendor_kernel_boot', 'vendor_other',
 ];
-/**
- * The OS images of that table (AOSP `ImageType::Normal`): with dynamic partitions they are logical partitions, written
- * from userspace fastbootd after `update-super`. The rest of the table is boot-critical, written first.
- */
-const OS_IMAGES = new Set(['odm', 'odm_dlkm', 'product', 'system', 'system_dlkm', 'system_ext', 'vendor', 'vendor_dlkm']);
 /** Images for the slot that is not current (the table's secondary entries), with the partition they go to. */
-const SECONDARY: Record<string, string> = { system_other: 'system', vendor_other: 'vendor', boot_other: 'boot' };
-/** Images `fastboot update` treats specially; not flashed by name. */
-const SPECIAL = new Set(['system_other', 'vendor_other', 'boot_other', 'super_empty', 'cache', 'userdata']);
+const SECONDARY: Record<string, string> = { boot_other: 'boot', system_other: 'system', vendor_other: 'vendor' };
+/**
+ * The OS images of that table (AOSP `ImageType::Normal`, secondary ones included), in its order: with dynamic
+ * partitions they are logical partitions, written from userspace fastbootd after `update-super`. The rest of the table
+ * is boot-critical, written first.
+ */
+const OS_IMAGES = ['boot_other', 'odm', 'odm_dlkm', 'product', 'system', 'system_dlkm', 'system_ext', 'system_other', 'vendor', 'vendor_dlkm', 'vendor_other'];
+/** Images `fastboot update` treats specially; not flashed by name (without super_empty, secondaries are left out too). */
+const SPECIAL = new Set(['super_empty', 'cache', 'userdata']);
 const REBOOT_WAIT_MS = 90_000;
 
 /** In AOSP's table and not an OS image: written in the bootloader, before the switch to fastbootd. */
 function isBootCritical(part: string): boolean {
-  return UPDATE_ORDER.includes(part) && !OS_IMAGES.has(part);
+  return UPDATE_ORDER.includes(part) && !OS_IMAGES.includes(part);
 }
 
 /** A small entry's bytes (super_empty.img is a few KiB of liblp metadata). */
@@ -123,33 +125,42 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
     }
     const all = innerZip.entries
       .filter((e) => !e.isDirectory && /^[^/]+\.img$/i.test(e.name))
-      .map((e) => ({ e, part: e.name.replace(/\.img$/i, '') }));
-    const images = all.filter(({ part }) => !SPECIAL.has(part));
+      .map((e) => ({ e, part: e.name.replace(/\.img$/i, '') }))
+      .filter(({ part }) => !SPECIAL.has(part) || part === 'super_empty');
     const rank = (p: string): number => {
       const i = UPDATE_ORDER.indexOf(p);
       return i < 0 ? UPDATE_ORDER.length : i;
     };
-    images.sort((a, b) => rank(a.part) - rank(b.part) || a.part.localeCompare(b.part));
-    if (images.length === 0) throw new FlashError('image_invalid', `${innerZip.description} holds no .img files`);
+    all.sort((a, b) => rank(a.part) - rank(b.part) || a.part.localeCompare(b.part));
     const superEmpty = all.find(({ part }) => part === 'super_empty');
+    const images = all.filter(({ part }) => !SPECIAL.has(part) && (superEmpty || !Object.hasOwn(SECONDARY, part)));
+    if (images.length === 0) throw new FlashError('image_invalid', `${innerZip.description} holds no .img files`);
+    const flashImage = ({ e, part }: { e: { name: string; size: number }; part: string }): void => {
+      const image = zipImage(innerZip, e.name, e.name, e.size);
+      const other = SECONDARY[part];
+      if (other) {
+        steps.push({ op: 'flash', partition: other, image, slot: 'other' });
+        declaredBytes += image.declaredSize ?? 0;
+      } else {
+        flash(part, image);
+      }
+    };
     if (!superEmpty) {
-      for (const { e, part } of images) flash(part, zipImage(innerZip, e.name, e.name, e.size));
+      images.forEach(flashImage);
     } else {
       // Dynamic partitions (AOSP FlashAllTool): boot-critical images in the bootloader; then, from userspace
-      // fastbootd, the new logical-partition table (`update-super`, wiped: flash-all runs `fastboot -w update`), the
-      // OS images (each logical partition resized to its image by the flash step), and the other slot's images.
-      // Images outside AOSP's table go with the OS images: fastbootd writes physical partitions too, the bootloader
-      // cannot write logical ones.
-      for (const { e, part } of images.filter(({ part }) => isBootCritical(part))) flash(part, zipImage(innerZip, e.name, e.name, e.size));
+      // fastbootd, the new logical-partition table (`update-super`, not wiped: `fastboot -w update` wipes only
+      // userdata), every OS partition of the table resized to 0, and the OS images in table order, each logical one
+      // resized to its image by the flash step; the secondary images go to the other slot. Images outside the table go
+      // with the OS images: fastbootd writes physical partitions too, the bootloader cannot write logical ones.
+      images.filter(({ part }) => isBootCritical(part)).forEach(flashImage);
       const bytes = await readBytes(innerZip.entry(superEmpty.e.name), 4 << 20);
-      steps.push({ op: 'update_super', image: bytes, location: `${innerZip.description}!${superEmpty.e.name}`, wipe: true });
-      for (const { e, part } of images.filter(({ part }) => !isBootCritical(part))) flash(part, zipImage(innerZip, e.name, e.name, e.size));
-      const secondary = all.filter(({ part }) => Object.hasOwn(SECONDARY, part)).sort((a, b) => a.part.localeCompare(b.part));
-      for (const { e, part } of secondary) {
-        const image = zipImage(innerZip, e.name, e.name, e.size);
-        steps.push({ op: 'flash', partition: SECONDARY[part] ?? part, image, slot: 'other' });
-        declaredBytes += image.declaredSize ?? 0;
-      }
+      const resetLogical = OS_IMAGES.map((p) => {
+        const other = SECONDARY[p];
+        return other ? { partition: other, slot: 'other' as const } : { partition: p };
+      });
+      steps.push({ op: 'update_super', image: bytes, location: `${innerZip.description}!${superEmpty.e.name}`, wipe: false, resetLogical });
+      images.filter(({ part }) => !isBootCritical(part)).forEach(flashImage);
     }
     steps.push({ op: 'erase', partition: 'userdata' }); // flash-all.sh runs `fastboot -w update`
     steps.push({ op: 'reboot', target: 'system' });

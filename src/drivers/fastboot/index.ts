@@ -88,7 +88,7 @@ async function runStep(session: Awaited<ReturnType<typeof openSession>>, step: P
     case 'verify':
       return runVerify(session, step.partition, step.source, ctx);
     case 'update_super':
-      return runUpdateSuper(session, step.image, step.location, step.wipe, ctx);
+      return runUpdateSuper(session, step, ctx);
   }
 }
 

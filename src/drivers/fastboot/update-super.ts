@@ -1,9 +1,13 @@
 // The update_super step: to userspace fastbootd if needed, download super_empty.img, then `update-super:NAME[:wipe]`.
-import type { JobContext } from '../../core/types.js';
+import type { JobContext, PlanStep } from '../../core/types.js';
 import { FlashError, isFlashError } from '../../core/errors.js';
 import { sendDownload } from './download.js';
 import { openSession, type Session } from './session.js';
+import { checkPartitionName } from './protocol.js';
 import { runReboot } from './steps.js';
+import { targetsFor } from './targets.js';
+
+type UpdateSuperStep = Extract<PlanStep, { op: 'update_super' }>;
 
 /** Largest super_empty image accepted: liblp metadata is at most a few hundred KiB (geometry + one metadata copy). */
 const MAX_SUPER_EMPTY = 4 * 1024 * 1024;
@@ -11,10 +15,12 @@ const MAX_SUPER_EMPTY = 4 * 1024 * 1024;
 /**
  * Rewrites the logical-partition table the way AOSP `fastboot update` does. Only userspace fastbootd knows
  * `update-super`, so a device in the bootloader is rebooted there first (`reboot-fastboot`, then wait for the same
- * serial). The super partition's name is the device's `super-partition-name` (`super` when it does not say).
+ * serial). The super partition's name is the device's `super-partition-name` (`super` when it does not say). Then the
+ * logical partitions of `resetLogical` are resized to 0, as AOSP does before writing the OS images.
  */
-export async function runUpdateSuper(session: Session, image: Uint8Array, location: string, wipe: boolean, ctx: JobContext): Promise<void> {
+export async function runUpdateSuper(session: Session, step: UpdateSuperStep, ctx: JobContext): Promise<void> {
   const { signal } = ctx;
+  const { image, location, wipe } = step;
   if (image.length === 0 || image.length > MAX_SUPER_EMPTY) {
     throw new FlashError(
       'image_invalid',
@@ -56,4 +62,11 @@ export async function runUpdateSuper(session: Session, image: Uint8Array, locati
     throw e;
   }
   ctx.log('info', `${name}: logical-partition table updated from ${location}${wipe ? ' (wiped)' : ''}`);
+  for (const { partition, slot } of step.resetLogical ?? []) {
+    checkPartitionName(partition);
+    const { targets } = await targetsFor(s, partition, slot, signal);
+    for (const t of targets) {
+      if (await s.isLogical(t, signal)) await s.client.okay(`resize-logical-partition:${t}:0`, { signal, timeoutMs: s.timeouts.writeMs });
+    }
+  }
 }

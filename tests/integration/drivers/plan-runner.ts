@@ -1,0 +1,60 @@
+// Runs a loaded plan step by step through the fastboot driver on simulated devices, as the job runner does, following
+// the device across reboots; and the device-changing commands a simulator saw, for order checks.
+import type { AttachedDevice, DeviceLink, DeviceSink } from '../../../src/core/types.js';
+import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { openPlanStep, type LoadedPlan } from '../../../src/images/index.js';
+import type { FastbootSimDevice } from '../../../src/sim/index.js';
+import { testContext } from './job-context.js';
+
+const driver = createFastbootDriver({ commandMs: 5000, writeMs: 10_000, rebootWaitMs: 10_000 });
+
+export type RecordingSink = DeviceSink & { latest(id: string): AttachedDevice | undefined; next(id: string, timeoutMs: number): Promise<AttachedDevice> };
+
+/** A sink that keeps the latest attachment per id and lets a test wait for the next one. */
+export function recordingSink(): RecordingSink {
+  const latest = new Map<string, AttachedDevice>();
+  const waiters: Array<{ id: string; resolve: (a: AttachedDevice) => void }> = [];
+  return {
+    attach(a) {
+      latest.set(a.device.id, a);
+      for (const w of waiters.splice(0)) {
+        if (w.id === a.device.id) w.resolve(a);
+        else waiters.push(w);
+      }
+    },
+    detach(id) {
+      latest.delete(id);
+    },
+    latest: (id) => latest.get(id),
+    next: (id, timeoutMs) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ id, resolve });
+        setTimeout(() => reject(new Error(`${id} did not come back within ${timeoutMs} ms`)), timeoutMs).unref();
+      }),
+  };
+}
+
+/** Runs a loaded plan as the job runner does: each step through the driver, following the device across reboots. */
+export async function runPlan(plan: LoadedPlan, id: string, sink: RecordingSink, stages: string[] = []): Promise<void> {
+  let link = sink.latest(id)?.link as DeviceLink;
+  for (const step of plan.steps) {
+    // The reboot before it already waited for the same serial (the job runner's wait settles on the device as is).
+    if (step.op === 'wait_for_device') continue;
+    const ctx = testContext(async (ms) => {
+      link = (await sink.next(id, ms)).link;
+      return link;
+    });
+    try {
+      await driver.run(link, await openPlanStep(step), ctx);
+    } finally {
+      stages.push(...ctx.stages);
+    }
+  }
+}
+
+/** The commands that change the device, in order (getvars and downloads left out; the sparse pieces of one image, one). */
+export function writes(dev: FastbootSimDevice): string[] {
+  return dev.commandLog
+    .filter((c) => /^(flash|erase|update-super|resize-logical-partition|reboot|set_active)/.test(c))
+    .filter((c, i, all) => !(c.startsWith('flash:') && all[i - 1] === c));
+}
