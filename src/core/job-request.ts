@@ -134,6 +134,9 @@ async function planSpecs(
     for (const id of deviceIds) {
       const device = devices.get(id);
       for (const step of plan.steps) {
+        // After update_super the device's logical partitions are the new table's, and a device in the bootloader does
+        // not list logical partitions at all: the driver checks those steps on fastbootd instead.
+        if (step.op === 'update_super') break;
         if (step.op === 'flash' || step.op === 'erase' || step.op === 'verify') checkPartition(device, step.partition);
         if (step.op === 'flash' && step.image.declaredSize !== undefined) {
           checkFits(device, step.partition, { size: step.image.declaredSize, description: step.image.name });
