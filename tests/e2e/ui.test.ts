@@ -1,5 +1,6 @@
 // The web UI in headless Chromium against a real `flash-station serve --sim …`: devices listed, a flash to 100 % and
-// "Completed", pause/resume/cancel, a failure with its error, and a station restart the page rides through.
+// "Completed", pause/resume/cancel, a failure with its error, a station restart the page rides through, and the token
+// shown and regenerated from Settings.
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
@@ -229,5 +230,35 @@ describe('web UI against a simulated station', () => {
     const batch = page.getByRole('list', { name: 'Batches' }).getByRole('listitem').first();
     await expect.poll(async () => (await batch.count()) ? await batch.textContent() : '', { timeout: 30_000 }).toMatch(/Batch of 2: 2 done/);
     await screenshot(page, 'e2e-12-batch');
+  });
+
+  it('shows the token in Settings and regenerates it only after asking; the page keeps control, the old token stops working', async () => {
+    const old = new URL(station.uiUrl).searchParams.get('token') ?? '';
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const shown = page.getByLabel('Token', { exact: true });
+    expect(await shown.textContent()).not.toContain(old);
+    await page.getByRole('button', { name: 'Show', exact: true }).click();
+    expect(await shown.textContent()).toBe(old);
+    await page.getByRole('button', { name: 'Regenerate', exact: true }).click();
+    // Nothing changes until the user confirms.
+    await page.getByRole('button', { name: 'Keep this token' }).click();
+    expect(await shown.textContent()).toBe(old);
+    await page.getByRole('button', { name: 'Regenerate', exact: true }).click();
+    await screenshot(page, 'e2e-13-regenerate-confirm');
+    await page.getByRole('button', { name: 'Yes, regenerate' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'New token in use' }).count(), { timeout: 10_000 }).toBe(1);
+    const fresh = (await shown.textContent()) ?? '';
+    expect(fresh).toMatch(/.{16,}/);
+    expect(fresh).not.toBe(old);
+    // A change (cancelling a job that does not exist): refused as unauthorized with the old token, not with the new one.
+    const status = (token: string) =>
+      fetch(`http://127.0.0.1:${station.port}/api/jobs/no-such-job/cancel`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    expect(await status(old)).toBe(401);
+    expect(await status(fresh)).toBe(404);
+    await expect.poll(() => page.getByText('this page has the token.').count(), { timeout: 10_000 }).toBe(1);
+    // The page still steers the station with the new token.
+    await page.getByRole('link', { name: 'Station' }).click();
+    const card = await flash('SIM0001', image, 'boot');
+    await expect.poll(() => card.getByText('Completed', { exact: true }).count(), { timeout: 30_000 }).toBe(1);
   });
 });

@@ -26,6 +26,7 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
   const [reveal, setReveal] = useState(false);
   const [tokenMsg, setTokenMsg] = useState<string | null>(null);
   const [pasted, setPasted] = useState('');
+  const [confirmRegenerate, setConfirmRegenerate] = useState(false);
 
   useEffect(() => {
     stationFetch<unknown>('/api/settings', token)
@@ -68,6 +69,7 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
   };
 
   const regenerate = async () => {
+    setConfirmRegenerate(false);
     setTokenMsg(null);
     try {
       const answer = await stationFetch<{ token?: string }>('/api/token/regenerate', token, { method: 'POST' });
@@ -122,9 +124,20 @@ export function SettingsView({ theme, onTheme, notifications, onNotifications, o
         <button type="button" className="btn small" onClick={() => void navigator.clipboard?.writeText(token).then(() => setTokenMsg('Copied.'))}>
           Copy
         </button>{' '}
-        <button type="button" className="btn small danger" onClick={() => void regenerate()}>
+        <button type="button" className="btn small danger" onClick={() => setConfirmRegenerate(true)} disabled={confirmRegenerate}>
           Regenerate
         </button>
+        {confirmRegenerate ? (
+          <p className="confirm" role="group" aria-label="Regenerate the token?">
+            Every other browser, script and command line using the old token loses control until it gets the new one.{' '}
+            <button type="button" className="btn small danger" onClick={() => void regenerate()}>
+              Yes, regenerate
+            </button>{' '}
+            <button type="button" className="btn small" onClick={() => setConfirmRegenerate(false)}>
+              Keep this token
+            </button>
+          </p>
+        ) : null}
         <form
           className="token-entry"
           onSubmit={(e) => {
