@@ -1,0 +1,67 @@
+// Planning a factory zip whose nested zip holds super_empty.img: the AOSP split into boot-critical and OS images,
+// the update_super step with the image's bytes, secondary images to the other slot, unknown images with the OS ones.
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadPlan } from '../../../src/images/index.js';
+import { makeZip, randomImage, tempDir } from './helpers.js';
+
+const t = tempDir('fs-factory-dyn-');
+afterAll(() => t.cleanup());
+const p = (n: string): string => join(t.dir, n);
+
+function factory(name: string, parts: string[], superEmpty: boolean): string {
+  const inner: Record<string, string> = {};
+  writeFileSync(p(`${name}-android-info.txt`), 'require board=flashsim\n');
+  inner['android-info.txt'] = p(`${name}-android-info.txt`);
+  parts.forEach((part, i) => {
+    writeFileSync(p(`${name}-${part}.img`), randomImage(i + 1, 2));
+    inner[`${part}.img`] = p(`${name}-${part}.img`);
+  });
+  if (superEmpty) {
+    writeFileSync(p(`${name}-super_empty.img`), randomImage(99, 3, 17)); // planning never parses it
+    inner['super_empty.img'] = p(`${name}-super_empty.img`);
+  }
+  makeZip(p(`${name}-image.zip`), inner);
+  makeZip(p(`${name}.zip`), { [`${name}/image-${name}.zip`]: p(`${name}-image.zip`) });
+  return p(`${name}.zip`);
+}
+
+const PARTS = ['vendor_other', 'vendor', 'system_other', 'system', 'product', 'oem_extra', 'vbmeta', 'dtbo', 'boot', 'init_boot', 'vendor_boot'];
+
+describe('factory images with super_empty.img', () => {
+  it('boot-critical images first, then update_super, then OS images in table order, secondaries to the other slot', async () => {
+    const plan = await loadPlan(factory('dyn', PARTS, true));
+    try {
+      const ops = plan.steps.map((s) => (s.op === 'flash' ? `${s.partition}${s.slot ? `@${s.slot}` : ''}` : s.op));
+      expect(ops).toEqual([
+        'require', 'boot', 'init_boot', 'dtbo', 'vbmeta', 'vendor_boot', 'update_super',
+        'product', 'system', 'system@other', 'vendor', 'vendor@other', 'oem_extra', 'erase', 'reboot',
+      ]);
+      const up = plan.steps.find((s) => s.op === 'update_super');
+      if (up?.op !== 'update_super') throw new Error('no update_super step');
+      expect(Buffer.from(up.image).equals(readFileSync(p('dyn-super_empty.img')))).toBe(true);
+      expect(up.wipe).toBe(false);
+      expect(up.location).toMatch(/image-dyn\.zip!super_empty\.img$/);
+      expect(up.resetLogical?.map((r) => `${r.partition}${r.slot ? `@${r.slot}` : ''}`)).toEqual([
+        'boot@other', 'odm', 'odm_dlkm', 'product', 'system', 'system_dlkm', 'system_ext', 'system@other', 'vendor', 'vendor_dlkm', 'vendor@other',
+      ]);
+      // Every image is counted, the secondary ones too.
+      expect(plan.declaredBytes).toBe(PARTS.length * 2 * 4096);
+    } finally {
+      await plan.close();
+    }
+  });
+
+  it('without super_empty.img keeps the old plan: every image by name in the bootloader, secondaries left out', async () => {
+    const plan = await loadPlan(factory('flat', PARTS, false));
+    try {
+      const ops = plan.steps.map((s) => (s.op === 'flash' ? `${s.partition}${s.slot ? `@${s.slot}` : ''}` : s.op));
+      expect(ops).toEqual([
+        'require', 'boot', 'init_boot', 'dtbo', 'product', 'system', 'vbmeta', 'vendor', 'vendor_boot', 'oem_extra', 'erase', 'reboot',
+      ]);
+    } finally {
+      await plan.close();
+    }
+  });
+});
