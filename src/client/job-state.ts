@@ -1,13 +1,15 @@
 // Folds server events into a picture of devices and jobs, the way the station sees them; shared by the client and UI.
-import type { Device, Job, ServerMessage } from '../protocol/messages.js';
+import type { BatchSummaryMessage, Device, Job, ServerMessage } from '../protocol/messages.js';
 
 export interface StationState {
   devices: Map<string, Device>;
   jobs: Map<string, Job>;
+  /** Many-device batches by batchId: the latest summary (from the snapshot, then batch_summary events). */
+  batches: Map<string, BatchSummaryMessage>;
 }
 
 export function emptyState(): StationState {
-  return { devices: new Map(), jobs: new Map() };
+  return { devices: new Map(), jobs: new Map(), batches: new Map() };
 }
 
 /** Apply one server message to `state` in place; returns true when something changed. */
@@ -16,6 +18,10 @@ export function applyMessage(state: StationState, m: ServerMessage): boolean {
     case 'snapshot':
       state.devices = new Map(m.devices.map((d) => [d.id, d]));
       state.jobs = new Map(m.jobs.map((j) => [j.jobId, j]));
+      state.batches = new Map((m.batches ?? []).map((b) => [b.batchId, b]));
+      return true;
+    case 'batch_summary':
+      state.batches.set(m.batchId, m);
       return true;
     case 'device_attached':
     case 'device_updated':
@@ -24,16 +30,16 @@ export function applyMessage(state: StationState, m: ServerMessage): boolean {
     case 'device_detached':
       return state.devices.delete(m.deviceId);
     case 'flash_queued':
-      state.jobs.set(m.jobId, { ...base(state, m.jobId, m.deviceId, m.timestamp), state: 'queued', stage: `Queued (position ${m.position})` });
+      state.jobs.set(m.jobId, { ...base(state, m.jobId, m.deviceId, m.timestamp), state: 'queued', stage: `Queued (position ${m.position})`, queuePosition: m.position });
       return true;
     case 'flash_started': {
-      const job = base(state, m.jobId, m.deviceId, m.timestamp);
+      const { queuePosition: _place, ...job } = base(state, m.jobId, m.deviceId, m.timestamp);
       state.jobs.set(m.jobId, { ...job, state: 'running', stage: m.stage ?? job.stage, totalBytes: m.totalBytes, startedAt: m.timestamp,
         ...(m.imageBytes !== undefined ? { imageBytes: m.imageBytes } : {}) });
       return true;
     }
     case 'flash_progress': {
-      const job = base(state, m.jobId, m.deviceId, m.timestamp);
+      const { queuePosition: _place, ...job } = base(state, m.jobId, m.deviceId, m.timestamp);
       state.jobs.set(m.jobId, {
         ...job,
         state: job.state === 'queued' ? 'running' : job.state,
@@ -53,15 +59,20 @@ export function applyMessage(state: StationState, m: ServerMessage): boolean {
       return true;
     }
     case 'flash_completed': {
-      const job = base(state, m.jobId, m.deviceId, m.timestamp);
-      state.jobs.set(m.jobId, { ...job, state: 'completed', progress: 100, estimatedTimeRemaining: 0, endedAt: m.timestamp });
+      const { queuePosition: _place, ...job } = base(state, m.jobId, m.deviceId, m.timestamp);
+      // The stage says how the job ended, as the station's own record does (Completed / Failed: why / Cancelled).
+      state.jobs.set(m.jobId, { ...job, state: 'completed', stage: 'Completed', progress: 100, transferSpeed: 0, estimatedTimeRemaining: 0, endedAt: m.timestamp });
       return true;
     }
     case 'flash_failed': {
-      const job = base(state, m.jobId, m.deviceId, m.timestamp);
+      const { queuePosition: _place, ...job } = base(state, m.jobId, m.deviceId, m.timestamp);
+      const cancelled = m.reason === 'cancelled';
       state.jobs.set(m.jobId, {
         ...job,
-        state: m.reason === 'cancelled' ? 'cancelled' : 'failed',
+        state: cancelled ? 'cancelled' : 'failed',
+        stage: cancelled ? 'Cancelled' : `Failed: ${m.error}`,
+        transferSpeed: 0,
+        estimatedTimeRemaining: 0,
         error: m.error,
         ...(m.code !== undefined ? { errorCode: m.code } : {}),
         endedAt: m.timestamp,

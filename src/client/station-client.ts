@@ -4,7 +4,7 @@
  * rebuilds devices and jobs from hello/snapshot and the event stream. No Node built-ins.
  */
 import type {
-  ClientCommand, Device, FlashEventMessage, HelloMessage, Job, ResultOk, ServerMessage, SnapshotMessage, StartFlashCommand,
+  ClientCommand, Device, FlashEventMessage, HelloMessage, Job, JobLogLine, ResultOk, ServerMessage, SnapshotMessage, StartFlashCommand,
 } from '../protocol/messages.js';
 import { applyMessage, emptyState, type StationState } from './job-state.js';
 
@@ -169,6 +169,12 @@ export class StationClient {
 
   async getHistory(query: { limit?: number; deviceId?: string; before?: number } = {}): Promise<Job[]> {
     return ((await this.request({ type: 'get_history', ...query })) as ResultOk & { jobs: Job[] }).jobs;
+  }
+
+  /** The newest log lines the station kept for these jobs (up to `limit` per job, default 500), oldest first. */
+  async getJobLogs(jobIds: string[], limit?: number): Promise<Record<string, JobLogLine[]>> {
+    const command: ClientCommand = limit === undefined ? { type: 'get_job_logs', jobIds } : { type: 'get_job_logs', jobIds, limit };
+    return ((await this.request(command)) as ResultOk & { logs: Record<string, JobLogLine[]> }).logs;
   }
 
   async startFlash(request: StartFlashRequest): Promise<{ jobId: string; jobIds: string[]; status: 'started' | 'queued'; batchId?: string }> {

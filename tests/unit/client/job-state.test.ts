@@ -42,6 +42,35 @@ describe('applyMessage', () => {
     expect(applyMessage(s, { type: 'pong', timestamp: 1 })).toBe(false);
   });
 
+  it('keeps a queued job\'s place until it starts, and ends with the stage the station records', () => {
+    const s = emptyState();
+    applyMessage(s, { type: 'flash_queued', jobId: 'q', deviceId: 'D1', position: 2, timestamp: 1 });
+    expect(s.jobs.get('q')).toMatchObject({ state: 'queued', queuePosition: 2 });
+    applyMessage(s, { type: 'flash_queued', jobId: 'q', deviceId: 'D1', position: 1, timestamp: 2 });
+    expect(s.jobs.get('q')?.queuePosition).toBe(1);
+    applyMessage(s, { type: 'flash_started', jobId: 'q', deviceId: 'D1', stage: 'Writing boot', totalBytes: 10, timestamp: 3 });
+    expect(s.jobs.get('q')?.queuePosition).toBeUndefined();
+    applyMessage(s, { type: 'flash_completed', jobId: 'q', deviceId: 'D1', timestamp: 4 });
+    expect(s.jobs.get('q')).toMatchObject({ stage: 'Completed', transferSpeed: 0 });
+    applyMessage(s, { type: 'flash_queued', jobId: 'c', deviceId: 'D1', position: 1, timestamp: 5 });
+    applyMessage(s, { type: 'flash_failed', jobId: 'c', deviceId: 'D1', error: 'Cancelled', reason: 'cancelled', timestamp: 6 });
+    expect(s.jobs.get('c')).toMatchObject({ state: 'cancelled', stage: 'Cancelled' });
+    expect(s.jobs.get('c')?.queuePosition).toBeUndefined();
+    applyMessage(s, { type: 'flash_failed', jobId: 'f', deviceId: 'D1', error: 'USB connection lost', timestamp: 7 });
+    expect(s.jobs.get('f')?.stage).toBe('Failed: USB connection lost');
+  });
+
+  it('keeps each batch\'s latest summary, from the snapshot and then batch_summary events', () => {
+    const s = emptyState();
+    const counts = { total: 3, succeeded: 0, failed: 0, cancelled: 0, running: 2, queued: 1, paused: 1 };
+    applyMessage(s, { type: 'snapshot', devices: [], jobs: [], timestamp: 1, batches: [{ type: 'batch_summary', batchId: 'b1', ...counts, timestamp: 1 }] });
+    expect(s.batches.get('b1')).toMatchObject({ running: 2, paused: 1 });
+    expect(applyMessage(s, { type: 'batch_summary', batchId: 'b1', ...counts, running: 0, queued: 0, paused: 0, succeeded: 2, failed: 1, timestamp: 2 })).toBe(true);
+    expect(s.batches.get('b1')).toMatchObject({ succeeded: 2, failed: 1, running: 0 });
+    applyMessage(s, { type: 'snapshot', devices: [], jobs: [], timestamp: 3 });
+    expect(s.batches.size).toBe(0);
+  });
+
   it('never shows progress going back', () => {
     fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 100, noNaN: true }), { minLength: 1, maxLength: 50 }), (values) => {
       const s = emptyState();
