@@ -1,7 +1,7 @@
 // One job: state word, progress bar, speed, ETA, bytes, stage, error, its controls and its device log.
 import { memo, useState } from 'react';
 import type { ActiveJob, LogEntry } from '../lib/station-state.js';
-import { formatClock, formatJobBytes, formatDuration, formatPercent, formatSpeed, formatTime, stateWord } from '../lib/format.js';
+import { formatClock, formatJobBytes, formatDuration, formatPercent, formatSpeed, formatTime, shortTarget, stateWord } from '../lib/format.js';
 
 export type JobAction = 'pause_flash' | 'resume_flash' | 'cancel_flash';
 
@@ -45,7 +45,7 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
         <span className={`state-badge state-${job.state}`}>{stateWord(job.state)}</span>
         <span className="job-device">{job.deviceId}</span>
         <span className="job-target" title={job.target ?? ''}>
-          {job.target ?? job.jobId}
+          {job.target ? shortTarget(job.target) : job.jobId}
         </span>
       </header>
       <div

@@ -49,3 +49,11 @@ export function formatJobBytes(job: { bytesTransferred: number; totalBytes: numb
   if (job.totalBytes > 0 || job.bytesTransferred > 0) return `${formatBytes(job.bytesTransferred)} / ${formatBytes(job.totalBytes)}`;
   return job.imageBytes ? `— / ${formatBytes(job.imageBytes)} image` : '—';
 }
+
+/** `system ← /long/path/to/system.img` → `system ← system.img`: what a narrow card has room for (the full path goes in its title). */
+export function shortTarget(target: string): string {
+  const m = /^(.*) ← (.+)$/.exec(target);
+  if (!m) return target;
+  const file = m[2]?.split(/[\\/]/).filter(Boolean).pop() ?? m[2];
+  return `${m[1]} ← ${file}`;
+}

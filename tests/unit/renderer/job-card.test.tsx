@@ -82,6 +82,15 @@ describe('job card', () => {
     expect(actions).toEqual(['pause_flash J1', 'cancel_flash J1']);
   });
 
+  it('names the image by its file name, the full path in the title', () => {
+    const { el } = render(active('running', { target: 'system ← /srv/builds/2026-11-25/sargo/system.img' }));
+    const target = el.querySelector('.job-target') as HTMLElement;
+    expect(target.textContent).toBe('system ← system.img');
+    expect(target.title).toBe('system ← /srv/builds/2026-11-25/sargo/system.img');
+    expect(render(active('running', { target: 'Factory image sargo-qq3a' })).el.querySelector('.job-target')?.textContent).toBe('Factory image sargo-qq3a');
+    expect(render(active('running', { target: 'boot ← C:\\images\\boot.img' })).el.querySelector('.job-target')?.textContent).toBe('boot ← boot.img');
+  });
+
   it('a failed job shows its error as an alert with the code', () => {
     const { el } = render(active('failed', { error: 'The device refused "flash:boot": no such partition', errorCode: 'command_failed' }));
     const alert = el.querySelector('[role="alert"]');
