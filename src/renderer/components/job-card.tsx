@@ -103,7 +103,7 @@ function JobCardImpl({ job, logs, onAction, onClear }: JobCardProps) {
               : job.stage || '\u00a0'}
         </p>
       ) : null}
-      {job.error && job.state !== 'cancelled' ? (
+      {job.error && (job.state !== 'cancelled' || job.error !== 'Cancelled') ? (
         <p className="job-error" role="alert">
           {job.error}
           {job.errorCode && job.errorCode !== 'interrupted' ? <small className="error-code"> ({job.errorCode})</small> : null}

@@ -98,6 +98,12 @@ describe('job card', () => {
     expect(alert?.textContent).toContain('(command_failed)');
   });
 
+  it('a cancelled job shows no error, unless the cancel left a download half-sent and the station says so', () => {
+    expect(render(active('cancelled', { error: 'Cancelled', errorCode: 'cancelled' })).el.querySelector('[role="alert"]')).toBeNull();
+    const halfSent = 'Cancelled — the download of system_a, piece 2 was left half-sent at byte 1048576 of 4194304 (timeout); reboot the device into fastboot before using it again';
+    expect(render(active('cancelled', { error: halfSent, errorCode: 'cancelled' })).el.querySelector('[role="alert"]')?.textContent).toContain('left half-sent at byte 1048576');
+  });
+
   it('has a log panel listing the job’s lines with their level', () => {
     const logs: LogEntry[] = [
       { level: 'info', message: 'Writing boot.img to boot_a: 4.00 MiB of data', timestamp: 1_700_000_000_000 },
