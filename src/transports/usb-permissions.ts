@@ -1,7 +1,31 @@
-// Recognises "no permission to open this USB device" errors, so they can name the udev rule we ship.
+// Recognises "no permission to open this USB device" errors, and finds the udev rule we ship so the message can name it.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
-/** Where the rule lives in the source tree and in packages (docs/fastboot.md explains how to install it). */
+/** Where the rule lives in the source tree and the npm package (docs/fastboot.md explains how to install it). */
 export const UDEV_RULE_PATH = 'build/udev/70-flash-station.rules';
+
+/**
+ * The rule as a path the user can copy from: in the desktop app's resources (`resources/udev/`, where the deb installs
+ * it from), beside the running CLI's package (`build/udev/`), or in the current directory; else the source-tree path.
+ */
+export function udevRulePath(
+  where: { resourcesPath?: string | undefined; script?: string | undefined; cwd?: string } = {
+    resourcesPath: (process as { resourcesPath?: string }).resourcesPath,
+    script: process.argv[1],
+    cwd: process.cwd(),
+  },
+): string {
+  const name = 'udev/70-flash-station.rules';
+  const candidates: string[] = [];
+  if (where.resourcesPath) candidates.push(join(where.resourcesPath, name));
+  if (where.script) {
+    // bin/flash-station.js or dist/cli.js: the package root is one directory up.
+    candidates.push(resolve(dirname(where.script), '..', UDEV_RULE_PATH));
+  }
+  if (where.cwd) candidates.push(resolve(where.cwd, UDEV_RULE_PATH));
+  return candidates.find((c) => existsSync(c)) ?? UDEV_RULE_PATH;
+}
 
 export function isPermissionError(e: unknown): boolean {
   const text = e instanceof Error ? `${e.name} ${e.message} ${String((e as { code?: unknown }).code ?? '')}` : String(e);

@@ -4,7 +4,7 @@ import { FlashError, isFlashError } from '../core/errors.js';
 import { describeBytes, raceDeadline, throwIfAborted } from './deadline.js';
 import { reconnectingLink } from './reconnecting-link.js';
 import { findFastbootInterface, type FastbootUsbInterface } from './usb-interface.js';
-import { UDEV_RULE_PATH, isPermissionError } from './usb-permissions.js';
+import { isPermissionError, udevRulePath } from './usb-permissions.js';
 import type { WebUsbDeviceLike } from './webusb-types.js';
 
 export const MIN_TRANSFER_SIZE = 16 * 1024;
@@ -70,7 +70,7 @@ function openError(e: unknown, label: string): FlashError {
     return new FlashError(
       'usb_permission',
       `No permission to open ${label} (${message}). Install the udev rule we ship: ` +
-        `sudo cp ${UDEV_RULE_PATH} /etc/udev/rules.d/ && sudo udevadm control --reload && sudo udevadm trigger, ` +
+        `sudo cp ${udevRulePath()} /etc/udev/rules.d/ && sudo udevadm control --reload && sudo udevadm trigger, ` +
         'then replug the device (docs/fastboot.md).',
       { cause: e },
     );

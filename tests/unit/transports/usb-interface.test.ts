@@ -1,11 +1,14 @@
 // Finding the fastboot interface in USB descriptors, naming the udev rule when Linux refuses access, and that rule.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findFastbootInterface } from '../../../src/transports/usb-interface.js';
-import { UDEV_RULE_PATH, isPermissionError } from '../../../src/transports/usb-permissions.js';
+import { UDEV_RULE_PATH, isPermissionError, udevRulePath } from '../../../src/transports/usb-permissions.js';
 import { createWebUsbLink, clampTransferSize } from '../../../src/transports/usb.js';
 import type { UsbAlternateInterfaceLike, UsbConfigurationLike, UsbEndpointLike, WebUsbDeviceLike } from '../../../src/transports/webusb-types.js';
+
+const root = resolve(import.meta.dirname, '../../..');
 
 const bulk = (n: number, direction: 'in' | 'out', packetSize = 512) => ({ endpointNumber: n, direction, type: 'bulk' as const, packetSize });
 const alt = (cls: number, sub: number, proto: number, endpoints: UsbEndpointLike[] = [bulk(1, 'in'), bulk(2, 'out')]): UsbAlternateInterfaceLike => ({
@@ -68,6 +71,23 @@ describe('permissions', () => {
     const c = config(1, [alt(0xff, 0x42, 0x03)]);
     const link = createWebUsbLink(device([c], c, async () => Promise.reject(new Error('Permission denied (os error 13)'))));
     await expect(link.open()).rejects.toMatchObject({ code: 'usb_permission', message: expect.stringContaining(UDEV_RULE_PATH) });
+    // From a checkout or the npm package the path is absolute, so the sudo cp line works from any directory.
+    const err = (await link.open().catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain(`sudo cp ${join(root, UDEV_RULE_PATH)} /etc/udev/rules.d/`);
+    expect(err.message).toMatch(/udevadm control --reload && sudo udevadm trigger, then replug/);
+  });
+
+  it('names the rule where it is: the desktop app\'s resources, the CLI\'s package, or the source path', () => {
+    const resources = mkdtempSync(join(tmpdir(), 'fs-res-'));
+    try {
+      mkdirSync(join(resources, 'udev'));
+      writeFileSync(join(resources, 'udev/70-flash-station.rules'), '');
+      expect(udevRulePath({ resourcesPath: resources, script: join(root, 'bin/flash-station.js') })).toBe(join(resources, 'udev/70-flash-station.rules'));
+      expect(udevRulePath({ script: join(root, 'dist/cli.js') })).toBe(join(root, UDEV_RULE_PATH));
+      expect(udevRulePath({ script: '/nowhere/bin/x.js', cwd: '/nowhere' })).toBe(UDEV_RULE_PATH);
+    } finally {
+      rmSync(resources, { recursive: true, force: true });
+    }
   });
 
   it('says another program holds the device when the interface is busy', async () => {
@@ -84,7 +104,7 @@ describe('permissions', () => {
 });
 
 describe('the udev rule we ship', () => {
-  const rule = readFileSync(join(import.meta.dirname, '../../..', UDEV_RULE_PATH), 'utf8');
+  const rule = readFileSync(join(root, UDEV_RULE_PATH), 'utf8');
   const lines = rule.split('\n').filter((l) => l.trim() && !l.startsWith('#'));
   /** udev's glob for ENV{ID_USB_INTERFACES}: `*` any run, `?` one character. */
   const matching = (interfaces: string): string[] =>
