@@ -37,6 +37,8 @@ export const manifestSchema = {
             properties: { op: { const: 'oem' }, command: { type: 'string', minLength: 1, maxLength: 4000 } } },
           { type: 'object', additionalProperties: false, required: ['op', 'name'],
             properties: { op: { const: 'getvar' }, name: { type: 'string', minLength: 1 }, expect: { type: 'string' } } },
+          { type: 'object', additionalProperties: false, required: ['op', 'image'],
+            properties: { op: { const: 'update_super' }, image, wipe: { type: 'boolean' } } },
           { type: 'object', additionalProperties: false, required: ['op', 'name', 'values'],
             properties: { op: { const: 'require' }, name: { type: 'string', minLength: 1 },
               values: { type: 'array', minItems: 1, items: { type: 'string' } }, forProduct: { type: 'string' } } },

@@ -12,7 +12,7 @@ import { MANIFEST_FILES, manifestSchema } from './manifest-schema.js';
 import { peek } from './open.js';
 import { folderResolver, readSmall, zipResolver, type ImageResolver } from './plan-images.js';
 import { sniff } from './sniff.js';
-import type { LoadedPlan, LoadedStep, Requirement } from './types.js';
+import type { LoadedPlan, LoadedStep, PlanImage, Requirement } from './types.js';
 import { openZip } from './zip.js';
 
 const DEFAULT_WAIT_MS = 60_000;
@@ -28,7 +28,8 @@ interface Manifest {
 type ManifestStep =
   | PlanInput['steps'][number]
   | { op: 'verify'; partition: string; image: string }
-  | { op: 'require'; name: string; values: string[]; forProduct?: string };
+  | { op: 'require'; name: string; values: string[]; forProduct?: string }
+  | { op: 'update_super'; image: string; wipe?: boolean };
 
 /** Check a manifest object against the schema; FlashError `image_invalid` naming the first problem. */
 export function checkManifest(value: unknown, where: string): Manifest {
@@ -74,6 +75,17 @@ async function resolveSteps(m: Manifest, images: ImageResolver): Promise<{ steps
         else steps.push(s.slot ? { op: 'flash', partition: s.partition, image, slot: s.slot } : { op: 'flash', partition: s.partition, image });
         break;
       }
+      case 'update_super': {
+        const image = await images.resolve(s.image).catch((e: unknown) => {
+          if (e instanceof FlashError && e.code === 'image_not_found') {
+            missing.push(s.image);
+            return null;
+          }
+          throw e;
+        });
+        if (image) steps.push({ op: 'update_super', image: await superEmptyBytes(image), location: image.location, wipe: s.wipe ?? false });
+        break;
+      }
       case 'reboot':
         steps.push({ op: 'reboot', target: s.target ?? 'system' });
         break;
@@ -92,6 +104,23 @@ async function resolveSteps(m: Manifest, images: ImageResolver): Promise<{ steps
     throw new FlashError('image_not_found', `the plan names ${missing.length === 1 ? 'an image that is' : 'images that are'} missing: ${missing.join(', ')}`);
   }
   return { steps, declaredBytes, requirements };
+}
+
+/** The expanded bytes of a small image (a super_empty image is a few KiB; any supported format). */
+async function superEmptyBytes(image: PlanImage): Promise<Uint8Array> {
+  const max = 4 << 20;
+  if (image.declaredSize !== undefined && image.declaredSize > max) {
+    throw new FlashError('image_invalid', `${image.location} is ${image.declaredSize} bytes: too large for a super_empty image (at most ${max})`);
+  }
+  const source = await image.open();
+  if (source.size > max) throw new FlashError('image_invalid', `${source.description} expands to ${source.size} bytes: too large for a super_empty image (at most ${max})`);
+  const out = new Uint8Array(source.size);
+  const view = new DataView(out.buffer);
+  for await (const c of source.chunks()) {
+    if (c.kind === 'data') out.set(c.bytes, c.offset);
+    else if (c.kind === 'fill' && c.value !== 0) for (let at = c.offset; at < c.offset + c.length; at += 4) view.setUint32(at, c.value, true);
+  }
+  return out;
 }
 
 function loaded(name: string, origin: string, r: { steps: LoadedStep[]; declaredBytes: number; requirements: Requirement[] }, close: () => Promise<void> | void): LoadedPlan {

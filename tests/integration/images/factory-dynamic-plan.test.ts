@@ -1,7 +1,9 @@
 // Planning a factory zip whose nested zip holds super_empty.img: the AOSP split into boot-critical and OS images,
-// the update_super step with the image's bytes, secondary images to the other slot, unknown images with the OS ones.
+// the update_super step with the image's bytes, secondary images to the other slot, unknown images with the OS ones;
+// and update_super in a manifest.
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { loadPlan } from '../../../src/images/index.js';
 import { makeZip, randomImage, tempDir } from './helpers.js';
@@ -63,5 +65,36 @@ describe('factory images with super_empty.img', () => {
     } finally {
       await plan.close();
     }
+  });
+});
+
+describe('update_super in a manifest', () => {
+  it('carries the expanded bytes of the named image (any supported format) and its wipe flag', async () => {
+    const d = p('bundle');
+    mkdirSync(d);
+    const raw = randomImage(7, 3, 100);
+    writeFileSync(join(d, 'super_empty.img.gz'), gzipSync(raw));
+    writeFileSync(join(d, 'system.img'), randomImage(8, 2));
+    writeFileSync(join(d, 'flash.yaml'), [
+      'steps:',
+      '  - { op: reboot, target: fastboot }',
+      '  - { op: update_super, image: super_empty.img.gz, wipe: true }',
+      '  - { op: flash, partition: system, image: system.img }',
+    ].join('\n'));
+    const plan = await loadPlan(d);
+    try {
+      expect(plan.steps.map((s) => s.op)).toEqual(['reboot', 'update_super', 'flash']);
+      const up = plan.steps[1];
+      if (up?.op !== 'update_super') throw new Error('no update_super step');
+      expect(up.wipe).toBe(true);
+      expect(up.resetLogical).toBeUndefined();
+      expect(Buffer.from(up.image).equals(raw)).toBe(true);
+    } finally {
+      await plan.close();
+    }
+    writeFileSync(join(d, 'flash.yaml'), 'steps:\n  - { op: update_super, image: nosuch.img }\n');
+    await expect(loadPlan(d)).rejects.toMatchObject({ code: 'image_not_found', message: expect.stringMatching(/nosuch\.img/) });
+    writeFileSync(join(d, 'flash.yaml'), 'steps:\n  - { op: update_super, image: system.img, wipe: "yes" }\n');
+    await expect(loadPlan(d)).rejects.toMatchObject({ code: 'image_invalid' });
   });
 });
