@@ -20,6 +20,7 @@ for (const ws of conns) ws.on('message', (d) => {
   else if (s.includes('"flash_completed"')) completed++;
 });
 const agent = await open(url + '?token=' + token);
+const cpu0 = process.cpuUsage(), wall0 = performance.now();
 const ids = Array.from({ length: jobs }, (_, j) => 'bench_' + process.pid + '_' + j);
 for (const id of ids) agent.send(JSON.stringify({ type: 'flash_started', jobId: id, deviceId: 'DEV_' + id, stage: 'Initializing', totalBytes: 1e9, timestamp: Date.now() }));
 await new Promise((r) => setTimeout(r, 300));
@@ -44,7 +45,10 @@ const drainStart = performance.now();
 while (completed < jobs * clients && performance.now() - drainStart < 15000) await new Promise((r) => setTimeout(r, 50));
 lat.sort((a, b) => a - b);
 const q = (p) => lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : NaN;
-console.log(JSON.stringify({ clients, expected: sent * clients, received, drainMs: performance.now() - drainStart, completed, p50: q(0.5), p99: q(0.99), max: lat.at(-1) ?? NaN }));
+// The load process's own CPU (% of one core): near 100 it is the bottleneck and its queueing is in the latency.
+const cpu = process.cpuUsage(cpu0);
+const loadCpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)) * 100;
+console.log(JSON.stringify({ clients, expected: sent * clients, received, drainMs: performance.now() - drainStart, completed, p50: q(0.5), p99: q(0.99), max: lat.at(-1) ?? NaN, loadCpuPercent }));
 for (const ws of [...conns, agent]) ws.terminate();
 process.exit(0);
 `;

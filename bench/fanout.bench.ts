@@ -1,10 +1,11 @@
 // Fan-out: 16 jobs × 10 progress frames/s published by an outside agent to 200 clients, through the real station and
 // server (validation, auth, backpressure) vs a naive broadcast loop like the guide's Node server, in the same run.
-// Then one client stops reading (tiny receive buffer) while 16 jobs run: station RSS and the others' latency.
+// Then one client stops reading (tiny receive buffer) while 16 jobs run: station RSS and the others' latency, against a
+// run of the same length with no client stalled (latency in the load process grows with the run's length by itself).
 // BENCH_QUICK=1 shortens the runs. Writes bench/results/fanout.json.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, WebSocket } from 'ws';
 import { createStation } from '../src/core/station.js';
@@ -21,8 +22,8 @@ const STALL_SECONDS = Number(process.env.BENCH_STALL_SECONDS ?? (quick ? 8 : 60)
 /** Server-side time to hand one event to every client (ms), collected per run. */
 let fanoutCost: number[] = [];
 
-interface LoadResult { expected: number; received: number; drainMs: number; completed: number; p50: number; p99: number; max: number; clients: number }
-interface Run extends LoadResult { name: string; cpuPercent: number; peakRssMiB: number; baseRssMiB: number; coalesced?: number; fanoutP50Us: number; fanoutP99Us: number }
+interface LoadResult { expected: number; received: number; drainMs: number; completed: number; p50: number; p99: number; max: number; clients: number; loadCpuPercent: number }
+interface Run extends LoadResult { name: string; loadAvg: number; cpuPercent: number; peakRssMiB: number; baseRssMiB: number; coalesced?: number; fanoutP50Us: number; fanoutP99Us: number }
 
 function runChild(cmd: string, args: string[], onLine?: (line: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -55,7 +56,7 @@ async function measure(name: string, url: string, token: string, seconds: number
   const result = JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
   fanoutCost.sort((a, b) => a - b);
   const q = (p: number): number => (fanoutCost.length ? fanoutCost[Math.min(fanoutCost.length - 1, Math.floor(p * fanoutCost.length))]! * 1000 : Number.NaN);
-  return { name, ...result, fanoutP50Us: q(0.5), fanoutP99Us: q(0.99), cpuPercent: ((cpu.user + cpu.system) / 1000 / wall) * 100, peakRssMiB: peakRss / 2 ** 20, baseRssMiB: baseRss / 2 ** 20 };
+  return { name, loadAvg: loadavg()[0] ?? 0, ...result, fanoutP50Us: q(0.5), fanoutP99Us: q(0.99), cpuPercent: ((cpu.user + cpu.system) / 1000 / wall) * 100, peakRssMiB: peakRss / 2 ** 20, baseRssMiB: baseRss / 2 ** 20 };
 }
 
 /** The guide's Node server: a Set of clients and a broadcast loop, relaying what the agent publishes. */
@@ -106,6 +107,8 @@ async function main(): Promise<void> {
     runs.push(await measure('naive broadcast (guide)', naive.url, token, SECONDS));
     const c0 = server.hub.counters.framesCoalesced;
     runs.push({ ...(await measure('flash-station', server.url, token, SECONDS)), coalesced: server.hub.counters.framesCoalesced - c0 });
+    const control = await measure('flash-station, same length, none stalled', server.url, token, STALL_SECONDS);
+    runs.push(control);
     const before = { ...server.hub.counters };
     const stalled = await measure('flash-station, 1 client stalled', server.url, token, STALL_SECONDS, () => stalledClient(server.port, STALL_SECONDS));
     const counters = server.hub.counters;
@@ -114,10 +117,10 @@ async function main(): Promise<void> {
     const naiveStalled = await measure('naive, 1 client stalled', naive.url, token, STALL_SECONDS, () => stalledClient(Number(new URL(naive.url).port), STALL_SECONDS));
     runs.push(naiveStalled);
 
-    const rows = [['run', 'clients', 'progress frames delivered', 'coalesced', 'fan-out µs p50/p99', 'latency p50 ms', 'p99 ms', 'max ms', 'server CPU %', 'RSS MiB (base→peak)']];
+    const rows = [['run', 'clients', 'progress frames delivered', 'coalesced', 'fan-out µs p50/p99', 'latency p50 ms', 'p99 ms', 'max ms', 'server CPU %', 'load-gen CPU %', 'RSS MiB (base→peak)', 'load avg']];
     for (const r of runs) {
-      rows.push([r.name, String(r.clients), `${r.received}/${r.expected}`, String(r.coalesced ?? '-'), `${r.fanoutP50Us.toFixed(0)}/${r.fanoutP99Us.toFixed(0)}`, r.p50.toFixed(2), r.p99.toFixed(2), r.max.toFixed(1), r.cpuPercent.toFixed(1),
-        `${r.baseRssMiB.toFixed(0)}→${r.peakRssMiB.toFixed(0)}`]);
+      rows.push([r.name, String(r.clients), `${r.received}/${r.expected}`, String(r.coalesced ?? '-'), `${r.fanoutP50Us.toFixed(0)}/${r.fanoutP99Us.toFixed(0)}`, r.p50.toFixed(2), r.p99.toFixed(2), r.max.toFixed(1), r.cpuPercent.toFixed(1), r.loadCpuPercent.toFixed(0),
+        `${r.baseRssMiB.toFixed(0)}→${r.peakRssMiB.toFixed(0)}`, r.loadAvg.toFixed(1)]);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
     console.log(rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
@@ -128,7 +131,7 @@ async function main(): Promise<void> {
       fanoutP50VsNaive: ours.fanoutP50Us / base.fanoutP50Us,
       cpuVsNaive: ours.cpuPercent / base.cpuPercent,
       deliveredVsNaive: ours.received / Math.max(1, base.received),
-      stalledP99VsUnstalled: stalled.p99 / ours.p99,
+      stalledP99VsUnstalled: stalled.p99 / control.p99,
     };
     const slow = {
       coalesced: counters.framesCoalesced - before.framesCoalesced,
@@ -137,7 +140,7 @@ async function main(): Promise<void> {
       naiveRssGrowthMiB: naiveStalled.peakRssMiB - naiveStalled.baseRssMiB,
     };
     console.log(`\nratios vs naive: fan-out cost ×${ratios.fanoutP50VsNaive.toFixed(2)}, latency p99 ×${ratios.p99VsNaive.toFixed(2)}, CPU ×${ratios.cpuVsNaive.toFixed(2)}, delivered ×${ratios.deliveredVsNaive.toFixed(3)}`);
-    console.log(`stalled client (${STALL_SECONDS}s): others' p99 ×${ratios.stalledP99VsUnstalled.toFixed(2)} of unstalled; ` +
+    console.log(`stalled client (${STALL_SECONDS}s): others' p99 ×${ratios.stalledP99VsUnstalled.toFixed(2)} of the same-length run with none stalled; ` +
       `progress frames coalesced ${slow.coalesced}; disconnected ${slow.slowDisconnected}; station RSS +${slow.rssGrowthMiB.toFixed(1)} MiB ` +
       `(naive +${slow.naiveRssGrowthMiB.toFixed(1)} MiB)`);
     mkdirSync('bench/results', { recursive: true });
