@@ -5,10 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DeviceLink } from '../../../src/core/types.js';
+import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { loadPlan } from '../../../src/images/index.js';
 import { createSimProvider, type FastbootSimDevice } from '../../../src/sim/index.js';
 import { makeZip } from '../images/helpers.js';
 import { superEmpty, SUPER_EMPTY_LAYOUT } from '../../unit/sim/super-empty.js';
+import { testContext } from './job-context.js';
 import { recordingSink, runPlan, writes } from './plan-runner.js';
 import { readPartition, tempDir, writeMixedImage } from './sim-harness.js';
 
@@ -127,6 +130,29 @@ describe('a factory image with dynamic partitions', () => {
     } finally {
       await provider.stop();
       await plan.close();
+    }
+  });
+
+  it('update_super on a device already in fastbootd sends it without a reboot, :wipe when asked, and resets only logical partitions', async () => {
+    const provider = createSimProvider([`${spec('DYN003')}&mode=fastbootd`], { dataDir: join(tmp.path, 'direct-data') });
+    const sink = recordingSink();
+    await provider.start(sink);
+    try {
+      const link = sink.latest('DYN003')?.link as DeviceLink;
+      const image = superEmpty({ superSize: SUPER, partitions: ['system', 'product'], slots: true });
+      const driver = createFastbootDriver({ commandMs: 5000, writeMs: 10_000, rebootWaitMs: 10_000 });
+      const step = { op: 'update_super' as const, image, location: 'super_empty.img', wipe: true, resetLogical: [{ partition: 'boot' }, { partition: 'system', slot: 'other' as const }] };
+      await driver.run(link, step, testContext());
+      const dev = provider.devices.get('DYN003') as FastbootSimDevice;
+      expect(dev.stats.reboots).toBe(0);
+      // boot_a is physical: not resized; system_b is the other slot's, logical.
+      expect(writes(dev)).toEqual(['update-super:super:wipe', 'resize-logical-partition:system_b:0']);
+      expect(dev.partitions.filter((p) => p.logical).map((p) => p.name).sort()).toEqual(['product_a', 'product_b', 'system_a', 'system_b']);
+      await expect(driver.run(link, { ...step, image: new Uint8Array(0) }, testContext())).rejects.toMatchObject({
+        code: 'image_invalid', message: expect.stringMatching(/super_empty\.img is 0 bytes: not a super_empty image.*nothing was sent/),
+      });
+    } finally {
+      await provider.stop();
     }
   });
 });

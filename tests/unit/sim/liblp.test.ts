@@ -123,6 +123,16 @@ describe('update-super on the simulator', () => {
     expect((await h.cmd('fetch:system_b:0:4096')).status).toBe('DATA');
   });
 
+  it('gives SLOT_SUFFIXED partitions the current slot\'s suffix, and refuses a locked device', async () => {
+    h = await makeHarness(`${spec}&mode=fastbootd`);
+    await h.download(superEmpty({ superSize: 32 * MiB, partitions: ['system', 'odm'], attributes: 0x3 }));
+    expect((await h.cmd('update-super:super:wipe')).status).toBe('OKAY');
+    expect(h.dev.partitions.filter((p) => p.logical).map((p) => p.name)).toEqual(['system_a', 'odm_a']);
+    expect((await h.cmd('flashing lock')).status).toBe('OKAY');
+    await h.download(superEmpty({ superSize: 32 * MiB, partitions: ['system'], slots: true }));
+    expect(await h.cmd('update-super:super:wipe')).toMatchObject({ status: 'FAIL', text: 'Command not available on locked devices' });
+  });
+
   it('fails with a clear message on a corrupt image, a wrong super size or an unknown super name', async () => {
     h = await makeHarness(`${spec}&mode=fastbootd`);
     const good = superEmpty({ superSize: 32 * MiB, partitions: ['system'], slots: true });
