@@ -1,42 +1,14 @@
-// Expanded sizes read from compressed files' own structure, checked before writing: the xz index (liblzma) and
+// Expanded sizes read from compressed files' own structure, checked before writing: the xz index (xz-index.ts) and
 // zstd frame headers walked block by block — both also prove the file is not cut short.
-import { createRequire } from 'node:module';
 import { FlashError } from '../core/errors.js';
 import type { ByteSource } from './byte-source.js';
-
-const require = createRequire(import.meta.url);
-
-interface XzIndexInfo {
-  uncompressedSize: number;
-  streams: number;
-}
-interface LzmaIndexApi {
-  parseFileIndex(
-    o: { fileSize: number; read(count: number, offset: number, cb: (err: Error | null, b: Buffer | null) => void): void },
-    cb: (err: Error | null, info: XzIndexInfo | null) => void,
-  ): void;
-}
+import { readXzIndex } from './xz-index.js';
 
 /** Expanded size of an xz file from its index; FlashError `image_invalid` when the index is missing (truncated file). */
 export async function xzExpandedSize(src: ByteSource, what: string, signal?: AbortSignal): Promise<number> {
-  const readAt = src.readAt;
-  const fileSize = src.size;
-  if (!readAt || fileSize === undefined) throw new FlashError('internal', 'xz index needs random access');
-  const lzma = require('lzma-native') as LzmaIndexApi;
-  const info = await new Promise<XzIndexInfo>((resolve, reject) => {
-    lzma.parseFileIndex(
-      {
-        fileSize,
-        read(count, offset, cb) {
-          readAt.call(src, offset, count, signal).then(
-            (b) => (b.length === count ? cb(null, Buffer.from(b.buffer, b.byteOffset, b.length)) : cb(new Error('file is truncated'), null)),
-            (e: unknown) => cb(e instanceof Error ? e : new Error(String(e)), null),
-          );
-        },
-      },
-      (err, res) => (err || !res ? reject(err ?? new Error('no index')) : resolve(res)),
-    );
-  }).catch((e: unknown) => {
+  if (!src.readAt || src.size === undefined) throw new FlashError('internal', 'xz index needs random access');
+  const info = await readXzIndex(src, signal).catch((e: unknown) => {
+    if (signal?.aborted) throw new FlashError('cancelled', 'Cancelled');
     throw new FlashError(
       'image_invalid',
       `${what}: the xz index cannot be read (${(e as Error).message}) — the file is truncated or corrupt; download it again`,
