@@ -150,7 +150,21 @@ describe('web UI against a simulated station', () => {
     await page.getByRole('link', { name: 'History' }).click();
     await expect.poll(() => page.getByRole('img', { name: 'Success rate per device' }).count(), { timeout: 10_000 }).toBe(1);
     await expect.poll(() => page.getByRole('row').count(), { timeout: 10_000 }).toBeGreaterThan(3);
+    for (const chart of ['Bytes written and average speed over time', 'Success rate per image']) expect(await page.getByRole('img', { name: chart }).count()).toBe(1);
     await screenshot(page, 'e2e-08-history');
+    // Filters narrow the table: only failed jobs, then only SIMFAIL's; back to all.
+    const body = page.getByRole('row').filter({ has: page.getByRole('cell') });
+    const filters = page.getByRole('form', { name: 'History filters' });
+    const all = await body.count();
+    await filters.getByLabel('Outcome').selectOption('failed');
+    await expect.poll(async () => (await body.allTextContents()).every((t) => t.includes('Failed'))).toBe(true);
+    expect(await body.count()).toBeLessThan(all);
+    await filters.getByLabel('Outcome').selectOption('');
+    await filters.getByLabel('Device').selectOption('SIMFAIL');
+    await expect.poll(async () => (await body.allTextContents()).every((t) => t.includes('SIMFAIL'))).toBe(true);
+    expect(await body.count()).toBeGreaterThan(0);
+    await filters.getByLabel('Device').selectOption('');
+    await expect.poll(() => body.count()).toBe(all);
     await page.getByRole('link', { name: 'Station' }).click();
   });
 
