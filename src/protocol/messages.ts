@@ -285,6 +285,10 @@ export interface GetHistoryCommand extends Command {
   limit?: number;
   deviceId?: string;
   before?: number;
+  /** Additive: a job state (`completed`, `failed`, `cancelled`) or `interrupted`, as `/api/history?state=`. */
+  state?: string;
+  /** Additive: the jobs of one batch, as `/api/history?batchId=`. */
+  batchId?: string;
 }
 export interface StartFlashCommand extends Command {
   type: 'start_flash';

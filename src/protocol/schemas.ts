@@ -172,7 +172,10 @@ export const clientCommandSchemas: Record<string, Schema> = {
   get_snapshot: message('get_snapshot', { requestId }, []),
   get_history: message(
     'get_history',
-    { limit: { type: 'integer', minimum: 1, maximum: 10_000 }, deviceId: id, before: num, requestId },
+    {
+      limit: { type: 'integer', minimum: 1, maximum: 10_000 }, deviceId: id, before: num, requestId,
+      state: { enum: ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled', 'interrupted'] }, batchId: id,
+    },
     [],
   ),
   get_job_logs: message(

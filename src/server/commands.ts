@@ -55,7 +55,9 @@ export async function runCommand(ctx: CommandContext, command: ClientCommand): P
       case 'get_job_logs':
         return ok(requestId, { logs: station.jobLogs?.(command.jobIds, command.limit ?? 500) ?? {} });
       case 'get_history': {
-        const jobs = station.history({ limit: command.limit ?? 100, deviceId: command.deviceId, before: command.before });
+        const jobs = station.history({
+          limit: command.limit ?? 100, deviceId: command.deviceId, before: command.before, state: command.state, batchId: command.batchId,
+        });
         return ok(requestId, { jobs });
       }
       case 'start_flash': {

@@ -144,6 +144,12 @@ describe('station scale over the wire', () => {
     const before = (await c.request({ type: 'get_history', before: newest.createdAt })) as ResultMessage & { jobs: Job[] };
     expect(before.jobs.some((j) => j.jobId === newest.jobId)).toBe(false);
     expect(before.jobs.every((j) => j.createdAt < newest.createdAt)).toBe(true);
+    const wsBatch = (await c.request({ type: 'get_history', batchId })) as ResultMessage & { jobs: Job[] };
+    expect(wsBatch.jobs.map((j) => j.jobId).sort()).toEqual([...batchJobs].sort());
+    const wsCancelled = (await c.request({ type: 'get_history', state: 'cancelled' })) as ResultMessage & { jobs: Job[] };
+    expect(wsCancelled.jobs.map((j) => j.jobId)).toContain(busyJob);
+    expect(wsCancelled.jobs.every((j) => j.state === 'cancelled')).toBe(true);
+    expect(await c.request({ type: 'get_history', state: 'exploded' })).toMatchObject({ type: 'error', code: 'bad_request' });
     c.close();
 
     const batch = (await (await fetch(`${http}/api/history?batchId=${batchId}`)).json()) as Job[];
