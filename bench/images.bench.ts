@@ -5,11 +5,12 @@
 // Full run: a 4 GiB image holding 1 GiB of data (sparse on disk). BENCH_QUICK=1: 256 MiB holding 64 MiB.
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileByteSource } from '../src/images/byte-source.js';
 import { decompressed, type Compression } from '../src/images/decompress.js';
+import { HashedSource } from '../src/images/hashed-source.js';
 import { openImage, resparse, writeSparse } from '../src/images/index.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -18,6 +19,8 @@ const SIZE = quick ? 256 * MiB : 4096 * MiB;
 const DATA = SIZE / 4;
 const RUN = 4 * MiB;
 const COMPRESSED_INPUT = quick ? 32 * MiB : 256 * MiB; // raw bytes behind the xz/zstd/gzip files (xz -6: slow to make)
+/** IMAGES_BENCH_DIR=path: make the images there once and keep them (a later run with the same path reuses them). */
+const keep = process.env.IMAGES_BENCH_DIR !== undefined && !process.env.IMAGES_BENCH_TASK;
 const dir = process.env.IMAGES_BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'fs-images-bench-'));
 const p = (n: string): string => join(dir, n);
 
@@ -95,6 +98,7 @@ const RUNS = quick ? 3 : 5;
 const tasks: Record<string, (dir: string) => Promise<void>> = {
   sparse: (d) => drainChunks(join(d, 'img.simg'), false),
   sparseHash: (d) => drainChunks(join(d, 'img.simg'), true),
+  sparseLent: (d) => drainChunks(join(d, 'img.simg'), false, true),
   rawScan: async (d) => {
     const src = await openImage(join(d, 'img.raw'), { hash: false });
     for await (const b of writeSparse(src)) void b;
@@ -203,31 +207,39 @@ function row(task: string, ours: Ours, tool: string, t: Timing, bytes: number): 
   console.log(JSON.stringify(rows[rows.length - 1]));
 }
 
-async function drainChunks(path: string, hash: boolean): Promise<void> {
+/** Every chunk of the image, dropped; `lent`: through `lentChunks` (a consumer done with each chunk before the next). */
+async function drainChunks(path: string, hash: boolean, lent = false): Promise<void> {
   const src = await openImage(path, { hash });
+  if (lent && !(src instanceof HashedSource)) throw new Error('not a HashedSource');
   let n = 0;
-  for await (const c of src.chunks()) n += c.kind === 'data' ? c.bytes.length : c.length;
+  for await (const c of lent && src instanceof HashedSource ? src.lentChunks() : src.chunks()) n += c.kind === 'data' ? c.bytes.length : c.length;
   if (n !== src.size) throw new Error('short');
   if (hash) await src.sha256();
 }
 
 async function main(): Promise<void> {
   try {
-    console.log(`generating a ${SIZE / MiB} MiB image holding ${DATA / MiB} MiB of data in ${dir} …`);
-    makeRaw(p('img.raw'), SIZE, DATA);
-    sh(`img2simg ${p('img.raw')} ${p('img.simg')}`);
-    makeRaw(p('c.raw'), COMPRESSED_INPUT, COMPRESSED_INPUT / 2); // half data, half zeros
-    sh(`cd ${dir} && xz -T2 -6 -kf c.raw && zstd -q -kf c.raw && gzip -kf c.raw && zstd -q -kf img.simg`);
-    // 4 GiB (full run) images in xz, zstd and gzip for the memory rows: the compressed files concatenated (xz streams,
-    // zstd frames and gzip members may follow one another), so no 4 GiB compression is needed.
-    const copies = SIZE / COMPRESSED_INPUT;
-    for (const ext of ['xz', 'zst', 'gz']) sh(`cd ${dir} && for i in $(seq ${copies}); do cat c.raw.${ext}; done > big.raw.${ext}`);
-    pool = null;
+    if (keep && existsSync(p('big.raw.gz'))) console.log(`reusing the images in ${dir}`);
+    else {
+      console.log(`generating a ${SIZE / MiB} MiB image holding ${DATA / MiB} MiB of data in ${dir} …`);
+      makeRaw(p('img.raw'), SIZE, DATA);
+      sh(`img2simg ${p('img.raw')} ${p('img.simg')}`);
+      makeRaw(p('c.raw'), COMPRESSED_INPUT, COMPRESSED_INPUT / 2); // half data, half zeros
+      sh(`cd ${dir} && xz -T2 -6 -kf c.raw && zstd -q -kf c.raw && gzip -kf c.raw && zstd -q -kf img.simg`);
+      // 4 GiB (full run) images in xz, zstd and gzip for the memory rows: the compressed files concatenated (xz
+      // streams, zstd frames and gzip members may follow one another), so no 4 GiB compression is needed.
+      const copies = SIZE / COMPRESSED_INPUT;
+      for (const ext of ['xz', 'zst', 'gz']) sh(`cd ${dir} && for i in $(seq ${copies}); do cat c.raw.${ext}; done > big.raw.${ext}`);
+      pool = null;
+    }
+    if (process.env.IMAGES_BENCH_GENERATE_ONLY === '1') return; // (with IMAGES_BENCH_DIR: the files, for child tasks)
     sh(`cat ${dir}/* > /dev/null`); // warm the page cache for both sides
 
     // 1. sparse expand to a null sink
     const sparse = timePair('sparse', `simg2img ${p('img.simg')} /dev/null`);
     row('sparse expand (chunks, no hash)', sparse.ours, 'simg2img → /dev/null', sparse.tool, SIZE);
+    const lent = timePair('sparseLent', `simg2img ${p('img.simg')} /dev/null`);
+    row('sparse expand (lentChunks, no hash)', lent.ours, 'simg2img → /dev/null', lent.tool, SIZE);
     const reuse = timePair('sparse', `simg2img ${p('img.simg')} /dev/null`, { FLASH_STATION_MALLOC: 'reuse' });
     row('sparse expand, FLASH_STATION_MALLOC=reuse', reuse.ours, 'simg2img → /dev/null', reuse.tool, SIZE);
     const hashed = timePair('sparseHash', `simg2img ${p('img.simg')} /dev/null`);
@@ -257,7 +269,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(memRows[memRows.length - 1]));
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
   console.table(rows);
   console.log(`ratio = tool time / our time, cpu_ratio = tool CPU / our CPU (≥ 1: we are faster), medians of ${RUNS} alternated runs. ` +

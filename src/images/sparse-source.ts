@@ -156,7 +156,7 @@ export class SparseSource extends HashedSource {
 
   protected async *produce(signal: AbortSignal | undefined, lent: boolean): AsyncGenerator<Chunk> {
     if (this.index && this.bytes.readAt) {
-      yield* this.produceIndexed(this.index, signal);
+      yield* this.produceIndexed(this.index, signal, lent);
       return;
     }
     const h = this.header;
@@ -208,12 +208,24 @@ export class SparseSource extends HashedSource {
   }
 
   /**
-   * An indexed file's chunks from its chunk table, raw data read straight into fresh buffers with a few reads in
-   * flight (they run on the thread pool, beside the consumer, and need no copy out of a reused buffer).
+   * An indexed file's chunks from its chunk table, raw data read straight into buffers with a few reads in flight
+   * (they run on the thread pool, beside the consumer, and need no copy). Owned chunks get fresh buffers; lent ones
+   * (`lentChunks`) a ring of READS_IN_FLIGHT buffers, so no page is faulted in twice: a read starts only while fewer
+   * than READS_IN_FLIGHT are untaken and after the consumer has asked for the chunk following the last one taken,
+   * whose buffer (the only other one) is then free.
    */
-  private async *produceIndexed(ix: SparseIndex, signal: AbortSignal | undefined): AsyncGenerator<Chunk> {
+  private async *produceIndexed(ix: SparseIndex, signal: AbortSignal | undefined, lent: boolean): AsyncGenerator<Chunk> {
     const readAt = this.bytes.readAt;
     if (!readAt) return;
+    const readInto = lent ? this.bytes.readInto : undefined;
+    const ring: Buffer[] = [];
+    let issued = 0;
+    const readData = (at: number, n: number): Promise<Uint8Array> => {
+      if (!readInto) return readAt.call(this.bytes, at, n, signal);
+      const k = issued++ % READS_IN_FLIGHT;
+      const b = (ring[k] ??= Buffer.allocUnsafeSlow(READ_BYTES)).subarray(0, n);
+      return readInto.call(this.bytes, b, at, signal).then(() => b);
+    };
     const bs = this.header.blockSize;
     const queue: (Chunk | Promise<Chunk>)[] = [];
     let reads = 0;
@@ -237,7 +249,7 @@ export class SparseSource extends HashedSource {
             }
             signal?.throwIfAborted();
             const n = Math.min(READ_BYTES, length - o);
-            const p = readAt.call(this.bytes, w + o, n, signal).then((bytes): Chunk => ({ kind: 'data', offset: start + o, bytes }));
+            const p = readData(w + o, n).then((bytes): Chunk => ({ kind: 'data', offset: start + o, bytes }));
             p.catch(() => undefined);
             queue.push(p);
             reads++;

@@ -1,10 +1,12 @@
 // Data chunks and piece slices belong to the consumer: readers refill their buffers (lent stream slices), so anything
 // a consumer keeps — shareSource, a driver with writes in flight — must still hold the image after the read moved on.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Chunk } from '../../../src/core/types.js';
+import { HashedSource } from '../../../src/images/hashed-source.js';
 import { openImage, resparse } from '../../../src/images/index.js';
 import { randomImage, tempDir } from './helpers.js';
 
@@ -60,5 +62,29 @@ describe('kept chunks still hold the image', () => {
       }
     }
     expect(image.equals(raw)).toBe(true);
+  });
+});
+
+describe('lent chunks (lentChunks) of an uncompressed sparse file', () => {
+  it('hold the image until the next chunk is asked for, from a few reused buffers', async () => {
+    const src = await openImage(p('img.simg'), { hash: true });
+    if (!(src instanceof HashedSource)) throw new Error('not a HashedSource');
+    const out = Buffer.alloc(src.size);
+    const buffers = new Set<ArrayBufferLike>();
+    let data = 0;
+    for await (const c of src.lentChunks()) {
+      if (c.kind === 'data') {
+        // An asynchronous consumer (a file write): reads in flight complete meanwhile, into other buffers only.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        out.set(c.bytes, c.offset); // used before asking for the next chunk, as a lent chunk must be
+        buffers.add(c.bytes.buffer);
+        data++;
+      } else if (c.kind === 'fill') for (let i = 0; i < c.length; i += 4) out.writeUInt32LE(c.value >>> 0, c.offset + i);
+    }
+    expect(out.subarray(0, raw.length).equals(raw)).toBe(true);
+    expect(await src.sha256()).toBe(createHash('sha256').update(out).digest('hex'));
+    expect(data).toBeGreaterThan(4);
+    expect(buffers.size).toBeLessThanOrEqual(3); // READS_IN_FLIGHT
   });
 });
