@@ -1,5 +1,6 @@
 // What electron-builder.yml packs from node_modules, worked out with electron-builder's own file matchers: each
-// platform/arch keeps only its own koffi and lzma-native binaries (koffi alone ships 18 platforms, ~74 MB).
+// platform/arch keeps only its own koffi, lzma-native and serialport binaries (koffi alone ships 18 platforms, ~74 MB),
+// and native modules' sources and build leftovers stay out.
 import { lstatSync, readFileSync, readdirSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
@@ -23,8 +24,8 @@ const { expandMacro } = require('app-builder-lib/out/util/macroExpander.js') as 
   expandMacro(pattern: string, arch: string, appInfo: unknown, extra: Record<string, string>): string;
 };
 
-/** The .node files of one package that electron-builder would copy when packing `os` (linux, win, mac) for `arch`. */
-function packedBinaries(pkg: string, os: 'linux' | 'win' | 'mac', arch: string): string[] {
+/** The files of one package that electron-builder would copy when packing `os` (linux, win, mac) for `arch`. */
+function packedFiles(pkg: string, os: 'linux' | 'win' | 'mac', arch: string): string[] {
   // As PlatformPackager.createGetFileMatchersOptions expands macros: ${os} is the platform's config key.
   const expand = (p: string): string => expandMacro(p, arch, { productName: 'Flash Station', sanitizedProductName: 'Flash Station' }, { os, '/*': '{,/**/*}' });
   const modules = getNodeModuleFileMatcher(root, '/out/app', expand, config[os] ?? {}, { config, debugLogger: { isEnabled: false } });
@@ -38,12 +39,14 @@ function packedBinaries(pkg: string, os: 'linux' | 'win' | 'mac', arch: string):
       const stat = Object.assign(lstatSync(path), { moduleFullFilePath: join('node_modules', pkg, relative(dir, path)) });
       if (!filter(path, stat)) continue;
       if (stat.isDirectory()) walk(path);
-      else if (name.endsWith('.node')) kept.push(relative(dir, path));
+      else kept.push(relative(dir, path));
     }
   };
   walk(dir);
   return kept.sort();
 }
+
+const packedBinaries = (pkg: string, os: 'linux' | 'win' | 'mac', arch: string): string[] => packedFiles(pkg, os, arch).filter((f) => f.endsWith('.node'));
 
 const targets = [
   ['linux', 'x64', 'linux'],
@@ -68,6 +71,25 @@ describe('native binaries in the packages', () => {
     const kept = packedBinaries('lzma-native', os, arch);
     expect(kept.every((f) => f.startsWith(`prebuilds/${platform}-${arch}/`))).toBe(true);
     if (!(os === 'win' && arch === 'arm64')) expect(kept).toContain(`prebuilds/${platform}-${arch}/electron.napi.node`);
+  });
+
+  it.each(targets)('%s %s packs only @serialport/bindings-cpp prebuilds of its own platform', (os, arch, platform) => {
+    const kept = packedBinaries('@serialport/bindings-cpp', os, arch);
+    const dir = platform === 'darwin' ? 'prebuilds/darwin-x64+arm64/' : `prebuilds/${platform}-${arch}/`;
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.every((f) => f.startsWith(dir))).toBe(true);
+  });
+
+  it('leaves out sources and build leftovers, keeping what each module loads', () => {
+    const koffi = packedFiles('koffi', 'linux', 'x64');
+    expect(koffi).toContain('index.js');
+    expect(koffi.filter((f) => /^(src|vendor|doc)\//.test(f))).toEqual([]);
+    const sqlite = packedFiles('better-sqlite3', 'linux', 'x64');
+    expect(sqlite).toEqual(expect.arrayContaining(['lib/index.js', 'build/Release/better_sqlite3.node']));
+    expect(sqlite.filter((f) => /^(deps|src)\/|\/obj(\.target)?\/|test_extension\.node/.test(f))).toEqual([]);
+    const zstd = packedFiles('zstd-napi', 'linux', 'x64');
+    expect(zstd).toEqual(expect.arrayContaining(['binding.js', 'build/Release/binding.node']));
+    expect(zstd.filter((f) => f.startsWith('deps/'))).toEqual([]);
   });
 
   it('keeps the other native modules (usb 3 loads its binary from an @node-usb package; better-sqlite3)', () => {
