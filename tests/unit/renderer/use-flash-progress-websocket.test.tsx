@@ -57,7 +57,26 @@ afterEach(async () => {
   for (const fx of fixtures.splice(0)) await fx.stop();
 });
 
+/** True when A and B are the same union of keys (checked by `tsc --noEmit`, which covers tests). */
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const GUIDE_OPTIONS = ['url', 'reconnectDelay', 'maxReconnectAttempts', 'enableNotifications', 'autoConnect'] as const;
+const GUIDE_RESULT = ['isConnected', 'connectionStatus', 'reconnectAttempts', 'lastMessageTime', 'activeJobs', 'connect', 'disconnect', 'send', 'clearJob', 'clearAllJobs'] as const;
+const optionsAreTheGuides: SameKeys<keyof UseFlashProgressWebSocketOptions, (typeof GUIDE_OPTIONS)[number]> = true;
+const resultIsTheGuides: SameKeys<keyof UseFlashProgressWebSocketResult, (typeof GUIDE_RESULT)[number]> = true;
+
 describe('useFlashProgressWebSocket', () => {
+  it('has exactly the guide’s options and return value', async () => {
+    expect(optionsAreTheGuides && resultIsTheGuides).toBe(true);
+    const fx = await fixture();
+    const every: Required<UseFlashProgressWebSocketOptions> = { url: fx.url, reconnectDelay: 100, maxReconnectAttempts: 3, enableNotifications: false, autoConnect: true };
+    expect(Object.keys(every)).toEqual([...GUIDE_OPTIONS]);
+    mount(every);
+    await until(() => hook().isConnected, 'connected');
+    expect(Object.keys(hook()).sort()).toEqual([...GUIDE_RESULT].sort());
+    expect(typeof hook().lastMessageTime).toBe('number');
+    expect(hook().activeJobs).toBeInstanceOf(Map);
+  });
+
   it('connects and exposes the jobs of the snapshot and of later events', async () => {
     const fx = await fixture();
     mount({ url: fx.url, reconnectDelay: 50, maxReconnectAttempts: 3 });
