@@ -24,10 +24,23 @@ export class ProgressMeter {
   private runningSince: number | undefined;
   /** Active milliseconds accumulated before `runningSince`. */
   private activeBefore = 0;
+  /**
+   * Where the current flow of bytes began: the first bytes after an idle gap (the image scan before the first
+   * download, a device that stalled). The window never reaches back past it, so the idle time does not count as
+   * slow transfer ("19 B/s, ETA 979 h" for the first seconds of a job whose header bytes preceded a long scan).
+   */
+  private flowStart: Sample | undefined;
+  /** Cumulative bytes before the count that started the current flow. */
+  private flowBytesBefore = 0;
 
   constructor(
     private readonly windowMs = 3000,
     private readonly clock: Clock = systemClock,
+    /** A gap this long after a flow of fewer than `tinyFlowBytes` (headers, a handshake) starts a new flow. */
+    private readonly idleGapMs = 1000,
+    private readonly tinyFlowBytes = 64 * 1024,
+    /** A flow younger than this has no speed yet (0: unknown, no ETA). */
+    private readonly warmUpMs = 250,
   ) {}
 
   start(): void {
@@ -72,15 +85,23 @@ export class ProgressMeter {
 
   add(n: number): void {
     if (n <= 0) return;
+    const before = this.total;
     this.total += n;
     const t = this.activeMs();
     const last = this.samples[this.samples.length - 1];
+    // A real flow that stalls keeps its window (the speed shows the stall). Only a gap after a tiny start restarts
+    // the flow; the bytes of this count moved at some unknown point of the gap, so the flow starts after them.
+    const gap = !last || t - last.t >= this.idleGapMs;
+    if (!this.flowStart || (gap && before - this.flowBytesBefore < this.tinyFlowBytes)) {
+      this.flowStart = { t, bytes: this.total };
+      this.flowBytesBefore = before;
+    }
     if (last && last.t === t) last.bytes = this.total;
     else this.samples.push({ t, bytes: this.total });
     this.prune(t);
     const s = this.speedAt(t);
     // Peak from windows at least one second long, so one early burst does not count as a peak.
-    if (t >= Math.min(1000, this.windowMs) && s > this.peak) this.peak = s;
+    if (t - (this.flowStart?.t ?? 0) >= Math.min(1000, this.windowMs) && s > this.peak) this.peak = s;
   }
 
   read(remaining: number): MeterReading {
@@ -96,11 +117,13 @@ export class ProgressMeter {
 
   private speedAt(t: number): number {
     const first = this.samples[0];
-    if (!first) return 0;
-    const from = Math.max(first.t, t - this.windowMs);
+    const flow = this.flowStart;
+    if (!first || !flow) return 0;
+    if (t - flow.t < this.warmUpMs) return 0;
+    const from = Math.max(first.t, flow.t, t - this.windowMs);
     const span = t - from;
     if (span <= 0) return 0;
-    const bytesAtFrom = this.bytesAt(from);
+    const bytesAtFrom = from === flow.t ? flow.bytes : this.bytesAt(from);
     return ((this.total - bytesAtFrom) * 1000) / span;
   }
 

@@ -68,4 +68,45 @@ describe('ProgressMeter', () => {
     expect(m.peakSpeed).toBeLessThan(60_000_000);
     expect(m.peakSpeed).toBeGreaterThanOrEqual(3_000_000);
   });
+
+  it('does not count a quiet start (headers, then an image scan) as slow transfer', async () => {
+    const clock = new FakeClock();
+    const m = new ProgressMeter(3000, clock);
+    m.start();
+    await clock.advance(5);
+    m.add(28); // a sparse header, then 1.5 s of planning before the first data
+    await clock.advance(1500);
+    m.add(1_000_000);
+    // The flow is younger than the warm-up: no speed and no ETA rather than "19 B/s, ETA 979 h".
+    expect(m.read(100_000_000)).toEqual({ speed: 0, eta: 0 });
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(100);
+      m.add(5_000_000);
+    }
+    // 25 MB in the 0.5 s since the flow began: 50 MB/s, not 25 MB / 2 s.
+    expect(m.read(100_000_000).speed).toBeCloseTo(50_000_000, -5);
+    expect(m.read(100_000_000).eta).toBeCloseTo(2, 1);
+  });
+
+  it('keeps a slow steady flow whose counts come more than a second apart, and shows a stall of a real flow', async () => {
+    const clock = new FakeClock();
+    const m = new ProgressMeter(3000, clock);
+    m.start();
+    // 1 MiB pieces throttled to ~1 MB/s: each count 1.05 s after the one before.
+    for (let i = 0; i < 6; i++) {
+      await clock.advance(1050);
+      m.add(1 << 20);
+    }
+    expect(m.read(0).speed).toBeGreaterThan(0.9 * ((1 << 20) / 1.05));
+    expect(m.read(0).speed).toBeLessThan(1.1 * ((1 << 20) / 1.05));
+    // Then the device stalls: the window slides over the silence and the speed falls to 0.
+    await clock.advance(4000);
+    expect(m.read(0).speed).toBe(0);
+    // It comes back: the window still holds the stall (a real flow is not restarted), so the speed climbs gradually.
+    await clock.advance(500);
+    m.add(1 << 20);
+    const back = m.read(0).speed;
+    expect(back).toBeGreaterThan(0);
+    expect(back).toBeLessThan((1 << 20) / 1.05);
+  });
 });
