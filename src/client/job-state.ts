@@ -73,7 +73,7 @@ export function applyMessage(state: StationState, m: ServerMessage): boolean {
         stage: cancelled ? 'Cancelled' : `Failed: ${m.error}`,
         transferSpeed: 0,
         estimatedTimeRemaining: 0,
-        error: m.error,
+        error: cancelled && m.detail ? m.detail : m.error,
         ...(m.code !== undefined ? { errorCode: m.code } : {}),
         endedAt: m.timestamp,
       });

@@ -152,7 +152,11 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
           }
           break;
         } catch (e) {
-          if (signal.aborted) throw signal.reason;
+          if (signal.aborted) {
+            // A driver that says what the cancel left behind (a download left half-sent) is heard; else the reason.
+            const said = toFlashError(e);
+            throw said.code === 'cancelled' && said.message !== 'Cancelled' ? said : signal.reason;
+          }
           const err = toFlashError(e);
           const retries = deps.settings().retries;
           if (!err.transient || attempt >= retries) throw err;
@@ -186,11 +190,15 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
     pacer.cancel();
     if (signal.aborted) {
       const reason = toFlashError(signal.reason);
-      job.finish('cancelled', { code: 'cancelled', message: 'Cancelled' });
+      // What the driver says the cancel left behind ("the download of system was left half-sent at byte N …") is the
+      // job's error; flash_failed keeps the contract's "Cancelled" and carries it as `detail`.
+      const said = toFlashError(e).message;
+      const detail = said !== 'Cancelled' && said !== reason.message && /^Cancel/i.test(said) ? said : undefined;
+      job.finish('cancelled', { code: 'cancelled', message: detail ?? 'Cancelled' });
       if (reason.code !== 'cancelled' && reason.message !== 'Cancelled') log('info', `Cancelled: ${reason.message}`);
       emit({
         type: 'flash_failed', jobId: job.jobId, deviceId: job.deviceId, error: 'Cancelled', reason: 'cancelled',
-        code: 'cancelled', timestamp: Date.now(),
+        code: 'cancelled', ...(detail ? { detail } : {}), timestamp: Date.now(),
       });
     } else {
       const err = toFlashError(e);

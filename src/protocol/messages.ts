@@ -104,6 +104,11 @@ export interface FlashFailedMessage {
   timestamp: number;
   /** Additive: `cancelled` when the job was cancelled. */
   reason?: 'cancelled' | 'error' | 'interrupted';
+  /**
+   * Additive: for a cancelled job, what the cancel left behind when that is more than "Cancelled" — e.g. a download
+   * left half-sent at byte N. `error` stays `"Cancelled"` (contract §2.1); the Job's `error` carries this text.
+   */
+  detail?: string;
   /** Additive: stable error code. */
   code?: string;
 }

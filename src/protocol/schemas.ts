@@ -88,7 +88,7 @@ export const flashEventSchemas: Record<string, Schema> = {
   flash_completed: message('flash_completed', { jobId: id, deviceId: id, timestamp: ts, requestId }, ['jobId', 'deviceId', 'timestamp']),
   flash_failed: message(
     'flash_failed',
-    { jobId: id, deviceId: id, error: str, timestamp: ts, reason: { enum: ['cancelled', 'error', 'interrupted'] }, code: str, requestId },
+    { jobId: id, deviceId: id, error: str, timestamp: ts, reason: { enum: ['cancelled', 'error', 'interrupted'] }, code: str, detail: str, requestId },
     ['jobId', 'deviceId', 'error', 'timestamp'],
   ),
   flash_paused: message('flash_paused', { jobId: id, deviceId: id, timestamp: ts, requestId }, ['jobId', 'deviceId', 'timestamp']),

@@ -16,6 +16,8 @@ export interface FileDeviceSpec {
   product?: string;
   /** A reboot detaches the device and attaches it again after this many ms. */
   rebootMs?: number;
+  /** A cancel mid-flash ends as a fastboot download that could not be finished: the error says where it stopped. */
+  halfSentOnCancel?: boolean;
 }
 
 const TRANSFER = 256 * 1024;
@@ -159,6 +161,11 @@ async function flash(
         }
       }
     }
+  } catch (e) {
+    if (ctx.signal.aborted && spec.halfSentOnCancel) {
+      throw new FlashError('cancelled', `Cancelled — the download of ${partition} was left half-sent at byte ${moved} of ${source.dataBytes} (device stopped answering); reboot the device into fastboot before using it again`);
+    }
+    throw e;
   } finally {
     await fh.close();
   }

@@ -42,4 +42,28 @@ describe('final stage', () => {
     h.station.cancel(first.jobId);
     await h.waitFor('flash_failed', (m) => m.jobId === first.jobId);
   });
+
+  it("keeps what a cancel left behind in the job's error; flash_failed still says Cancelled and carries it as detail", async () => {
+    h = await harness([]);
+    await h.provider.plug(h.device('H1', { speed: 1 << 20, halfSentOnCancel: true }));
+    await h.provider.plug(h.device('H2', { speed: 1 << 20 }));
+    await new Promise((r) => setTimeout(r, 50));
+    const img = h.image('h.img', 4 << 20);
+    const half = await h.station.startFlash({ deviceId: 'H1', partition: 'boot', image: img.path });
+    const plain = await h.station.startFlash({ deviceId: 'H2', partition: 'boot', image: img.path });
+    await h.waitFor('flash_progress', (m) => m.jobId === half.jobId && m.bytesTransferred > 0);
+    await h.waitFor('flash_progress', (m) => m.jobId === plain.jobId && m.bytesTransferred > 0);
+    h.station.cancel(half.jobId);
+    h.station.cancel(plain.jobId);
+    const ended = await h.waitFor('flash_failed', (m) => m.jobId === half.jobId);
+    const endedPlain = await h.waitFor('flash_failed', (m) => m.jobId === plain.jobId);
+    expect(ended).toMatchObject({ error: 'Cancelled', reason: 'cancelled', code: 'cancelled' });
+    expect(ended.detail).toMatch(/^Cancelled — the download of boot was left half-sent at byte \d+ of 4194304/);
+    expect(endedPlain).toMatchObject({ error: 'Cancelled', reason: 'cancelled' });
+    expect(endedPlain.detail).toBeUndefined();
+    expect(h.station.job(half.jobId)).toMatchObject({ state: 'cancelled', stage: 'Cancelled', error: ended.detail });
+    expect(h.station.job(plain.jobId)?.error).toBe('Cancelled');
+    const row = h.station.history({ limit: 10 }).find((j) => j.jobId === half.jobId);
+    expect(row?.error).toBe(ended.detail);
+  });
 });

@@ -37,7 +37,10 @@ describe('applyMessage', () => {
     const s = emptyState();
     applyMessage(s, { type: 'flash_failed', jobId: 'a', deviceId: 'D1', error: 'Cancelled', reason: 'cancelled', timestamp: 1 });
     applyMessage(s, { type: 'flash_failed', jobId: 'b', deviceId: 'D1', error: 'USB connection lost', code: 'disconnected', timestamp: 1 });
-    expect(s.jobs.get('a')?.state).toBe('cancelled');
+    expect(s.jobs.get('a')).toMatchObject({ state: 'cancelled', error: 'Cancelled' });
+    const detail = 'Cancelled — the download of boot was left half-sent at byte 4096 of 8192 (timeout)';
+    applyMessage(s, { type: 'flash_failed', jobId: 'h', deviceId: 'D1', error: 'Cancelled', reason: 'cancelled', detail, timestamp: 1 });
+    expect(s.jobs.get('h')).toMatchObject({ state: 'cancelled', stage: 'Cancelled', error: detail });
     expect(s.jobs.get('b')).toMatchObject({ state: 'failed', error: 'USB connection lost', errorCode: 'disconnected' });
     expect(applyMessage(s, { type: 'pong', timestamp: 1 })).toBe(false);
   });
