@@ -36,7 +36,11 @@ export interface SourceInit {
   dataBytes: number;
   exact: boolean;
   hash: boolean;
-  /** Compute the hash elsewhere (a worker reading the file) instead of from the chunks; started on the first read. */
+  /**
+   * Compute the hash elsewhere (a worker reading the file) instead of from the chunks. It starts when `sha256()` is
+   * first asked for — after the transfer, in a station job — not beside the stream: on a machine whose cores the
+   * transfer and the device already keep busy, a concurrent 1 GiB hash slowed the transfer itself (docs/fastboot.md).
+   */
   offload?: () => Promise<string>;
 }
 
@@ -99,8 +103,9 @@ export abstract class HashedSource implements BlockSource {
     return this.run(signal, lent);
   }
 
+  /** Settles without further reads: no hash, a finished pass, or an offloaded hash (which starts when asked for). */
   get hashStarted(): boolean {
-    return !this.hashing || this.done;
+    return !this.hashing || this.done || this.offload !== undefined;
   }
 
   /** True when a read need not go through `chunks()` for the hash: no hash wanted, or it is computed elsewhere. */
@@ -108,10 +113,10 @@ export abstract class HashedSource implements BlockSource {
     return !this.hashing || this.done || this.offload !== undefined;
   }
 
-  /** Start the offloaded hash (once), for reads that bypass `chunks()`. */
-  protected startOffloadedHash(): void {
+  /** Start the offloaded hash (once); `sha256()` does, when first asked. */
+  private startOffloadedHash(): void {
     if (this.hashing && !this.done && this.offload) {
-      // The hash runs beside the stream (another core); its result does not wait for the stream to finish.
+      // The worker reads the file itself: its result does not depend on how far (or whether) the stream got.
       this.done = true;
       const d = this.digest;
       this.offload().then(d.resolve, (e: unknown) => d.reject(toFlashError(e, 'image_unreadable')));
@@ -119,8 +124,7 @@ export abstract class HashedSource implements BlockSource {
   }
 
   private async *run(signal: AbortSignal | undefined, lent: boolean): AsyncGenerator<Chunk> {
-    this.startOffloadedHash();
-    const h = this.hashing && !this.done ? createHash('sha256') : null;
+    const h = this.hashing && !this.done && !this.offload ? createHash('sha256') : null;
     let pos = 0;
     try {
       for await (const c of this.produce(signal, lent)) {
@@ -141,7 +145,7 @@ export abstract class HashedSource implements BlockSource {
       }
     } catch (e) {
       const err = signal?.aborted ? new FlashError('cancelled', 'Cancelled') : toFlashError(e, 'image_unreadable');
-      if (!this.done) {
+      if (!this.done && !this.offload) {
         this.digest.reject(err);
         this.digest = deferred();
       }
@@ -151,6 +155,7 @@ export abstract class HashedSource implements BlockSource {
 
   sha256(): Promise<string> {
     if (!this.hashing) return Promise.reject(new FlashError('internal', `${this.description} was opened without hashing`));
+    this.startOffloadedHash();
     return this.digest.promise;
   }
 }
