@@ -4,29 +4,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createStation, type Station } from '../../../src/core/station.js';
-import type { ServerMessage } from '../../../src/protocol/messages.js';
+import { createStation } from '../../../src/core/station.js';
 import { createSimProvider } from '../../../src/sim/index.js';
 import { makeZip } from '../images/helpers.js';
 import { superEmpty } from '../../unit/sim/super-empty.js';
-import { readPartition, tempDir, writeMixedImage } from './sim-harness.js';
+import { ended, readPartition, tempDir, writeMixedImage } from './sim-harness.js';
 
 const MiB = 1024 * 1024;
 const tmp = tempDir();
 afterAll(() => tmp.remove());
-
-function ended(station: Station, jobId: string, timeoutMs: number): Promise<ServerMessage> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`job ${jobId} did not end within ${timeoutMs} ms`)), timeoutMs);
-    const off = station.subscribe((m) => {
-      if ((m.type === 'flash_completed' || m.type === 'flash_failed') && m.jobId === jobId) {
-        clearTimeout(t);
-        off();
-        resolve(m);
-      }
-    });
-  });
-}
 
 describe('a dynamic-partition factory image through the station', () => {
   it('is accepted for a device in the bootloader and completes, switching to fastbootd for the logical partitions', async () => {

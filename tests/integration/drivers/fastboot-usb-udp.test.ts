@@ -2,13 +2,14 @@
 // and its UDP face: images larger than max-download-size land byte for byte; reboot-bootloader waits for the device.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { AttachedDevice, DeviceLink, DeviceSink } from '../../../src/core/types.js';
+import type { DeviceLink } from '../../../src/core/types.js';
 import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { openImage } from '../../../src/images/index.js';
 import { FastbootSimDevice, SimUsbDevice, createSimProvider, startUdpFace } from '../../../src/sim/index.js';
 import { createWebUsbLink } from '../../../src/transports/usb.js';
 import { createUdpLink } from '../../../src/transports/udp.js';
 import { testContext } from './job-context.js';
+import { recordingSink } from './plan-runner.js';
 import { img2simg, readPartition, startTcpSim, tempDir, writeMixedImage } from './sim-harness.js';
 
 const MiB = 1024 * 1024;
@@ -24,33 +25,6 @@ beforeAll(() => {
   img2simg(rawPath, sparsePath);
 });
 afterAll(() => tmp.remove());
-
-/** A sink that keeps the latest attachment per id and lets a test wait for the next one. */
-function recordingSink(): DeviceSink & { latest(id: string): AttachedDevice | undefined; next(id: string, timeoutMs: number): Promise<AttachedDevice>; detached: string[] } {
-  const latest = new Map<string, AttachedDevice>();
-  const waiters: Array<{ id: string; resolve: (a: AttachedDevice) => void }> = [];
-  const detached: string[] = [];
-  return {
-    detached,
-    attach(a) {
-      latest.set(a.device.id, a);
-      for (const w of waiters.splice(0)) {
-        if (w.id === a.device.id) w.resolve(a);
-        else waiters.push(w);
-      }
-    },
-    detach(id) {
-      latest.delete(id);
-      detached.push(id);
-    },
-    latest: (id) => latest.get(id),
-    next: (id, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        waiters.push({ id, resolve });
-        setTimeout(() => reject(new Error(`${id} did not come back within ${timeoutMs} ms`)), timeoutMs).unref();
-      }),
-  };
-}
 
 describe('fastboot driver over the simulated USB face', () => {
   it('flashes raw and sparse images larger than max-download-size byte for byte', async () => {

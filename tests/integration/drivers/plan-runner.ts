@@ -8,13 +8,20 @@ import { testContext } from './job-context.js';
 
 const driver = createFastbootDriver({ commandMs: 5000, writeMs: 10_000, rebootWaitMs: 10_000 });
 
-export type RecordingSink = DeviceSink & { latest(id: string): AttachedDevice | undefined; next(id: string, timeoutMs: number): Promise<AttachedDevice> };
+export type RecordingSink = DeviceSink & {
+  latest(id: string): AttachedDevice | undefined;
+  next(id: string, timeoutMs: number): Promise<AttachedDevice>;
+  /** Ids in the order they were detached. */
+  detached: string[];
+};
 
 /** A sink that keeps the latest attachment per id and lets a test wait for the next one. */
 export function recordingSink(): RecordingSink {
   const latest = new Map<string, AttachedDevice>();
   const waiters: Array<{ id: string; resolve: (a: AttachedDevice) => void }> = [];
+  const detached: string[] = [];
   return {
+    detached,
     attach(a) {
       latest.set(a.device.id, a);
       for (const w of waiters.splice(0)) {
@@ -24,6 +31,7 @@ export function recordingSink(): RecordingSink {
     },
     detach(id) {
       latest.delete(id);
+      detached.push(id);
     },
     latest: (id) => latest.get(id),
     next: (id, timeoutMs) =>

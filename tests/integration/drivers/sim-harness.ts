@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 import { startTcpFace, type SimSocketServer } from '../../../src/sim/fastboot/tcp-face.js';
 import { parseSimSpec } from '../../../src/sim/spec.js';
+import type { Station } from '../../../src/core/station.js';
+import type { ServerMessage } from '../../../src/protocol/messages.js';
 
 export interface RunningSim {
   device: FastbootSimDevice;
@@ -79,4 +81,18 @@ export async function readPartition(sim: RunningSim, name: string, length: numbe
 
 export function readFile(path: string): Buffer {
   return readFileSync(path);
+}
+
+/** The job's flash_completed or flash_failed, whichever comes; rejects after `timeoutMs`. */
+export function ended(station: Station, jobId: string, timeoutMs: number): Promise<ServerMessage> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`job ${jobId} did not end within ${timeoutMs} ms`)), timeoutMs);
+    const off = station.subscribe((m) => {
+      if ((m.type === 'flash_completed' || m.type === 'flash_failed') && m.jobId === jobId) {
+        clearTimeout(t);
+        off();
+        resolve(m);
+      }
+    });
+  });
 }

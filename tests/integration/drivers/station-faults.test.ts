@@ -4,26 +4,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { createStation, type Station } from '../../../src/core/station.js';
-import type { ServerMessage } from '../../../src/protocol/messages.js';
 import { createSimProvider } from '../../../src/sim/index.js';
-import { readPartition, tempDir, writeMixedImage } from './sim-harness.js';
+import { ended, readPartition, tempDir, writeMixedImage } from './sim-harness.js';
 
 const MiB = 1024 * 1024;
 const tmp = tempDir();
 afterAll(() => tmp.remove());
-
-function ended(station: Station, jobId: string, timeoutMs: number): Promise<ServerMessage> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`job ${jobId} did not end within ${timeoutMs} ms`)), timeoutMs);
-    const off = station.subscribe((m) => {
-      if ((m.type === 'flash_completed' || m.type === 'flash_failed') && m.jobId === jobId) {
-        clearTimeout(t);
-        off();
-        resolve(m);
-      }
-    });
-  });
-}
 
 async function attached(station: Station, ids: string[]): Promise<void> {
   const end = Date.now() + 10_000;

@@ -2,27 +2,13 @@
 // bootloader (the device goes away and comes back under the same serial), then go on: set_active, flash, getvar.
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { createStation, type Station } from '../../../src/core/station.js';
-import type { ServerMessage } from '../../../src/protocol/messages.js';
+import { createStation } from '../../../src/core/station.js';
 import { createSimProvider } from '../../../src/sim/index.js';
-import { readPartition, tempDir, writeMixedImage } from './sim-harness.js';
+import { ended, readPartition, tempDir, writeMixedImage } from './sim-harness.js';
 
 const MiB = 1024 * 1024;
 const tmp = tempDir();
 afterAll(() => tmp.remove());
-
-function ended(station: Station, jobId: string, timeoutMs: number): Promise<ServerMessage> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`job ${jobId} did not end within ${timeoutMs} ms`)), timeoutMs);
-    const off = station.subscribe((m) => {
-      if ((m.type === 'flash_completed' || m.type === 'flash_failed') && m.jobId === jobId) {
-        clearTimeout(t);
-        off();
-        resolve(m);
-      }
-    });
-  });
-}
 
 describe('a plan through the station', () => {
   it('flashes, reboots into the bootloader, waits for the same device and goes on', async () => {
