@@ -1,27 +1,11 @@
 // The xz index read in JavaScript (stream footer → index → stream header, from the end, for every concatenated
 // stream): the expanded size, and proof the file is whole, without loading a native xz library just for that.
+import { crc32 } from 'node:zlib';
 import type { ByteSource } from './byte-source.js';
 
 const HEADER_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 /** An index larger than this is not a real image's (16 bytes per block would mean millions of blocks). */
 const MAX_INDEX_BYTES = 64 << 20;
-
-let table: Uint32Array | null = null;
-
-/** CRC-32 (IEEE, as xz uses for its headers and index). */
-export function crc32(b: Uint8Array): number {
-  if (!table) {
-    table = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < b.length; i++) c = (table[(c ^ (b[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 export interface XzIndexInfo {
   uncompressedSize: number;
