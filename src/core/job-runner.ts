@@ -4,7 +4,7 @@ import type { DeviceRegistry } from '../devices/registry.js';
 import type { FlashProgressMessage, LogLevel, ServerMessage } from '../protocol/messages.js';
 import type { Clock } from './clock.js';
 import { sleep } from './clock.js';
-import { FlashError, toFlashError } from './errors.js';
+import { FlashError, isFlashError, toFlashError } from './errors.js';
 import type { PendingImage, HashRecords } from './hash-records.js';
 import type { History } from './history.js';
 import type { ActiveJob } from './job.js';
@@ -152,11 +152,7 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
           }
           break;
         } catch (e) {
-          if (signal.aborted) {
-            // A driver that says what the cancel left behind (a download left half-sent) is heard; else the reason.
-            const said = toFlashError(e);
-            throw said.code === 'cancelled' && said.message !== 'Cancelled' ? said : signal.reason;
-          }
+          if (signal.aborted) throw cancelDetail(e, signal) !== undefined ? e : signal.reason;
           const err = toFlashError(e);
           const retries = deps.settings().retries;
           if (!err.transient || attempt >= retries) throw err;
@@ -192,8 +188,7 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
       const reason = toFlashError(signal.reason);
       // What the driver says the cancel left behind ("the download of system was left half-sent at byte N …") is the
       // job's error; flash_failed keeps the contract's "Cancelled" and carries it as `detail`.
-      const said = toFlashError(e).message;
-      const detail = said !== 'Cancelled' && said !== reason.message && /^Cancel/i.test(said) ? said : undefined;
+      const detail = cancelDetail(e, signal);
       job.finish('cancelled', { code: 'cancelled', message: detail ?? 'Cancelled' });
       if (reason.code !== 'cancelled' && reason.message !== 'Cancelled') log('info', `Cancelled: ${reason.message}`);
       emit({
@@ -236,6 +231,14 @@ function toPlanStep(step: LoadedStep, source: BlockSource | undefined): PlanStep
   }
   if (step.op === 'verify') return { op: 'verify', partition: step.partition, source: source as BlockSource };
   return step;
+}
+
+/**
+ * The message of a driver's own `cancelled` error when it says more than "Cancelled" (a download left half-sent at
+ * byte N): what the cancel left behind. Undefined for the cancel's reason itself or a plain "Cancelled".
+ */
+function cancelDetail(e: unknown, signal: AbortSignal): string | undefined {
+  return e !== signal.reason && isFlashError(e) && e.code === 'cancelled' && e.message !== 'Cancelled' ? e.message : undefined;
 }
 
 /** What each flash step wrote, with the SHA-256 the image pipeline computes (or computed) while it streamed. */
