@@ -63,8 +63,13 @@ async function connectWith(token: string | undefined, flags: ClientFlags, io: Cl
   } catch (e) {
     client.close();
     const code = (e as { code?: string }).code;
-    const why = code === 'unauthorized' ? 'the station refused the token' : `is \`flash-station serve\` running there?`;
-    throw Object.assign(new Error(`Cannot use the station at ${client.url}: ${why} (${(e as Error).message})`), { exit: 2, ...(code ? { code } : {}) });
+    // Unreachable: say what to do, not the WebSocket close code (1006 means nothing to a technician).
+    const why = code === 'unauthorized'
+      ? `the station refused the token (${(e as Error).message})`
+      : code === 'unreachable'
+        ? 'no station answered there. Start `flash-station serve`, or pass --url of the running station.'
+        : (e as Error).message;
+    throw Object.assign(new Error(`Cannot use the station at ${client.url}: ${why}`), { exit: 2, ...(code ? { code } : {}) });
   }
   return client;
 }
