@@ -30,6 +30,10 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`flash-station flash: ${why}\nRun flash-station flash --help for usage.\n`);
     return EXIT.usage;
   };
+  // With nothing given, name everything flash needs at once rather than one piece per attempt.
+  if (!values.device && !values.plan && positionals.length === 0) {
+    return usage('give --device ID and PARTITION IMAGE (or --plan PLAN_FILE); flash-station devices lists the IDs.');
+  }
   if (!values.device) return usage('--device ID is required (see flash-station devices).');
   if (values.plan ? positionals.length !== 0 : positionals.length !== 2) {
     return usage(values.plan ? 'give either --plan PLAN_FILE or PARTITION IMAGE, not both.' : 'give PARTITION IMAGE (or --plan PLAN_FILE).');
