@@ -33,13 +33,13 @@ export function applyMessage(state: StationState, m: ServerMessage): boolean {
       state.jobs.set(m.jobId, { ...base(state, m.jobId, m.deviceId, m.timestamp), state: 'queued', stage: `Queued (position ${m.position})`, queuePosition: m.position });
       return true;
     case 'flash_started': {
-      const { queuePosition: _place, ...job } = base(state, m.jobId, m.deviceId, m.timestamp);
+      const job = unqueued(base(state, m.jobId, m.deviceId, m.timestamp));
       state.jobs.set(m.jobId, { ...job, state: 'running', stage: m.stage ?? job.stage, totalBytes: m.totalBytes, startedAt: m.timestamp,
         ...(m.imageBytes !== undefined ? { imageBytes: m.imageBytes } : {}) });
       return true;
     }
     case 'flash_progress': {
-      const { queuePosition: _place, ...job } = base(state, m.jobId, m.deviceId, m.timestamp);
+      const job = unqueued(base(state, m.jobId, m.deviceId, m.timestamp));
       state.jobs.set(m.jobId, {
         ...job,
         state: job.state === 'queued' ? 'running' : job.state,
@@ -59,13 +59,13 @@ export function applyMessage(state: StationState, m: ServerMessage): boolean {
       return true;
     }
     case 'flash_completed': {
-      const { queuePosition: _place, ...job } = base(state, m.jobId, m.deviceId, m.timestamp);
+      const job = unqueued(base(state, m.jobId, m.deviceId, m.timestamp));
       // The stage says how the job ended, as the station's own record does (Completed / Failed: why / Cancelled).
       state.jobs.set(m.jobId, { ...job, state: 'completed', stage: 'Completed', progress: 100, transferSpeed: 0, estimatedTimeRemaining: 0, endedAt: m.timestamp });
       return true;
     }
     case 'flash_failed': {
-      const { queuePosition: _place, ...job } = base(state, m.jobId, m.deviceId, m.timestamp);
+      const job = unqueued(base(state, m.jobId, m.deviceId, m.timestamp));
       const cancelled = m.reason === 'cancelled';
       state.jobs.set(m.jobId, {
         ...job,
@@ -89,6 +89,16 @@ function base(state: StationState, jobId: string, deviceId: string, timestamp: n
     jobId, deviceId, state: 'running', stage: '', progress: 0, bytesTransferred: 0, totalBytes: 0,
     transferSpeed: 0, estimatedTimeRemaining: 0, createdAt: timestamp,
   };
+}
+
+/**
+ * The job without its queue place, which only a queued job has. Progress frames arrive many times a second per job:
+ * copying the job to drop a field it no longer has would be one more object per frame, so only the first one copies.
+ */
+function unqueued(job: Job): Job {
+  if (job.queuePosition === undefined) return job;
+  const { queuePosition: _place, ...rest } = job;
+  return rest;
 }
 
 /** Jobs that have ended (completed, failed or cancelled). */
