@@ -247,15 +247,9 @@ function pendingImages(steps: LoadedStep[], opened: Array<BlockSource | undefine
   for (const [i, step] of steps.entries()) {
     const source = opened[i];
     if (step.op !== 'flash' || !source) continue;
-    let hash: Promise<string>;
-    try {
-      hash = source.sha256();
-    } catch (e) {
-      hash = Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
     out.push({
       record: { partition: step.partition, location: step.image.location, size: source.size, dataBytes: source.dataBytes },
-      hash,
+      hash: source.sha256(),
       started: source.hashStarted ?? false,
     });
   }
