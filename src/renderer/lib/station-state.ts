@@ -169,7 +169,8 @@ export function reduce(state: StationState, message: ServerMessage): StationStat
       return finish(state, message.jobId, message.deviceId, message.timestamp, {
         state: cancelled ? 'cancelled' : 'failed',
         stage: cancelled ? 'Cancelled' : `Failed: ${message.error}`,
-        error: message.error,
+        // A cancel that left something behind (a download half-sent) says so, live as after a reload (snapshot Job).
+        error: cancelled && message.detail ? message.detail : message.error,
         errorCode: message.code ?? (cancelled ? 'cancelled' : undefined),
       });
     }

@@ -44,6 +44,13 @@ describe('station reducer', () => {
     expect(reduce(base, { type: 'flash_failed', jobId: 'j', deviceId: 'D', error: 'x', timestamp: 2 }).jobs.get('j')?.state).toBe('failed');
   });
 
+  it('keeps what a cancel left behind (detail) as the job error, as the snapshot Job does after a reload', () => {
+    const base = reduce(emptyState(), progress(5));
+    const detail = 'Cancelled: the download of boot was left half-sent at byte 4096';
+    const s = reduce(base, { type: 'flash_failed', jobId: 'j', deviceId: 'D', error: 'Cancelled', reason: 'cancelled', detail, timestamp: 2 });
+    expect(s.jobs.get('j')).toMatchObject({ state: 'cancelled', stage: 'Cancelled', error: detail });
+  });
+
   it('pauses and resumes, and a progress frame in flight does not undo a pause', () => {
     let s = reduce(emptyState(), progress(10));
     s = reduce(s, { type: 'flash_paused', jobId: 'j', deviceId: 'D', timestamp: 3 });
