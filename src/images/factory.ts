@@ -7,8 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { FlashError } from '../core/errors.js';
 import { parseAndroidInfo } from './android-info.js';
-import { fileByteSource, owned, type ByteSource } from './byte-source.js';
-import { readSmall, zipImage } from './plan-images.js';
+import { fileByteSource, owned } from './byte-source.js';
+import { readSmall, readSmallBytes, zipImage } from './plan-images.js';
 import type { LoadedStep, PlanImage, Requirement } from './types.js';
 import { openZip, type ZipArchive } from './zip.js';
 
@@ -33,18 +33,6 @@ const REBOOT_WAIT_MS = 90_000;
 /** In AOSP's table and not an OS image: written in the bootloader, before the switch to fastbootd. */
 function isBootCritical(part: string): boolean {
   return UPDATE_ORDER.includes(part) && !OS_IMAGES.includes(part);
-}
-
-/** A small entry's bytes (super_empty.img is a few KiB of liblp metadata). */
-async function readBytes(src: ByteSource, max: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const b of src.stream()) {
-    n += b.length;
-    if (n > max) throw new FlashError('image_invalid', `${src.description} is larger than ${max} bytes: not a super_empty image`);
-    parts.push(new Uint8Array(b)); // lent slice: copied
-  }
-  return Buffer.concat(parts);
 }
 
 export function isFactoryZip(zip: ZipArchive): boolean {
@@ -154,7 +142,7 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
       // resized to its image by the flash step; the secondary images go to the other slot. Images outside the table go
       // with the OS images: fastbootd writes physical partitions too, the bootloader cannot write logical ones.
       images.filter(({ part }) => isBootCritical(part)).forEach(flashImage);
-      const bytes = await readBytes(innerZip.entry(superEmpty.e.name), 4 << 20);
+      const bytes = await readSmallBytes(innerZip.entry(superEmpty.e.name), 4 << 20);
       const resetLogical = OS_IMAGES.map((p) => {
         const other = SECONDARY[p];
         return other ? { partition: other, slot: 'other' as const } : { partition: p };

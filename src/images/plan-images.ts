@@ -61,6 +61,11 @@ export function zipImage(zip: ZipArchive, entry: string, name: string, declaredS
 
 /** All bytes of a small entry (manifests, android-info.txt), refusing anything over `max`. */
 export async function readSmall(src: ByteSource, max = 1 << 20): Promise<string> {
+  return (await readSmallBytes(src, max)).toString('utf8');
+}
+
+/** A small entry's bytes, at most `max` (FlashError `image_invalid` beyond). */
+export async function readSmallBytes(src: ByteSource, max: number): Promise<Buffer> {
   if (src.size !== undefined && src.size > max) throw new FlashError('image_invalid', `${src.description} is too large (${src.size} bytes)`);
   const parts: Uint8Array[] = [];
   let n = 0;
@@ -69,5 +74,5 @@ export async function readSmall(src: ByteSource, max = 1 << 20): Promise<string>
     if (n > max) throw new FlashError('image_invalid', `${src.description} is too large`);
     parts.push(new Uint8Array(b)); // lent slice
   }
-  return Buffer.concat(parts).toString('utf8');
+  return Buffer.concat(parts);
 }
