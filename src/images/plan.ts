@@ -58,17 +58,20 @@ async function resolveSteps(m: Manifest, images: ImageResolver): Promise<{ steps
   const requirements: Requirement[] = [];
   const missing: string[] = [];
   let declaredBytes = 0;
+  // A missing image is collected (all are named at once after the loop); any other failure is thrown.
+  const resolveOrMiss = (name: string): Promise<PlanImage | null> =>
+    images.resolve(name).catch((e: unknown) => {
+      if (e instanceof FlashError && e.code === 'image_not_found') {
+        missing.push(name);
+        return null;
+      }
+      throw e;
+    });
   for (const s of m.steps) {
     switch (s.op) {
       case 'flash':
       case 'verify': {
-        const image = await images.resolve(s.image).catch((e: unknown) => {
-          if (e instanceof FlashError && e.code === 'image_not_found') {
-            missing.push(s.image);
-            return null;
-          }
-          throw e;
-        });
+        const image = await resolveOrMiss(s.image);
         if (!image) break;
         declaredBytes += s.op === 'flash' ? image.declaredSize ?? 0 : 0;
         if (s.op === 'verify') steps.push({ op: 'verify', partition: s.partition, image });
@@ -76,13 +79,7 @@ async function resolveSteps(m: Manifest, images: ImageResolver): Promise<{ steps
         break;
       }
       case 'update_super': {
-        const image = await images.resolve(s.image).catch((e: unknown) => {
-          if (e instanceof FlashError && e.code === 'image_not_found') {
-            missing.push(s.image);
-            return null;
-          }
-          throw e;
-        });
+        const image = await resolveOrMiss(s.image);
         if (image) steps.push({ op: 'update_super', image: await superEmptyBytes(image), location: image.location, wipe: s.wipe ?? false });
         break;
       }
