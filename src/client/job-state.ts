@@ -102,6 +102,6 @@ function unqueued(job: Job): Job {
 }
 
 /** Jobs that have ended (completed, failed or cancelled). */
-export function isFinished(job: Job): boolean {
+export function isFinished(job: Pick<Job, 'state'>): boolean {
   return job.state === 'completed' || job.state === 'failed' || job.state === 'cancelled';
 }

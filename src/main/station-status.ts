@@ -1,4 +1,5 @@
 // What the shell says about the station without Electron: the tray's status line and the quit question while jobs run.
+import { isFinished } from '../client/job-state.js';
 import type { Job } from '../protocol/messages.js';
 
 export interface TrayStatus {
@@ -11,7 +12,7 @@ export interface TrayStatus {
 
 /** Jobs that quitting would cancel: running, paused or waiting. */
 export function unfinishedJobs(jobs: readonly Pick<Job, 'state'>[]): number {
-  return jobs.filter((j) => j.state === 'running' || j.state === 'paused' || j.state === 'queued').length;
+  return jobs.filter((j) => !isFinished(j)).length;
 }
 
 export function trayStatusOf(jobs: readonly Pick<Job, 'state'>[], devices: number, url: string): TrayStatus {
