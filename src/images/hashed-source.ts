@@ -103,13 +103,11 @@ export abstract class HashedSource implements BlockSource {
     return this.run(signal, lent);
   }
 
-  /** Settles without further reads: no hash, a finished pass, or an offloaded hash (which starts when asked for). */
+  /**
+   * Settles without further reads: no hash, a finished pass, or an offloaded hash (which starts when asked for). So a
+   * read need not go through `chunks()` for the hash.
+   */
   get hashStarted(): boolean {
-    return !this.hashing || this.done || this.offload !== undefined;
-  }
-
-  /** True when a read need not go through `chunks()` for the hash: no hash wanted, or it is computed elsewhere. */
-  protected get hashOffChunks(): boolean {
     return !this.hashing || this.done || this.offload !== undefined;
   }
 

@@ -138,7 +138,7 @@ export class SparseSource extends HashedSource {
    */
   layoutRuns(): AsyncIterable<BlockRun> | undefined {
     const ix = this.index;
-    if (!ix || !this.hashOffChunks) return undefined;
+    if (!ix || !this.hashStarted) return undefined;
     return (async function* (): AsyncGenerator<BlockRun> {
       const none = new Uint8Array(0);
       for (let i = 0; i < ix.kinds.length; i++) {
