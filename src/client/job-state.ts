@@ -1,5 +1,5 @@
 // Folds server events into a picture of devices and jobs, the way the station sees them; shared by the client and UI.
-import type { BatchSummaryMessage, Device, Job, ServerMessage } from '../protocol/messages.js';
+import type { BatchSummaryMessage, Device, FlashCompletedMessage, FlashFailedMessage, Job, ServerMessage } from '../protocol/messages.js';
 
 export interface StationState {
   devices: Map<string, Device>;
@@ -60,23 +60,12 @@ export function applyMessage(state: StationState, m: ServerMessage): boolean {
     }
     case 'flash_completed': {
       const job = unqueued(base(state, m.jobId, m.deviceId, m.timestamp));
-      // The stage says how the job ended, as the station's own record does (Completed / Failed: why / Cancelled).
-      state.jobs.set(m.jobId, { ...job, state: 'completed', stage: 'Completed', progress: 100, transferSpeed: 0, estimatedTimeRemaining: 0, endedAt: m.timestamp });
+      state.jobs.set(m.jobId, { ...job, ...jobEnding(m), progress: 100, transferSpeed: 0, estimatedTimeRemaining: 0, endedAt: m.timestamp });
       return true;
     }
     case 'flash_failed': {
       const job = unqueued(base(state, m.jobId, m.deviceId, m.timestamp));
-      const cancelled = m.reason === 'cancelled';
-      state.jobs.set(m.jobId, {
-        ...job,
-        state: cancelled ? 'cancelled' : 'failed',
-        stage: cancelled ? 'Cancelled' : `Failed: ${m.error}`,
-        transferSpeed: 0,
-        estimatedTimeRemaining: 0,
-        error: cancelled && m.detail ? m.detail : m.error,
-        ...(m.code !== undefined ? { errorCode: m.code } : {}),
-        endedAt: m.timestamp,
-      });
+      state.jobs.set(m.jobId, { ...job, ...jobEnding(m), transferSpeed: 0, estimatedTimeRemaining: 0, endedAt: m.timestamp });
       return true;
     }
     default:
@@ -102,6 +91,23 @@ function unqueued(job: Job): Job {
 }
 
 /** Jobs that have ended (completed, failed or cancelled). */
+/**
+ * How a job ended, from its last event, as the station's own record says it (the stage Completed / Failed: why /
+ * Cancelled; a cancel that left something behind, such as a half-sent download, keeps that as its error). Shared by
+ * this reducer and the UI's.
+ */
+export function jobEnding(m: FlashCompletedMessage | FlashFailedMessage): Pick<Job, 'state' | 'stage' | 'error' | 'errorCode'> {
+  if (m.type === 'flash_completed') return { state: 'completed', stage: 'Completed' };
+  const cancelled = m.reason === 'cancelled';
+  const errorCode = m.code ?? (cancelled ? 'cancelled' : undefined);
+  return {
+    state: cancelled ? 'cancelled' : 'failed',
+    stage: cancelled ? 'Cancelled' : `Failed: ${m.error}`,
+    error: cancelled && m.detail ? m.detail : m.error,
+    ...(errorCode !== undefined ? { errorCode } : {}),
+  };
+}
+
 export function isFinished(job: Pick<Job, 'state'>): boolean {
   return job.state === 'completed' || job.state === 'failed' || job.state === 'cancelled';
 }

@@ -1,5 +1,6 @@
 // The UI's picture of the station, rebuilt from `hello`/`snapshot` and kept current by events: a pure reducer.
 import type { BatchSummaryMessage, Device, Job, JobState, LogLevel, ServerMessage } from '../../protocol/messages.js';
+import { jobEnding } from '../../client/job-state.js';
 
 /** A job as the UI shows it: the wire Job plus what only events carry. */
 export interface ActiveJob extends Job {
@@ -163,17 +164,9 @@ export function reduce(state: StationState, message: ServerMessage): StationStat
     case 'flash_resumed':
       return withJob(state, message.jobId, message.deviceId, message.timestamp, (j) => ({ ...j, state: j.startedAt ? 'running' : 'queued' }));
     case 'flash_completed':
-      return finish(state, message.jobId, message.deviceId, message.timestamp, { state: 'completed', progress: 100, stage: 'Completed' });
-    case 'flash_failed': {
-      const cancelled = message.reason === 'cancelled';
-      return finish(state, message.jobId, message.deviceId, message.timestamp, {
-        state: cancelled ? 'cancelled' : 'failed',
-        stage: cancelled ? 'Cancelled' : `Failed: ${message.error}`,
-        // A cancel that left something behind (a download half-sent) says so, live as after a reload (snapshot Job).
-        error: cancelled && message.detail ? message.detail : message.error,
-        errorCode: message.code ?? (cancelled ? 'cancelled' : undefined),
-      });
-    }
+      return finish(state, message.jobId, message.deviceId, message.timestamp, { ...jobEnding(message), progress: 100 });
+    case 'flash_failed':
+      return finish(state, message.jobId, message.deviceId, message.timestamp, jobEnding(message));
     case 'batch_summary': {
       if (state.clearedBatches.has(message.batchId)) return state;
       const batches = new Map(state.batches);
