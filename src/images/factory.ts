@@ -9,7 +9,7 @@ import { FlashError } from '../core/errors.js';
 import { parseAndroidInfo } from './android-info.js';
 import { fileByteSource, owned } from './byte-source.js';
 import { readSmall, readSmallBytes, zipImage } from './plan-images.js';
-import type { LoadedStep, PlanImage, Requirement } from './types.js';
+import { SUPER_EMPTY_MAX_BYTES, type LoadedStep, type PlanImage, type Requirement } from './types.js';
 import { openZip, type ZipArchive } from './zip.js';
 
 /** `fastboot update` flashes the images of the nested zip in this order (AOSP fastboot's image table). */
@@ -142,7 +142,7 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
       // resized to its image by the flash step; the secondary images go to the other slot. Images outside the table go
       // with the OS images: fastbootd writes physical partitions too, the bootloader cannot write logical ones.
       images.filter(({ part }) => isBootCritical(part)).forEach(flashImage);
-      const bytes = await readSmallBytes(innerZip.entry(superEmpty.e.name), 4 << 20);
+      const bytes = await readSmallBytes(innerZip.entry(superEmpty.e.name), SUPER_EMPTY_MAX_BYTES);
       const resetLogical = OS_IMAGES.map((p) => {
         const other = SECONDARY[p];
         return other ? { partition: other, slot: 'other' as const } : { partition: p };

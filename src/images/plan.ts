@@ -12,7 +12,7 @@ import { MANIFEST_FILES, manifestSchema } from './manifest-schema.js';
 import { peek } from './open.js';
 import { folderResolver, readSmall, zipResolver, type ImageResolver } from './plan-images.js';
 import { sniff } from './sniff.js';
-import type { LoadedPlan, LoadedStep, PlanImage, Requirement } from './types.js';
+import { SUPER_EMPTY_MAX_BYTES, type LoadedPlan, type LoadedStep, type PlanImage, type Requirement } from './types.js';
 import { openZip } from './zip.js';
 
 const DEFAULT_WAIT_MS = 60_000;
@@ -105,7 +105,7 @@ async function resolveSteps(m: Manifest, images: ImageResolver): Promise<{ steps
 
 /** The expanded bytes of a small image (a super_empty image is a few KiB; any supported format). */
 async function superEmptyBytes(image: PlanImage): Promise<Uint8Array> {
-  const max = 4 << 20;
+  const max = SUPER_EMPTY_MAX_BYTES;
   if (image.declaredSize !== undefined && image.declaredSize > max) {
     throw new FlashError('image_invalid', `${image.location} is ${image.declaredSize} bytes: too large for a super_empty image (at most ${max})`);
   }

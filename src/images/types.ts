@@ -93,3 +93,6 @@ export interface SharedBlockSource extends BlockSource {
 
 /** Largest slice a piece's `bytes()` yields. */
 export const PIECE_SLICE_BYTES = 1 << 20;
+
+/** Largest super_empty image accepted (liblp metadata: geometry + one copy is at most a few hundred KiB). */
+export const SUPER_EMPTY_MAX_BYTES = 4 << 20;

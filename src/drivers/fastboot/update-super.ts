@@ -1,6 +1,7 @@
 // The update_super step: to userspace fastbootd if needed, download super_empty.img, then `update-super:NAME[:wipe]`.
 import type { JobContext, PlanStep } from '../../core/types.js';
 import { FlashError, isFlashError } from '../../core/errors.js';
+import { SUPER_EMPTY_MAX_BYTES } from '../../images/types.js';
 import { sendDownload } from './download.js';
 import { openSession, type Session } from './session.js';
 import { checkPartitionName } from './protocol.js';
@@ -9,8 +10,6 @@ import { targetsFor } from './targets.js';
 
 type UpdateSuperStep = Extract<PlanStep, { op: 'update_super' }>;
 
-/** Largest super_empty image accepted: liblp metadata is at most a few hundred KiB (geometry + one metadata copy). */
-const MAX_SUPER_EMPTY = 4 * 1024 * 1024;
 
 /**
  * Rewrites the logical-partition table the way AOSP `fastboot update` does. Only userspace fastbootd knows
@@ -21,10 +20,10 @@ const MAX_SUPER_EMPTY = 4 * 1024 * 1024;
 export async function runUpdateSuper(session: Session, step: UpdateSuperStep, ctx: JobContext): Promise<void> {
   const { signal } = ctx;
   const { image, location, wipe } = step;
-  if (image.length === 0 || image.length > MAX_SUPER_EMPTY) {
+  if (image.length === 0 || image.length > SUPER_EMPTY_MAX_BYTES) {
     throw new FlashError(
       'image_invalid',
-      `${location} is ${image.length} bytes: not a super_empty image (liblp metadata of at most ${MAX_SUPER_EMPTY} bytes); nothing was sent`,
+      `${location} is ${image.length} bytes: not a super_empty image (liblp metadata of at most ${SUPER_EMPTY_MAX_BYTES} bytes); nothing was sent`,
     );
   }
   let s = session;
