@@ -94,8 +94,8 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
     const afterBootloader = requirements.filter((r) => installedBy(r) === 'bootloader').map(requireStep);
     const afterRadio = requirements.filter((r) => installedBy(r) === 'radio').map(requireStep);
     let declaredBytes = 0;
-    const flash = (partition: string, image: PlanImage): void => {
-      steps.push({ op: 'flash', partition, image });
+    const flash = (partition: string, image: PlanImage, slot?: 'other'): void => {
+      steps.push(slot ? { op: 'flash', partition, image, slot } : { op: 'flash', partition, image });
       declaredBytes += image.declaredSize ?? 0;
     };
     const rebootBootloader = (): void => {
@@ -126,12 +126,8 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
     const flashImage = ({ e, part }: { e: { name: string; size: number }; part: string }): void => {
       const image = zipImage(innerZip, e.name, e.name, e.size);
       const other = SECONDARY[part];
-      if (other) {
-        steps.push({ op: 'flash', partition: other, image, slot: 'other' });
-        declaredBytes += image.declaredSize ?? 0;
-      } else {
-        flash(part, image);
-      }
+      if (other) flash(other, image, 'other');
+      else flash(part, image);
     };
     if (!superEmpty) {
       images.forEach(flashImage);
