@@ -165,6 +165,9 @@ export const planInputSchema: Schema = object(
   false,
 );
 
+/** What `get_history` and `/api/history` filter by: a job state, or `interrupted` (running when the station died). */
+export const HISTORY_STATES = ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
+
 export const clientCommandSchemas: Record<string, Schema> = {
   ...flashEventSchemas,
   ping: message('ping', { timestamp: num, requestId }, []),
@@ -174,7 +177,7 @@ export const clientCommandSchemas: Record<string, Schema> = {
     'get_history',
     {
       limit: { type: 'integer', minimum: 1, maximum: 10_000 }, deviceId: id, before: num, requestId,
-      state: { enum: ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled', 'interrupted'] }, batchId: id,
+      state: { enum: [...HISTORY_STATES] }, batchId: id,
     },
     [],
   ),

@@ -4,6 +4,7 @@ import { toFlashError } from '../core/errors.js';
 import type { StationApi } from '../core/station-api.js';
 import { renderMetrics } from './metrics.js';
 import { sendError, sendJson } from './http-errors.js';
+import { HISTORY_STATES } from '../protocol/schemas.js';
 import { validateCommand } from './validate.js';
 import type { WsHub } from './ws-hub.js';
 
@@ -154,22 +155,20 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
       if (!job) return error('job_not_found', `No job ${jobGet[1]!}.`);
       return json(200, job);
     }
-    if (path === '/api/history') {
-      const limit = intParam(url, 'limit');
-      const before = intParam(url, 'before');
-      const deviceId = url.searchParams.get('deviceId') ?? url.searchParams.get('device_id') ?? undefined;
+    if (path === '/api/history' || path === '/api/history.csv') {
+      const csv = path === '/api/history.csv' || url.searchParams.get('format') === 'csv';
       const state = url.searchParams.get('state') ?? undefined;
-      const batchId = url.searchParams.get('batchId') ?? undefined;
-      const query = { limit: Math.min(limit ?? 100, 100_000), deviceId, before, state, batchId };
-      if (url.searchParams.get('format') === 'csv') return sendCsv(res, station.exportCsv(query), ctx);
-      return json(200, station.history(query));
-    }
-    if (path === '/api/history.csv') {
-      const limit = intParam(url, 'limit');
-      const deviceId = url.searchParams.get('deviceId') ?? undefined;
-      const state = url.searchParams.get('state') ?? undefined;
-      const batchId = url.searchParams.get('batchId') ?? undefined;
-      return sendCsv(res, station.exportCsv({ limit: limit ?? 100_000, deviceId, state, batchId, before: intParam(url, 'before') }), ctx);
+      if (state !== undefined && !(HISTORY_STATES as readonly string[]).includes(state)) {
+        return error('bad_request', `state must be one of ${HISTORY_STATES.join(', ')}.`);
+      }
+      const query = {
+        limit: Math.min(intParam(url, 'limit') ?? (csv ? 100_000 : 100), 100_000),
+        deviceId: url.searchParams.get('deviceId') ?? url.searchParams.get('device_id') ?? undefined,
+        before: intParam(url, 'before'),
+        state,
+        batchId: url.searchParams.get('batchId') ?? undefined,
+      };
+      return csv ? sendCsv(res, station.exportCsv(query), ctx) : json(200, station.history(query));
     }
     error('not_found', `No such endpoint: ${method} ${path}.`);
     return true;

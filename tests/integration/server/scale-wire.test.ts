@@ -157,6 +157,12 @@ describe('station scale over the wire', () => {
     const cancelled = (await (await fetch(`${http}/api/history?state=cancelled`)).json()) as Job[];
     expect(cancelled.map((j) => j.jobId)).toContain(busyJob);
     expect(cancelled.every((j) => j.state === 'cancelled')).toBe(true);
+    // An unknown state is refused, as over the socket, rather than answered with an empty list.
+    for (const path of ['/api/history?state=exploded', '/api/history.csv?state=exploded']) {
+      const bad = await fetch(`${http}${path}`);
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toMatch(/state must be one of queued, running, paused, completed, failed, cancelled, interrupted/);
+    }
     const csv = await (await fetch(`${http}/api/history.csv?batchId=${batchId}`)).text();
     const lines = csv.trim().split(/\r?\n/);
     expect(lines).toHaveLength(1 + batchJobs.length);
