@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Layering check: fails when a layer imports one it must not (style.md, architecture.md).
 //   src/protocol  → nothing outside src/protocol (no packages, no Node built-ins)
+//   src/contracts → only src/protocol/messages (the bottom layer all others may import)
 //   src/core, images, devices, drivers, transports, sim, server, client(node parts), cli → never electron, react
 //   src/renderer  → never Node built-ins, electron, or Node-only layers (core, server, drivers, …)
 //   src/client    → no Node built-ins (it runs in the browser too), no electron/react
@@ -26,6 +27,8 @@ const importRe = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(
 const nodeOnly = ['core', 'images', 'devices', 'drivers', 'transports', 'sim', 'server', 'cli', 'main', 'preload'];
 const rules = {
   protocol: { forbidPackages: true, forbidBuiltins: true, forbidLayers: ['*'] },
+  // The bottom layer every layer may import: plain types and the error list; it imports only the wire.
+  contracts: { forbidPackages: true, forbidBuiltins: true, forbidLayers: ['*'], allowShared: ['protocol/messages'] },
   core: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
   images: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
   devices: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },

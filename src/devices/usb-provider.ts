@@ -3,7 +3,7 @@ import type { AttachedDevice, DeviceProvider, DeviceSink, Driver } from '../core
 import { fastbootDriver } from '../drivers/fastboot/index.js';
 import { createWebUsbLink, type WebUsbLinkOptions } from '../transports/usb.js';
 import { hasFastbootInterface } from '../transports/usb-interface.js';
-import type { WebUsbDeviceLike } from '../transports/webusb-types.js';
+import type { WebUsbDeviceLike } from '../contracts/webusb.js';
 import { portPath, usbDeviceId } from './usb-identity.js';
 
 /** What the `usb` package's WebUSB devices add to the WebUSB shape: where they are plugged in. */

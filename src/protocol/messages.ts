@@ -360,23 +360,47 @@ export type PlanStepInput =
   | { op: 'oem'; command: string }
   | { op: 'getvar'; name: string; expect?: string };
 
+/** The one list of error codes, generic across device families (docs/protocol.md, "Error codes"). */
 export const ERROR_CODES = [
+  // requests and the wire
   'bad_request',
   'invalid_json',
   'unknown_type',
   'unauthorized',
   'forbidden',
   'not_found',
-  'device_not_found',
-  'device_busy',
-  'job_not_found',
-  'invalid_state',
-  'image_not_found',
-  'image_unreadable',
-  'image_invalid',
-  'partition_not_found',
   'rate_limited',
   'too_large',
   'shutting_down',
+  'invalid_state',
+  // devices
+  'device_not_found',
+  'device_busy',
+  'device_protected',
+  'device_rejected',
+  'device_error',
+  'permission_denied',
+  'port_busy',
+  'disconnected',
+  'timeout',
+  'unreachable',
+  'protocol_error',
+  'partition_not_found',
+  'target_unsupported',
+  'requirement_failed',
+  'unsupported',
+  // images
+  'image_not_found',
+  'image_unreadable',
+  'image_invalid',
+  'image_too_large',
+  'image_mismatch',
+  // jobs
+  'job_not_found',
+  'verify_mismatch',
+  'cancelled',
+  'lost',
   'internal',
 ] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -40,12 +40,12 @@ function attachedFor(spec: SimSpec, usb: SimUsbDevice, options: SimProviderOptio
   };
 }
 
-/** Parse every spec up front (a bad one throws FlashError `bad_sim_spec` before anything starts). */
+/** Parse every spec up front (a bad one throws FlashError `bad_request` before anything starts). */
 export function createSimProvider(specs: string[], options: SimProviderOptions): SimProvider {
   const parsed = specs.map(parseSimSpec);
   const serials = new Set<string>();
   for (const s of parsed) {
-    if (serials.has(s.serial)) throw new FlashError('bad_sim_spec', `Two simulated devices share the serial ${s.serial}`);
+    if (serials.has(s.serial)) throw new FlashError('bad_request', `Two simulated devices share the serial ${s.serial}`);
     serials.add(s.serial);
   }
   const devices = new Map<string, FastbootSimDevice>();

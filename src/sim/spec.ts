@@ -9,7 +9,7 @@ const SERIAL_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const PART_RE = /^[A-Za-z0-9_.-]{1,36}$/;
 
 function bad(spec: string, why: string): never {
-  throw new FlashError('bad_sim_spec', `Simulator spec "${spec}": ${why}`);
+  throw new FlashError('bad_request', `Simulator spec "${spec}": ${why}`);
 }
 
 function parseBool(value: string): boolean {
@@ -124,7 +124,7 @@ export function applySimOption(spec: FastbootSimSpec, key: string, value: string
   }
 }
 
-/** Parse `PROTOCOL:SERIAL?key=value&…`. Throws FlashError `bad_sim_spec` with a message naming what is wrong. */
+/** Parse `PROTOCOL:SERIAL?key=value&…`. Throws FlashError `bad_request` with a message naming what is wrong. */
 export function parseSimSpec(spec: string): SimSpec {
   const m = /^([a-z0-9]+):([^?]*)(?:\?(.*))?$/i.exec(spec.trim());
   if (!m) bad(spec, 'expected PROTOCOL:SERIAL[?key=value&…], e.g. fastboot:SIM0001?partitions=boot:64M');

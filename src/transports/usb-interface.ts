@@ -1,5 +1,5 @@
 // Finds the fastboot interface (class FF, subclass 42, protocol 03) and its bulk endpoints on any vendor's device.
-import type { UsbConfigurationLike, UsbEndpointLike, WebUsbDeviceLike } from './webusb-types.js';
+import type { UsbConfigurationLike, UsbEndpointLike, WebUsbDeviceLike } from '../contracts/webusb.js';
 
 export const FASTBOOT_CLASS = 0xff;
 export const FASTBOOT_SUBCLASS = 0x42;

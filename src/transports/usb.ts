@@ -5,7 +5,7 @@ import { describeBytes, raceDeadline, throwIfAborted } from './deadline.js';
 import { reconnectingLink } from './reconnecting-link.js';
 import { findFastbootInterface, type FastbootUsbInterface } from './usb-interface.js';
 import { isPermissionError, udevRulePath } from './usb-permissions.js';
-import type { WebUsbDeviceLike } from './webusb-types.js';
+import type { WebUsbDeviceLike } from '../contracts/webusb.js';
 
 export const MIN_TRANSFER_SIZE = 16 * 1024;
 export const MAX_TRANSFER_SIZE = 1024 * 1024;
@@ -42,7 +42,7 @@ export function createWebUsbLink(device: WebUsbDeviceLike, options: WebUsbLinkOp
     const found = findFastbootInterface(device);
     if (!found) {
       throw new FlashError(
-        'no_fastboot_interface',
+        'unsupported',
         `${label} has no fastboot interface (class FF, subclass 42, protocol 03 with bulk IN and OUT endpoints)`,
       );
     }
@@ -68,7 +68,7 @@ function openError(e: unknown, label: string): FlashError {
   const message = e instanceof Error ? e.message : String(e);
   if (isPermissionError(e)) {
     return new FlashError(
-      'usb_permission',
+      'permission_denied',
       `No permission to open ${label} (${message}). Install the udev rule we ship: ` +
         `sudo cp ${udevRulePath()} /etc/udev/rules.d/ && sudo udevadm control --reload && sudo udevadm trigger, ` +
         'then replug the device (docs/fastboot.md).',
@@ -77,12 +77,12 @@ function openError(e: unknown, label: string): FlashError {
   }
   if (/EBUSY|LIBUSB_ERROR_BUSY|busy|already claimed|InvalidStateError/i.test(`${e instanceof Error ? e.name : ''} ${message}`)) {
     return new FlashError(
-      'usb_busy',
+      'port_busy',
       `${label} is in use by another program (${message}): close fastboot, adb or a browser tab using it, then retry.`,
       { cause: e, transient: true },
     );
   }
-  return new FlashError('usb_open_failed', `Could not open ${label}: ${message}. Replug it and try again.`, {
+  return new FlashError('device_error', `Could not open ${label}: ${message}. Replug it and try again.`, {
     cause: e,
     transient: true,
   });
@@ -175,13 +175,13 @@ class UsbTransport implements Transport {
         () => this.timeout('bulk OUT transfer'),
       );
       if (r.status !== 'ok') {
-        throw new FlashError('usb_stall', `${this.label} stalled a bulk OUT transfer after ${describeBytes(this.bytesSent)} sent`, {
+        throw new FlashError('device_error', `${this.label} stalled a bulk OUT transfer after ${describeBytes(this.bytesSent)} sent`, {
           transient: true,
         });
       }
       if (r.bytesWritten !== piece.length) {
         throw new FlashError(
-          'usb_short_write',
+          'device_error',
           `${this.label} took ${r.bytesWritten} of ${piece.length} bytes of a transfer after ${describeBytes(this.bytesSent)} sent`,
           { transient: true },
         );
@@ -228,7 +228,7 @@ class UsbTransport implements Transport {
     try {
       const r = await this.device.transferIn(this.iface.inEndpoint, length, timeoutMs);
       if (r.status !== 'ok') {
-        throw new FlashError('usb_stall', `${this.label} stalled a bulk IN transfer (${r.status})`, { transient: true });
+        throw new FlashError('device_error', `${this.label} stalled a bulk IN transfer (${r.status})`, { transient: true });
       }
       const view = r.data;
       return view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0);

@@ -100,7 +100,7 @@ describe('station at scale in the UI', () => {
     const done = page.getByRole('region', { name: /on device STN01$/ }).first();
     expect(await done.locator('.job-stats').textContent()).toMatch(/Avg speed[\d.]+ [KM]iB\/sTook\d+ s/);
     const error = (await page.getByRole('region', { name: /on device BAD1$/ }).first().locator('.job-error').textContent()) ?? '';
-    expect(error).not.toMatch(/^command_failed/);
+    expect(error).not.toMatch(/^device_rejected/);
     await screenshot(page, 'e2e-scale-03-done-failed');
   });
 

@@ -33,7 +33,7 @@ export class FastbootClient {
   }
 
   /**
-   * Sends a command and waits for OKAY/DATA; FAIL becomes a FlashError `command_failed` with the device's message.
+   * Sends a command and waits for OKAY/DATA; FAIL becomes a FlashError `device_rejected` with the device's message.
    * A command is never abandoned half-way (its late answer would be taken for the next command's): `signal` is only
    * checked before sending, and a silent device ends in `timeout`.
    */
@@ -63,7 +63,7 @@ export class FastbootClient {
           this.log('info', r.text);
           break;
         case 'FAIL':
-          throw new FlashError('command_failed', `The device refused "${command}": ${r.text || '(no reason given)'}`);
+          throw new FlashError('device_rejected', `The device refused "${command}": ${r.text || '(no reason given)'}`);
         case 'OKAY':
           return r;
         case 'DATA':
@@ -85,7 +85,7 @@ export class FastbootClient {
       const v = await this.okay(`getvar:${name}`, { signal });
       return v === '' ? undefined : v;
     } catch (e) {
-      if (isFlashError(e) && e.code === 'command_failed') return undefined;
+      if (isFlashError(e) && e.code === 'device_rejected') return undefined;
       throw e;
     }
   }
@@ -98,7 +98,7 @@ export class FastbootClient {
     try {
       await this.okay('getvar:all', { signal, info });
     } catch (e) {
-      if (isFlashError(e) && e.code === 'command_failed') return new Map();
+      if (isFlashError(e) && e.code === 'device_rejected') return new Map();
       throw e;
     } finally {
       this.log = saved;
@@ -142,7 +142,7 @@ export class FastbootClient {
   async upload(signal?: AbortSignal): Promise<Uint8Array> {
     const r = await this.send('upload', { signal });
     if (r.kind !== 'DATA') throw new FlashError('protocol_error', 'The device answered "upload" without DATA');
-    if (r.size === 0) throw new FlashError('command_failed', 'The device has nothing to upload (0 bytes)');
+    if (r.size === 0) throw new FlashError('device_rejected', 'The device has nothing to upload (0 bytes)');
     const out = new Uint8Array(r.size);
     let off = 0;
     await this.receiveData('upload', r.size, (b) => {

@@ -76,7 +76,7 @@ export async function sendDownload(client: FastbootClient, plan: DownloadPlan, c
     count();
   } catch (e) {
     if (isFlashError(e) && e.code === 'cancelled') throw e;
-    if (isFlashError(e) && e.code === 'command_failed') {
+    if (isFlashError(e) && e.code === 'device_rejected') {
       // The device answered FAIL: it is still in step with us.
       throw annotate(e, `after ${sent} of ${length} bytes of ${what} had been sent`);
     }

@@ -61,7 +61,7 @@ export async function runGetvar(session: Session, name: string, expect: string |
   const value = await session.client.getvar(name, ctx.signal);
   ctx.log('info', `${name}: ${value ?? '(not reported)'}`);
   if (expect !== undefined && value !== expect) {
-    throw new FlashError('unexpected_value', `The device reports ${name} = ${JSON.stringify(value ?? '')}, the plan expects ${JSON.stringify(expect)}`);
+    throw new FlashError('requirement_failed', `The device reports ${name} = ${JSON.stringify(value ?? '')}, the plan expects ${JSON.stringify(expect)}`);
   }
 }
 

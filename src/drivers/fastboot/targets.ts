@@ -24,13 +24,13 @@ export function resolveTargets(
   const current = device.currentSlot;
   if (!current) {
     throw new FlashError(
-      'slot_unknown',
+      'target_unsupported',
       `${partition} has A/B slots but the device does not report current-slot; choose slot a, b or all for this step`,
     );
   }
   if (slot === 'other') {
     if (current !== 'a' && current !== 'b') {
-      throw new FlashError('slot_unknown', `${partition} has A/B slots but the device reports current-slot "${current}"; the other slot is not known`);
+      throw new FlashError('target_unsupported', `${partition} has A/B slots but the device reports current-slot "${current}"; the other slot is not known`);
     }
     return { targets: [`${partition}_${current === 'a' ? 'b' : 'a'}`] };
   }

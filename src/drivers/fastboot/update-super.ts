@@ -34,7 +34,7 @@ export async function runUpdateSuper(session: Session, step: UpdateSuperStep, ct
     s = await openSession(link, s.timeouts, signal);
     if (!(await s.isUserspace(signal))) {
       throw new FlashError(
-        'command_failed',
+        'device_rejected',
         'The device came back from "reboot-fastboot" but is not in userspace fastbootd (is-userspace is not "yes"), so it ' +
           'cannot update the logical partitions. Its bootloader and boot images may already be written; the OS images were not.',
       );
@@ -50,9 +50,9 @@ export async function runUpdateSuper(session: Session, step: UpdateSuperStep, ct
   try {
     await s.client.okay(command, { signal, timeoutMs: s.timeouts.writeMs });
   } catch (e) {
-    if (isFlashError(e) && e.code === 'command_failed') {
+    if (isFlashError(e) && e.code === 'device_rejected') {
       throw new FlashError(
-        'command_failed',
+        'device_rejected',
         `${e.message}. The device did not accept ${location} as the logical-partition table of ${name}; none of the ` +
           'OS images (system, vendor, product, …) was written. Use the super_empty.img of a factory image built for this device.',
         { cause: e },

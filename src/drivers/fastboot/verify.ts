@@ -36,8 +36,8 @@ async function fetchRange(session: Session, partition: string, offset: number, s
   try {
     r = await session.client.send(command, { signal });
   } catch (e) {
-    if (isFlashError(e) && e.code === 'command_failed') {
-      throw new FlashError('verify_unsupported', `The device cannot read ${partition} back (${e.message}); verify needs userspace fastbootd with fetch`);
+    if (isFlashError(e) && e.code === 'device_rejected') {
+      throw new FlashError('unsupported', `The device cannot read ${partition} back (${e.message}); verify needs userspace fastbootd with fetch`);
     }
     throw e;
   }

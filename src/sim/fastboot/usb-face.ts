@@ -9,7 +9,7 @@ import type {
   UsbInterfaceLike,
   UsbOutTransferResultLike,
   WebUsbDeviceLike,
-} from '../../transports/webusb-types.js';
+} from '../../contracts/webusb.js';
 import type { FastbootSimDevice } from './device.js';
 import { SimDisconnectedError, type SimSession } from './connection.js';
 

@@ -126,7 +126,7 @@ async function flash(
   source: Extract<PlanStep, { op: 'flash' }>['source'],
   ctx: JobContext,
 ): Promise<void> {
-  if (partition === 'locked') throw new FlashError('partition_locked', 'Partition locked is write-protected — unlock the bootloader first.');
+  if (partition === 'locked') throw new FlashError('device_rejected', 'Partition locked is write-protected — unlock the bootloader first.');
   const size = spec.partitions[partition];
   if (size === undefined) throw new FlashError('partition_not_found', `no partition ${partition}`);
   const fh = await open(provider.partitionFile(spec.id, partition), 'r+');
@@ -157,7 +157,7 @@ async function flash(
         const left = provider.failuresLeft.get(spec.id) ?? 0;
         if (left > 0 && moved >= source.dataBytes / 2) {
           provider.failuresLeft.set(spec.id, left - 1);
-          throw new FlashError('usb_disconnected', 'USB connection lost mid-transfer', { transient: true });
+          throw new FlashError('disconnected', 'USB connection lost mid-transfer', { transient: true });
         }
       }
     }

@@ -175,10 +175,10 @@ describe('Station jobs', () => {
     await h.provider.plug(h.device('DEV2', { partitions: { locked: 16 << 20 } }));
     const u = await h.station.startFlash({ deviceId: 'DEV2', partition: 'locked', image: img.path });
     const f = await h.waitFor('flash_failed', (m) => m.jobId === u.jobId);
-    expect(f.code).toBe('partition_locked');
+    expect(f.code).toBe('device_rejected');
     expect(f.error).toMatch(/unlock the bootloader/);
     expect(h.of('flash_log', u.jobId).some((l) => /retrying/.test(l.message))).toBe(false);
-    expect(h.station.exportCsv({ deviceId: 'DEV2' })).toMatch(/partition_locked/);
+    expect(h.station.exportCsv({ deviceId: 'DEV2' })).toMatch(/device_rejected/);
   }, 60_000);
 
   it('fails a job whose device never appears, and starts one whose device is plugged in while it waits', async () => {

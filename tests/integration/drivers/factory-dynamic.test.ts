@@ -115,7 +115,7 @@ describe('a factory image with dynamic partitions', () => {
     await provider.start(sink);
     try {
       const failure = await runPlan(plan, 'DYN002', sink, []).then(() => undefined, (e: unknown) => e);
-      expect(failure).toMatchObject({ code: 'command_failed' });
+      expect(failure).toMatchObject({ code: 'device_rejected' });
       const message = (failure as Error).message;
       expect(message).toMatch(/"update-super:super"/);
       expect(message).toMatch(/invalid geometry magic 0xdeadbeef \(expected 0x616c4467\)/);

@@ -78,7 +78,7 @@ describe('fastboot faults', () => {
 
   it('FAIL on flash: the device message and the piece, then flashable again', async () => {
     await withFault('fail-command=flash', (e, ms) => {
-      expect(e.code).toBe('command_failed');
+      expect(e.code).toBe('device_rejected');
       expect(e.message).toMatch(/refused "flash:system"/);
       expect(e.message).toMatch(/piece 1 of system/);
       expect(ms).toBeLessThan(TIMEOUT_MS * 3);

@@ -92,10 +92,10 @@ describe('job card', () => {
   });
 
   it('a failed job shows its error as an alert with the code', () => {
-    const { el } = render(active('failed', { error: 'The device refused "flash:boot": no such partition', errorCode: 'command_failed' }));
+    const { el } = render(active('failed', { error: 'The device refused "flash:boot": no such partition', errorCode: 'device_rejected' }));
     const alert = el.querySelector('[role="alert"]');
     expect(alert?.textContent).toContain('The device refused "flash:boot": no such partition');
-    expect(alert?.textContent).toContain('(command_failed)');
+    expect(alert?.textContent).toContain('(device_rejected)');
   });
 
   it('a cancelled job shows no error, unless the cancel left a download half-sent and the station says so', () => {

@@ -38,10 +38,10 @@ describe('wording', () => {
   });
 
   it('leads a failed card with the message; the code is small and after it', () => {
-    const el = card({ ...job('f', 'D', { state: 'failed', error: 'The device refused "flash:boot"', errorCode: 'command_failed', startedAt: 1000, endedAt: 6000 }), updatedAt: 0 });
+    const el = card({ ...job('f', 'D', { state: 'failed', error: 'The device refused "flash:boot"', errorCode: 'device_rejected', startedAt: 1000, endedAt: 6000 }), updatedAt: 0 });
     const error = el.querySelector('.job-error') as HTMLElement;
     expect(error.textContent?.startsWith('The device refused')).toBe(true);
-    expect(error.querySelector('small')?.textContent).toContain('command_failed');
+    expect(error.querySelector('small')?.textContent).toContain('device_rejected');
   });
 
   it('shows average speed and duration on a completed card', () => {

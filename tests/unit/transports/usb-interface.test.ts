@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { findFastbootInterface } from '../../../src/transports/usb-interface.js';
 import { UDEV_RULE_PATH, isPermissionError, udevRulePath } from '../../../src/transports/usb-permissions.js';
 import { createWebUsbLink, clampTransferSize } from '../../../src/transports/usb.js';
-import type { UsbAlternateInterfaceLike, UsbConfigurationLike, UsbEndpointLike, WebUsbDeviceLike } from '../../../src/transports/webusb-types.js';
+import type { UsbAlternateInterfaceLike, UsbConfigurationLike, UsbEndpointLike, WebUsbDeviceLike } from '../../../src/contracts/webusb.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 
@@ -70,7 +70,7 @@ describe('permissions', () => {
   it('turns a permission error on open into a message naming the udev rule', async () => {
     const c = config(1, [alt(0xff, 0x42, 0x03)]);
     const link = createWebUsbLink(device([c], c, async () => Promise.reject(new Error('Permission denied (os error 13)'))));
-    await expect(link.open()).rejects.toMatchObject({ code: 'usb_permission', message: expect.stringContaining(UDEV_RULE_PATH) });
+    await expect(link.open()).rejects.toMatchObject({ code: 'permission_denied', message: expect.stringContaining(UDEV_RULE_PATH) });
     // From a checkout or the npm package the path is absolute, so the sudo cp line works from any directory.
     const err = (await link.open().catch((e: unknown) => e)) as Error;
     expect(err.message).toContain(`sudo cp ${join(root, UDEV_RULE_PATH)} /etc/udev/rules.d/`);
@@ -93,7 +93,7 @@ describe('permissions', () => {
   it('says another program holds the device when the interface is busy', async () => {
     const c = config(1, [alt(0xff, 0x42, 0x03)]);
     const link = createWebUsbLink(device([c], c, async () => Promise.reject(new Error('claim error: Device or resource busy (os error 16)'))));
-    await expect(link.open()).rejects.toMatchObject({ code: 'usb_busy', message: expect.stringContaining('another program') });
+    await expect(link.open()).rejects.toMatchObject({ code: 'port_busy', message: expect.stringContaining('another program') });
   });
 
   it('clamps the transfer size to 16 KiB – 1 MiB', () => {

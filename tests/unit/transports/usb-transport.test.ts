@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_IN_FLIGHT, MIN_READ_SIZE, createWebUsbLink } from '../../../src/transports/usb.js';
 import { DEFAULT_TIMEOUTS } from '../../../src/drivers/fastboot/index.js';
-import type { UsbConfigurationLike, UsbInTransferResultLike, UsbOutTransferResultLike, WebUsbDeviceLike } from '../../../src/transports/webusb-types.js';
+import type { UsbConfigurationLike, UsbInTransferResultLike, UsbOutTransferResultLike, WebUsbDeviceLike } from '../../../src/contracts/webusb.js';
 
 interface PendingOut {
   length: number;

@@ -46,6 +46,15 @@ export interface UsbOutTransferResultLike {
   readonly status: UsbTransferStatus;
 }
 
+/** WebUSB `USBControlTransferParameters`: the setup packet without wLength (given separately). */
+export interface UsbControlSetup {
+  readonly requestType: 'standard' | 'class' | 'vendor';
+  readonly recipient: 'device' | 'interface' | 'endpoint' | 'other';
+  readonly request: number;
+  readonly value: number;
+  readonly index: number;
+}
+
 export interface WebUsbDeviceLike {
   readonly vendorId: number;
   readonly productId: number;
@@ -66,6 +75,10 @@ export interface WebUsbDeviceLike {
    */
   transferIn(endpointNumber: number, length: number, timeout?: number): Promise<UsbInTransferResultLike>;
   transferOut(endpointNumber: number, data: BufferSource, timeout?: number): Promise<UsbOutTransferResultLike>;
+  /** Control transfers on endpoint 0 (DFU). Optional: fastboot devices and their simulator never need them. */
+  controlTransferIn?(setup: UsbControlSetup, length: number): Promise<UsbInTransferResultLike>;
+  controlTransferOut?(setup: UsbControlSetup, data?: BufferSource): Promise<UsbOutTransferResultLike>;
+  selectAlternateInterface?(interfaceNumber: number, alternateSetting: number): Promise<void>;
   clearHalt?(direction: UsbDirection, endpointNumber: number): Promise<void>;
   reset?(): Promise<void>;
 }
