@@ -31,7 +31,7 @@ const CLIENT_SUMMARIES: Record<string, string> = {
   get_snapshot: 'Ask for a fresh snapshot.',
   get_history: 'Ended jobs from the history database, newest first.',
   get_job_logs: 'The last log lines (default 500) of up to 200 jobs from the history database; the result carries logs keyed by jobId.',
-  start_flash: 'Start a job: deviceId (or deviceIds/selector) with partition + image, or with plan. Needs the token.',
+  start_flash: 'Start a job: deviceId (or deviceIds/selector) with image and one target (partition, address, or neither for the whole device), or with plan. Needs the token.',
   pause_flash: 'Pause a running job. Needs the token.',
   resume_flash: 'Resume a paused job. Needs the token.',
   cancel_flash: 'Cancel a job; it ends with flash_failed reason cancelled. Needs the token.',

@@ -7,7 +7,9 @@
 export const PROTOCOL = 'flash-station/1';
 
 export type DeviceProtocol = 'fastboot' | 'dfu' | 'esp' | 'stm32' | 'block';
-export type DeviceTransport = 'usb' | 'tcp' | 'udp' | 'serial' | 'sim';
+export type DeviceTransport = 'usb' | 'tcp' | 'udp' | 'serial' | 'block' | 'sim';
+/** How `start_flash` names where an image goes (contract §7): a partition, an address, or the whole device. */
+export type TargetKind = 'partition' | 'address' | 'whole';
 export type DeviceState = 'idle' | 'busy' | 'error';
 export type JobState = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 export type LogLevel = 'info' | 'warn' | 'error';
@@ -27,6 +29,8 @@ export interface Device {
   state: DeviceState;
   partitions?: PartitionInfo[];
   info: Record<string, string | number | boolean>;
+  /** Additive (§7): the targets this device's family takes, in the order a UI offers them. */
+  targets?: TargetKind[];
 }
 
 export interface JobError {
@@ -300,7 +304,10 @@ export interface StartFlashCommand extends Command {
   deviceId?: string;
   /** Additive (station-scale): several devices, one job each. */
   deviceIds?: string[];
+  /** Exactly one target with `image` (contract §7): `partition`, `address`, or neither (the whole device). */
   partition?: string;
+  /** An integer or a `"0x…"` string: an ESP flash offset, an STM32 memory address, a DfuSe address. */
+  address?: number | string;
   image?: string;
   /** A plan: a path to a bundle/manifest/factory zip on the station's machine, or an inline plan object. */
   plan?: string | PlanInput;

@@ -21,17 +21,34 @@ function message(type: string, properties: Record<string, Schema>, required: str
   return object({ type: { const: type }, ...properties }, ['type', ...required]);
 }
 
+const DEVICE_TRANSPORTS = ['usb', 'tcp', 'udp', 'serial', 'block', 'sim'] as const;
+/** Where `start_flash` writes an image (contract §7); `Device.targets` lists the ones its family takes. */
+export const TARGET_KINDS = ['partition', 'address', 'whole'] as const;
+
+/** `address`: a non-negative integer or a `"0x…"` hex string, both within what a JS number holds exactly. */
+export const addressSchema: Schema = {
+  oneOf: [
+    { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    { type: 'string', pattern: '^0[xX][0-9a-fA-F]{1,13}$' },
+  ],
+};
+
+/** What a refused start_flash target says (the schema's oneOf alone would only say "must match exactly one schema"). */
+export const START_FLASH_TARGET_RULE =
+  'give image with exactly one of partition, address or neither (the whole device), or give plan alone';
+
 export const deviceSchema: Schema = object(
   {
     id,
     protocol: { enum: ['fastboot', 'dfu', 'esp', 'stm32', 'block'] },
-    transport: { enum: ['usb', 'tcp', 'udp', 'serial', 'sim'] },
+    transport: { enum: [...DEVICE_TRANSPORTS] },
     name: str,
     serial: str,
     port: str,
     state: { enum: ['idle', 'busy', 'error'] },
     partitions: { type: 'array', items: object({ name: str, size: nonNeg }, ['name', 'size']) },
     info: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+    targets: { type: 'array', uniqueItems: true, items: { enum: [...TARGET_KINDS] } },
   },
   ['id', 'protocol', 'transport', 'name', 'serial', 'state', 'info'],
 );
@@ -193,13 +210,14 @@ export const clientCommandSchemas: Record<string, Schema> = {
         deviceId: id,
         deviceIds: { type: 'array', minItems: 1, maxItems: 256, items: id },
         partition: { type: 'string', minLength: 1, maxLength: 128 },
+        address: addressSchema,
         image: { type: 'string', minLength: 1, maxLength: 4096 },
         plan: { oneOf: [{ type: 'string', minLength: 1, maxLength: 4096 }, planInputSchema] },
         verify: { type: 'boolean' },
         selector: object(
           {
             protocol: { enum: ['fastboot', 'dfu', 'esp', 'stm32', 'block'] },
-            transport: { enum: ['usb', 'tcp', 'udp', 'serial', 'sim'] },
+            transport: { enum: [...DEVICE_TRANSPORTS] },
             state: { enum: ['idle', 'busy', 'error'] },
             serial: { type: 'string', maxLength: 256 },
             product: { type: 'string', maxLength: 256 },
@@ -213,7 +231,11 @@ export const clientCommandSchemas: Record<string, Schema> = {
       [],
     ),
     anyOf: [{ required: ['deviceId'] }, { required: ['deviceIds'] }, { required: ['selector'] }],
-    oneOf: [{ required: ['partition', 'image'], not: { required: ['plan'] } }, { required: ['plan'], not: { anyOf: [{ required: ['partition'] }, { required: ['image'] }] } }],
+    // Contract §7: image with partition, with address, or with neither (whole device) — or plan alone.
+    oneOf: [
+      { required: ['image'], not: { anyOf: [{ required: ['plan'] }, { required: ['partition', 'address'] }] } },
+      { required: ['plan'], not: { anyOf: [{ required: ['partition'] }, { required: ['address'] }, { required: ['image'] }] } },
+    ],
   },
   pause_flash: message('pause_flash', { jobId: id, requestId }, ['jobId']),
   resume_flash: message('resume_flash', { jobId: id, requestId }, ['jobId']),

@@ -1,7 +1,7 @@
 // Compiles the protocol's JSON Schemas with ajv once and turns an inbound text frame into a checked command or a reason.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ClientCommand, ServerMessage } from '../protocol/messages.js';
-import { clientCommandSchemas, serverMessageSchemas } from '../protocol/schemas.js';
+import { clientCommandSchemas, serverMessageSchemas, START_FLASH_TARGET_RULE } from '../protocol/schemas.js';
 
 function compileAll(schemas: Record<string, Record<string, unknown>>): Map<string, ValidateFunction> {
   const ajv = new Ajv({ allErrors: false, strict: false });
@@ -17,9 +17,11 @@ export type ParsedFrame =
   | { ok: true; command: ClientCommand }
   | { ok: false; code: 'invalid_json' | 'unknown_type' | 'bad_request'; message: string; requestId?: string };
 
-function describe(errors: ErrorObject[] | null | undefined): string {
+function describe(errors: ErrorObject[] | null | undefined, type?: string): string {
   const first = errors?.[0];
   if (!first) return 'does not match the schema';
+  // The frame-level oneOf of start_flash is its target rule (contract §7); ajv alone says "must match exactly one schema".
+  if (type === 'start_flash' && first.instancePath === '' && first.schemaPath.startsWith('#/oneOf')) return START_FLASH_TARGET_RULE;
   const where = first.instancePath ? `field ${first.instancePath.slice(1).replace(/\//g, '.')}` : 'the frame';
   if (first.keyword === 'required') return `missing field ${String((first.params as { missingProperty?: string }).missingProperty)}`;
   return `${where} ${first.message ?? 'is invalid'}`;
@@ -33,6 +35,21 @@ export function warmValidators(): void {
   inbound ??= compileAll(clientCommandSchemas);
 }
 
+/** Deepest nesting a frame may have: the deepest command (a plan) is 4 levels; room is left for additive fields. */
+export const MAX_DEPTH = 16;
+
+/** True when `value` nests objects/arrays more than `max` levels deep; stops at the first such branch. */
+export function deeperThan(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (max <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (deeperThan(v, max - 1)) return true;
+    return false;
+  }
+  for (const k in value) if (deeperThan((value as Record<string, unknown>)[k], max - 1)) return true;
+  return false;
+}
+
 /** Parse and validate one inbound text frame. Never throws. */
 export function parseClientFrame(text: string): ParsedFrame {
   let value: unknown;
@@ -44,6 +61,9 @@ export function parseClientFrame(text: string): ParsedFrame {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, code: 'bad_request', message: 'Frame must be a JSON object with a "type" field.' };
   }
+  if (deeperThan(value, MAX_DEPTH)) {
+    return { ok: false, code: 'bad_request', message: `Frame nests objects or arrays deeper than ${MAX_DEPTH} levels; flash-station/1 frames are flat.` };
+  }
   const record = value as Record<string, unknown>;
   const requestId = typeof record.requestId === 'string' ? record.requestId : undefined;
   const type = record.type;
@@ -53,7 +73,7 @@ export function parseClientFrame(text: string): ParsedFrame {
   inbound ??= compileAll(clientCommandSchemas);
   const check = inbound.get(type);
   if (!check) return { ok: false, code: 'unknown_type', message: `Unknown message type "${type.slice(0, 64)}".`, requestId };
-  if (!check(value)) return { ok: false, code: 'bad_request', message: `Invalid ${type}: ${describe(check.errors)}.`, requestId };
+  if (!check(value)) return { ok: false, code: 'bad_request', message: `Invalid ${type}: ${describe(check.errors, type)}.`, requestId };
   return { ok: true, command: value as ClientCommand };
 }
 

@@ -92,6 +92,40 @@ describe('schemas', () => {
     }
     expect(parseClientFrame('{"type":')).toMatchObject({ ok: false, code: 'invalid_json' });
   });
+  it('take exactly one target with an image (contract §7): partition, address, or neither — or a plan alone', () => {
+    const okFrames = [
+      { type: 'start_flash', deviceId: 'A', partition: 'boot', image: '/x' },
+      { type: 'start_flash', deviceId: 'A', address: 4096, image: '/x' },
+      { type: 'start_flash', deviceId: 'A', address: '0x1000', image: '/x' },
+      { type: 'start_flash', deviceId: 'A', address: '0X08000000', image: '/x' },
+      { type: 'start_flash', deviceId: 'A', image: '/x' },
+      { type: 'start_flash', deviceId: 'A', plan: '/p.yaml' },
+    ];
+    for (const c of okFrames) expect(parseClientFrame(JSON.stringify(c)), JSON.stringify(c)).toMatchObject({ ok: true });
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ partition: 'boot', address: 1, image: '/x' }, /exactly one of partition, address or neither/],
+      [{ address: 1, plan: '/p' }, /plan alone/],
+      [{ image: '/x', plan: '/p' }, /plan alone/],
+      [{ partition: 'boot' }, /image/],
+      [{}, /image/],
+      [{ address: -1, image: '/x' }, /address/],
+      [{ address: 1.5, image: '/x' }, /address/],
+      [{ address: '4096', image: '/x' }, /address/],
+      [{ address: '0x', image: '/x' }, /address/],
+      [{ address: '0x12345678901234', image: '/x' }, /address/],
+    ];
+    for (const [fields, why] of bad) {
+      const r = parseClientFrame(JSON.stringify({ type: 'start_flash', deviceId: 'A', ...fields }));
+      expect(r, JSON.stringify(fields)).toMatchObject({ ok: false, code: 'bad_request' });
+      if (!r.ok) expect(r.message, JSON.stringify(fields)).toMatch(why);
+    }
+  });
+  it('accept a device that lists its targets, and refuse an unknown target kind', () => {
+    const withTargets = { ...serverSamples.device_attached, device: { ...serverSamples.device_attached.device, targets: ['address', 'whole'] } };
+    expect(checkServerMessage(withTargets)).toBeNull();
+    expect(checkServerMessage({ ...withTargets, device: { ...withTargets.device, targets: ['sector'] } })).toMatch(/targets/);
+    expect(checkServerMessage({ ...withTargets, device: { ...withTargets.device, transport: 'block' } })).toBeNull();
+  });
   it('never throw on arbitrary input', () => {
     fc.assert(fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
       const r = parseClientFrame(text);
