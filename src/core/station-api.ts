@@ -124,7 +124,8 @@ export interface StationApi {
   setLimits(jobId: string | undefined, bytesPerSecond: number | null): void;
   history(query: HistoryQuery): Job[];
   /** An outside agent's own job event (contract §2.3 last row); throws FlashError if it names a station job. */
-  publishExternal(message: FlashEventMessage): void;
+  /** `publisher` names the connection the event came from (outside jobs are capped per publisher). */
+  publishExternal(message: FlashEventMessage, publisher?: string): void;
   subscribe(listener: StationListener): () => void;
   stats(): StationStats;
   /** Stop taking jobs, cancel running ones cleanly, close stores. */

@@ -6,7 +6,7 @@ import { AutoFlash } from './auto-flash.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlashError } from './errors.js';
 import { EventBus } from './event-bus.js';
-import { ExternalJobs } from './external-jobs.js';
+import { ExternalJobs, type ExternalJobsOptions } from './external-jobs.js';
 import { History, rowToJob, type ImageRecord } from './history.js';
 import { analytics, toCsv } from './history-export.js';
 import { defaultImageBackend, type ImageBackend } from './image-backend.js';
@@ -43,6 +43,8 @@ export interface StationOptions {
   clock?: Clock;
   /** How long completed jobs' record hashes are followed (defaults: 10 min once started; 15 s on close). */
   hashes?: JobManagerDeps['hashes'];
+  /** Limits on outside agents' jobs (silence before `lost`, caps per publisher). */
+  external?: Pick<ExternalJobsOptions, 'silenceMs' | 'maxPerPublisher' | 'maxActive'>;
 }
 
 export interface Station extends StationApi {
@@ -65,7 +67,9 @@ export async function createStation(options: StationOptions): Promise<Station> {
     settings: () => settings.get(), clock: options.clock ?? systemClock,
     ...(options.hashes ? { hashes: options.hashes } : {}),
   });
-  const external = new ExternalJobs(history, (id) => jobs.has(id) || (history.row(id)?.external === 0));
+  const external = new ExternalJobs(history, (id) => jobs.has(id) || (history.row(id)?.external === 0), {
+    emit: bus.emit, ...(options.clock ? { clock: options.clock } : {}), ...(options.external ?? {}),
+  });
   const auto = new AutoFlash(registry, jobs, () => settings.get());
   let closed: Promise<void> | undefined;
   const providerProblems = await registry.start(options.providers);
@@ -121,9 +125,9 @@ export async function createStation(options: StationOptions): Promise<Station> {
       }
       return out;
     },
-    publishExternal: (message: FlashEventMessage): void => {
+    publishExternal: (message: FlashEventMessage, publisher?: string): void => {
       if (closed) throw new FlashError('shutting_down', 'The station is shutting down.');
-      bus.emit(external.accept(message));
+      bus.emit(external.accept(message, publisher));
     },
     subscribe: (listener: StationListener): (() => void) => bus.subscribe(listener),
     stats: (): StationStats => {
@@ -150,6 +154,7 @@ export async function createStation(options: StationOptions): Promise<Station> {
     close: (): Promise<void> => {
       closed ??= (async () => {
         auto.stop();
+        external.close();
         await jobs.close();
         await registry.stop();
         history.close();

@@ -14,6 +14,8 @@ export interface CommandContext {
   /** Checks an `auth` frame's token. */
   checkToken(token: string): boolean;
   setAuthenticated(value: boolean): void;
+  /** Names the connection, so that outside jobs can be capped per publisher. */
+  publisher?: string;
 }
 
 function fail(requestId: string | undefined, code: string, message: string, asError: boolean): ServerMessage {
@@ -87,7 +89,7 @@ export async function runCommand(ctx: CommandContext, command: ClientCommand): P
       default: {
         if (!publishing) return fail(requestId, 'unknown_type', `Unknown message type "${(command as { type: string }).type}".`, true);
         const { requestId: _id, ...event } = command;
-        station.publishExternal(event as FlashEventMessage);
+        station.publishExternal(event as FlashEventMessage, ctx.publisher);
         return requestId === undefined ? null : ok(requestId, { jobId: event.jobId });
       }
     }

@@ -30,6 +30,8 @@ export interface HubCounters extends ChannelCounters {
 }
 
 interface Client {
+  /** Names the connection for per-publisher limits on outside jobs. */
+  id: string;
   ws: WebSocket;
   channel: ClientChannel;
   authenticated: boolean;
@@ -59,6 +61,7 @@ export class WsHub {
     framesReceived: 0, framesRateLimited: 0, invalidFrames: 0, connectionsAccepted: 0,
   };
   private readonly clients = new Set<Client>();
+  private nextClientId = 0;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
 
@@ -94,6 +97,7 @@ export class WsHub {
   /** Take over an upgraded socket. `token` is what the upgrade carried (undefined: none; null: a wrong one). */
   accept(ws: WebSocket, _req: IncomingMessage, auth: 'yes' | 'no' | 'wrong'): void {
     const client: Client = {
+      id: `ws-${++this.nextClientId}`,
       ws,
       channel: new ClientChannel(ws, this.options.limits, this.counters),
       authenticated: auth === 'yes',
@@ -199,6 +203,7 @@ export class WsHub {
       {
         station: this.station,
         authenticated: client.authenticated,
+        publisher: client.id,
         checkToken: (t) => this.options.checkToken(t),
         setAuthenticated: (v) => {
           client.authenticated = v;

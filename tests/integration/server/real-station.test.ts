@@ -47,6 +47,29 @@ describe('over the real station', () => {
     c.close();
   });
 
+  it('forwards an outside event rebuilt from its known fields: no extra keys, no deep nesting, capped text', async () => {
+    const agent = await authed();
+    const watcher = await connect(s.url);
+    const from = watcher.frames.length;
+    let deep = '1';
+    for (let i = 0; i < 3000; i++) deep = `{"x":${deep}}`;
+    const refused = (await agent.request(JSON.parse(`{"type":"flash_started","jobId":"deep3000","deviceId":"EXT","stage":"s","totalBytes":10,"timestamp":1}`) as Record<string, unknown>)) as ResultMessage;
+    expect(refused.ok).toBe(true);
+    agent.send(`{"type":"flash_started","jobId":"deep3000b","deviceId":"EXT","stage":"s","totalBytes":10,"timestamp":1,"extra":${deep}}`);
+    expect(await agent.next((m) => m.type === 'error' && m.code === 'bad_request', 5000)).toBeTruthy();
+    agent.send(`{"type":"flash_started","jobId":"rebuilt","deviceId":"EXT","stage":"${'s'.repeat(900 * 1024)}","totalBytes":10,"timestamp":1,"extra":{"a":{"b":[1,2,{"c":3}]}},"html":"<script>"}`);
+    const seen = await watcher.next((m) => m.type === 'flash_started' && m.jobId === 'rebuilt', 5000, from);
+    expect(Object.keys(seen).sort()).toEqual(['deviceId', 'jobId', 'stage', 'timestamp', 'totalBytes', 'type']);
+    expect((seen as { stage: string }).stage.length).toBeLessThanOrEqual(256);
+    agent.send({ type: 'flash_completed', jobId: 'rebuilt', deviceId: 'EXT', timestamp: 2 });
+    await watcher.next((m) => m.type === 'flash_completed' && m.jobId === 'rebuilt', 5000, from);
+    const late = (await agent.request({ type: 'flash_progress', jobId: 'rebuilt', deviceId: 'EXT', progress: 1, stage: 's', bytesTransferred: 1, totalBytes: 10, transferSpeed: 1, estimatedTimeRemaining: 1, timestamp: 3 })) as ResultMessage;
+    expect(late).toMatchObject({ ok: false, error: { code: 'invalid_state' } });
+    const snap = (await watcher.request({ type: 'get_snapshot' })) as unknown as { jobs: Array<{ jobId: string; state: string }> };
+    expect(snap.jobs.find((j) => j.jobId === 'rebuilt')?.state).toBe('completed');
+    for (const c of [agent, watcher]) { expect(c.invalid).toEqual([]); c.close(); }
+  });
+
   it('refuses a missing, directory or unreadable image, an unknown device and a busy device', async () => {
     const c = await authed();
     const adir = join(dir, 'a-directory.img');

@@ -187,6 +187,7 @@ describe('bad input is answered and the connection stays open', () => {
     ['ill-typed limit', '{"type":"set_limits","bytesPerSecond":"fast"}', 'bad_request'],
     ['start_flash with image and plan', '{"type":"start_flash","deviceId":"A","partition":"boot","image":"/x","plan":"/y"}', 'bad_request'],
     ['a progress event missing fields', '{"type":"flash_progress","jobId":"j","deviceId":"d"}', 'bad_request'],
+    ['a frame nested 100 000 deep', `{"type":"flash_completed","jobId":"deep","deviceId":"d","timestamp":1,"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, 'bad_request'],
   ];
   for (const [name, frame, code] of cases) {
     it(name, async () => {
