@@ -4,7 +4,7 @@
  * server, client, UI and CLI know families only through this interface and the one registration file
  * (src/families.ts).
  */
-import type { DeviceProtocol, DeviceTransport, LogLevel, PartitionInfo } from '../protocol/messages.js';
+import type { DeviceProtocol, DeviceTransport, LogLevel, PartitionInfo, TargetKind } from '../protocol/messages.js';
 import type { BlockLink, DeviceLink, Link, SerialLineSettings, Transport, UsbLink } from './links.js';
 import type { BlockSource } from './source.js';
 import type { WebUsbDeviceLike } from './webusb.js';
@@ -69,7 +69,8 @@ export type Candidate = UsbCandidate | SerialCandidate | NetworkCandidate | Bloc
 
 // ---------------------------------------------------------------- targets and steps
 
-export type TargetKind = 'partition' | 'address' | 'whole';
+/** Defined once, on the wire (`Device.targets`). */
+export type { TargetKind };
 
 export type Target =
   | { readonly partition: string }
