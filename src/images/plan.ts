@@ -1,11 +1,12 @@
 // Flash plans: bundles (folder or zip with a manifest), manifests, Android factory images and inline plans.
-import { readFile, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Ajv } from 'ajv';
 import type { PlanStep } from '../core/types.js';
 import type { PlanInput } from '../protocol/messages.js';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import { fileByteSource, fileError } from './byte-source.js';
 import { isFactoryZip, planFactory } from './factory.js';
 import { MANIFEST_FILES, manifestSchema } from './manifest-schema.js';
@@ -42,13 +43,89 @@ export function checkManifest(value: unknown, where: string): Manifest {
   return value as Manifest;
 }
 
+/** `line L, column C` of a JSON or YAML parse error, from the parser's position, without quoting the text. */
+export function parseErrorPlace(e: unknown, text: string): string {
+  const linePos = (e as { linePos?: Array<{ line: number; col: number }> } | null)?.linePos?.[0];
+  if (linePos) return `line ${linePos.line}, column ${linePos.col}`;
+  const at = jsonErrorOffset(text);
+  const before = text.slice(0, at);
+  const line = before.split('\n').length;
+  return `line ${line}, column ${at - before.lastIndexOf('\n')}`;
+}
+
+/**
+ * Offset of the first character that makes `text` invalid JSON (text.length when it ends too early). V8's own
+ * messages quote the text around the error instead of giving a position, so the place is found here.
+ */
+export function jsonErrorOffset(text: string): number {
+  const token = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+  const key = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+  const n = text.length;
+  let i = 0;
+  const eat = (r: RegExp): boolean => {
+    r.lastIndex = i;
+    const m = r.exec(text);
+    if (!m) return false;
+    i += m[0].length;
+    return true;
+  };
+  const skipWs = (): void => {
+    while (i < n && ' \t\n\r'.includes(text[i] as string)) i++;
+  };
+  const closers: string[] = [];
+  let state: 'value' | 'key' | 'after' = 'value';
+  for (;;) {
+    skipWs();
+    if (state === 'value') {
+      const c = text[i];
+      if (c === '{' || c === '[') {
+        i++;
+        skipWs();
+        const close = c === '{' ? '}' : ']';
+        if (text[i] === close) {
+          i++;
+          state = 'after';
+        } else {
+          closers.push(close);
+          state = close === '}' ? 'key' : 'value';
+        }
+        continue;
+      }
+      if (!eat(token)) return i;
+      state = 'after';
+      continue;
+    }
+    if (state === 'key') {
+      if (!eat(key)) return i;
+      skipWs();
+      if (text[i] !== ':') return i;
+      i++;
+      state = 'value';
+      continue;
+    }
+    const close = closers[closers.length - 1];
+    if (close === undefined || i >= n) return i;
+    if (text[i] === ',') {
+      i++;
+      state = close === '}' ? 'key' : 'value';
+    } else if (text[i] === close) {
+      i++;
+      closers.pop();
+    } else {
+      return i;
+    }
+  }
+}
+
 /** Parse manifest text: JSON, or YAML (a superset). */
 export function parseManifestText(text: string, where: string): Manifest {
   let value: unknown;
+  const json = text.trimStart().startsWith('{');
   try {
-    value = text.trimStart().startsWith('{') ? JSON.parse(text) : (require('yaml') as typeof import('yaml')).parse(text);
+    value = json ? JSON.parse(text) : (require('yaml') as typeof import('yaml')).parse(text);
   } catch (e) {
-    throw new FlashError('image_invalid', `${where}: not valid JSON or YAML (${(e as Error).message})`, { cause: e });
+    // Name the place, never the text: a manifest may hold secrets, and parser messages quote the offending line.
+    throw new FlashError('image_invalid', `${where}: not valid ${json ? 'JSON' : 'YAML'} (${parseErrorPlace(e, text)})`);
   }
   return checkManifest(value, where);
 }
@@ -136,6 +213,32 @@ function loaded(name: string, origin: string, r: { steps: LoadedStep[]; declared
   };
 }
 
+/** Largest manifest read (a plan names its images; it does not hold them). */
+const MAX_MANIFEST = 1 << 20;
+
+/**
+ * Read a manifest only when it is a regular file of at most MAX_MANIFEST bytes: a FIFO would block a libuv worker
+ * forever and /dev/zero would fill memory. `optional`: null when it does not exist.
+ */
+async function readManifestFile(path: string, optional: boolean): Promise<string | null> {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then says what was opened.
+  const handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).catch((e: unknown) => {
+    if (optional && (e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw fileError(e, path);
+  });
+  if (!handle) return null;
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new FlashError('image_unreadable', `${path} is not a regular file; a manifest must be one.`);
+    if (st.size > MAX_MANIFEST) throw new FlashError('image_invalid', `${path} is ${st.size} bytes; a manifest is at most ${MAX_MANIFEST} bytes.`);
+    const buf = Buffer.alloc(st.size);
+    const { bytesRead } = await handle.read(buf, 0, st.size, 0);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Load a plan: a path to a bundle folder, bundle zip, manifest (.json/.yaml) or factory zip, or an inline plan. */
 export async function loadPlan(input: string | PlanInput): Promise<LoadedPlan> {
   if (typeof input !== 'string') {
@@ -149,13 +252,14 @@ export async function loadPlan(input: string | PlanInput): Promise<LoadedPlan> {
   if (st.isDirectory()) {
     for (const f of MANIFEST_FILES) {
       const p = join(path, f);
-      const text = await readFile(p, 'utf8').catch(() => null);
+      const text = await readManifestFile(p, true);
       if (text === null) continue;
       const m = parseManifestText(text, p);
       return loaded(m.name ?? basename(path), path, await resolveSteps(m, folderResolver(path)), () => undefined);
     }
     throw new FlashError('image_invalid', `${path} is a folder without a manifest (${MANIFEST_FILES.slice(0, 2).join(' or ')})`);
   }
+  if (!st.isFile()) throw new FlashError('image_unreadable', `${path} is not a regular file or folder; a plan is a manifest, bundle or factory zip.`);
   const file = fileByteSource(path, 0, st.size, basename(path));
   if (sniff(await peek(file, 8)) === 'zip') {
     const zip = await openZip(file, basename(path));
@@ -183,8 +287,8 @@ export async function loadPlan(input: string | PlanInput): Promise<LoadedPlan> {
     zip.close();
     throw new FlashError('image_invalid', `${path} is a zip without a manifest (flash.json/flash.yaml) and is not a factory image`);
   }
-  if (st.size > 1 << 20) throw new FlashError('image_invalid', `${path} is not a plan (a manifest, bundle or factory zip); flash it as an image`);
-  const m = parseManifestText(await readFile(path, 'utf8'), path);
+  if (st.size > MAX_MANIFEST) throw new FlashError('image_invalid', `${path} is not a plan (a manifest, bundle or factory zip); flash it as an image`);
+  const m = parseManifestText((await readManifestFile(path, false)) ?? '', path);
   return loaded(m.name ?? basename(path), path, await resolveSteps(m, folderResolver(dirname(path))), () => undefined);
 }
 
