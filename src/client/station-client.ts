@@ -1,12 +1,13 @@
 /**
- * A typed client for the `flash-station/1` WebSocket protocol, for Node (pass `ws`'s WebSocket) and browsers (pass
- * `globalThis.WebSocket`). Connects, authenticates, reconnects with backoff, matches commands to answers by requestId,
- * rebuilds devices and jobs from hello/snapshot and the event stream. No Node built-ins.
+ * The one client of the `flash-station/1` WebSocket protocol, for Node (pass `ws`'s WebSocket) and browsers (pass
+ * `globalThis.WebSocket`); the CLI and the UI's connection are built on it. Connects, authenticates, reconnects with
+ * backoff, keeps the connection alive with pings, matches commands to answers by requestId, and rebuilds devices and
+ * jobs from hello/snapshot and the event stream with the one reducer (job-state.ts). No Node built-ins.
  */
 import type {
   ClientCommand, Device, FlashEventMessage, HelloMessage, Job, JobLogLine, ResultOk, ServerMessage, SnapshotMessage, StartFlashCommand,
 } from '../protocol/messages.js';
-import { applyMessage, emptyState, type StationState } from './job-state.js';
+import { emptyState, reduce, unsynced, type StationState } from './job-state.js';
 
 /** The part of the WHATWG WebSocket the client needs; both `ws` and browsers provide it. */
 export interface WebSocketLike {
@@ -30,13 +31,18 @@ export interface StationClientOptions {
   WebSocket: WebSocketConstructor;
   /** Reconnect after a lost connection (default true), with exponential backoff and jitter. */
   reconnect?: boolean;
+  /** Tries after a lost connection before giving up (status `failed`); default unlimited. */
   maxReconnectAttempts?: number;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** `exponential` (default): initialBackoffMs doubling up to maxBackoffMs, ±25 % jitter; `fixed`: initialBackoffMs each time. */
+  backoff?: 'exponential' | 'fixed';
   /** Keep retrying when the very first connection fails (default false: `connect()` rejects at once). */
   retryInitialConnect?: boolean;
   /** A command with no answer within this time is rejected with code `timeout` (default 30 s). */
   requestTimeoutMs?: number;
+  /** Send a `ping` this often while connected, so idle proxies keep the socket (default 0 = never). */
+  pingIntervalMs?: number;
 }
 
 /** What `start_flash` takes: a device (or several, or a selector) and a partition + image, or a plan. */
@@ -45,7 +51,12 @@ export type StartFlashRequest = Omit<StartFlashCommand, 'type' | 'requestId'> & 
   waitForDeviceMs?: number;
 };
 
-export type ConnectionStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+/**
+ * Where the connection is: `connected` once hello and snapshot arrived (and the token was accepted); `reconnecting`
+ * while waiting for the next try; `disconnected` after close(); `failed` when it gave up (or never got through).
+ * The UI hook's `connectionStatus` is this type.
+ */
+export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'failed';
 
 /** A command the station refused, or a connection problem. `code` is the protocol's error code. */
 export class StationClientError extends Error {
@@ -56,10 +67,12 @@ export class StationClientError extends Error {
 }
 
 type MessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+/** What answers a command: its `result`, an `error` frame that names it, or (get_snapshot) a `snapshot`. */
+export type Answer = Extract<ServerMessage, { type: 'result' | 'error' | 'snapshot' }>;
 type Listener<T> = (value: T) => void;
 
 interface Pending {
-  resolve(m: ServerMessage): void;
+  resolve(m: Answer): void;
   reject(e: Error): void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -73,6 +86,10 @@ export class StationClient {
   status: ConnectionStatus = 'idle';
   authenticated = false;
   reconnectAttempts = 0;
+  /** Why the last connection ended (close code and reason), for people; null while connected. */
+  lastError: string | null = null;
+  /** Unix ms of the last frame received. */
+  lastMessageTime: number | null = null;
 
   private socket: WebSocketLike | undefined;
   private readonly listeners = new Map<string, Set<Listener<never>>>();
@@ -81,6 +98,7 @@ export class StationClient {
   private closedByUser = false;
   private everOpened = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
   private readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
 
   constructor(private readonly options: StationClientOptions) {}
@@ -97,23 +115,43 @@ export class StationClient {
     return [...this.state.jobs.values()];
   }
 
-  /** Connect; resolves once hello and snapshot arrived (and the token was accepted, when one was given). */
+  /**
+   * Connect; resolves once hello and snapshot arrived (and the token was accepted, when one was given). Called while
+   * waiting to reconnect or after giving up, it tries at once and counts attempts from zero again.
+   */
   connect(): Promise<void> {
     this.closedByUser = false;
-    if (this.status === 'open') return Promise.resolve();
+    if (this.status === 'connected') return Promise.resolve();
     const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
-    if (this.status === 'idle' || this.status === 'closed') this.open();
+    if (!this.socket) {
+      this.clearReconnect();
+      this.reconnectAttempts = 0;
+      this.open();
+    }
     return ready;
   }
 
-  /** Close for good (no reconnect). Pending commands are rejected with code `closed`. */
+  /** Close for good (no reconnect; `connect()` opens again). Pending commands are rejected with code `closed`. */
   close(): void {
     this.closedByUser = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.socket?.close(1000, 'client closing');
-    this.setStatus('closed');
+    this.clearReconnect();
+    this.stopPing();
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) {
+      socket.onclose = null;
+      socket.onmessage = null;
+      socket.close(1000, 'client closing');
+    }
+    this.setState(unsynced(this.state));
+    this.setStatus('disconnected');
     this.failPending('closed', 'The client was closed.');
     this.failReady(new StationClientError('closed', 'The client was closed.'));
+  }
+
+  /** Change the state outside the event stream (a UI clearing a finished job); listeners of `state` hear it. */
+  edit(change: (state: StationState) => StationState): void {
+    this.setState(change(this.state));
   }
 
   /** Listen to one message type; returns an unsubscribe function. `*` receives every message. */
@@ -121,6 +159,8 @@ export class StationClient {
   on(type: '*', listener: Listener<ServerMessage>): () => void;
   on(type: 'status', listener: Listener<ConnectionStatus>): () => void;
   on(type: 'state', listener: Listener<StationState>): () => void;
+  /** A reconnect was scheduled: the attempt's number (1, 2, …). */
+  on(type: 'reconnect', listener: Listener<number>): () => void;
   on(type: string, listener: Listener<never>): () => void {
     let set = this.listeners.get(type);
     if (!set) this.listeners.set(type, (set = new Set()));
@@ -130,22 +170,30 @@ export class StationClient {
 
   /** Send a command and wait for its `result` (or `snapshot`); rejects with StationClientError when refused. */
   async request(command: ClientCommand): Promise<ResultOk | SnapshotMessage> {
+    const reply = await this.exchange(command);
+    if (reply.type === 'snapshot') return reply;
+    if (reply.type === 'error') throw new StationClientError(reply.code, reply.message);
+    if (reply.ok) return reply;
+    throw new StationClientError(reply.error.code, reply.error.message);
+  }
+
+  /**
+   * Send a command and resolve with whatever answers it — an ok or refused `result`, an `error` frame, a `snapshot` —
+   * as it came; rejects (StationClientError) only when there is no answer: not connected, closed, or timeout.
+   */
+  exchange(command: ClientCommand): Promise<Answer> {
     const socket = this.socket;
-    if (!socket || socket.readyState !== 1) throw new StationClientError('not_connected', `Not connected to ${this.url}.`);
+    if (!socket || socket.readyState !== 1) return Promise.reject(new StationClientError('not_connected', `Not connected to ${this.url}.`));
     const requestId = command.requestId ?? `c${++this.seq}`;
-    const reply = await new Promise<ServerMessage>((resolve, reject) => {
+    const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
+    return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        reject(new StationClientError('timeout', `No answer to ${command.type} within ${this.options.requestTimeoutMs ?? 30_000} ms.`));
-      }, this.options.requestTimeoutMs ?? 30_000);
+        reject(new StationClientError('timeout', `No answer to ${command.type} within ${Math.round(timeoutMs / 100) / 10} s.`));
+      }, timeoutMs);
       this.pending.set(requestId, { resolve, reject, timer });
       socket.send(JSON.stringify({ ...command, requestId }));
     });
-    if (reply.type === 'snapshot') return reply;
-    if (reply.type === 'error') throw new StationClientError(reply.code, reply.message);
-    if (reply.type === 'result' && reply.ok) return reply;
-    if (reply.type === 'result') throw new StationClientError(reply.error.code, reply.error.message);
-    throw new StationClientError('internal', `Unexpected answer ${reply.type}.`);
   }
 
   async ping(): Promise<number> {
@@ -230,19 +278,24 @@ export class StationClient {
     try {
       socket = new this.options.WebSocket(url);
     } catch (e) {
+      // A malformed URL: trying again would not help.
+      this.lastError = (e as Error).message;
+      this.setStatus('failed');
       this.failReady(new StationClientError('bad_url', `Cannot connect to ${url}: ${(e as Error).message}`));
-      this.setStatus('closed');
       return;
     }
     this.socket = socket;
     let sawSnapshot = false;
     socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
       let m: ServerMessage;
       try {
         m = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data)) as ServerMessage;
       } catch {
         return;
       }
+      if (!m || typeof m !== 'object' || typeof m.type !== 'string') return;
+      this.lastMessageTime = Date.now();
       if (m.type === 'hello') {
         this.hello = m;
         this.authenticated = m.authenticated;
@@ -250,45 +303,84 @@ export class StationClient {
       this.route(m);
       if (m.type === 'snapshot' && !sawSnapshot) {
         sawSnapshot = true;
-        void this.afterSnapshot();
+        void this.afterSnapshot(socket);
       }
     };
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = undefined;
+      this.stopPing();
+      this.lastError = event.reason ? `${event.code} ${event.reason}` : `closed (${event.code})`;
       this.failPending('disconnected', `Connection closed (${event.code}${event.reason ? `: ${event.reason}` : ''}).`);
+      this.setState(unsynced(this.state));
       const limit = this.options.maxReconnectAttempts ?? Infinity;
       const giveUpFirst = !this.everOpened && !this.options.retryInitialConnect;
       if (this.closedByUser || giveUpFirst || this.options.reconnect === false || this.reconnectAttempts >= limit) {
-        this.setStatus('closed');
+        this.setStatus(this.closedByUser ? 'disconnected' : 'failed');
         this.failReady(new StationClientError('unreachable', `Cannot reach the station at ${this.url} (${event.code}).`));
         return;
       }
       this.reconnectAttempts++;
       const initial = this.options.initialBackoffMs ?? 500;
-      const delay = Math.min(this.options.maxBackoffMs ?? 10_000, initial * 2 ** (this.reconnectAttempts - 1));
+      const delay = this.options.backoff === 'fixed'
+        ? initial
+        : Math.min(this.options.maxBackoffMs ?? 10_000, initial * 2 ** (this.reconnectAttempts - 1)) * (0.75 + Math.random() * 0.5);
       this.setStatus('reconnecting');
-      this.reconnectTimer = setTimeout(() => this.open(), delay * (0.75 + Math.random() * 0.5));
+      this.emit('reconnect', this.reconnectAttempts);
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = undefined;
+        if (!this.closedByUser) this.open();
+      }, delay);
     };
     socket.onerror = () => { /* onclose follows with the code */ };
   }
 
-  private async afterSnapshot(): Promise<void> {
+  private async afterSnapshot(socket: WebSocketLike): Promise<void> {
     try {
       if (this.options.token && !this.authenticated) await this.auth(this.options.token);
+      if (this.socket !== socket) return;
       this.reconnectAttempts = 0;
       this.everOpened = true;
-      this.setStatus('open');
+      this.lastError = null;
+      this.startPing();
+      this.setStatus('connected');
       for (const w of this.readyWaiters.splice(0)) w.resolve();
     } catch (e) {
       // After a reconnect the token may have been changed: stay connected, read-only, rather than hang.
-      if (this.everOpened) this.setStatus('open');
+      if (this.everOpened && this.socket === socket) this.setStatus('connected');
       this.failReady(e as Error);
     }
   }
 
+  private clearReconnect(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+  }
+
+  private startPing(): void {
+    this.stopPing();
+    const every = this.options.pingIntervalMs ?? 0;
+    if (every > 0) {
+      this.pingTimer = setInterval(() => {
+        if (this.socket?.readyState === 1) this.socket.send(JSON.stringify({ type: 'ping', timestamp: Date.now() }));
+      }, every);
+    }
+  }
+
+  private stopPing(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+  }
+
+  private setState(next: StationState): void {
+    if (next === this.state) return;
+    this.state = next;
+    this.emit('state', next);
+  }
+
   private route(m: ServerMessage): void {
     const requestId = (m as { requestId?: string }).requestId;
+    this.setState(reduce(this.state, m));
     if (requestId !== undefined && (m.type === 'result' || m.type === 'error' || m.type === 'snapshot')) {
       const p = this.pending.get(requestId);
       if (p) {
@@ -297,7 +389,6 @@ export class StationClient {
         p.resolve(m);
       }
     }
-    if (applyMessage(this.state, m)) this.emit('state', this.state);
     this.emit(m.type, m);
     this.emit('*', m);
   }

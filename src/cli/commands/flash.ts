@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Job, ServerMessage } from '../../protocol/messages.js';
 import { isFinished } from '../../client/job-state.js';
 import { StationClientError } from '../../client/station-client.js';
-import { openClient } from '../connect.js';
+import { CONNECTION_OPTIONS, openClient } from '../connect.js';
 import { formatBytes, formatEta, progressLine } from '../format.js';
 import { FLASH_HELP } from '../help.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -15,7 +15,7 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
-      url: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' },
+      ...CONNECTION_OPTIONS,
       device: { type: 'string', short: 'd' }, plan: { type: 'string' }, verify: { type: 'boolean' }, rate: { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -96,7 +96,7 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
   });
 
   client.on('status', (status) => {
-    if (status !== 'closed' || settled) return;
+    if (status !== 'failed' || settled) return;
     io.stderr.write(`${tty ? '\n' : ''}lost the station at ${client.url}${jobId ? `; job ${jobId} may still be running there` : ''}\n`);
     finish?.(EXIT.usage);
   });

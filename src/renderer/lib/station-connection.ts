@@ -1,9 +1,12 @@
-// One WebSocket to the station, framework-free: reconnects with a fixed delay and an attempt limit, rebuilds state
-// from hello/snapshot, batches state publication to one update per animation frame, answers commands by requestId.
+// The page's connection to the station: the one protocol client (src/client) with the guide's reconnect rules (a fixed
+// delay, an attempt limit), publication batched to the screen's pace, the page's own job marks, and logs after a reload.
+import { StationClient, StationClientError, type ConnectionStatus, type WebSocketConstructor } from '../../client/station-client.js';
+import { annotateJobs, clearAllJobs, clearBatch, clearJob, emptyState, mergeLogs, type LogEntry, type StationState } from '../../client/job-state.js';
 import type { ClientCommand, ResultMessage, ServerMessage, SnapshotMessage } from '../../protocol/messages.js';
-import { annotateJobs, clearAllJobs, clearBatch, clearJob, emptyState, mergeLogs, reduce, type LogEntry, type StationState } from './station-state.js';
 
-export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'failed';
+export type { ConnectionStatus, WebSocketLike } from '../../client/station-client.js';
+/** The WebSocket constructor the connection uses (the client's `WebSocketConstructor`). */
+export type WebSocketFactory = WebSocketConstructor;
 
 /** What a subscriber sees; a new object only when something changed (useSyncExternalStore needs that). */
 export interface ConnectionSnapshot {
@@ -14,18 +17,6 @@ export interface ConnectionSnapshot {
   lastError: string | null;
   station: StationState;
 }
-
-/** The subset of the browser WebSocket this module uses; `ws` in Node matches it too. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  onopen: ((ev: unknown) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-export type WebSocketFactory = new (url: string) => WebSocketLike;
 
 export interface ConnectionOptions {
   url: string;
@@ -45,7 +36,6 @@ export interface ConnectionOptions {
 
 export type EventListener = (message: ServerMessage) => void;
 
-const OPEN = 1;
 /** Jobs per get_job_logs request (the station takes up to 200) and lines per job asked for. */
 const LOG_BATCH = 100;
 const MAX_FETCHED_LOG_LINES = 500;
@@ -56,32 +46,26 @@ function defaultSchedule(flush: () => void): void {
   else setTimeout(flush, 16);
 }
 
-interface Pending {
-  resolve(message: ResultMessage | SnapshotMessage): void;
-  reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+/** The station's words for a command that got no answer, in the page's terms. */
+function explainNoAnswer(e: unknown, command: ClientCommand, timeoutMs: number): Error {
+  const code = e instanceof StationClientError ? e.code : '';
+  if (code === 'not_connected') return new Error('Not connected to the station — wait for the connection indicator to turn green and retry.');
+  if (code === 'timeout') return new Error(`The station did not answer ${command.type} within ${Math.round(timeoutMs / 1000)} s.`);
+  if (code === 'disconnected' || code === 'closed') return new Error('The command could not finish: the connection closed.');
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 export class StationConnection {
   readonly url: string;
-  private readonly reconnectDelay: number;
-  private readonly maxReconnectAttempts: number;
-  private readonly factory: WebSocketFactory | undefined;
+  private readonly client: StationClient | null;
   private readonly schedule: (flush: () => void) => void;
-  private readonly pingInterval: number;
   private readonly requestTimeout: number;
   private readonly minPublishInterval: number;
   private lastPublish = 0;
   private delayTimer: ReturnType<typeof setTimeout> | null = null;
   private publishInterval: number;
   private measuring = false;
-  private socket: WebSocketLike | null = null;
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  private pingTimer: ReturnType<typeof setInterval> | null = null;
-  private wanted = false;
   private flushQueued = false;
-  private nextRequest = 1;
-  private readonly pending = new Map<string, Pending>();
   private readonly targets = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private readonly eventListeners = new Set<EventListener>();
@@ -91,16 +75,32 @@ export class StationConnection {
 
   constructor(options: ConnectionOptions) {
     this.url = options.url;
-    this.reconnectDelay = Math.max(0, options.reconnectDelay ?? 3000);
-    this.maxReconnectAttempts = Math.max(0, options.maxReconnectAttempts ?? 5);
-    this.factory = options.WebSocket;
     this.schedule = options.schedule ?? defaultSchedule;
-    this.pingInterval = options.pingInterval ?? 20_000;
     this.requestTimeout = options.requestTimeout ?? 15_000;
     this.minPublishInterval = Math.max(0, options.minPublishInterval ?? 100);
     this.publishInterval = this.minPublishInterval;
-    this.live = { status: 'idle', reconnectAttempts: 0, lastMessageTime: null, lastError: null, station: emptyState() };
+    const Factory = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketFactory }).WebSocket;
+    this.client = Factory
+      ? new StationClient({
+          url: options.url,
+          WebSocket: Factory,
+          // The guide's rules: a fixed delay between tries, at most maxReconnectAttempts of them, also for the first.
+          backoff: 'fixed',
+          initialBackoffMs: Math.max(0, options.reconnectDelay ?? 3000),
+          maxReconnectAttempts: Math.max(0, options.maxReconnectAttempts ?? 5),
+          retryInitialConnect: true,
+          requestTimeoutMs: this.requestTimeout,
+          pingIntervalMs: options.pingInterval ?? 20_000,
+        })
+      : null;
+    this.live = { status: 'idle', reconnectAttempts: 0, lastMessageTime: null, lastError: null, station: this.client?.state ?? emptyState() };
     this.published = this.live;
+    if (!this.client) return;
+    const client = this.client;
+    client.on('status', () => this.fromClient(true));
+    client.on('reconnect', () => this.fromClient(true));
+    client.on('state', () => this.fromClient(false));
+    client.on('*', (message) => this.heard(message));
   }
 
   /** The latest published snapshot (stable between changes). */
@@ -118,181 +118,86 @@ export class StationConnection {
   }
 
   get isOpen(): boolean {
-    return this.socket?.readyState === OPEN;
+    return this.client?.status === 'connected';
   }
 
   /** Open now (a manual connect also resets the attempt count). */
   connect(): void {
-    this.wanted = true;
-    this.clearReconnect();
-    this.update({ reconnectAttempts: 0 });
-    if (this.socket && this.socket.readyState <= OPEN) return;
-    this.open('connecting');
+    if (!this.client) {
+      this.update({ status: 'failed', lastError: 'This environment has no WebSocket.' });
+      return;
+    }
+    // Failures show in the status; nobody awaits this promise.
+    this.client.connect().catch(() => undefined);
   }
 
   /** Close and stay closed until `connect()`. */
   disconnect(): void {
-    this.wanted = false;
-    this.clearReconnect();
-    const socket = this.socket;
-    this.socket = null;
-    if (socket) {
-      socket.onclose = null;
-      socket.close(1000, 'client disconnect');
-    }
-    this.stopPing();
-    this.failPending('disconnected');
-    this.update({ status: 'disconnected' });
+    this.client?.close();
   }
 
   /** Send a frame if the socket is open; false otherwise (the guide's `send`). */
   send(message: ClientCommand | Record<string, unknown>): boolean {
-    if (!this.socket || this.socket.readyState !== OPEN) return false;
-    this.socket.send(JSON.stringify(message));
-    return true;
+    try {
+      this.client?.send(message as ClientCommand);
+      return Boolean(this.client);
+    } catch {
+      return false;
+    }
   }
 
   /** Send a command and wait for its `result` (or `snapshot` for get_snapshot). Rejects when not connected. */
-  request(command: ClientCommand): Promise<ResultMessage | SnapshotMessage> {
-    const requestId = `ui-${this.nextRequest++}`;
-    return new Promise((resolve, reject) => {
-      if (!this.send({ ...command, requestId })) {
-        reject(new Error('Not connected to the station — wait for the connection indicator to turn green and retry.'));
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.pending.delete(requestId);
-        reject(new Error(`The station did not answer ${command.type} within ${Math.round(this.requestTimeout / 1000)} s.`));
-      }, this.requestTimeout);
-      this.pending.set(requestId, { resolve, reject, timer });
-    });
+  async request(command: ClientCommand): Promise<ResultMessage | SnapshotMessage> {
+    if (!this.client) throw explainNoAnswer(new StationClientError('not_connected', ''), command, this.requestTimeout);
+    let answer;
+    try {
+      answer = await this.client.exchange(command);
+    } catch (e) {
+      throw explainNoAnswer(e, command, this.requestTimeout);
+    }
+    if (answer.type === 'error') throw new Error(`${answer.code}: ${answer.message}`);
+    return answer;
   }
 
   clearJob(jobId: string): void {
-    this.update({ station: clearJob(this.live.station, jobId) });
+    this.client?.edit((s) => clearJob(s, jobId));
   }
 
   /** Label jobs this page started with what they write; applied now and to frames that create them later. */
   annotate(jobIds: readonly string[], target: string): void {
     for (const id of jobIds) this.targets.set(id, target);
-    this.update({ station: annotateJobs(this.live.station, jobIds, target) });
+    this.client?.edit((s) => annotateJobs(s, jobIds, target));
   }
 
   clearBatch(batchId: string): void {
-    this.update({ station: clearBatch(this.live.station, batchId) });
+    this.client?.edit((s) => clearBatch(s, batchId));
   }
 
   clearAllJobs(): void {
-    this.update({ station: clearAllJobs(this.live.station) });
+    this.client?.edit((s) => clearAllJobs(s));
   }
 
-  private open(status: ConnectionStatus): void {
-    const Factory = this.factory ?? (globalThis as { WebSocket?: WebSocketFactory }).WebSocket;
-    if (!Factory) {
-      this.update({ status: 'failed', lastError: 'This environment has no WebSocket.' });
-      return;
-    }
-    this.update({ status });
-    let socket: WebSocketLike;
-    try {
-      socket = new Factory(this.url);
-    } catch (e) {
-      this.update({ lastError: e instanceof Error ? e.message : String(e) });
-      this.scheduleReconnect();
-      return;
-    }
-    this.socket = socket;
-    socket.onopen = () => {
-      if (this.socket !== socket) return;
-      this.update({ status: 'connected', reconnectAttempts: 0, lastError: null });
-      this.startPing();
-    };
-    socket.onmessage = (ev) => {
-      if (this.socket !== socket) return;
-      this.handle(ev.data);
-    };
-    socket.onerror = () => {
-      /* the close event follows and carries the code */
-    };
-    socket.onclose = (ev) => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      this.stopPing();
-      this.failPending('connection closed');
-      const why = ev.reason ? `${ev.code} ${ev.reason}` : `closed (${ev.code})`;
-      this.update({ lastError: why, station: { ...this.live.station, synced: false } });
-      if (this.wanted) this.scheduleReconnect();
-      else this.update({ status: 'disconnected' });
-    };
-  }
-
-  private scheduleReconnect(): void {
-    if (this.live.reconnectAttempts >= this.maxReconnectAttempts) {
-      this.update({ status: 'failed' });
-      return;
-    }
-    this.update({ status: 'reconnecting', reconnectAttempts: this.live.reconnectAttempts + 1 });
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      if (this.wanted) this.open('reconnecting');
-    }, this.reconnectDelay);
-  }
-
-  private clearReconnect(): void {
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
-  }
-
-  private startPing(): void {
-    this.stopPing();
-    if (this.pingInterval > 0) this.pingTimer = setInterval(() => this.send({ type: 'ping', timestamp: Date.now() }), this.pingInterval);
-  }
-
-  private stopPing(): void {
-    if (this.pingTimer) clearInterval(this.pingTimer);
-    this.pingTimer = null;
-  }
-
-  private failPending(why: string): void {
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new Error(`The command could not finish: ${why}.`));
-      this.pending.delete(id);
-    }
-  }
-
-  private handle(data: unknown): void {
-    if (typeof data !== 'string') return;
-    let message: ServerMessage;
-    try {
-      message = JSON.parse(data) as ServerMessage;
-    } catch {
-      return;
-    }
-    if (!message || typeof message !== 'object' || typeof message.type !== 'string') return;
-    let station = reduce(this.live.station, message);
+  /** One frame, after the client's reducer took it: the page's marks, listeners, and logs after a (re)connect. */
+  private heard(message: ServerMessage): void {
+    const client = this.client;
+    if (!client) return;
     const jobId = (message as { jobId?: unknown }).jobId;
-    if (typeof jobId === 'string' && this.targets.has(jobId)) station = annotateJobs(station, [jobId], this.targets.get(jobId) ?? '');
-    if (message.type === 'snapshot') for (const [id, target] of this.targets) station = annotateJobs(station, [id], target);
-    this.update({ station, lastMessageTime: Date.now() });
-    if ((message.type === 'result' || message.type === 'snapshot') && message.requestId) {
-      const p = this.pending.get(message.requestId);
-      if (p) {
-        clearTimeout(p.timer);
-        this.pending.delete(message.requestId);
-        p.resolve(message);
-      }
-    }
-    if (message.type === 'error' && message.requestId) {
-      const p = this.pending.get(message.requestId);
-      if (p) {
-        clearTimeout(p.timer);
-        this.pending.delete(message.requestId);
-        p.reject(new Error(`${message.code}: ${message.message}`));
-      }
-    }
+    if (typeof jobId === 'string' && this.targets.has(jobId)) client.edit((s) => annotateJobs(s, [jobId], this.targets.get(jobId) ?? ''));
+    if (message.type === 'snapshot') for (const [id, target] of this.targets) client.edit((s) => annotateJobs(s, [id], target));
+    this.fromClient(false);
     for (const listener of this.eventListeners) listener(message);
     if (message.type === 'snapshot' && !message.requestId) this.fetchLogs(message.jobs.map((j) => j.jobId));
+  }
+
+  private fromClient(urgent: boolean): void {
+    const c = this.client;
+    if (!c) return;
+    const patch: Partial<ConnectionSnapshot> = { station: c.state, lastMessageTime: c.lastMessageTime, lastError: c.lastError };
+    if (urgent || c.status !== this.live.status || c.reconnectAttempts !== this.live.reconnectAttempts) {
+      patch.status = c.status;
+      patch.reconnectAttempts = c.reconnectAttempts;
+    }
+    this.update(patch);
   }
 
   /**
@@ -305,13 +210,15 @@ export class StationConnection {
       this.request({ type: 'get_job_logs', jobIds: ids, limit: MAX_FETCHED_LOG_LINES })
         .then((answer) => {
           const logs = answer.type === 'result' && answer.ok ? (answer.logs as Record<string, LogEntry[]> | undefined) : undefined;
-          if (logs && typeof logs === 'object') this.update({ station: mergeLogs(this.live.station, logs) });
+          if (logs && typeof logs === 'object') this.client?.edit((s) => mergeLogs(s, logs));
         })
         .catch(() => undefined);
     }
   }
 
   private update(patch: Partial<ConnectionSnapshot>): void {
+    const changed = (Object.keys(patch) as (keyof ConnectionSnapshot)[]).some((k) => patch[k] !== this.live[k]);
+    if (!changed) return;
     this.live = { ...this.live, ...patch };
     // Status changes show at once; a stream of progress frames is published at most every minPublishInterval ms,
     // always on an animation frame, so 64 jobs × 10 frames/s cost a handful of renders per second, not 640.

@@ -27,7 +27,7 @@ describe('StationClient', () => {
     h = await startHarness();
     const c = client(h.url, h.token);
     await c.connect();
-    expect(c.status).toBe('open');
+    expect(c.status).toBe('connected');
     expect(c.authenticated).toBe(true);
     expect(c.hello?.protocol).toBe('flash-station/1');
     expect(c.devices.map((d) => d.id).sort()).toEqual(['TEST0001', 'TEST0002']);
@@ -80,7 +80,7 @@ describe('StationClient', () => {
     h.station.publishExternal({ type: 'flash_started', jobId: 'before', deviceId: 'X', stage: 's', totalBytes: 1, timestamp: Date.now() });
     await until(() => c.state.jobs.has('before'), 10_000, 'the client to hear of the job');
     await h.server.close();
-    await until(() => c.status !== 'open', 10_000, 'the client to notice the station went away');
+    await until(() => c.status !== 'connected', 10_000, 'the client to notice the station went away');
     expect(c.status).toBe('reconnecting');
     // A new station on the same port, without that job.
     const { createTestStation } = await import('../server/helpers/test-station.js');
@@ -88,11 +88,12 @@ describe('StationClient', () => {
     const again = await startServer(station, { host: '127.0.0.1', port, dataDir: h.dir, token: h.token });
     try {
       const deadline = Date.now() + 10_000;
-      while (c.status !== 'open' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(c.status).toBe('open');
+      while (c.status !== 'connected' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(c.status).toBe('connected');
       expect(c.authenticated).toBe(true);
       expect(c.devices.map((d) => d.id)).toEqual(['NEW0001']);
-      expect(c.state.jobs.has('before')).toBe(false);
+      // The new station does not know the job this client saw running: it shows as interrupted, not as still running.
+      expect(c.state.jobs.get('before')).toMatchObject({ state: 'failed', errorCode: 'interrupted' });
       expect(statuses).toContain('reconnecting');
       expect(c.reconnectAttempts).toBe(0);
     } finally {
