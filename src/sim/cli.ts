@@ -1,7 +1,7 @@
 // `flash-station sim fastboot …`: a standalone simulated fastboot device on real TCP/UDP sockets (contract §1).
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultDataDir } from '../core/data-dir.js';
 import { FastbootSimDevice } from './fastboot/device.js';
 import { startTcpFace, type SimSocketServer } from './fastboot/tcp-face.js';
 import { startUdpFace } from './fastboot/udp-face.js';
@@ -40,13 +40,6 @@ export interface SimCliIo {
   err?: (line: string) => void;
   /** Stop the simulator (besides SIGINT/SIGTERM). */
   signal?: AbortSignal;
-}
-
-function defaultDataDir(): string {
-  const home = homedir();
-  if (process.platform === 'win32') return join(process.env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'flash-station');
-  if (process.platform === 'darwin') return join(home, 'Library', 'Application Support', 'flash-station');
-  return join(process.env.XDG_CONFIG_HOME ?? join(home, '.config'), 'flash-station');
 }
 
 function parsePort(text: string, flag: string): number {
