@@ -20,7 +20,7 @@ export default defineConfig({
   base: './',
   plugins: [rendererRootPlugin, react()],
   resolve: { alias: { '@': rendererRoot } },
-  build: { outDir, emptyOutDir: true, sourcemap: true, target: 'es2022' },
+  build: { outDir, emptyOutDir: true, sourcemap: 'hidden', target: 'es2022' },
   // `npx vite --config vite.config.ts` for UI work: the page on Vite's dev server, its socket and REST calls proxied to a
   // station on FLASH_STATION_DEV_URL (default http://127.0.0.1:3001, e.g. `flash-station serve --demo`).
   server: {

@@ -1,4 +1,5 @@
 // Finds the station's URL and token for a client command and opens a StationClient over `ws`.
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { StationClient, type WebSocketConstructor } from '../client/index.js';
@@ -10,6 +11,30 @@ export interface ClientFlags {
   url?: string;
   token?: string;
   'data-dir'?: string;
+  /** PEM file of the CA that signed a `wss://` station's certificate (else the system's CAs are trusted). */
+  ca?: string;
+}
+
+/** The parseArgs options every client command takes to find and reach the station. */
+export const CONNECTION_OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  'data-dir': { type: 'string' },
+  ca: { type: 'string' },
+} as const;
+
+/** A `ws` constructor that trusts `ca` (read once) for wss:// stations. */
+async function webSocketFor(flags: ClientFlags): Promise<WebSocketConstructor> {
+  if (flags.ca === undefined) return WebSocket as unknown as WebSocketConstructor;
+  const ca = await readFile(flags.ca).catch((e: unknown) => {
+    throw Object.assign(new Error(`Cannot read the CA file ${flags.ca}: ${(e as Error).message}`), { exit: 2 });
+  });
+  class TrustingWebSocket extends WebSocket {
+    constructor(url: string) {
+      super(url, { ca });
+    }
+  }
+  return TrustingWebSocket as unknown as WebSocketConstructor;
 }
 
 /** The default data dir, as `flash-station serve` uses it (kept in step with launch.ts `defaultDataDir`). */
@@ -52,7 +77,7 @@ export async function openClient(flags: ClientFlags, io: CliIo, options: { needT
 async function connectWith(token: string | undefined, flags: ClientFlags, io: CliIo, options: { reconnect: boolean; maxReconnectAttempts?: number; beforeConnect?: (client: StationClient) => void }): Promise<StationClient> {
   const client = new StationClient({
     url: stationUrl(flags, io),
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket: await webSocketFor(flags),
     ...(token ? { token } : {}),
     reconnect: options.reconnect,
     maxReconnectAttempts: options.reconnect ? (options.maxReconnectAttempts ?? Infinity) : 0,
@@ -66,7 +91,9 @@ async function connectWith(token: string | undefined, flags: ClientFlags, io: Cl
     // Unreachable: say what to do, not the WebSocket close code (1006 means nothing to a technician).
     const why = code === 'unauthorized'
       ? `the station refused the token (${(e as Error).message})`
-      : code === 'unreachable'
+      : code === 'unreachable' && /certificate|self[- ]signed|unable to verify/i.test((e as Error).message)
+        ? `its TLS certificate is not trusted (${(e as Error).message.replace(/^.*\(\d+: /, '').replace(/\)\.?$/, '')}). Pass --ca FILE with the CA that signed it.`
+        : code === 'unreachable'
         ? 'no station answered there. Start `flash-station serve`, or pass --url of the running station.'
         : (e as Error).message;
     throw Object.assign(new Error(`Cannot use the station at ${client.url}: ${why}`), { exit: 2, ...(code ? { code } : {}) });

@@ -36,14 +36,20 @@ Options:
   --no-usb               skip USB discovery
   --no-serial            skip serial discovery (no serial protocol yet: accepted for scripts)
   --allow-origin ORIGIN  accept browser pages from ORIGIN too (repeatable)
+  --tls-cert FILE        serve HTTPS and WSS with this PEM certificate (chain) …
+  --tls-key FILE         … and its PEM key (docs/security.md: making them for a LAN station)
+  --public-name NAME     a name the station is reached by on the network, for the Host/Origin checks (repeatable)
+  --insecure-no-tls      allow a non-loopback --host without TLS (only on a network you trust)
 
-When ready it prints "listening ws://HOST:PORT/flash-progress" and "ui http://HOST:PORT/?token=…".
+When ready it prints "listening ws://HOST:PORT/flash-progress" and "ui http://HOST:PORT/?token=…"
+(wss:// and https:// with TLS). A non-loopback --host needs --tls-cert/--tls-key or --insecure-no-tls.
 SIGINT/SIGTERM stop taking jobs, cancel running ones cleanly, close the history database and exit 0.
 `;
 
 const CLIENT_OPTIONS = `  --url WS_URL           the station (default ws://127.0.0.1:3001/flash-progress, or $FLASH_STATION_URL)
   --token T              the station token (else $FLASH_STATION_TOKEN, else DATA_DIR/token)
-  --data-dir DIR         where to find the token file of a local station`;
+  --data-dir DIR         where to find the token file of a local station
+  --ca FILE              PEM CA that signed a wss:// station's certificate (else the system's CAs)`;
 
 export const FLASH_HELP = `Usage: flash-station flash [--url WS_URL] [--token T] --device ID PARTITION IMAGE
        flash-station flash [--url WS_URL] [--token T] --device ID --plan PLAN_FILE

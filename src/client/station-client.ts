@@ -286,6 +286,7 @@ export class StationClient {
     }
     this.socket = socket;
     let sawSnapshot = false;
+    let socketError: string | undefined;
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
       let m: ServerMessage;
@@ -317,7 +318,8 @@ export class StationClient {
       const giveUpFirst = !this.everOpened && !this.options.retryInitialConnect;
       if (this.closedByUser || giveUpFirst || this.options.reconnect === false || this.reconnectAttempts >= limit) {
         this.setStatus(this.closedByUser ? 'disconnected' : 'failed');
-        this.failReady(new StationClientError('unreachable', `Cannot reach the station at ${this.url} (${event.code}).`));
+        const why = socketError ? `${event.code}: ${socketError}` : String(event.code);
+        this.failReady(new StationClientError('unreachable', `Cannot reach the station at ${this.url} (${why}).`));
         return;
       }
       this.reconnectAttempts++;
@@ -332,7 +334,11 @@ export class StationClient {
         if (!this.closedByUser) this.open();
       }, delay);
     };
-    socket.onerror = () => { /* onclose follows with the code */ };
+    // onclose follows with the code; Node's ws also says why (a refused connection, an untrusted certificate).
+    socket.onerror = (event: unknown) => {
+      const message = (event as { message?: unknown } | null)?.message;
+      if (typeof message === 'string' && message) socketError = message.slice(0, 300);
+    };
   }
 
   private async afterSnapshot(socket: WebSocketLike): Promise<void> {

@@ -1,6 +1,7 @@
 // Request guards shared by HTTP and WebSocket upgrades: Host (DNS rebinding), Origin (cross-site hijacking), token.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -22,6 +23,12 @@ export interface GuardOptions {
   /** Resolved after listen (port 0 becomes the real port). */
   port: () => number;
   allowOrigins: string[];
+  /** Serving HTTPS/WSS: the station's own pages then come from https:// origins. */
+  tls?: boolean;
+  /** Further names the station is reached by (`--public-name`): a LAN host name, an address behind NAT. */
+  publicNames?: string[];
+  /** Names a wildcard bind answers to besides the loopback ones (default: this machine's host name and addresses). */
+  localNames?: () => string[];
 }
 
 export interface Guards {
@@ -31,40 +38,47 @@ export interface Guards {
   ownOrigins(): string[];
 }
 
+/** This machine's host name and interface addresses: what a wildcard-bound station may be reached by. */
+export function machineNames(): string[] {
+  const names = [hostname()];
+  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) names.push(i.address);
+  return names;
+}
+
+/**
+ * Host and Origin checks stay on whatever the bind address: DNS rebinding reaches a LAN station as well as a local
+ * one. The names accepted are the loopback ones, the bound address, `publicNames`, and for a wildcard bind this
+ * machine's own name and addresses.
+ */
 export function createGuards(options: GuardOptions): Guards {
   const extra = new Set(options.allowOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
+  const scheme = options.tls ? 'https' : 'http';
+  const defaultPort = options.tls ? 443 : 80;
+  let names: string[] | undefined;
   const hostNames = (): string[] => {
-    const names = [...LOOPBACK_NAMES];
-    if (!isLoopbackBind(options.host) && !isWildcardBind(options.host)) names.push(bracket(options.host).toLowerCase());
+    if (names) return names;
+    const all = [...LOOPBACK_NAMES];
+    if (!isLoopbackBind(options.host) && !isWildcardBind(options.host)) all.push(options.host);
+    if (isWildcardBind(options.host)) all.push(...(options.localNames ?? machineNames)());
+    all.push(...(options.publicNames ?? []));
+    names = [...new Set(all.map((n) => bracket(n).toLowerCase()))];
     return names;
   };
   return {
     hostAllowed(hostHeader) {
       if (!hostHeader) return false;
-      // Bound to every interface on purpose: any name may reach it; the token and Origin checks still apply.
-      if (isWildcardBind(options.host)) return true;
       const value = hostHeader.toLowerCase();
       const port = options.port();
-      return hostNames().some((name) => value === `${name}:${port}` || (port === 80 && value === name));
+      return hostNames().some((name) => value === `${name}:${port}` || (port === defaultPort && value === name));
     },
     originAllowed(origin) {
       if (origin === undefined) return true; // not a browser: tools and scripts send no Origin
       const value = origin.replace(/\/+$/, '').toLowerCase();
-      if (extra.has(value)) return true;
-      if (isWildcardBind(options.host)) {
-        // Any host name may be used to reach the station; the page must still come from the station itself.
-        try {
-          const url = new URL(value);
-          return url.protocol === 'http:' && Number(url.port || 80) === options.port();
-        } catch {
-          return false;
-        }
-      }
-      return this.ownOrigins().includes(value);
+      return extra.has(value) || this.ownOrigins().includes(value);
     },
     ownOrigins() {
       const port = options.port();
-      return hostNames().map((name) => `http://${name}:${port}`);
+      return hostNames().flatMap((name) => (port === defaultPort ? [`${scheme}://${name}:${port}`, `${scheme}://${name}`] : [`${scheme}://${name}:${port}`]));
     },
   };
 }

@@ -2,7 +2,9 @@
  * Composition root shared by `flash-station serve` and the Electron main process: builds the station core with its
  * device providers (USB, network, simulators), loads the token and starts the HTTP/WebSocket server.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+import { FlashError } from '../contracts/errors.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,11 +29,18 @@ export interface LaunchOptions {
   allowOrigins?: string[];
   /** Where the built renderer lives; defaults to dist/renderer beside the bundle. */
   staticDir?: string;
+  /** PEM files: serve HTTPS and WSS on the one port (contract §8). */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Names the station is reached by on the network (`--public-name`), for the Host and Origin checks. */
+  publicNames?: string[];
+  /** Allow a non-loopback `host` without TLS (`--insecure-no-tls`). */
+  insecureNoTls?: boolean;
 }
 
 export interface LaunchedStation {
   station: Station;
-  /** `ws://HOST:PORT/flash-progress` */
+  /** `ws://HOST:PORT/flash-progress` (`wss://` with TLS) */
   url: string;
   /** `http://HOST:PORT/?token=…` */
   uiUrl: string;
@@ -65,8 +74,34 @@ function defaultStaticDir(): string | undefined {
   return undefined;
 }
 
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The certificate and key named by the options, read and checked; undefined without TLS. */
+async function loadTls(options: LaunchOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  const { tlsCertFile: certFile, tlsKeyFile: keyFile } = options;
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) throw new FlashError('bad_request', 'TLS needs both --tls-cert FILE and --tls-key FILE.');
+  const read = (file: string, what: string): Promise<Buffer> => readFile(file).catch((e: unknown) => {
+    throw new FlashError('bad_request', `Cannot read the TLS ${what} ${file}: ${(e as Error).message}`);
+  });
+  const [cert, key] = await Promise.all([read(certFile, 'certificate'), read(keyFile, 'key')]);
+  try {
+    createSecureContext({ cert, key });
+  } catch (e) {
+    throw new FlashError('bad_request', `The TLS certificate ${certFile} and key ${keyFile} do not make a usable pair: ${(e as Error).message}`);
+  }
+  return { cert, key };
+}
+
 export async function launchStation(options: LaunchOptions = {}): Promise<LaunchedStation> {
   const host = options.host ?? '127.0.0.1';
+  const tls = await loadTls(options);
+  if (!isLoopbackHost(host) && !tls && !options.insecureNoTls) {
+    throw new FlashError('bad_request', `--host ${host} would offer the station to the network over plain HTTP, where the token can be read on the wire. Pass --tls-cert FILE --tls-key FILE (docs/security.md says how to make them), or --insecure-no-tls on a network you trust.`);
+  }
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const token = await loadOrCreateToken(dataDir);
@@ -87,6 +122,8 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
       token,
       allowOrigins: options.allowOrigins ?? [],
       staticDir: options.staticDir ?? defaultStaticDir(),
+      ...(tls ? { tls } : {}),
+      publicNames: options.publicNames ?? [],
     });
   } catch (e) {
     await station.close();
@@ -96,8 +133,8 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
   const base = `${shownHost}:${server.port}`;
   return {
     station,
-    url: `ws://${base}/flash-progress`,
-    uiUrl: `http://${base}/?token=${encodeURIComponent(token)}`,
+    url: `${tls ? 'wss' : 'ws'}://${base}/flash-progress`,
+    uiUrl: `${tls ? 'https' : 'http'}://${base}/?token=${encodeURIComponent(token)}`,
     host,
     port: server.port,
     token,

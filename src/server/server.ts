@@ -2,7 +2,8 @@
  * The station's one port: a node:http server for REST, metrics and the web UI, and `ws` in noServer mode for
  * `/flash-progress`, with our own upgrade checks (Host, Origin, capacity, token) before any handshake.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { FlashError } from '../core/errors.js';
@@ -35,6 +36,10 @@ export interface ServerOptions {
   ratePerSecond?: number;
   rateBurst?: number;
   maxRefusedFrames?: number;
+  /** Serve HTTPS and WSS on the one port with this certificate chain and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Names the station is reached by besides loopback and its bound address (`--public-name`). */
+  publicNames?: string[];
 }
 
 export interface RunningServer {
@@ -59,7 +64,10 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string, code: str
 export async function startServer(station: StationApi, options: ServerOptions): Promise<RunningServer> {
   let boundPort = options.port;
   let token = options.token;
-  const guards = createGuards({ host: options.host, port: () => boundPort, allowOrigins: options.allowOrigins ?? [] });
+  const tls = options.tls !== undefined;
+  const guards = createGuards({
+    host: options.host, port: () => boundPort, allowOrigins: options.allowOrigins ?? [], tls, publicNames: options.publicNames ?? [],
+  });
   const maxClients = options.maxClients ?? 1024;
   const hub = new WsHub(station, {
     version: station.version,
@@ -80,7 +88,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!guards.hostAllowed(req.headers.host)) {
-      sendError(res, 'forbidden', 'Host not allowed: reach the station as localhost or 127.0.0.1 (DNS rebinding protection).', 403);
+      sendError(res, 'forbidden', 'Host not allowed: reach the station by a name it knows — localhost, its address, or one given with --public-name (DNS rebinding protection).', 403);
       return;
     }
     const url = new URL(req.url ?? '/', 'http://station.invalid');
@@ -109,16 +117,17 @@ export async function startServer(station: StationApi, options: ServerOptions): 
       return token;
     };
     if (await handleApi(req, res, url, { station, hub, authenticated, corsHeaders, rotateToken: rotate })) return;
-    if ((method === 'GET' || method === 'HEAD') && (await serveStatic(req, res, url.pathname, options.staticDir, req.headers.host ?? ''))) return;
+    if ((method === 'GET' || method === 'HEAD') && (await serveStatic(req, res, url.pathname, options.staticDir, req.headers.host ?? '', tls))) return;
     sendError(res, 'not_found', `Nothing at ${url.pathname}.`, 404);
   }
 
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     onRequest(req, res).catch((e: unknown) => {
       if (!res.headersSent) sendError(res, 'internal', (e as Error).message ?? 'Internal error', 500);
       else res.destroy();
     });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createServer(listener);
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
@@ -129,7 +138,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
     const url = new URL(req.url ?? '/', 'http://station.invalid');
     if (url.pathname !== WS_PATH) return refuseUpgrade(socket, 404, 'Not Found', 'not_found', `The WebSocket endpoint is ${WS_PATH}.`);
     if (!guards.hostAllowed(req.headers.host)) {
-      return refuseUpgrade(socket, 403, 'Forbidden', 'forbidden', 'Host not allowed: connect to localhost or 127.0.0.1 (DNS rebinding protection).');
+      return refuseUpgrade(socket, 403, 'Forbidden', 'forbidden', 'Host not allowed: connect by a name the station knows — localhost, its address, or one given with --public-name (DNS rebinding protection).');
     }
     const origin = req.headers.origin;
     if (!guards.originAllowed(origin)) {
@@ -157,7 +166,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
 
   return {
-    url: `ws://${shownHost}:${boundPort}${WS_PATH}`,
+    url: `${tls ? 'wss' : 'ws'}://${shownHost}:${boundPort}${WS_PATH}`,
     port: boundPort,
     hub,
     async close() {

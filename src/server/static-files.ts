@@ -1,6 +1,6 @@
 // Serves the built web UI (dist/renderer) with a strict Content-Security-Policy that lets it reach only its own socket.
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 
@@ -14,33 +14,38 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.woff2': 'font/woff2',
-  '.map': 'application/json; charset=utf-8',
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** The CSP for pages served from `host` (the validated Host header): scripts and sockets of this station only. */
-export function contentSecurityPolicy(host: string): string {
+/**
+ * The CSP for pages served from `host` (the validated Host header): scripts, styles and sockets of this station only.
+ * It says what the page's own meta CSP (src/renderer/index.html) says, plus the socket's explicit scheme and host.
+ */
+export function contentSecurityPolicy(host: string, tls = false): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
+    "style-src 'self'",
     "img-src 'self' data:",
     "font-src 'self'",
-    `connect-src 'self' ws://${host} http://${host}`,
+    tls ? `connect-src 'self' wss://${host} https://${host}` : `connect-src 'self' ws://${host} http://${host}`,
     "object-src 'none'",
     "base-uri 'none'",
-    "form-action 'self'",
+    "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
 }
+
+/** Source maps are left in dist for debugging but never served: they would hand out the whole source. */
+const NEVER_SERVED = new Set(['.map']);
 
 const FALLBACK = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Flash Station</title></head>
 <body><h1>Flash Station</h1><p>The station is running, but the web UI has not been built. Run <code>npm run build</code>,
 or use the <code>flash-station</code> command line and the WebSocket at <code>/flash-progress</code>.</p></body></html>`;
 
-function securityHeaders(host: string): Record<string, string> {
+function securityHeaders(host: string, tls: boolean): Record<string, string> {
   return {
-    'content-security-policy': contentSecurityPolicy(host),
+    'content-security-policy': contentSecurityPolicy(host, tls),
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'x-frame-options': 'DENY',
@@ -49,8 +54,8 @@ function securityHeaders(host: string): Record<string, string> {
 }
 
 /** Answer a GET/HEAD for the UI; returns false when the path is not a file of the UI (caller sends 404). */
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, staticDir: string | undefined, host: string): Promise<boolean> {
-  const headers = securityHeaders(host);
+export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, staticDir: string | undefined, host: string, tls = false): Promise<boolean> {
+  const headers = securityHeaders(host, tls);
   if (!staticDir) {
     if (pathname !== '/' && pathname !== '/index.html') return false;
     res.writeHead(200, { ...headers, 'content-type': TYPES['.html']!, 'cache-control': 'no-store' });
@@ -64,7 +69,7 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
   } catch {
     return false;
   }
-  if (rel.includes('\0')) return false;
+  if (rel.includes('\0') || NEVER_SERVED.has(extname(rel).toLowerCase())) return false;
   let file = normalize(join(root, rel));
   if (file !== root && !file.startsWith(root + sep)) return false;
   let info = await stat(file).catch(() => undefined);
@@ -79,6 +84,9 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
     info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) return false;
   }
+  // A symlink inside the UI folder must not lead out of it.
+  const [realRoot, realFile] = await Promise.all([realpath(root).catch(() => root), realpath(file).catch(() => undefined)]);
+  if (!realFile || (realFile !== realRoot && !realFile.startsWith(realRoot + sep))) return false;
   const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
   const immutable = /\/assets\//.test(file.slice(root.length));
   res.writeHead(200, {

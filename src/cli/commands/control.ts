@@ -1,13 +1,13 @@
 // `flash-station pause|resume|cancel JOB_ID…` (and `--all`): steer jobs of the running station from a shell.
 import { parseArgs } from 'node:util';
-import { openClient } from '../connect.js';
+import { CONNECTION_OPTIONS, openClient } from '../connect.js';
 import { CONTROL_HELP } from '../help.js';
 import { EXIT, type CliIo } from '../io.js';
 
 export async function controlCommand(action: 'pause' | 'resume' | 'cancel', argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { url: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { ...CONNECTION_OPTIONS, all: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
     allowPositionals: true,
   });

@@ -1,15 +1,13 @@
 // `flash-station devices` and `flash-station jobs`: one snapshot of the running station, as a table or JSON.
 import { parseArgs } from 'node:util';
 import type { Job } from '../../protocol/messages.js';
-import { openClient } from '../connect.js';
+import { CONNECTION_OPTIONS, openClient } from '../connect.js';
 import { formatBytes, formatDuration, table } from '../format.js';
 import { DEVICES_HELP, JOBS_HELP } from '../help.js';
 import { EXIT, type CliIo } from '../io.js';
 
 const clientOptions = {
-  url: { type: 'string' },
-  token: { type: 'string' },
-  'data-dir': { type: 'string' },
+  ...CONNECTION_OPTIONS,
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -17,6 +17,10 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       'no-serial': { type: 'boolean' },
       'allow-origin': { type: 'string', multiple: true },
       'static-dir': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'public-name': { type: 'string', multiple: true },
+      'insecure-no-tls': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -45,6 +49,10 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       serial: !values['no-serial'],
       allowOrigins: values['allow-origin'] ?? [],
       ...(values['static-dir'] ? { staticDir: values['static-dir'] } : {}),
+      ...(values['tls-cert'] !== undefined ? { tlsCertFile: values['tls-cert'] } : {}),
+      ...(values['tls-key'] !== undefined ? { tlsKeyFile: values['tls-key'] } : {}),
+      publicNames: values['public-name'] ?? [],
+      insecureNoTls: values['insecure-no-tls'] ?? false,
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;

@@ -1,7 +1,7 @@
 // `flash-station watch`: prints every event of the running station until Ctrl-C (reconnecting when it restarts).
 import { parseArgs } from 'node:util';
 import type { ServerMessage } from '../../protocol/messages.js';
-import { openClient } from '../connect.js';
+import { CONNECTION_OPTIONS, openClient } from '../connect.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { WATCH_HELP } from '../help.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -30,7 +30,7 @@ export function describeEvent(m: ServerMessage): string | undefined {
 export async function watchCommand(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { url: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { ...CONNECTION_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
     allowPositionals: false,
   });
