@@ -4,11 +4,12 @@ import type { DeviceRegistry } from '../devices/registry.js';
 import type { Job, ServerMessage } from '../protocol/messages.js';
 import { Batches } from './batches.js';
 import type { Clock } from './clock.js';
-import { FlashError } from './errors.js';
+import { FlashError, toFlashError } from './errors.js';
 import { HashRecords, type HashRecordsOptions } from './hash-records.js';
 import { rowToJob, type History } from './history.js';
 import type { ImageBackend } from './image-backend.js';
 import { ActiveJob } from './job.js';
+import { JobLifecycle, type JobOutcome } from './job-lifecycle.js';
 import { resolveRequest } from './job-request.js';
 import type { JobSpec } from './job-spec.js';
 import { runJob } from './job-runner.js';
@@ -43,6 +44,8 @@ export class JobManager {
   private readonly quietBatches = new Set<string>();
   private readonly counters = new Map<string, PortCounter>();
   private readonly scheduler: Scheduler;
+  /** Where every job's record starts and where every job ends (final event, history, device freed). */
+  private readonly lifecycle: JobLifecycle;
   readonly stationBucket: TokenBucket;
   /** Completed jobs' image hashes still being computed. */
   readonly hashes: HashRecords;
@@ -56,6 +59,15 @@ export class JobManager {
       start: (item) => this.run(item),
       queued: (item, position) => this.queuedAt(item, position),
       expired: (item) => this.expire(item),
+    });
+    this.lifecycle = new JobLifecycle({
+      store: deps.history,
+      emit: deps.emit,
+      free: (job, lockedId) => {
+        deps.registry.unlock(lockedId, job.jobId);
+        this.scheduler.finished(job.jobId);
+      },
+      ended: (job, ran) => this.ended(job, ran),
     });
     // Per-port counters carry over restarts: a socket that keeps failing shows it.
     for (const c of deps.history.portCounts()) this.counters.set(c.port, c);
@@ -153,7 +165,7 @@ export class JobManager {
     const job = new ActiveJob(randomUUID(), spec, this.deps.settings().jobBytesPerSecond, this.deps.clock);
     this.jobs.set(job.jobId, job);
     const device = this.deps.registry.get(spec.deviceId);
-    this.deps.history.insert({
+    this.lifecycle.record(job).insert({
       job_id: job.jobId, device_id: job.deviceId, device_serial: device?.serial ?? null, device_name: device?.name ?? null,
       protocol: device?.protocol ?? null, transport: device?.transport ?? null, port: device?.port ?? null,
       state: 'queued', stage: job.stage, target: spec.target, batch_id: batchId ?? null, image_path: spec.imagePath ?? null,
@@ -170,7 +182,7 @@ export class JobManager {
     job.gate.close();
     job.meter.pause();
     job.state = 'paused';
-    this.deps.history.update(jobId, { state: 'paused' });
+    this.lifecycle.record(job).update({ state: 'paused' });
     this.deps.emit({ type: 'flash_paused', jobId, deviceId: job.deviceId, timestamp: Date.now() });
     if (job.spec.batchId) this.emitBatch(job.spec.batchId);
     return job.snapshot();
@@ -183,7 +195,7 @@ export class JobManager {
     job.state = 'running';
     job.meter.resume();
     job.gate.open();
-    this.deps.history.update(jobId, { state: 'running' });
+    this.lifecycle.record(job).update({ state: 'running' });
     this.deps.emit({ type: 'flash_resumed', jobId, deviceId: job.deviceId, timestamp: Date.now() });
     if (job.spec.batchId) this.emitBatch(job.spec.batchId);
     return job.snapshot();
@@ -193,9 +205,7 @@ export class JobManager {
     const job = this.need(jobId);
     if (!job.active) throw new FlashError('invalid_state', `Job ${jobId} has already ${job.state === 'completed' ? 'completed' : 'ended'}.`);
     if (job.state === 'queued' && this.scheduler.remove(jobId)) {
-      job.finish('cancelled', { code: 'cancelled', message: 'Cancelled' });
-      this.deps.emit({ type: 'flash_failed', jobId, deviceId: job.deviceId, error: 'Cancelled', reason: 'cancelled', code: 'cancelled', timestamp: Date.now() });
-      this.ended(job, false);
+      this.lifecycle.end(job, { state: 'cancelled' }, { ran: false });
       return job.snapshot();
     }
     job.abort.abort(new FlashError('cancelled', why));
@@ -272,9 +282,7 @@ export class JobManager {
     const job = this.jobs.get(item.jobId);
     if (!job || !job.active) return;
     const message = `Device ${item.deviceId} did not appear in time — plug it in and start the job again.`;
-    job.finish('failed', { code: 'device_not_found', message });
-    this.deps.emit({ type: 'flash_failed', jobId: job.jobId, deviceId: job.deviceId, error: message, reason: 'error', code: 'device_not_found', timestamp: Date.now() });
-    this.ended(job, false);
+    this.lifecycle.end(job, { state: 'failed', error: new FlashError('device_not_found', message) }, { ran: false });
   }
 
   private run(item: Queued): void {
@@ -284,7 +292,7 @@ export class JobManager {
     this.deps.registry.setStationInfo(deviceId, { station: 'flashing', stationMessage: undefined });
     void runJob(job, {
       registry: this.deps.registry,
-      history: this.deps.history,
+      record: this.lifecycle.record(job),
       emit: this.deps.emit,
       settings: this.deps.settings,
       stationBucket: this.stationBucket,
@@ -292,25 +300,16 @@ export class JobManager {
       countBytes: (n) => (this.bytesFlashed += n),
       hashes: this.hashes,
     })
-      .catch((e: unknown) => {
-        if (job.active) {
-          const message = e instanceof Error ? e.message : String(e);
-          job.finish('failed', { code: 'internal', message });
-          this.deps.emit({ type: 'flash_failed', jobId: job.jobId, deviceId: job.deviceId, error: message, reason: 'error', code: 'internal', timestamp: Date.now() });
-          this.deps.history.update(job.jobId, { state: 'failed', result: 'failed', error: message, error_code: 'internal', ended_at: Date.now(), stage: job.stage });
-        }
-      })
-      .finally(() => {
-        this.deps.registry.unlock(deviceId, job.jobId);
-        this.scheduler.finished(job.jobId);
-        this.ended(job, true);
+      // runJob reports every ending as an outcome; anything it throws all the same is a bug, and still ends the job.
+      .catch((e: unknown): JobOutcome => ({ state: 'failed', error: toFlashError(e) }))
+      .then((outcome) => {
+        this.lifecycle.end(job, outcome, { ran: true, lockedId: deviceId });
       });
     if (job.spec.batchId) this.emitBatch(job.spec.batchId);
   }
 
-  /** Bookkeeping after a job ended (ran, or never started). */
+  /** Bookkeeping after a job ended (ran, or never started) and its device was freed: counters, batch, retention. */
   private ended(job: ActiveJob, ran: boolean): void {
-    if (!ran) this.deps.history.update(job.jobId, { state: job.state, result: job.state, error: job.error ?? null, error_code: job.errorCode ?? null, ended_at: job.endedAt ?? Date.now(), stage: job.stage });
     void job.spec.release().catch(() => undefined);
     const device = this.deps.registry.get(job.deviceId);
     if (ran && job.state !== 'cancelled') {

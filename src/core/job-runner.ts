@@ -1,4 +1,4 @@
-// Runs one job: opens its images, drives each step through the device's driver with retries, emits its events.
+// Runs one job: opens its images, drives each step through the device's driver with retries, reports how it ended.
 import type { LoadedStep } from '../images/index.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { FlashProgressMessage, LogLevel, ServerMessage } from '../protocol/messages.js';
@@ -6,19 +6,23 @@ import type { Clock } from './clock.js';
 import { sleep } from './clock.js';
 import { FlashError, isFlashError, toFlashError } from './errors.js';
 import type { PendingImage, HashRecords } from './hash-records.js';
-import type { History } from './history.js';
 import type { ActiveJob } from './job.js';
+import type { JobOutcome } from './job-lifecycle.js';
+import type { JobRecord } from './job-record.js';
 import { releaseSource } from './job-spec.js';
 import { ProgressPacer } from './progress-pacer.js';
 import type { Settings } from './settings.js';
 import { stageFor } from './step-stage.js';
 import { createJobThrottle } from './throttle.js';
 import type { TokenBucket } from './token-bucket.js';
-import type { BlockSource, DeviceLink, JobContext, PlanStep } from './types.js';
+import type { BlockSource } from '../contracts/source.js';
+import type { DeviceLink } from '../contracts/links.js';
+import type { Driver, JobContext, PlanStep } from './types.js';
 
 export interface RunnerDeps {
   registry: DeviceRegistry;
-  history: History;
+  /** The job's history record (its writes never throw). */
+  record: JobRecord;
   emit(message: ServerMessage): void;
   settings(): Settings;
   stationBucket: TokenBucket;
@@ -29,87 +33,72 @@ export interface RunnerDeps {
   hashes: HashRecords;
 }
 
-const MAX_LOG_ROWS = 2000;
 /** How long an attached device must stay put after a reboot before we take it as back (network devices). */
 const REBOOT_SETTLE_MS = 1500;
 
-export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
-  const { registry, history, emit } = deps;
-  const signal = job.abort.signal;
-  const entry = registry.find(job.deviceId);
-  if (!entry) throw new FlashError('device_not_found', `Device ${job.deviceId} went away before its job started.`);
-  const driver = entry.attached.driver;
-  let link: DeviceLink = entry.attached.link;
-  let generation = entry.generation;
-  let logRows = 0;
-  let lastDbWrite = 0;
-  const opened: Array<BlockSource | undefined> = [];
-
-  const progressFrame = (): FlashProgressMessage => {
-    const s = job.snapshot();
-    return {
-      type: 'flash_progress', jobId: job.jobId, deviceId: job.deviceId, progress: s.progress, stage: s.stage,
-      bytesTransferred: s.bytesTransferred, totalBytes: s.totalBytes, transferSpeed: s.transferSpeed,
-      estimatedTimeRemaining: s.estimatedTimeRemaining, timestamp: Date.now(),
-    };
-  };
-  let final = false;
-  const pacer = new ProgressPacer(() => {
-    if (job.state !== 'running' && !final) return;
-    const frame = final
-      ? { ...progressFrame(), progress: 100, bytesTransferred: job.totalBytes, totalBytes: job.totalBytes, estimatedTimeRemaining: 0 }
-      : progressFrame();
-    emit(frame);
-    if (frame.timestamp - lastDbWrite >= 1000) {
-      lastDbWrite = frame.timestamp;
-      history.update(job.jobId, { bytes_transferred: job.bytesTransferred, total_bytes: job.totalBytes, stage: job.stage });
-    }
-  }, 100, deps.clock);
-
-  const log = (level: LogLevel, message: string): void => {
-    emit({ type: 'flash_log', jobId: job.jobId, deviceId: job.deviceId, level, message, timestamp: Date.now() });
-    if (logRows++ < MAX_LOG_ROWS) history.log(job.jobId, Date.now(), level, message);
-    else if (logRows === MAX_LOG_ROWS + 1) history.log(job.jobId, Date.now(), 'warn', 'Further log lines were not kept.');
-  };
-
-  const waitForDevice = async (timeoutMs: number): Promise<DeviceLink> => {
-    const back = await registry.waitFor(job.deviceId, timeoutMs, signal, { newerThan: generation, settleMs: REBOOT_SETTLE_MS });
-    generation = back.generation;
-    link = back.attached.link;
-    return link;
-  };
-
-  const throttle = createJobThrottle(job.bucket, deps.stationBucket);
-  const ctx: JobContext = {
-    jobId: job.jobId,
-    deviceId: job.deviceId,
-    signal,
-    // A driver that forgets to pass the signal is still released by a cancel.
-    gate: { pass: (s?: AbortSignal) => job.gate.pass(s ?? signal) },
-    throttle: { take: (n: number, s?: AbortSignal) => throttle.take(n, s ?? signal) },
-    moved: (n) => {
-      job.moved(n);
-      deps.countBytes(n);
-      pacer.poke();
-    },
-    stage: (text) => {
-      job.stage = text;
-      pacer.poke();
-    },
-    log,
-    waitForDevice,
-  };
-
-  const steps = job.spec.steps;
+/**
+ * Run a job from its images to its last step and say how it ended. Never throws: the caller (the job lifecycle) sends
+ * the final event and writes the final record. The steps, in order:
+ *   1. open every image (totals known, a broken image fails before anything is written);
+ *   2. announce the start (`flash_started`, history row running);
+ *   3. run each step through the driver, retrying transient faults;
+ *   4. hand the image hashes to HashRecords and send the last progress frame (100 %).
+ */
+export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<JobOutcome> {
+  let run: JobRun | undefined;
   try {
-    // Open every image first: totalBytes covers all flash steps, and a broken image fails before anything is written.
+    run = new JobRun(job, deps);
+    await run.openImages();
+    run.announceStart();
+    for (const [i, step] of job.spec.steps.entries()) await run.runStep(i, step);
+    await run.complete();
+    return { state: 'completed' };
+  } catch (e) {
+    return run ? run.outcomeOf(e) : { state: 'failed', error: toFlashError(e) };
+  } finally {
+    run?.release();
+  }
+}
+
+/** One running job's working state: its device link, opened images, progress pacing and the context drivers see. */
+class JobRun {
+  private readonly signal: AbortSignal;
+  private readonly driver: Driver;
+  private link: DeviceLink;
+  private generation: number;
+  private readonly opened: Array<BlockSource | undefined> = [];
+  private readonly pacer: ProgressPacer;
+  private readonly ctx: JobContext;
+  private readonly deviceId: string;
+  private lastDbWrite = 0;
+  /** Set once the device work is done: the last progress frame says 100. */
+  private final = false;
+
+  constructor(
+    private readonly job: ActiveJob,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.signal = job.abort.signal;
+    const entry = deps.registry.find(job.deviceId);
+    if (!entry) throw new FlashError('device_not_found', `Device ${job.deviceId} went away before its job started — plug it in and start the job again.`);
+    this.driver = entry.attached.driver;
+    this.link = entry.attached.link;
+    this.generation = entry.generation;
+    this.deviceId = entry.attached.device.id;
+    this.pacer = new ProgressPacer(() => this.progressTick(), 100, deps.clock);
+    this.ctx = this.context();
+  }
+
+  /** Step 1: open every flash image first, so totalBytes covers all of them and a broken one fails before any write. */
+  async openImages(): Promise<void> {
+    const { job, signal } = this;
     let total = 0;
     let exact = true;
     let expanded = 0;
-    for (const [i, step] of steps.entries()) {
+    for (const [i, step] of job.spec.steps.entries()) {
       if (step.op !== 'flash') continue;
       const source = await step.image.open({ signal });
-      opened[i] = source;
+      this.opened[i] = source;
       total += source.dataBytes;
       expanded += source.size;
       exact &&= source.exact;
@@ -118,104 +107,164 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<void> {
     job.totalBytes = total;
     job.exactTotal = exact;
     job.spec.imageBytes = expanded;
+  }
+
+  /** Step 2: the job runs: history learns the device (a job that waited for it learns it only now); clients learn the total. */
+  announceStart(): void {
+    const { job, deps } = this;
+    const steps = job.spec.steps;
     job.state = 'running';
     job.startedAt = Date.now();
     job.stage = steps[0] ? stageFor(steps[0], 0, steps.length) : 'Starting';
     job.meter.start();
-    const device = registry.get(entry.attached.device.id);
-    history.update(job.jobId, {
-      state: 'running', started_at: job.startedAt, total_bytes: total, image_bytes: expanded, stage: job.stage,
-      // A job that waited for its device learns what it is only now.
+    const device = deps.registry.get(this.deviceId);
+    deps.record.update({
+      state: 'running', started_at: job.startedAt, total_bytes: job.totalBytes, image_bytes: job.spec.imageBytes ?? null, stage: job.stage,
       ...(device ? { device_serial: device.serial, device_name: device.name, protocol: device.protocol, transport: device.transport } : {}),
       ...(device?.port !== undefined ? { port: device.port } : {}),
     });
-    emit({
-      type: 'flash_started', jobId: job.jobId, deviceId: job.deviceId, stage: job.stage, totalBytes: total,
-      imageBytes: expanded, timestamp: Date.now(),
-    });
-
-    for (const [i, step] of steps.entries()) {
-      await job.gate.pass(signal);
-      job.beginStep(i, step.op === 'flash');
-      job.stage = stageFor(step, i, steps.length);
-      pacer.poke();
-      const stepStart = Date.now();
-      history.stageStarted(job.jobId, i, job.stage, stepStart);
-      for (let attempt = 0; ; attempt++) {
-        job.beginAttempt();
-        job.attempts++;
-        try {
-          if (step.op === 'wait_for_device') await waitForDevice(step.timeoutMs);
-          else {
-            opened[i] ??= await openStepSource(step, signal);
-            await driver.run(link, toPlanStep(step, opened[i]), ctx);
-          }
-          break;
-        } catch (e) {
-          if (signal.aborted) throw cancelDetail(e, signal) !== undefined ? e : signal.reason;
-          const err = toFlashError(e);
-          const retries = deps.settings().retries;
-          if (!err.transient || attempt >= retries) throw err;
-          log('warn', `${err.message} — retrying ${job.stage.replace(/ \(\d+\/\d+\)$/, '')} (${attempt + 1} of ${retries})`);
-          releaseSource(opened[i]);
-          opened[i] = undefined;
-          await sleep(deps.clock, deps.settings().retryDelayMs, signal);
-          // The device may have dropped (its detach can trail the error a little): wait for it to come back, or take
-          // it as it is when it stays attached for a second.
-          const back = await registry.waitFor(job.deviceId, Math.max(30_000, deps.settings().deviceWaitMs), signal, {
-            newerThan: generation,
-            settleMs: 1000,
-          });
-          generation = back.generation;
-          link = back.attached.link;
-        }
-      }
-      history.stageEnded(job.jobId, i, Date.now(), job.stepBytes);
-    }
-
-    // The device work is done: the job completes now. Record hashes still underway (a worker thread reading the
-    // file at nice 10) land in history and on the job when ready; ones already known are in the record at once.
-    await deps.hashes.follow(job, pendingImages(steps, opened));
-    // The last progress frame says 100 (still within ≤ 10 frames/s), then the job completes.
-    if (job.bytesTransferred > job.totalBytes) job.totalBytes = job.bytesTransferred;
-    final = true;
-    await pacer.flush();
-    job.finish('completed');
-    emit({ type: 'flash_completed', jobId: job.jobId, deviceId: job.deviceId, timestamp: Date.now() });
-  } catch (e) {
-    pacer.cancel();
-    if (signal.aborted) {
-      const reason = toFlashError(signal.reason);
-      // What the driver says the cancel left behind ("the download of system was left half-sent at byte N …") is the
-      // job's error; flash_failed keeps the contract's "Cancelled" and carries it as `detail`.
-      const detail = cancelDetail(e, signal);
-      job.finish('cancelled', { code: 'cancelled', message: detail ?? 'Cancelled' });
-      if (reason.code !== 'cancelled' && reason.message !== 'Cancelled') log('info', `Cancelled: ${reason.message}`);
-      emit({
-        type: 'flash_failed', jobId: job.jobId, deviceId: job.deviceId, error: 'Cancelled', reason: 'cancelled',
-        code: 'cancelled', ...(detail ? { detail } : {}), timestamp: Date.now(),
-      });
-    } else {
-      const err = toFlashError(e);
-      job.finish('failed', { code: err.code, message: err.message });
-      log('error', err.message);
-      emit({
-        type: 'flash_failed', jobId: job.jobId, deviceId: job.deviceId, error: err.message, reason: 'error',
-        code: err.code, timestamp: Date.now(),
-      });
-    }
-  } finally {
-    pacer.cancel();
-    for (const s of opened) releaseSource(s);
-    if (job.stepIndex >= 0 && job.state !== 'completed') history.stageEnded(job.jobId, job.stepIndex, Date.now(), job.stepBytes);
-    history.update(job.jobId, {
-      state: job.state, result: job.state, error: job.error ?? null, error_code: job.errorCode ?? null,
-      ended_at: job.endedAt ?? Date.now(), bytes_transferred: job.state === 'completed' ? job.totalBytes : job.bytesTransferred,
-      total_bytes: job.totalBytes, image_bytes: job.spec.imageBytes ?? null, stage: job.stage,
-      avg_speed: job.meter.averageSpeed(), peak_speed: Math.max(job.meter.peakSpeed, job.meter.averageSpeed()),
-      active_ms: Math.round(job.meter.activeMs()), attempts: job.attempts, image_sha256: job.sha256 ?? null,
+    deps.emit({
+      type: 'flash_started', jobId: job.jobId, deviceId: job.deviceId, stage: job.stage, totalBytes: job.totalBytes,
+      imageBytes: job.spec.imageBytes ?? 0, timestamp: Date.now(),
     });
   }
+
+  /** Step 3: one plan step, tried again after a transient fault up to the `retries` setting. */
+  async runStep(i: number, step: LoadedStep): Promise<void> {
+    const { job } = this;
+    const count = job.spec.steps.length;
+    await job.gate.pass(this.signal);
+    job.beginStep(i, step.op === 'flash');
+    job.stage = stageFor(step, i, count);
+    this.pacer.poke();
+    this.deps.record.stageStarted(i, job.stage);
+    for (let attempt = 0; ; attempt++) {
+      job.beginAttempt();
+      job.attempts++;
+      try {
+        await this.attempt(i, step);
+        break;
+      } catch (e) {
+        await this.beforeRetry(e, i, attempt);
+      }
+    }
+    this.deps.record.stageEnded(i, job.stepBytes);
+  }
+
+  /** Step 4: the device work is done. Hashes still underway follow into history; the last progress frame says 100. */
+  async complete(): Promise<void> {
+    const { job } = this;
+    await this.deps.hashes.follow(job, pendingImages(job.spec.steps, this.opened));
+    if (job.bytesTransferred > job.totalBytes) job.totalBytes = job.bytesTransferred;
+    this.final = true;
+    await this.pacer.flush();
+  }
+
+  /** What a thrown error means for the job: cancelled (saying what the cancel left behind) or failed. */
+  outcomeOf(e: unknown): JobOutcome {
+    this.pacer.cancel();
+    if (!this.signal.aborted) return { state: 'failed', error: toFlashError(e) };
+    const reason = toFlashError(this.signal.reason);
+    if (reason.code !== 'cancelled' && reason.message !== 'Cancelled') this.log('info', `Cancelled: ${reason.message}`);
+    const detail = cancelDetail(e, this.signal);
+    return detail ? { state: 'cancelled', detail } : { state: 'cancelled' };
+  }
+
+  /** Close what the job opened (every path). */
+  release(): void {
+    this.pacer.cancel();
+    for (const s of this.opened) releaseSource(s);
+  }
+
+  private async attempt(i: number, step: LoadedStep): Promise<void> {
+    if (step.op === 'wait_for_device') {
+      await this.waitForDevice(step.timeoutMs);
+      return;
+    }
+    this.opened[i] ??= await openStepSource(step, this.signal);
+    await this.driver.run(this.link, toPlanStep(step, this.opened[i]), this.ctx);
+  }
+
+  /** After a failed attempt: rethrow unless it is transient and retries are left; else wait and find the device again. */
+  private async beforeRetry(e: unknown, i: number, attempt: number): Promise<void> {
+    const { signal, deps, job } = this;
+    if (signal.aborted) throw cancelDetail(e, signal) !== undefined ? e : signal.reason;
+    const err = toFlashError(e);
+    const { retries, retryDelayMs, deviceWaitMs } = deps.settings();
+    if (!err.transient || attempt >= retries) throw err;
+    this.log('warn', `${err.message} — retrying ${job.stage.replace(/ \(\d+\/\d+\)$/, '')} (${attempt + 1} of ${retries})`);
+    releaseSource(this.opened[i]);
+    this.opened[i] = undefined;
+    await sleep(deps.clock, retryDelayMs, signal);
+    // The device may have dropped (its detach can trail the error a little): wait for it to come back, or take it as
+    // it is when it stays attached for a second.
+    await this.reattach(Math.max(30_000, deviceWaitMs), 1000);
+  }
+
+  private async waitForDevice(timeoutMs: number): Promise<DeviceLink> {
+    return this.reattach(timeoutMs, REBOOT_SETTLE_MS);
+  }
+
+  private async reattach(timeoutMs: number, settleMs: number): Promise<DeviceLink> {
+    const back = await this.deps.registry.waitFor(this.job.deviceId, timeoutMs, this.signal, { newerThan: this.generation, settleMs });
+    this.generation = back.generation;
+    this.link = back.attached.link;
+    return this.link;
+  }
+
+  private log(level: LogLevel, message: string): void {
+    const { job } = this;
+    const ts = Date.now();
+    this.deps.emit({ type: 'flash_log', jobId: job.jobId, deviceId: job.deviceId, level, message, timestamp: ts });
+    this.deps.record.log(level, message, ts);
+  }
+
+  /** What a driver sees of the job. A driver that forgets to pass the signal is still released by a cancel. */
+  private context(): JobContext {
+    const { job, signal, deps } = this;
+    const throttle = createJobThrottle(job.bucket, deps.stationBucket);
+    return {
+      jobId: job.jobId,
+      deviceId: job.deviceId,
+      signal,
+      gate: { pass: (s?: AbortSignal) => job.gate.pass(s ?? signal) },
+      throttle: { take: (n: number, s?: AbortSignal) => throttle.take(n, s ?? signal) },
+      moved: (n) => {
+        job.moved(n);
+        deps.countBytes(n);
+        this.pacer.poke();
+      },
+      stage: (text) => {
+        job.stage = text;
+        this.pacer.poke();
+      },
+      log: (level, message) => this.log(level, message),
+      waitForDevice: (timeoutMs) => this.waitForDevice(timeoutMs),
+    };
+  }
+
+  /** A paced progress frame (≤ 10/s), and at most once a second the figures in history. */
+  private progressTick(): void {
+    const { job } = this;
+    if (job.state !== 'running' && !this.final) return;
+    const frame = this.final
+      ? { ...progressFrame(job), progress: 100, bytesTransferred: job.totalBytes, totalBytes: job.totalBytes, estimatedTimeRemaining: 0 }
+      : progressFrame(job);
+    this.deps.emit(frame);
+    if (frame.timestamp - this.lastDbWrite >= 1000) {
+      this.lastDbWrite = frame.timestamp;
+      this.deps.record.update({ bytes_transferred: job.bytesTransferred, total_bytes: job.totalBytes, stage: job.stage });
+    }
+  }
+}
+
+function progressFrame(job: ActiveJob): FlashProgressMessage {
+  const s = job.snapshot();
+  return {
+    type: 'flash_progress', jobId: job.jobId, deviceId: job.deviceId, progress: s.progress, stage: s.stage,
+    bytesTransferred: s.bytesTransferred, totalBytes: s.totalBytes, transferSpeed: s.transferSpeed,
+    estimatedTimeRemaining: s.estimatedTimeRemaining, timestamp: Date.now(),
+  };
 }
 
 async function openStepSource(step: LoadedStep, signal: AbortSignal): Promise<BlockSource | undefined> {
