@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Job, ServerMessage } from '../../protocol/messages.js';
 import { isFinished } from '../../client/job-state.js';
-import { StationClientError } from '../../client/station-client.js';
+import { StationClientError, type StationClient } from '../../client/station-client.js';
 import { CONNECTION_OPTIONS, openClient } from '../connect.js';
 import { formatBytes, formatEta, progressLine } from '../format.js';
 import { FLASH_HELP } from '../help.js';
@@ -89,10 +89,27 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     if (jobId === undefined) early.push(m);
     else if (m.jobId === jobId) show(m);
   });
-  // After a reconnect the snapshot tells whether the job ended while we were away.
-  client.on('snapshot', () => {
-    const job = jobId ? client.state.jobs.get(jobId) : undefined;
-    if (job && isFinished(job)) finish?.(endCode(job));
+  // After a reconnect the snapshot tells whether the job ended while we were away. A station that restarted no longer
+  // lists it: its history has the job's fate (`interrupted` when it died mid-job), so ask there before giving up.
+  let fate: string | undefined;
+  client.on('snapshot', (snapshot) => {
+    if (!jobId || snapshot.requestId !== undefined) return;
+    const id = jobId;
+    const listed = snapshot.jobs.find((j) => j.jobId === id);
+    if (listed) {
+      if (isFinished(listed)) finish?.(endCode(listed));
+      return;
+    }
+    void jobFate(client, id, client.state.jobs.get(id)?.deviceId ?? values.device!).then((ended) => {
+      if (settled) return;
+      if (ended && !isFinished(ended)) return; // still on its way: events will follow
+      fate = ended
+        ? `${ended.error ?? ended.stage} (station history, after it restarted)`
+        : 'the station restarted and has no record of this job; it did not finish. Flash the device again.';
+      if (!values.json) io.stderr.write(`${tty ? '\n' : ''}reconnected: the station restarted while job ${id} ran\n`);
+      else io.stdout.write(`${JSON.stringify(finalEvent(id, values.device!, ended, fate))}\n`);
+      finish?.(ended ? endCode(ended) : EXIT.failed);
+    });
   });
 
   client.on('status', (status) => {
@@ -135,7 +152,7 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     if (tty) io.stdout.write('\n');
     if (!values.json) {
       const job = client.state.jobs.get(jobId);
-      const words = code === EXIT.ok ? 'completed' : code === EXIT.cancelled ? 'cancelled' : `failed: ${job?.error ?? 'unknown error'}`;
+      const words = code === EXIT.ok ? 'completed' : code === EXIT.cancelled ? 'cancelled' : `failed: ${fate ?? job?.error ?? 'unknown error'}`;
       io.stderr.write(`job ${jobId} ${words}\n`);
     }
     return code;
@@ -144,4 +161,28 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     offSignal();
     client.close();
   }
+}
+
+/**
+ * What the station's history says about a job it no longer lists (after a restart): the job, or undefined when it has
+ * no record (or cannot be asked). History marks jobs that were running when the station died `failed`/`interrupted`.
+ */
+async function jobFate(client: StationClient, jobId: string, deviceId: string): Promise<Job | undefined> {
+  try {
+    const jobs = await client.getHistory({ deviceId, limit: 200 });
+    return jobs.find((j) => j.jobId === jobId);
+  } catch {
+    return client.state.jobs.get(jobId);
+  }
+}
+
+/** The job's last event as history tells it, for --json readers who wait for flash_completed or flash_failed. */
+function finalEvent(jobId: string, deviceId: string, job: Job | undefined, why: string): ServerMessage & { source: 'history' } {
+  const timestamp = job?.endedAt ?? Date.now();
+  if (job?.state === 'completed') return { type: 'flash_completed', jobId, deviceId: job.deviceId, timestamp, source: 'history' };
+  const reason = job?.state === 'cancelled' ? 'cancelled' : !job || job.errorCode === 'interrupted' ? 'interrupted' : 'error';
+  return {
+    type: 'flash_failed', jobId, deviceId: job?.deviceId ?? deviceId, error: job?.error ?? why, reason,
+    ...(job?.errorCode ? { code: job.errorCode } : job ? {} : { code: 'interrupted' }), timestamp, source: 'history',
+  };
 }

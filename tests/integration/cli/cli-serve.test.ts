@@ -102,4 +102,28 @@ describe('flash-station serve', () => {
     first.child.kill('SIGINT');
     expect(await first.exit).toBe(0);
   });
+
+  it('flash exits 1 with the reason when the station is killed mid-job and restarts on the same data dir', async () => {
+    const dataDir = join(dir, 'killed');
+    const sim = 'fastboot:SIMKILL1?speed=4M&partitions=boot:64M';
+    const first = serve(['--port', '0', '--data-dir', dataDir, '--no-usb', '--no-serial', '--sim', sim]);
+    await first.ready;
+    const url = first.lines[0]!.slice('listening '.length);
+    const port = /:(\d+)\//.exec(url)![1]!;
+    const big = await makeImage(dir, 'killed.img', 48 * 1024 * 1024);
+    const t = io();
+    const flashing = main(['flash', '--url', url, '--data-dir', dataDir, '--device', 'SIMKILL1', 'boot', big], t);
+    await until(() => /\d+\.\d% /.test(t.out), 60_000, 'the flash to move');
+    first.child.kill('SIGKILL');
+    await first.exit;
+    // The same port and data dir: history finds the job running and marks it interrupted.
+    const again = serve(['--port', port, '--data-dir', dataDir, '--no-usb', '--no-serial', '--sim', sim]);
+    await again.ready;
+    const code = await Promise.race([flashing, new Promise<string>((r) => setTimeout(() => r('still waiting after 40 s'), 40_000))]);
+    expect(code).toBe(1);
+    expect(t.err).toContain('the station restarted');
+    expect(t.err).toMatch(/failed: .*interrupted/i);
+    again.child.kill('SIGINT');
+    expect(await again.exit).toBe(0);
+  }, 90_000);
 });
