@@ -1,5 +1,6 @@
 // History: every job (station-run and outside agents') in SQLite at DATA_DIR/history.db, WAL mode, crash-safe.
 import Database from 'better-sqlite3';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job, JobState, LogLevel } from '../protocol/messages.js';
 import type { HistoryQuery } from './station-api.js';
@@ -82,9 +83,13 @@ export class History {
   private readonly updateCache = new Map<string, Database.Statement>();
   /** Jobs marked interrupted when this store opened. */
   readonly interruptedAtOpen: number;
+  /** Set when the file was found damaged at open and moved aside: what happened, naming both files. */
+  readonly recovered: string | undefined;
 
   constructor(dataDir: string, file = 'history.db') {
-    this.db = new Database(join(dataDir, file));
+    const path = join(dataDir, file);
+    this.recovered = setAsideIfDamaged(path);
+    this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
@@ -241,6 +246,45 @@ export class History {
     } finally {
       this.db.close();
     }
+  }
+}
+
+/**
+ * A quick integrity check (`PRAGMA quick_check`) of the history file before the station uses it. A damaged file (a
+ * corrupt page, a torn header) is renamed to `history.db.damaged-<time>` with its WAL, so the station starts on a fresh
+ * one and keeps working; the message says where the old one went. A file from a newer station is not damage: `migrate`
+ * refuses it as before. Returns undefined when the file is sound or absent.
+ */
+export function setAsideIfDamaged(path: string, now: Date = new Date()): string | undefined {
+  if (!existsSync(path)) return undefined;
+  const problem = damageOf(path);
+  if (problem === undefined) return undefined;
+  const aside = `${path}.damaged-${now.toISOString().replace(/[:.]/g, '-')}`;
+  renameSync(path, aside);
+  for (const suffix of ['-wal', '-shm']) {
+    if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
+  }
+  return (
+    `The history database ${path} is damaged (${problem}). It was moved aside to ${aside} and the station starts ` +
+    'with an empty history; earlier jobs are in the moved file (sqlite3 can try `.recover` on it).'
+  );
+}
+
+/** Why the SQLite file at `path` is unusable, or undefined when its quick check passes. */
+function damageOf(path: string): string | undefined {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    const rows = db.pragma('quick_check(5)', { simple: false }) as Array<{ quick_check: string }>;
+    const found = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+    return found.length ? found.join('; ').replace(/\s+/g, ' ').slice(0, 300) : undefined;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    // Only a file SQLite cannot read as a database is damage; a lock or a permission problem is not ours to move.
+    if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return e instanceof Error ? e.message : String(e);
+    throw e;
+  } finally {
+    db?.close();
   }
 }
 

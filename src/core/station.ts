@@ -6,6 +6,7 @@ import { AutoFlash } from './auto-flash.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlashError } from './errors.js';
 import { EventBus } from './event-bus.js';
+import { securePrivateDir } from './private-files.js';
 import { ExternalJobs, type ExternalJobsOptions } from './external-jobs.js';
 import { History, rowToJob, type ImageRecord } from './history.js';
 import { analytics, toCsv } from './history-export.js';
@@ -53,13 +54,19 @@ export interface Station extends StationApi {
   readonly providerProblems: string[];
   /** Jobs history found running when the station started (it had died): now marked interrupted. */
   readonly interruptedAtStart: number;
+  /** Set when the data dir could not be made private (shared or foreign-owned). */
+  readonly dataDirWarning?: string;
+  /** Set when history.db was damaged at start and moved aside: the message, naming both files. */
+  readonly historyRecovered: string | undefined;
   jobDetail(jobId: string): JobDetail | undefined;
 }
 
 export async function createStation(options: StationOptions): Promise<Station> {
-  await mkdir(options.dataDir, { recursive: true });
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const settings = new SettingsStore(options.dataDir, options.settings ?? {});
   const history = new History(options.dataDir);
+  // After both exist: settings.json and history.db (with its -wal/-shm) are 0600 in a 0700 dir.
+  const privacy = await securePrivateDir(options.dataDir);
   const bus = new EventBus();
   const registry = new DeviceRegistry({ emit: bus.emit });
   const jobs = new JobManager({
@@ -79,6 +86,8 @@ export async function createStation(options: StationOptions): Promise<Station> {
     dataDir: options.dataDir,
     providerProblems,
     interruptedAtStart: history.interruptedAtOpen,
+    ...(privacy.warning ? { dataDirWarning: privacy.warning } : {}),
+    historyRecovered: history.recovered,
     devices: (): Device[] => registry.list(),
     jobs: (): Job[] => [...jobs.list(), ...external.list()].sort((a, b) => a.createdAt - b.createdAt),
     job: (jobId: string): Job | undefined => jobs.get(jobId) ?? external.get(jobId),
