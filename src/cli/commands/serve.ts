@@ -62,7 +62,9 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   }
   io.stdout.write(`listening ${launched.url}\n`);
   io.stdout.write(`ui ${launched.uiUrl}\n`);
+  if (launched.station.dataDirWarning) io.stderr.write(`flash-station serve: warning: ${launched.station.dataDirWarning}\n`);
   for (const problem of launched.station.providerProblems ?? []) io.stderr.write(`flash-station serve: warning: ${problem}\n`);
+  if (launched.station.historyRecovered) io.stderr.write(`flash-station serve: warning: ${launched.station.historyRecovered}\n`);
   if (launched.station.interruptedAtStart) {
     io.stderr.write(`flash-station serve: ${launched.station.interruptedAtStart} job(s) were running when the station last stopped; they are marked interrupted in history\n`);
   }
