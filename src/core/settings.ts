@@ -15,9 +15,37 @@ export const DEFAULT_SETTINGS: Settings = {
   autoFlash: { enabled: true, rules: [], replugMs: 5000 },
 };
 
+const SETTING_KEYS: ReadonlySet<string> = new Set(Object.keys(DEFAULT_SETTINGS));
+const AUTO_FLASH_KEYS: ReadonlySet<string> = new Set(Object.keys(DEFAULT_SETTINGS.autoFlash));
+
+/** Refuse a key that is not a setting (`__proto__` and `constructor` included): nothing unknown is ever stored. */
+function unknownKeys(value: object, known: ReadonlySet<string>, at: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) throw bad(at === 'settings' ? key.slice(0, 64) : `${at}.${key.slice(0, 64)}`, `is not a setting; the settings are ${[...known].join(', ')}`);
+  }
+}
+
+/** Only the known keys of a stored settings file (one written by an older or newer version may hold others). */
+function knownOnly(stored: Record<string, unknown>): Partial<Settings> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(stored)) if (SETTING_KEYS.has(key)) out[key] = stored[key];
+  const auto = out.autoFlash;
+  if (typeof auto === 'object' && auto !== null) {
+    const a: Record<string, unknown> = {};
+    for (const key of Object.keys(auto)) if (AUTO_FLASH_KEYS.has(key)) a[key] = (auto as Record<string, unknown>)[key];
+    out.autoFlash = a;
+  }
+  return out as Partial<Settings>;
+}
+
 /** Merge a patch over settings and check every field; throws FlashError `bad_request` naming the bad field. */
 export function mergeSettings(base: Settings, patch: Partial<Settings>): Settings {
   if (typeof patch !== 'object' || patch === null) throw bad('settings', 'must be an object');
+  unknownKeys(patch, SETTING_KEYS, 'settings');
+  if (patch.autoFlash !== undefined) {
+    if (typeof patch.autoFlash !== 'object' || patch.autoFlash === null) throw bad('autoFlash', 'must be an object');
+    unknownKeys(patch.autoFlash, AUTO_FLASH_KEYS, 'autoFlash');
+  }
   const next: Settings = {
     ...base,
     ...patch,
@@ -80,10 +108,10 @@ export class SettingsStore {
   private current: Settings;
 
   constructor(dataDir: string, overrides: Partial<Settings> = {}) {
-    this.conf = new Conf<Settings>({ cwd: dataDir, configName: 'settings', defaults: DEFAULT_SETTINGS });
+    this.conf = new Conf<Settings>({ cwd: dataDir, configName: 'settings', defaults: DEFAULT_SETTINGS, configFileMode: 0o600 });
     let stored: Settings;
     try {
-      stored = mergeSettings(DEFAULT_SETTINGS, this.conf.store);
+      stored = mergeSettings(DEFAULT_SETTINGS, knownOnly(this.conf.store as unknown as Record<string, unknown>));
     } catch {
       // A hand-edited file with a bad value: start from defaults rather than refuse to start.
       stored = DEFAULT_SETTINGS;

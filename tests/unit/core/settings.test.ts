@@ -1,5 +1,5 @@
 // Settings: defaults, validation with a named field, persistence in DATA_DIR/settings.json (conf / electron-store format).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -53,5 +53,33 @@ describe('SettingsStore', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'settings.json'), JSON.stringify({ slotLimit: 'many' }));
     expect(new SettingsStore(dir).get().slotLimit).toBe(DEFAULT_SETTINGS.slotLimit);
+  });
+
+  it('refuses keys that are not settings, __proto__ and constructor included, and stores none of them', () => {
+    const dir = tmp();
+    const s = new SettingsStore(dir);
+    for (const body of ['{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"x":1}}}', '{"slotLimit":2,"apiKey":"x"}', '{"autoFlash":{"sneaky":true}}']) {
+      expect(() => s.update(JSON.parse(body) as Parameters<SettingsStore['update']>[0]), body).toThrow(/is not a setting/);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(s.get().slotLimit).toBe(DEFAULT_SETTINGS.slotLimit);
+    s.update({ retries: 1 });
+    const file = readFileSync(join(dir, 'settings.json'), 'utf8');
+    expect(file).not.toMatch(/__proto__|constructor|apiKey|sneaky|polluted/);
+  });
+
+  it('keeps the known settings of a file that also holds keys it does not know', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify({ slotLimit: 3, fromTheFuture: 1, autoFlash: { enabled: false, other: 1 } }));
+    const s = new SettingsStore(dir);
+    expect(s.get().slotLimit).toBe(3);
+    expect(s.get().autoFlash.enabled).toBe(false);
+    expect(Object.keys(s.get())).not.toContain('fromTheFuture');
+  });
+
+  it('writes settings.json readable by its owner only', () => {
+    const dir = tmp();
+    new SettingsStore(dir).update({ retries: 2 });
+    expect(statSync(join(dir, 'settings.json')).mode & 0o777).toBe(0o600);
   });
 });
