@@ -185,19 +185,30 @@ export const planInputSchema: Schema = object(
 /** What `get_history` and `/api/history` filter by: a job state, or `interrupted` (running when the station died). */
 export const HISTORY_STATES = ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
 
+/** Most rows one `get_history` (or `GET /api/history`) returns; the CSV export may ask for more. */
+export const HISTORY_LIMIT_MAX = 10_000;
+export const HISTORY_CSV_LIMIT_MAX = 100_000;
+
+/** The history filters, the same on the socket and over REST: limit ≥ 1, `before` a Unix-ms time ≥ 0. */
+function historyQuery(maxLimit: number): Record<string, Schema> {
+  return {
+    limit: { type: 'integer', minimum: 1, maximum: maxLimit },
+    deviceId: id,
+    before: { type: 'integer', minimum: 0, description: 'Unix milliseconds: jobs created before this time' },
+    state: { enum: [...HISTORY_STATES] },
+    batchId: id,
+  };
+}
+
+/** `GET /api/history.csv`'s query: get_history's filters, with room for a whole export. */
+export const historyCsvQuerySchema: Schema = object(historyQuery(HISTORY_CSV_LIMIT_MAX), [], false);
+
 export const clientCommandSchemas: Record<string, Schema> = {
   ...flashEventSchemas,
   ping: message('ping', { timestamp: num, requestId }, []),
   auth: message('auth', { token: { type: 'string', maxLength: 1024 }, requestId }, ['token']),
   get_snapshot: message('get_snapshot', { requestId }, []),
-  get_history: message(
-    'get_history',
-    {
-      limit: { type: 'integer', minimum: 1, maximum: 10_000 }, deviceId: id, before: num, requestId,
-      state: { enum: [...HISTORY_STATES] }, batchId: id,
-    },
-    [],
-  ),
+  get_history: message('get_history', { ...historyQuery(HISTORY_LIMIT_MAX), requestId }, []),
   get_job_logs: message(
     'get_job_logs',
     { jobIds: { type: 'array', minItems: 1, maxItems: 200, items: id }, limit: { type: 'integer', minimum: 1, maximum: 2000 }, requestId },

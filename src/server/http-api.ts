@@ -1,11 +1,11 @@
 // REST on the station's port (contract §3): jobs, devices, history, limits, health and metrics, as JSON.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toFlashError } from '../core/errors.js';
-import type { StationApi } from '../core/station-api.js';
+import type { HistoryQuery, StationApi } from '../core/station-api.js';
 import { renderMetrics } from './metrics.js';
 import { sendError, sendJson } from './http-errors.js';
-import { HISTORY_STATES } from '../protocol/schemas.js';
-import { validateCommand } from './validate.js';
+import { HISTORY_CSV_LIMIT_MAX, HISTORY_STATES } from '../protocol/schemas.js';
+import { validateCommand, validateHistoryQuery } from './validate.js';
 import type { WsHub } from './ws-hub.js';
 
 const MAX_BODY = 1024 * 1024;
@@ -44,6 +44,13 @@ function fromQuery(url: URL, names: Record<string, string>): Record<string, stri
     if (v !== null && v !== '') out[field] = v;
   }
   return out;
+}
+
+/** A query parameter as the number it spells, or the text itself (which the schema then refuses, naming the field). */
+function numberParam(url: URL, name: string): number | string | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null || v === '') return undefined;
+  return /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
 }
 
 function intParam(url: URL, name: string): number | undefined {
@@ -157,17 +164,21 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     }
     if (path === '/api/history' || path === '/api/history.csv') {
       const csv = path === '/api/history.csv' || url.searchParams.get('format') === 'csv';
-      const state = url.searchParams.get('state') ?? undefined;
-      if (state !== undefined && !(HISTORY_STATES as readonly string[]).includes(state)) {
-        return error('bad_request', `state must be one of ${HISTORY_STATES.join(', ')}.`);
-      }
-      const query = {
-        limit: Math.min(intParam(url, 'limit') ?? (csv ? 100_000 : 100), 100_000),
+      // The socket's get_history rules, one schema for both (limit ≥ 1, before ≥ 0, a known state).
+      const given = Object.fromEntries(Object.entries({
+        limit: numberParam(url, 'limit'),
         deviceId: url.searchParams.get('deviceId') ?? url.searchParams.get('device_id') ?? undefined,
-        before: intParam(url, 'before'),
-        state,
+        before: numberParam(url, 'before'),
+        state: url.searchParams.get('state') ?? undefined,
         batchId: url.searchParams.get('batchId') ?? undefined,
-      };
+      }).filter(([, v]) => v !== undefined));
+      const checked = validateHistoryQuery(given, csv);
+      if (!checked.ok) {
+        const why = typeof given.state === 'string' && !(HISTORY_STATES as readonly string[]).includes(given.state)
+          ? `state must be one of ${HISTORY_STATES.join(', ')}.` : checked.message;
+        return error('bad_request', why);
+      }
+      const query = { ...(given as Omit<HistoryQuery, 'limit'>), limit: (given.limit as number | undefined) ?? (csv ? HISTORY_CSV_LIMIT_MAX : 100) };
       return csv ? sendCsv(res, station.exportCsv(query), ctx) : json(200, station.history(query));
     }
     error('not_found', `No such endpoint: ${method} ${path}.`);

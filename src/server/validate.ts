@@ -1,7 +1,7 @@
 // Compiles the protocol's JSON Schemas with ajv once and turns an inbound text frame into a checked command or a reason.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ClientCommand, ServerMessage } from '../protocol/messages.js';
-import { clientCommandSchemas, serverMessageSchemas, START_FLASH_TARGET_RULE } from '../protocol/schemas.js';
+import { clientCommandSchemas, historyCsvQuerySchema, serverMessageSchemas, START_FLASH_TARGET_RULE } from '../protocol/schemas.js';
 
 function compileAll(schemas: Record<string, Record<string, unknown>>): Map<string, ValidateFunction> {
   const ajv = new Ajv({ allErrors: false, strict: false });
@@ -91,4 +91,19 @@ export type { ServerMessage };
 /** Validate an already-parsed command object (HTTP bodies go through the same schemas as frames). */
 export function validateCommand(value: Record<string, unknown>): ParsedFrame {
   return parseClientFrame(JSON.stringify(value));
+}
+
+let csvQuery: ValidateFunction | undefined;
+
+/**
+ * Check a REST history query (values already typed) by the socket's own rules: `get_history`'s schema for
+ * `/api/history`, the same filters with a larger limit for the CSV export.
+ */
+export function validateHistoryQuery(query: Record<string, unknown>, csv: boolean): { ok: true } | { ok: false; message: string } {
+  if (!csv) {
+    const r = validateCommand({ ...query, type: 'get_history' });
+    return r.ok ? { ok: true } : { ok: false, message: r.message };
+  }
+  csvQuery ??= new Ajv({ allErrors: false, strict: false }).compile(historyCsvQuerySchema);
+  return csvQuery(query) ? { ok: true } : { ok: false, message: `Invalid history query: ${describe(csvQuery.errors)}.` };
 }
