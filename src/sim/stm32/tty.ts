@@ -1,0 +1,119 @@
+// `flash-station sim stm32 --tty PATH`: the simulated bootloader on one end of a pty pair (or any serial port).
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultDataDir } from '../../core/data-dir.js';
+import { openSerialTransport } from '../../transports/serial.js';
+import { formatBytes, parseDuration, parseSize } from '../units.js';
+import { parseChip, parseFlashSize, Stm32SimDevice } from './device.js';
+
+export const STM32_SIM_USAGE = `usage: flash-station sim stm32 --tty PATH [options]
+
+A simulated STM32 in its USART system bootloader (AN3155) that stm32flash -m 8n1 and Flash Station flash.
+  --tty PATH              the serial port or pty end to serve (e.g. one end of a socat pty pair)
+  --chip NAME             f103 (default, id 0x410), f4 (0x413, sectors), f411, f0, g4, or a product id
+  --flash-size SIZE       flash size (default: the chip's, 128K for f103)
+  --store DIR             flash in DIR/flash.bin, byte 0 = 0x08000000 (default DATA_DIR/sim/stm32-sim)
+  --data-dir DIR          the station's data dir, for the default store
+  --baud N                modelled line rate, bytes/s = N / 10 (default 115200)
+  --go-reset DURATION     after Go, time until the board is back in the bootloader (default 500ms)
+  --fail-after BYTES, --disconnect-after BYTES, --stall-after BYTES, --fail-command NAME
+                          fault injection (docs/stm32.md)
+Prints "ready PATH" once it listens; stops on SIGINT/SIGTERM.`;
+
+export interface Stm32SimCliIo {
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export async function runStm32SimCli(argv: string[], io: Stm32SimCliIo = {}): Promise<number> {
+  const out = io.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const err = io.err ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const args = argv[0] === 'stm32' ? argv.slice(1) : argv;
+  const str = { type: 'string' } as const;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        tty: str, chip: str, 'flash-size': str, store: str, 'data-dir': str, baud: str, 'go-reset': str,
+        'fail-after': str, 'disconnect-after': str, 'stall-after': str, 'fail-command': str, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    err(`flash-station sim stm32: ${e instanceof Error ? e.message : String(e)}`);
+    err(STM32_SIM_USAGE);
+    return 2;
+  }
+  if (values.help) {
+    out(STM32_SIM_USAGE);
+    return 0;
+  }
+  let device: Stm32SimDevice;
+  const tty = values.tty;
+  try {
+    if (!tty) throw new RangeError('give --tty PATH');
+    const chip = parseChip(values.chip ?? 'f103');
+    const flashSize = values['flash-size'] ? parseFlashSize(values['flash-size'], chip) : chip.flashSize;
+    const baud = values.baud === undefined ? 115200 : Number(values.baud);
+    if (!Number.isInteger(baud) || baud < 1200 || baud > 4_000_000) throw new RangeError(`--baud ${values.baud} must be a whole number from 1200 to 4000000`);
+    const num = (v: string | undefined, what: string): number | undefined => (v === undefined ? undefined : parseSize(v, what));
+    const faults = {
+      ...(values['fail-after'] !== undefined ? { failAfter: num(values['fail-after'], '--fail-after') } : {}),
+      ...(values['disconnect-after'] !== undefined ? { disconnectAfter: num(values['disconnect-after'], '--disconnect-after') } : {}),
+      ...(values['stall-after'] !== undefined ? { stallAfter: num(values['stall-after'], '--stall-after') } : {}),
+      ...(values['fail-command'] !== undefined ? { failCommand: values['fail-command'] } : {}),
+    };
+    const goReset = values['go-reset'];
+    const storeDir = resolve(values.store ?? join(values['data-dir'] ?? defaultDataDir(), 'sim', 'stm32-sim'));
+    device = Stm32SimDevice.create({
+      chip, flashSize, storeDir, baud, faults,
+      ...(goReset !== undefined ? { goResetMs: parseDuration(goReset, '--go-reset') } : {}),
+    });
+    err(`simulated ${chip.name} (id 0x${chip.pid.toString(16)}): flash ${formatBytes(flashSize)} at 0x08000000 in ${join(storeDir, 'flash.bin')}; ${baud} baud`);
+  } catch (e) {
+    err(`flash-station sim stm32: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  let port;
+  try {
+    // Real chips run 8E1; a pty ignores the parity, so both ends may ask for what they like.
+    port = await openSerialTransport(tty, { baudRate: device.config.baud, parity: 'even' });
+  } catch (e) {
+    err(`flash-station sim stm32: ${e instanceof Error ? e.message : String(e)}`);
+    device.close();
+    return 1;
+  }
+  const link = port;
+  const line = device.connect((b) => link.write(b), () => void link.close());
+  const pump = (async (): Promise<void> => {
+    while (!link.closed) {
+      try {
+        line.push(await link.read(65536, { timeoutMs: 0 }));
+      } catch {
+        return;
+      }
+    }
+  })();
+  out(`ready ${tty}`);
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      io.signal?.removeEventListener('abort', stop);
+      done();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (io.signal?.aborted) stop();
+    else io.signal?.addEventListener('abort', stop, { once: true });
+    void line.done.then(stop, stop);
+  });
+  line.close();
+  await link.close();
+  await pump;
+  device.close();
+  return 0;
+}
