@@ -38,6 +38,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       case 'cancel':
         return await (await import('./commands/control.js')).controlCommand(command, rest, io);
       case 'sim': {
+        if (rest[0] === 'stm32') {
+          const { runSimCli } = await import('../sim/index.js');
+          return (await runSimCli(rest)) ?? EXIT.usage;
+        }
         if (rest[0] !== 'fastboot' || rest.includes('--help') || rest.includes('-h')) {
           io[rest[0] === 'fastboot' ? 'stdout' : 'stderr'].write(SIM_HELP);
           return rest[0] === 'fastboot' ? EXIT.ok : EXIT.usage;

@@ -138,3 +138,15 @@ export async function runFastbootSimCli(argv: string[], io: SimCliIo = {}): Prom
   await device.close();
   return 0;
 }
+
+/** `flash-station sim FAMILY …` for the families with a standalone simulator; undefined for any other word. */
+export async function runSimCli(argv: string[], io: SimCliIo = {}): Promise<number | undefined> {
+  switch (argv[0]) {
+    case 'fastboot':
+      return runFastbootSimCli(argv.slice(1), io);
+    case 'stm32':
+      return (await import('./stm32/tty.js')).runStm32SimCli(argv.slice(1), io);
+    default:
+      return undefined;
+  }
+}

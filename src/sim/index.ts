@@ -1,7 +1,7 @@
 // Public entry of the simulators: `--sim SPEC` parsing, the in-station provider and `flash-station sim fastboot`.
 export { parseSimSpec, parsePartitionList, applySimOption, type SimSpec } from './spec.js';
 export { createSimProvider, type SimProvider, type SimProviderOptions } from './provider.js';
-export { runFastbootSimCli, SIM_USAGE, type SimCliIo } from './cli.js';
+export { runFastbootSimCli, runSimCli, SIM_USAGE, type SimCliIo } from './cli.js';
 export { FastbootSimDevice, SimOfflineError, type DeviceEvent } from './fastboot/device.js';
 export { SimSession, SimDisconnectedError, type EndReason } from './fastboot/connection.js';
 export { startTcpFace, type SimSocketServer, type FaceOptions } from './fastboot/tcp-face.js';
