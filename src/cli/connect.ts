@@ -1,9 +1,10 @@
 // Finds the station's URL and token for a client command and opens a StationClient over `ws`.
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import WebSocket from 'ws';
 import { StationClient, type WebSocketConstructor } from '../client/index.js';
 import { DEFAULT_URL } from '../client/station-client.js';
+import { defaultDataDir } from '../core/data-dir.js';
 import { readTokenFile } from '../server/token.js';
 import type { CliIo } from './io.js';
 
@@ -37,20 +38,13 @@ async function webSocketFor(flags: ClientFlags): Promise<WebSocketConstructor> {
   return TrustingWebSocket as unknown as WebSocketConstructor;
 }
 
-/** The default data dir, as `flash-station serve` uses it (kept in step with launch.ts `defaultDataDir`). */
-export async function defaultDataDir(): Promise<string> {
-  const { defaultDataDir: fromLaunch } = await import('../server/launch.js').catch(() => ({ defaultDataDir: undefined }));
-  if (fromLaunch) return fromLaunch();
-  const home = process.env.HOME ?? '.';
-  return join(process.env.XDG_CONFIG_HOME ?? join(home, '.config'), 'flash-station');
-}
 
 /** Token lookup order of contract §1: --token, $FLASH_STATION_TOKEN, DATA_DIR/token. */
 export async function findToken(flags: ClientFlags, io: CliIo): Promise<string | undefined> {
   if (flags.token) return flags.token;
   const env = io.env.FLASH_STATION_TOKEN?.trim();
   if (env) return env;
-  const dir = flags['data-dir'] ? resolve(flags['data-dir']) : await defaultDataDir();
+  const dir = flags['data-dir'] ? resolve(flags['data-dir']) : defaultDataDir();
   return readTokenFile(dir).catch(() => undefined);
 }
 

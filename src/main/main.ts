@@ -3,7 +3,8 @@
 import { app, BrowserWindow, dialog, ipcMain, screen, session } from 'electron';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchStation, defaultDataDir, type LaunchedStation } from '../server/launch.js';
+import { defaultDataDir } from '../core/data-dir.js';
+import { launchStation, type LaunchedStation } from '../server/launch.js';
 import { parseDesktopArgs } from './args.js';
 import { imageDialogHandler } from './image-dialog.js';
 import { hardenContents, hardenSession, OPEN_IMAGE_CHANNEL, secureWebPreferences } from './security.js';

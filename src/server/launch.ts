@@ -5,10 +5,10 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { FlashError } from '../contracts/errors.js';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { defaultDataDir } from '../core/data-dir.js';
 import type { DeviceProvider } from '../core/types.js';
 import { createStation, type Station } from '../core/station.js';
 import { createUsbProvider } from '../devices/usb-provider.js';
@@ -57,14 +57,6 @@ export const DEMO_SIMS = [
   'fastboot:DEMO0002?speed=40M&partitions=boot:64M,system:1G,vendor:256M,userdata:2G',
   'fastboot:DEMO0003?speed=40M&slots=1&partitions=boot:64M,system:1G,vendor:256M',
 ];
-
-/** The per-user config dir of "flash-station" (XDG on Linux, Library/Application Support on macOS, APPDATA on Windows). */
-export function defaultDataDir(): string {
-  const home = homedir();
-  if (process.platform === 'win32') return join(process.env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'flash-station');
-  if (process.platform === 'darwin') return join(home, 'Library', 'Application Support', 'flash-station');
-  return join(process.env.XDG_CONFIG_HOME ?? join(home, '.config'), 'flash-station');
-}
 
 function defaultStaticDir(): string | undefined {
   const here = fileURLToPath(new URL('.', import.meta.url));
