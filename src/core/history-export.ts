@@ -10,8 +10,16 @@ const CSV_COLUMNS: Array<keyof JobRow> = [
 
 /** RFC 4180 CSV; timestamps as ISO 8601 UTC plus the raw ms. */
 export function toCsv(rows: JobRow[]): string {
-  const header = [...CSV_COLUMNS, 'duration_ms'];
-  const lines = [header.join(',')];
+  return [...csvChunks(rows)].join('');
+}
+
+/**
+ * The same CSV in pieces of `rowsPerChunk` rows (the header first), so that a server can write a large export with
+ * backpressure and let other clients run between pieces instead of building one large string.
+ */
+export function* csvChunks(rows: Iterable<JobRow>, rowsPerChunk = 256): Generator<string> {
+  yield `${[...CSV_COLUMNS, 'duration_ms'].join(',')}\r\n`;
+  let lines: string[] = [];
   for (const r of rows) {
     const cells = CSV_COLUMNS.map((c) => {
       const v = r[c];
@@ -22,8 +30,12 @@ export function toCsv(rows: JobRow[]): string {
     });
     cells.push(r.started_at !== null && r.ended_at !== null ? r.ended_at - r.started_at : null);
     lines.push(cells.map(csvCell).join(','));
+    if (lines.length >= rowsPerChunk) {
+      yield `${lines.join('\r\n')}\r\n`;
+      lines = [];
+    }
   }
-  return `${lines.join('\r\n')}\r\n`;
+  if (lines.length) yield `${lines.join('\r\n')}\r\n`;
 }
 
 function csvCell(v: unknown): string {

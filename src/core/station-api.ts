@@ -140,7 +140,8 @@ export interface StationApi {
   batches(): BatchSummary[];
   analytics(query: AnalyticsQuery): AnalyticsRow[];
   /** History as CSV (header line first), same filters as `history`. */
-  exportCsv(query: HistoryQuery): string;
+  /** History as CSV, in pieces (the header first) for a streamed answer. */
+  exportCsv(query: HistoryQuery): Iterable<string>;
   /** One job from history with its per-stage timings, logs, plan and images; undefined when unknown. */
   jobDetail?(jobId: string): JobDetail | undefined;
   /** The last `limit` log lines of each job (oldest first) from history; jobs without lines are left out. */

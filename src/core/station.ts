@@ -9,7 +9,7 @@ import { EventBus } from './event-bus.js';
 import { securePrivateDir } from './private-files.js';
 import { ExternalJobs, type ExternalJobsOptions } from './external-jobs.js';
 import { History, rowToJob, type ImageRecord } from './history.js';
-import { analytics, toCsv } from './history-export.js';
+import { analytics, csvChunks } from './history-export.js';
 import { defaultImageBackend, type ImageBackend } from './image-backend.js';
 import { JobManager, type JobManagerDeps } from './job-manager.js';
 import { SettingsStore, type Settings } from './settings.js';
@@ -152,7 +152,7 @@ export async function createStation(options: StationOptions): Promise<Station> {
       }
       return analytics(history.rowsBetween(query.since, query.until), query);
     },
-    exportCsv: (query: HistoryQuery): string => toCsv(history.rows({ limit: 100_000, ...query }, 100_000)),
+    exportCsv: (query: HistoryQuery): Iterable<string> => csvChunks(history.rows({ limit: 100_000, ...query }, 100_000)),
     getSettings: (): StationSettings => settings.get(),
     updateSettings: (patch: Partial<StationSettings>): StationSettings => {
       const next = settings.update(patch);

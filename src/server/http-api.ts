@@ -1,4 +1,5 @@
 // REST on the station's port (contract §3): jobs, devices, history, limits, health and metrics, as JSON.
+import type { HeavyGate } from './heavy-gate.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toFlashError } from '../core/errors.js';
 import type { HistoryQuery, StationApi } from '../core/station-api.js';
@@ -17,6 +18,8 @@ export interface ApiContext {
   corsHeaders: Record<string, string>;
   /** Replace the station token (POST /api/token/regenerate); every WebSocket session must authenticate again. */
   rotateToken(): Promise<string>;
+  /** Bounds the endpoints that read many history rows (CSV, analytics). */
+  heavy?: HeavyGate;
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -153,7 +156,9 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     if (path === '/api/analytics') {
       const groupBy = url.searchParams.get('groupBy') ?? 'device';
       if (groupBy !== 'device' && groupBy !== 'image' && groupBy !== 'day') return error('bad_request', 'groupBy must be device, image or day.');
-      return json(200, station.analytics({ groupBy, since: intParam(url, 'since'), until: intParam(url, 'until') }));
+      const since = intParam(url, 'since');
+      const until = intParam(url, 'until');
+      return await heavy(ctx, async () => json(200, station.analytics({ groupBy, since, until })));
     }
     if (path === '/api/devices') return json(200, station.devices());
     if (path === '/api/jobs') return json(200, station.jobs());
@@ -179,7 +184,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
         return error('bad_request', why);
       }
       const query = { ...(given as Omit<HistoryQuery, 'limit'>), limit: (given.limit as number | undefined) ?? (csv ? HISTORY_CSV_LIMIT_MAX : 100) };
-      return csv ? sendCsv(res, station.exportCsv(query), ctx) : json(200, station.history(query));
+      return csv ? await heavy(ctx, () => sendCsv(res, station.exportCsv(query), ctx)) : json(200, station.history(query));
     }
     error('not_found', `No such endpoint: ${method} ${path}.`);
     return true;
@@ -200,13 +205,38 @@ function methodNotAllowed(res: ServerResponse, ctx: ApiContext, allow: string): 
   return true;
 }
 
-function sendCsv(res: ServerResponse, csv: string, ctx: ApiContext): true {
+/** Run a heavy answer through the gate (when the server has one); a full gate is a 429 with Retry-After. */
+async function heavy(ctx: ApiContext, work: () => Promise<true>): Promise<true> {
+  return ctx.heavy ? ctx.heavy.run(work) : work();
+}
+
+/**
+ * Stream a CSV export piece by piece: each write waits for the socket to take the last one (backpressure) or, when
+ * it did, for the next turn of the event loop, so other clients are served between pieces. A client gone stops it.
+ */
+async function sendCsv(res: ServerResponse, chunks: Iterable<string>, ctx: ApiContext): Promise<true> {
   res.writeHead(200, {
     ...ctx.corsHeaders,
     'content-type': 'text/csv; charset=utf-8',
     'content-disposition': 'attachment; filename="flash-station-history.csv"',
     'cache-control': 'no-store',
   });
-  res.end(csv);
+  for (const chunk of chunks) {
+    if (res.destroyed) return true;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    } else {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  res.end();
   return true;
 }

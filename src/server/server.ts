@@ -10,6 +10,7 @@ import { FlashError } from '../core/errors.js';
 import type { StationApi } from '../core/station-api.js';
 import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './client-channel.js';
 import { createGuards, requestToken, tokenMatches } from './guards.js';
+import { createHeavyGate } from './heavy-gate.js';
 import { handleApi } from './http-api.js';
 import { sendError } from './http-errors.js';
 import { serveStatic } from './static-files.js';
@@ -31,6 +32,10 @@ export interface ServerOptions {
   tokenFromEnv?: boolean;
   /** Tuning (tests and benchmarks); the defaults suit a station. */
   maxClients?: number;
+  /** Places only clients that present the token on connecting may take (default 32). */
+  reservedForAuthenticated?: number;
+  /** A read-only connection that sent nothing for this long may be closed to make room (default 10 s). */
+  idleEvictMs?: number;
   heartbeatMs?: number;
   channelLimits?: Partial<ChannelLimits>;
   ratePerSecond?: number;
@@ -69,6 +74,8 @@ export async function startServer(station: StationApi, options: ServerOptions): 
     host: options.host, port: () => boundPort, allowOrigins: options.allowOrigins ?? [], tls, publicNames: options.publicNames ?? [],
   });
   const maxClients = options.maxClients ?? 1024;
+  const reservedForAuthenticated = Math.min(options.reservedForAuthenticated ?? 32, Math.floor(maxClients / 4));
+  const idleEvictMs = options.idleEvictMs ?? 10_000;
   const hub = new WsHub(station, {
     version: station.version,
     checkToken: (t) => tokenMatches(token, t),
@@ -78,6 +85,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
     maxRefusedFrames: options.maxRefusedFrames ?? 5000,
     heartbeatMs: options.heartbeatMs ?? 30_000,
   });
+  const heavy = createHeavyGate();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, clientTracking: false, perMessageDeflate: false });
   let closing = false;
 
@@ -116,7 +124,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
       hub.revokeAll('The station token was changed; send {"type":"auth","token":…} with the new one.');
       return token;
     };
-    if (await handleApi(req, res, url, { station, hub, authenticated, corsHeaders, rotateToken: rotate })) return;
+    if (await handleApi(req, res, url, { station, hub, authenticated, corsHeaders, rotateToken: rotate, heavy })) return;
     if ((method === 'GET' || method === 'HEAD') && (await serveStatic(req, res, url.pathname, options.staticDir, req.headers.host ?? '', tls))) return;
     sendError(res, 'not_found', `Nothing at ${url.pathname}.`, 404);
   }
@@ -145,11 +153,14 @@ export async function startServer(station: StationApi, options: ServerOptions): 
       return refuseUpgrade(socket, 403, 'Forbidden', 'forbidden', `Origin ${String(origin)} is not allowed; start the station with --allow-origin to allow it.`);
     }
     if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable', 'shutting_down', 'The station is shutting down.');
-    if (hub.size >= maxClients) {
-      return refuseUpgrade(socket, 503, 'Service Unavailable', 'too_many_clients', `The station serves at most ${maxClients} connections; try again later.`);
-    }
     const given = requestToken(req, url);
     const auth = given === undefined ? 'no' : tokenMatches(token, given) ? 'yes' : 'wrong';
+    // Room is kept for clients with the token: read-only connections get at most maxClients − reserved places, and
+    // when the places are taken the longest-idle read-only connection makes room (idle ones cannot lock others out).
+    const full = hub.size >= maxClients || (auth !== 'yes' && hub.readOnlyCount >= maxClients - reservedForAuthenticated);
+    if (full && !hub.evictIdleReadOnly(idleEvictMs)) {
+      return refuseUpgrade(socket, 503, 'Service Unavailable', 'too_many_clients', `The station serves at most ${maxClients} connections and none is idle; try again later.`);
+    }
     wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, req, auth));
   });
 

@@ -27,6 +27,8 @@ export interface HubCounters extends ChannelCounters {
   framesRateLimited: number;
   invalidFrames: number;
   connectionsAccepted: number;
+  /** Idle read-only connections closed to make room for another client. */
+  idleEvicted: number;
 }
 
 interface Client {
@@ -36,6 +38,8 @@ interface Client {
   channel: ClientChannel;
   authenticated: boolean;
   alive: boolean;
+  /** performance.now() of the last frame received (or of connecting). */
+  lastFrameAt: number;
   limiter: RateLimiter;
   refused: number;
   lastRefusedAt: number;
@@ -58,7 +62,7 @@ export function prepare(message: ServerMessage): PreparedFrame {
 export class WsHub {
   readonly counters: HubCounters = {
     framesSent: 0, framesCoalesced: 0, framesDropped: 0, slowClientsDisconnected: 0,
-    framesReceived: 0, framesRateLimited: 0, invalidFrames: 0, connectionsAccepted: 0,
+    framesReceived: 0, framesRateLimited: 0, invalidFrames: 0, connectionsAccepted: 0, idleEvicted: 0,
   };
   private readonly clients = new Set<Client>();
   private nextClientId = 0;
@@ -73,6 +77,33 @@ export class WsHub {
 
   get size(): number {
     return this.clients.size;
+  }
+
+  /** Connections without the token. */
+  get readOnlyCount(): number {
+    let n = 0;
+    for (const c of this.clients) if (!c.authenticated) n++;
+    return n;
+  }
+
+  /**
+   * Close the read-only connection that has been silent longest, if it has been silent for `idleMs`, to make room for
+   * a new one (code 1013, try again later). False when no read-only connection is that idle.
+   */
+  evictIdleReadOnly(idleMs: number, now = performance.now()): boolean {
+    let oldest: Client | undefined;
+    for (const c of this.clients) {
+      if (c.authenticated || now - c.lastFrameAt < idleMs) continue;
+      if (!oldest || c.lastFrameAt < oldest.lastFrameAt) oldest = c;
+    }
+    if (!oldest) return false;
+    this.clients.delete(oldest);
+    oldest.channel.discard();
+    oldest.ws.close(1013, 'Station full: an idle read-only connection made room');
+    const ws = oldest.ws;
+    setTimeout(() => ws.terminate(), 500).unref();
+    this.counters.idleEvicted++;
+    return true;
   }
 
   get laggingClients(): number {
@@ -102,6 +133,7 @@ export class WsHub {
       channel: new ClientChannel(ws, this.options.limits, this.counters),
       authenticated: auth === 'yes',
       alive: true,
+      lastFrameAt: performance.now(),
       limiter: this.limiterFor(auth === 'yes'),
       refused: 0,
       lastRefusedAt: 0,
@@ -166,6 +198,7 @@ export class WsHub {
 
   private onFrame(client: Client, data: RawData, isBinary: boolean): void {
     client.alive = true;
+    client.lastFrameAt = performance.now();
     this.counters.framesReceived++;
     const now = performance.now();
     if (!client.limiter.take(now)) {

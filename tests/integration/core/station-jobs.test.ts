@@ -178,7 +178,7 @@ describe('Station jobs', () => {
     expect(f.code).toBe('device_rejected');
     expect(f.error).toMatch(/unlock the bootloader/);
     expect(h.of('flash_log', u.jobId).some((l) => /retrying/.test(l.message))).toBe(false);
-    expect(h.station.exportCsv({ deviceId: 'DEV2' })).toMatch(/device_rejected/);
+    expect([...h.station.exportCsv({ deviceId: 'DEV2' })].join('')).toMatch(/device_rejected/);
   }, 60_000);
 
   it('fails a job whose device never appears, and starts one whose device is plugged in while it waits', async () => {

@@ -221,7 +221,7 @@ describe('Station at scale', () => {
     expect(rows[0]).toMatchObject({ key: 'A1', count: 1, succeeded: 1, successRate: 1 });
     expect(rows[0]!.throughput).toBeGreaterThan(0);
     expect(h.station.analytics({ groupBy: 'image' })[0]?.key).toBe(img.path);
-    const csv = h.station.exportCsv({});
+    const csv = [...h.station.exportCsv({})].join('');
     expect(csv.split('\r\n')[1]).toContain(r.jobId);
     expect(() => h!.station.analytics({ groupBy: 'week' as 'day' })).toThrow(/groupBy/);
   });

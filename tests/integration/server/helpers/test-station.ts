@@ -174,7 +174,7 @@ export function createTestStation(options: { dir: string; devices?: string[]; by
     batch: () => undefined,
     batches: () => [],
     analytics: () => [],
-    exportCsv: () => 'jobId,deviceId,state\n' + ended.map((j) => `${j.jobId},${j.deviceId},${j.state}`).join('\n'),
+    exportCsv: () => ['jobId,deviceId,state\n', ended.map((j) => `${j.jobId},${j.deviceId},${j.state}`).join('\n')],
     getSettings: () => settings,
     updateSettings: (patch) => Object.assign(settings, patch),
   };
