@@ -274,7 +274,8 @@ export function setAsideIfDamaged(path: string, now: Date = new Date()): string 
 function damageOf(path: string): string | undefined {
   let db: Database.Database | undefined;
   try {
-    db = new Database(path);
+    // Read-only: the check changes nothing, and closing it does not fold or delete a WAL the moved file would need.
+    db = new Database(path, { readonly: true, fileMustExist: true });
     const rows = db.pragma('quick_check(5)', { simple: false }) as Array<{ quick_check: string }>;
     const found = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
     return found.length ? found.join('; ').replace(/\s+/g, ' ').slice(0, 300) : undefined;

@@ -1,10 +1,10 @@
 // History on real SQLite in a temp dir: migrations, WAL, filters, interrupted jobs, CSV and analytics.
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { History, INTERRUPTED_MESSAGE } from '../../../src/core/history.js';
+import { History, INTERRUPTED_MESSAGE, setAsideIfDamaged } from '../../../src/core/history.js';
 import { SCHEMA_VERSION } from '../../../src/core/history-schema.js';
 import { analytics, median, toCsv } from '../../../src/core/history-export.js';
 
@@ -141,5 +141,41 @@ describe('History migrations', () => {
     h.update('old', { images_json: '[]' });
     expect(h.row('old')?.images_json).toBe('[]');
     h.close();
+  });
+});
+
+describe('History: a damaged file at open', () => {
+  it('a file that is not a database is moved aside with its WAL, named in the message; the new one is empty', () => {
+    const dir = tmp();
+    const file = join(dir, 'history.db');
+    writeFileSync(file, Buffer.alloc(8192, 0x5a));
+    writeFileSync(`${file}-wal`, 'junk');
+    const h = new History(dir);
+    const moved = readdirSync(dir).filter((f) => f.startsWith('history.db.damaged-'));
+    expect(moved).toEqual(expect.arrayContaining([expect.stringMatching(/^history\.db\.damaged-[\dT-]+Z$/), expect.stringMatching(/Z-wal$/)]));
+    // The WAL went with it, untouched: it may hold the last jobs.
+    expect(readFileSync(join(dir, moved.find((f) => f.endsWith('-wal'))!), 'utf8')).toBe('junk');
+    expect(h.recovered).toContain(`${file} is damaged (`);
+    expect(h.recovered).toMatch(/not a database/);
+    expect(h.recovered).toContain(`moved aside to ${join(dir, moved.find((f) => !f.endsWith('-wal'))!)}`);
+    expect(h.query({})).toEqual([]);
+    h.close();
+  });
+
+  it("a sound file, a missing file and a newer station's file are left alone", () => {
+    const dir = tmp();
+    expect(setAsideIfDamaged(join(dir, 'history.db'))).toBeUndefined();
+    const h = new History(dir);
+    add(h, 'kept');
+    h.close();
+    const again = new History(dir);
+    expect(again.recovered).toBeUndefined();
+    expect(again.row('kept')).toBeDefined();
+    again.close();
+    const db = new Database(join(dir, 'history.db'));
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => new History(dir)).toThrow(/newer/);
+    expect(existsSync(join(dir, 'history.db'))).toBe(true);
   });
 });
