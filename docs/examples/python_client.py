@@ -10,9 +10,33 @@ import asyncio
 import json
 import os
 import sys
+import re
 import urllib.parse
 
 import websockets
+
+# A station's snapshot can be large (many devices and jobs); frames from a station are never nested deeply, and any
+# text a station relays may come from an outside agent: print it cut and without terminal control characters.
+MAX_FRAME = 16 * 2**20
+MAX_ROWS = 50
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def text(value, limit=120):
+    return CONTROL.sub("?", str(value))[:limit]
+
+
+def num(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def parse(raw):
+    """One frame as a dict, or None for a frame this client cannot use (not JSON, too deep, not an object)."""
+    try:
+        m = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return m if isinstance(m, dict) and isinstance(m.get("type"), str) else None
 
 
 async def main(argv):
@@ -22,43 +46,51 @@ async def main(argv):
     if token:
         url += ("&" if "?" in url else "?") + "token=" + urllib.parse.quote(token)
     try:
-        ws = await websockets.connect(url, max_size=2**20)
-    except (OSError, websockets.exceptions.InvalidHandshake) as e:
+        ws = await websockets.connect(url, max_size=MAX_FRAME, open_timeout=10)
+    except (OSError, asyncio.TimeoutError, websockets.exceptions.InvalidHandshake) as e:
         print(f"cannot reach the station: {e}", file=sys.stderr)
         return 2
     try:
         job_id = None
         async for raw in ws:
-            m = json.loads(raw)
+            m = parse(raw)
+            if m is None:
+                continue
             kind = m["type"]
             if kind == "hello":
-                print(f"connected to {m['protocol']} station {m['version']} (authenticated: {m['authenticated']})")
+                print(f"connected to {text(m.get('protocol'))} station {text(m.get('version'))} "
+                      f"(authenticated: {m.get('authenticated') is True})")
             elif kind == "snapshot" and not target:
-                for d in m["devices"]:
-                    print(f"device {d['id']} {d['state']} {d['transport']} {d['name']}")
-                for j in m["jobs"]:
-                    print(f"job {j['jobId']} {j['deviceId']} {j['state']} {j['progress']:.1f}%")
+                devices = [d for d in m.get("devices", []) if isinstance(d, dict)]
+                jobs = [j for j in m.get("jobs", []) if isinstance(j, dict)]
+                for d in devices[:MAX_ROWS]:
+                    print(f"device {text(d.get('id'))} {text(d.get('state'))} {text(d.get('transport'))} {text(d.get('name'))}")
+                for j in jobs[:MAX_ROWS]:
+                    print(f"job {text(j.get('jobId'))} {text(j.get('deviceId'))} {text(j.get('state'))} {num(j.get('progress')):.1f}%")
+                hidden = max(0, len(devices) - MAX_ROWS) + max(0, len(jobs) - MAX_ROWS)
+                if hidden:
+                    print(f"… and {hidden} more")
                 return 0
             elif kind == "snapshot" and job_id is None:
                 device, partition, image = target
                 await ws.send(json.dumps({"type": "start_flash", "requestId": "py1",
                                           "deviceId": device, "partition": partition, "image": image}))
             elif kind in ("result", "error") and m.get("requestId") == "py1":
-                if kind == "error" or not m["ok"]:
-                    err = m.get("error", m)
-                    print(f"refused: {err['code']}: {err['message']}", file=sys.stderr)
+                if kind == "error" or not m.get("ok"):
+                    err = m.get("error", m) if isinstance(m.get("error", m), dict) else m
+                    print(f"refused: {text(err.get('code'))}: {text(err.get('message'), 500)}", file=sys.stderr)
                     return 1
-                job_id = m["jobId"]
-                print(f"job {job_id} {m['status']}")
-            elif kind == "flash_progress" and m["jobId"] == job_id:
-                print(f"progress {m['progress']:.1f}% {m['transferSpeed'] / 1048576:.1f} MiB/s "
-                      f"ETA {m['estimatedTimeRemaining']:.0f}s {m['stage']}")
-            elif kind == "flash_completed" and m["jobId"] == job_id:
+                job_id = m.get("jobId")
+                print(f"job {text(job_id)} {text(m.get('status'))}")
+            elif kind == "flash_progress" and job_id is not None and m.get("jobId") == job_id:
+                print(f"progress {num(m.get('progress')):.1f}% {num(m.get('transferSpeed')) / 1048576:.1f} MiB/s "
+                      f"ETA {num(m.get('estimatedTimeRemaining')):.0f}s {text(m.get('stage'))}")
+            elif kind == "flash_completed" and job_id is not None and m.get("jobId") == job_id:
                 print("completed")
                 return 0
-            elif kind == "flash_failed" and m["jobId"] == job_id:
+            elif kind == "flash_failed" and job_id is not None and m.get("jobId") == job_id:
                 cancelled = m.get("reason") == "cancelled"
-                print("cancelled" if cancelled else f"failed: {m['error']}")
+                print("cancelled" if cancelled else f"failed: {text(m.get('error'), 500)}")
                 return 130 if cancelled else 1
     finally:
         await ws.close()

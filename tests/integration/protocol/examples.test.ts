@@ -54,3 +54,33 @@ describe.each(clients)('%s', (_name, cmd, script) => {
     expect(r.err).toContain('image_not_found');
   });
 });
+
+describe.each(clients)('%s against hostile frames', (_name, cmd, script) => {
+  it('skips frames it cannot use, cuts long lists and prints no terminal control characters', async () => {
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => wss.once('listening', r));
+    const deep = `{"type":"flash_log","x":${'['.repeat(3000)}${']'.repeat(3000)}}`;
+    const jobs = Array.from({ length: 80 }, (_, i) => ({ jobId: `evil${i}\u001b[2J`, deviceId: 'd', state: 'running', progress: 'NaN' }));
+    wss.on('connection', (ws) => {
+      ws.send(JSON.stringify({ type: 'hello', protocol: 'flash-station/1', version: '\u001b]0;owned\u0007x', authenticated: false, timestamp: 1 }));
+      ws.send('not json at all');
+      ws.send(deep);
+      ws.send('[1,2,3]');
+      ws.send(JSON.stringify({ type: 'snapshot', devices: [{ id: 'D1', state: 'idle', transport: 'usb', name: 'x'.repeat(10_000) }, 'junk'], jobs, timestamp: 1 }));
+    });
+    try {
+      const port = (wss.address() as { port: number }).port;
+      const r = await run(cmd, [script, `ws://127.0.0.1:${port}/flash-progress`]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/device D1 idle usb x+/);
+      expect(r.out).toMatch(/… and 30 more/);
+      expect(r.out.split('\n').filter((l) => l.startsWith('job '))).toHaveLength(50);
+      // eslint-disable-next-line no-control-regex
+      expect(r.out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+      expect(Math.max(...r.out.split('\n').map((l) => l.length))).toBeLessThan(300);
+    } finally {
+      await new Promise((r) => wss.close(r));
+    }
+  });
+});
