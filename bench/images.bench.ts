@@ -106,6 +106,7 @@ const tasks: Record<string, (dir: string) => Promise<void>> = {
   xz: (d) => drain(join(d, 'c.raw.xz'), 'xz'),
   zstd: (d) => drain(join(d, 'c.raw.zst'), 'zstd'),
   gzip: (d) => drain(join(d, 'c.raw.gz'), 'gzip'),
+  bzip2: (d) => drain(join(d, 'c.raw.bz2'), 'bzip2'),
   resparseZstd: (d) => flashPieces(join(d, 'img.simg.zst')),
 };
 /** Flash-like streaming of a whole image in each format: openImage (hash on) → 256 MiB sparse pieces → dropped. */
@@ -225,7 +226,7 @@ async function main(): Promise<void> {
       makeRaw(p('img.raw'), SIZE, DATA);
       sh(`img2simg ${p('img.raw')} ${p('img.simg')}`);
       makeRaw(p('c.raw'), COMPRESSED_INPUT, COMPRESSED_INPUT / 2); // half data, half zeros
-      sh(`cd ${dir} && xz -T2 -6 -kf c.raw && zstd -q -kf c.raw && gzip -kf c.raw && zstd -q -kf img.simg`);
+      sh(`cd ${dir} && xz -T2 -6 -kf c.raw && zstd -q -kf c.raw && gzip -kf c.raw && bzip2 -kf c.raw && zstd -q -kf img.simg`);
       // 4 GiB (full run) images in xz, zstd and gzip for the memory rows: the compressed files concatenated (xz
       // streams, zstd frames and gzip members may follow one another), so no 4 GiB compression is needed.
       const copies = SIZE / COMPRESSED_INPUT;
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
 
     // 3. decompression of the same files
     const cli: Record<Compression, string> = { xz: 'xz -dc', zstd: 'zstd -dc', gzip: 'gzip -dc', bzip2: 'bzip2 -dc' };
-    for (const [kind, ext] of [['xz', 'xz'], ['zstd', 'zst'], ['gzip', 'gz']] as const) {
+    for (const [kind, ext] of [['xz', 'xz'], ['zstd', 'zst'], ['gzip', 'gz'], ['bzip2', 'bz2']] as const) {
       const d = timePair(kind, `${cli[kind]} ${p(`c.raw.${ext}`)} > /dev/null`);
       row(`${kind} decompress`, d.ours, `${cli[kind]} → /dev/null`, d.tool, COMPRESSED_INPUT);
     }

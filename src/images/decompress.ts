@@ -1,10 +1,11 @@
 // Decompressing byte sources: gzip (node:zlib), xz (the system liblzma, or lzma-native's), zstd (zstd-napi's libzstd binding), bzip2
-// (unbzip2-stream). Each failure names the format and says whether the file looks truncated or corrupt.
+// (the system libbz2, or unbzip2-stream where there is none). Each failure names the format and says whether the file looks truncated or corrupt.
 import { createRequire } from 'node:module';
 import { Readable, type Duplex } from 'node:stream';
 import { createGunzip, constants as zc } from 'node:zlib';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import { owned, type ByteSource } from './byte-source.js';
+import { libbz2Decompress, systemLibbz2 } from './bz2-libbz2.js';
 import { xzDecompress } from './xz-stream.js';
 import { zstdDecompress } from './zstd-stream.js';
 
@@ -58,9 +59,10 @@ export function decompressed(inner: ByteSource, kind: Compression, description: 
     description,
     size,
     async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-      if (kind === 'zstd' || kind === 'xz') {
+      const bz2 = kind === 'bzip2' ? systemLibbz2() : null;
+      if (kind === 'zstd' || kind === 'xz' || bz2) {
         let total = 0;
-        const run = kind === 'zstd' ? zstdDecompress : xzDecompress;
+        const run = bz2 ? (i: AsyncIterable<Uint8Array>, w: string) => libbz2Decompress(bz2, i, w) : kind === 'zstd' ? zstdDecompress : xzDecompress;
         for await (const out of run(inner.stream(signal), description)) {
           signal?.throwIfAborted();
           total += out.length;

@@ -1,28 +1,20 @@
 // xz decoding on the system's own liblzma (the library the `xz` command uses) through koffi's FFI: decoded straight
 // into two reused 1 MiB buffers, one lent to the consumer while liblzma fills the other on the thread pool.
-import { createRequire } from 'node:module';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
+import { addressOf, loadKoffi, pingPong, type AsyncFn, type DecodeStep } from './native-decode.js';
 
-const require = createRequire(import.meta.url);
-
-interface AsyncFn {
-  async(...args: unknown[]): void;
-}
 interface Liblzma {
   decoder(strm: Uint8Array, memlimit: bigint, flags: number): number;
   code: ((strm: Uint8Array, action: number) => number) & AsyncFn;
   end(strm: Uint8Array): void;
-  /** The address of a buffer's first byte (libc `memmove(p, p, 0)` returns its first argument). */
+  /** The address of a buffer's first byte. */
   address(b: Uint8Array): bigint;
   version: string;
 }
-interface Koffi {
-  load(path: string): { func(signature: string): ((...args: unknown[]) => unknown) & AsyncFn };
-}
 
-const LIBS: Partial<Record<NodeJS.Platform, { lzma: string[]; libc: string }>> = {
-  linux: { lzma: ['liblzma.so.5'], libc: 'libc.so.6' },
-  darwin: { lzma: ['liblzma.5.dylib', '/opt/homebrew/lib/liblzma.5.dylib', '/usr/local/lib/liblzma.5.dylib'], libc: 'libSystem.B.dylib' },
+const LIBS: Partial<Record<NodeJS.Platform, string[]>> = {
+  linux: ['liblzma.so.5'],
+  darwin: ['liblzma.5.dylib', '/opt/homebrew/lib/liblzma.5.dylib', '/usr/local/lib/liblzma.5.dylib'],
 };
 
 let loaded: Liblzma | null | undefined;
@@ -34,11 +26,11 @@ export function systemLiblzma(): Liblzma | null {
   const names = LIBS[process.platform];
   if (!names || process.env.FLASH_STATION_XZ === 'lzma-native') return null;
   if (process.arch !== 'x64' && process.arch !== 'arm64') return null; // lzma_stream layout below assumes LP64
+  const koffi = loadKoffi();
+  const address = koffi && addressOf(koffi);
+  if (!koffi || !address) return null;
   try {
-    const koffi = require('koffi') as Koffi;
-    const libc = koffi.load(names.libc);
-    const memmove = libc.func('uintptr_t memmove(void *dst, const void *src, size_t n)');
-    for (const name of names.lzma) {
+    for (const name of names) {
       let lib;
       try {
         lib = koffi.load(name);
@@ -53,7 +45,7 @@ export function systemLiblzma(): Liblzma | null {
         decoder: lib.func('int lzma_stream_decoder(void *strm, uint64_t memlimit, uint32_t flags)') as Liblzma['decoder'],
         code: code as Liblzma['code'],
         end: lib.func('void lzma_end(void *strm)') as Liblzma['end'],
-        address: (b) => BigInt(memmove(b, b, 0) as number | bigint),
+        address,
         version,
       };
       return loaded;
@@ -130,26 +122,15 @@ export async function* liblzmaDecompress(lib: Liblzma, input: AsyncIterable<Uint
       });
     return { ret, produced: OUT_BYTES - Number(v.getBigUint64(32, true)) };
   };
-  let k = 0;
-  let job: Promise<{ ret: number; produced: number }> | null = start(0);
-  try {
-    while (job) {
-      const { ret, produced } = await job;
-      job = null;
-      // A cut-short file: liblzma answers LZMA_BUF_ERROR once LZMA_FINISH can make no more progress.
-      if (ret !== LZMA_OK && ret !== LZMA_STREAM_END) throw fail(ret);
-      const out = outs[k] as Buffer;
-      if (ret === LZMA_OK) {
-        job = start(k ^ 1); // decode ahead into the other buffer while the consumer holds this one
-        job.catch(() => undefined);
-      }
-      if (produced > 0) yield out.subarray(0, produced);
-      k ^= 1;
-    }
-  } finally {
-    if (job) await job.catch(() => undefined); // liblzma must be idle before its state is freed
+  const step = async (k: number): Promise<DecodeStep> => {
+    const { ret, produced } = await start(k);
+    // A cut-short file: liblzma answers LZMA_BUF_ERROR once LZMA_FINISH can make no more progress.
+    if (ret !== LZMA_OK && ret !== LZMA_STREAM_END) throw fail(ret);
+    return { produced, more: ret === LZMA_OK };
+  };
+  yield* pingPong(outs, step, async () => {
     lib.end(strm);
     slice = null;
     await it.return?.();
-  }
+  });
 }

@@ -78,6 +78,6 @@ describe('manifest schema', () => {
   it('names the first problem', () => {
     expect(() => checkManifest({ steps: [{ op: 'set_active', slot: 'c' }] }, 'm')).toThrow(/invalid plan at \/steps\/0/);
     expect(() => checkManifest({ steps: [] }, 'm')).toThrow(/invalid plan/);
-    expect(() => parseManifestText('{ nope', 'm')).toThrow(/not valid JSON or YAML/);
+    expect(() => parseManifestText('{ nope', 'm')).toThrow(/not valid JSON \(line 1, column 3\)/);
   });
 });
