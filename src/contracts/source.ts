@@ -37,5 +37,10 @@ export interface BlockSource {
    * by the first read), or hashing is off. False while it still waits for `chunks()` to be read to the end.
    */
   readonly hashStarted?: boolean;
+  /**
+   * Rejects with `image_mismatch` when the file the image is read from changed since it was opened (replaced, resized
+   * or written to): the device may then hold a mix of old and new bytes, and a later hash would not be of them.
+   */
+  unchanged?(): Promise<void>;
 }
 

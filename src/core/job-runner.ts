@@ -154,6 +154,8 @@ class JobRun {
   /** Step 4: the device work is done. Hashes still underway follow into history; the last progress frame says 100. */
   async complete(): Promise<void> {
     const { job } = this;
+    // An image file overwritten while it was flashed fails the job: the device may hold a mix of old and new bytes.
+    for (const source of this.opened) await source?.unchanged?.();
     await this.deps.hashes.follow(job, pendingImages(job.spec.steps, this.opened));
     if (job.bytesTransferred > job.totalBytes) job.totalBytes = job.bytesTransferred;
     this.final = true;

@@ -1,7 +1,7 @@
 // Common BlockSource machinery: single-use guard, SHA-256 of the expanded image on the way, refined data counts.
 import { createHash, type Hash } from 'node:crypto';
-import type { BlockSource, Chunk } from '../core/types.js';
-import { FlashError, toFlashError } from '../core/errors.js';
+import type { BlockSource, Chunk } from '../contracts/source.js';
+import { FlashError, toFlashError } from '../contracts/errors.js';
 
 const PATTERN_BYTES = 256 << 10;
 let zeros: Uint8Array | null = null;
@@ -42,6 +42,8 @@ export interface SourceInit {
    * transfer and the device already keep busy, a concurrent 1 GiB hash slowed the transfer itself (docs/fastboot.md).
    */
   offload?: () => Promise<string>;
+  /** Rejects with `image_mismatch` when the file behind the image changed since it was opened. */
+  unchanged?: () => Promise<void>;
 }
 
 /**
@@ -57,6 +59,7 @@ export abstract class HashedSource implements BlockSource {
   protected isExact: boolean;
   private readonly hashing: boolean;
   private readonly offload: (() => Promise<string>) | undefined;
+  private readonly checkUnchanged: (() => Promise<void>) | undefined;
   private started = false;
   private digest: { promise: Promise<string>; resolve: (v: string) => void; reject: (e: unknown) => void };
   private done = false;
@@ -70,6 +73,7 @@ export abstract class HashedSource implements BlockSource {
     this.isExact = init.exact;
     this.hashing = init.hash;
     this.offload = init.offload;
+    this.checkUnchanged = init.unchanged;
     this.digest = deferred();
   }
 
@@ -117,7 +121,14 @@ export abstract class HashedSource implements BlockSource {
       // The worker reads the file itself: its result does not depend on how far (or whether) the stream got.
       this.done = true;
       const d = this.digest;
-      this.offload().then(d.resolve, (e: unknown) => d.reject(toFlashError(e, 'image_unreadable')));
+      const offload = this.offload;
+      // The file must still be the one flashed, before the worker reads it and after: else the hash is of other bytes.
+      (async () => {
+        await this.unchanged();
+        const hex = await offload();
+        await this.unchanged();
+        return hex;
+      })().then(d.resolve, (e: unknown) => d.reject(toFlashError(e, 'image_unreadable')));
     }
   }
 
@@ -149,6 +160,10 @@ export abstract class HashedSource implements BlockSource {
       }
       throw err;
     }
+  }
+
+  unchanged(): Promise<void> {
+    return this.checkUnchanged ? this.checkUnchanged() : Promise.resolve();
   }
 
   sha256(): Promise<string> {

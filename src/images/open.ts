@@ -1,12 +1,13 @@
 // openImage: sniff an image file by magic bytes, layer by layer, and return it as a validated BlockSource.
 import { access, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { BlockSource } from '../core/types.js';
-import { FlashError } from '../core/errors.js';
+import type { BlockSource } from '../contracts/source.js';
+import { FlashError } from '../contracts/errors.js';
 import { loadBmap } from './bmap.js';
 import { fileDataExtents } from './file-extents.js';
 import { tuneMalloc } from './malloc-tuning.js';
 import { fileByteSource, fileError, type ByteSource } from './byte-source.js';
+import { fileIdentity, unchangedCheck } from './file-identity.js';
 import { xzExpandedSize, zstdExpandedSize } from './container-size.js';
 import { decompressed, type Compression } from './decompress.js';
 import { formatBytes } from '../protocol/units.js';
@@ -30,6 +31,8 @@ export interface OpenContext {
   chain: string[];
   /** The file `openImage` was given; the image is this file itself while `chain` is empty. */
   file?: string;
+  /** Rejects with `image_mismatch` once that file changed (replaced, resized, written to) since it was opened. */
+  unchanged?: () => Promise<void>;
 }
 
 /** Open `path` (raw, sparse, gzip, xz, zstd, bzip2, zip, nested) as a BlockSource; validates its structure first. */
@@ -52,6 +55,7 @@ export async function openImage(path: string, options: OpenImageOptions = {}): P
     bmap: { paths: bmapPaths, required: options.bmapPath !== undefined },
     chain: [],
     file: path,
+    unchanged: unchangedCheck(path, fileIdentity(st)),
   });
 }
 
@@ -71,7 +75,7 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
       const size = h.totalBlocks * h.blockSize;
       const index = bs.readAt && bs.size !== undefined ? await indexSparseFile(bs, h, bs.size, signal) : undefined;
       return new SparseSource(bs, { header: h, description: describe(size), hash: ctx.hash, reopenable: true, index,
-        dataEstimate: bs.size, filePath: ctx.chain.length === 0 ? ctx.file : undefined });
+        dataEstimate: bs.size, filePath: ctx.chain.length === 0 ? ctx.file : undefined, unchanged: ctx.unchanged });
     }
     case 'gzip':
     case 'xz':
@@ -122,7 +126,7 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
       const filePath = ctx.chain.length === 0 ? ctx.file : undefined;
       // A raw file that is sparse on disk: its holes are known from the file system instead of read.
       const extents = filePath ? await fileDataExtents(filePath, size) : undefined;
-      return new RawSource(bs, { size, description: describe(size), hash: ctx.hash, reopenable: true, mapped, filePath, extents });
+      return new RawSource(bs, { size, description: describe(size), hash: ctx.hash, reopenable: true, mapped, filePath, extents, unchanged: ctx.unchanged });
     }
   }
 }

@@ -1,6 +1,6 @@
 // Raw images: stream the bytes, turn repeated-word blocks into fills, file holes into zero fills, and ranges a .bmap
 // leaves out into skips.
-import type { Chunk } from '../core/types.js';
+import type { Chunk } from '../contracts/source.js';
 import type { ByteSource } from './byte-source.js';
 import { READ_BYTES } from './byte-source.js';
 import type { Extent } from './file-extents.js';
@@ -36,6 +36,8 @@ export interface RawOptions {
   mapped?: ByteRange[];
   /** The image is this whole file (not inside a container): hash it in a worker thread. */
   filePath?: string;
+  /** Rejects with `image_mismatch` when the file behind the image changed since it was opened. */
+  unchanged?: () => Promise<void>;
   /**
    * The file's data extents (SEEK_DATA/SEEK_HOLE, taken when it was opened): its holes become zero fills without
    * being read, here and in the worker hash. Undefined: read everything.
@@ -55,7 +57,7 @@ export class RawSource extends HashedSource {
     const regions = rawRegions(o.size, o.mapped, o.extents);
     super({ size: o.size, blockSize: SCAN_BLOCK, description: o.description, reopenable: o.reopenable,
       dataBytes: regionBytes(regions, 'data'), exact: false, hash: o.hash,
-      offload: o.filePath ? rawOffload(o.filePath, regions) : undefined });
+      offload: o.filePath ? rawOffload(o.filePath, regions) : undefined, unchanged: o.unchanged });
     this.mapped = o.mapped;
     this.regions = regions;
     const readAt = bytes.readAt;

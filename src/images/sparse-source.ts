@@ -1,6 +1,6 @@
 // Android sparse images as BlockSources: parsed while streaming; uncompressed files are checked whole up front.
-import type { Chunk } from '../core/types.js';
-import { FlashError } from '../core/errors.js';
+import type { Chunk } from '../contracts/source.js';
+import { FlashError } from '../contracts/errors.js';
 import type { BlockRun } from './block-runs.js';
 import type { ByteSource } from './byte-source.js';
 import { ByteReader } from './byte-reader.js';
@@ -111,6 +111,8 @@ export interface SparseOptions {
   dataEstimate?: number;
   /** With an index, the image is this whole file (not inside a container): hash it in a worker thread. */
   filePath?: string;
+  /** Rejects with `image_mismatch` when the file behind the image changed since it was opened. */
+  unchanged?: () => Promise<void>;
 }
 
 export class SparseSource extends HashedSource {
@@ -125,7 +127,7 @@ export class SparseSource extends HashedSource {
     const size = o.header.totalBlocks * o.header.blockSize;
     super({ size, blockSize: o.header.blockSize, description: o.description, reopenable: o.reopenable,
       dataBytes: o.index ? o.index.dataBytes : Math.min(size, o.dataEstimate ?? size), exact: o.index !== undefined, hash: o.hash,
-      offload: o.index && o.filePath ? sparseOffload(o.filePath, o.index, o.header.blockSize) : undefined });
+      offload: o.index && o.filePath ? sparseOffload(o.filePath, o.index, o.header.blockSize) : undefined, unchanged: o.unchanged });
     this.header = o.header;
     this.index = o.index;
     const index = o.index;
