@@ -46,18 +46,59 @@ const REBOOT_SETTLE_MS = 1500;
  */
 export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<JobOutcome> {
   let run: JobRun | undefined;
+  const watchdog = cancelWatchdog(job.abort.signal, deps.clock, () => run?.forceStop());
+  const work = (async (): Promise<JobOutcome> => {
+    try {
+      run = new JobRun(job, deps);
+      await run.openImages();
+      run.announceStart();
+      for (const [i, step] of job.spec.steps.entries()) await run.runStep(i, step);
+      await run.complete();
+      return { state: 'completed' };
+    } catch (e) {
+      return run ? run.outcomeOf(e) : { state: 'failed', error: toFlashError(e) };
+    }
+  })();
   try {
-    run = new JobRun(job, deps);
-    await run.openImages();
-    run.announceStart();
-    for (const [i, step] of job.spec.steps.entries()) await run.runStep(i, step);
-    await run.complete();
-    return { state: 'completed' };
-  } catch (e) {
-    return run ? run.outcomeOf(e) : { state: 'failed', error: toFlashError(e) };
+    // A driver that does not return even after its connection was closed must not hold the job (or its device).
+    return await Promise.race([work, watchdog.abandoned]);
   } finally {
+    watchdog.stop();
     run?.release();
   }
+}
+
+/** How long a cancelled driver gets to stop by itself before its device connection is closed under it. */
+export const CANCEL_GRACE_MS = 1500;
+/** How long after that the job ends anyway, whatever the driver does. */
+export const CANCEL_ABANDON_MS = 400;
+const FORCED_DETAIL = 'Cancelled: the device did not stop within 2 s, so its connection was closed; it may have been ' +
+  'mid-write. Check the device (or replug it) before flashing it again.';
+
+/**
+ * After a cancel: first the driver's own clean stop (between transfers); past CANCEL_GRACE_MS, `force()` closes the
+ * device's connection so that a stalled write or a command the device never answers fails at once; past
+ * CANCEL_ABANDON_MS more, `abandoned` settles with the cancelled outcome.
+ */
+function cancelWatchdog(signal: AbortSignal, clock: Clock, force: () => void): { abandoned: Promise<JobOutcome>; stop(): void } {
+  const timers: unknown[] = [];
+  let settle: ((o: JobOutcome) => void) | undefined;
+  const abandoned = new Promise<JobOutcome>((resolve) => (settle = resolve));
+  const onAbort = (): void => {
+    timers.push(clock.setTimeout(() => {
+      force();
+      timers.push(clock.setTimeout(() => settle?.({ state: 'cancelled', detail: FORCED_DETAIL }), CANCEL_ABANDON_MS));
+    }, CANCEL_GRACE_MS));
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    abandoned,
+    stop() {
+      signal.removeEventListener('abort', onAbort);
+      for (const t of timers) clock.clearTimeout(t);
+    },
+  };
 }
 
 /** One running job's working state: its device link, opened images, progress pacing and the context drivers see. */
@@ -73,6 +114,8 @@ class JobRun {
   private lastDbWrite = 0;
   /** Set once the device work is done: the last progress frame says 100. */
   private final = false;
+  /** Set when a cancel had to close the device's connection (see cancelWatchdog). */
+  private forced = false;
 
   constructor(
     private readonly job: ActiveJob,
@@ -162,12 +205,20 @@ class JobRun {
     await this.pacer.flush();
   }
 
+  /** The cancel watchdog's last resort: close the device's connection so that a stalled transfer fails now. */
+  forceStop(): void {
+    this.forced = true;
+    this.log('warn', 'The device did not stop after the cancel; closing its connection.');
+    void this.link.close().catch(() => undefined);
+  }
+
   /** What a thrown error means for the job: cancelled (saying what the cancel left behind) or failed. */
   outcomeOf(e: unknown): JobOutcome {
     this.pacer.cancel();
     if (!this.signal.aborted) return { state: 'failed', error: toFlashError(e) };
     const reason = toFlashError(this.signal.reason);
     if (reason.code !== 'cancelled' && reason.message !== 'Cancelled') this.log('info', `Cancelled: ${reason.message}`);
+    if (this.forced) return { state: 'cancelled', detail: FORCED_DETAIL };
     const detail = cancelDetail(e, this.signal);
     return detail ? { state: 'cancelled', detail } : { state: 'cancelled' };
   }
