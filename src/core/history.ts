@@ -4,6 +4,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job, JobState, LogLevel } from '../protocol/messages.js';
 import type { HistoryQuery } from './station-api.js';
+import { isErrorCode, type ErrorCode } from '../contracts/errors.js';
 import { migrate } from './history-schema.js';
 
 /** Columns a job row may be updated with (snake_case as in the table). */
@@ -289,6 +290,31 @@ function damageOf(path: string): string | undefined {
   }
 }
 
+/** Codes older stations wrote into history, before the one generic list: what each means now. */
+const LEGACY_CODES: Readonly<Record<string, ErrorCode>> = {
+  usb_permission: 'permission_denied',
+  usb_busy: 'port_busy',
+  usb_open_failed: 'device_error',
+  usb_stall: 'device_error',
+  usb_disconnected: 'disconnected',
+  partition_locked: 'device_protected',
+  command_failed: 'device_rejected',
+  unexpected_value: 'requirement_failed',
+  slot_unknown: 'target_unsupported',
+  verify_unsupported: 'unsupported',
+  bad_sim_spec: 'bad_request',
+};
+
+/**
+ * A stored error code as the wire may carry it: a code of the list, an old one mapped onto it, or none (an outside
+ * agent's own code from before outside events were rebuilt — the job's `error` text still says what happened).
+ */
+export function storedErrorCode(code: string | null): ErrorCode | undefined {
+  if (code === null) return undefined;
+  if (isErrorCode(code)) return code;
+  return Object.hasOwn(LEGACY_CODES, code) ? LEGACY_CODES[code] : undefined;
+}
+
 export function rowToJob(r: JobRow): Job {
   const total = r.total_bytes;
   const job: Job = {
@@ -306,7 +332,8 @@ export function rowToJob(r: JobRow): Job {
   if (r.started_at !== null) job.startedAt = r.started_at;
   if (r.ended_at !== null) job.endedAt = r.ended_at;
   if (r.error !== null) job.error = r.error;
-  if (r.error_code !== null) job.errorCode = r.error_code;
+  const code = storedErrorCode(r.error_code);
+  if (code !== undefined) job.errorCode = code;
   if (r.image_bytes !== null) job.imageBytes = r.image_bytes;
   if (r.target !== null) job.target = r.target;
   if (r.batch_id !== null) job.batchId = r.batch_id;

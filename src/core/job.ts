@@ -1,6 +1,7 @@
 // ActiveJob: one job's live state — lifecycle, byte accounting across steps and retries, meter, gate, bucket.
 import type { Job, JobState } from '../protocol/messages.js';
 import type { Clock } from './clock.js';
+import type { ErrorCode } from './errors.js';
 import { systemClock } from './clock.js';
 import { PauseGate } from './pause-gate.js';
 import { ProgressMeter } from './progress-meter.js';
@@ -22,7 +23,7 @@ export class ActiveJob {
   startedAt?: number;
   endedAt?: number;
   error?: string;
-  errorCode?: string;
+  errorCode?: ErrorCode;
   totalBytes = 0;
   exactTotal = true;
   sha256?: string;
@@ -101,7 +102,7 @@ export class ActiveJob {
   }
 
   /** Mark the job ended (the caller emits the event and writes history); the stage says how it ended. */
-  finish(state: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): void {
+  finish(state: 'completed' | 'failed' | 'cancelled', error?: { code: ErrorCode; message: string }): void {
     this.state = state;
     this.endedAt = Date.now();
     this.stage = finalStage(state, error?.message);

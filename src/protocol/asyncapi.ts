@@ -3,7 +3,7 @@
  * document (docs/asyncapi.yaml) cannot drift from what the server validates. A test regenerates and compares it.
  */
 import { PROTOCOL } from './messages.js';
-import { clientCommandSchemas, deviceSchema, jobSchema, planInputSchema, serverMessageSchemas } from './schemas.js';
+import { clientCommandSchemas, deviceSchema, errorCodeSchema, jobSchema, planInputSchema, serverMessageSchemas } from './schemas.js';
 
 const SERVER_SUMMARIES: Record<string, string> = {
   hello: 'First frame of every connection: protocol name, station version, whether the connection is authenticated.',
@@ -114,7 +114,7 @@ export function buildAsyncApiDocument(version: string): Doc {
       },
     },
     components: {
-      schemas: { Device: deviceSchema, Job: jobSchema, PlanInput: planInputSchema },
+      schemas: { Device: deviceSchema, Job: jobSchema, PlanInput: planInputSchema, ErrorCode: errorCodeSchema },
       messages,
       securitySchemes: {
         queryToken: { type: 'httpApiKey', name: 'token', in: 'query', description: 'The station token (DATA_DIR/token or $FLASH_STATION_TOKEN) as ?token=.' },

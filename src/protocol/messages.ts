@@ -34,7 +34,7 @@ export interface Device {
 }
 
 export interface JobError {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -52,8 +52,8 @@ export interface Job {
   startedAt?: number;
   endedAt?: number;
   error?: string;
-  /** Additive: machine-readable error code when the job failed. */
-  errorCode?: string;
+  /** Additive: machine-readable error code when the job failed (ERROR_CODES). */
+  errorCode?: ErrorCode;
   /** Additive: expanded image size (holes and fills included). */
   imageBytes?: number;
   /** Additive: what was flashed, e.g. `boot ← /images/boot.img` or a plan's name. */
@@ -113,8 +113,8 @@ export interface FlashFailedMessage {
    * left half-sent at byte N. `error` stays `"Cancelled"` (contract §2.1); the Job's `error` carries this text.
    */
   detail?: string;
-  /** Additive: stable error code. */
-  code?: string;
+  /** Additive: stable error code (ERROR_CODES). */
+  code?: ErrorCode;
 }
 
 export interface FlashPausedMessage {
@@ -233,7 +233,7 @@ export type ResultMessage = ResultOk | ResultErr;
 
 export interface ErrorMessage {
   type: 'error';
-  code: string;
+  code: ErrorCode;
   message: string;
   requestId?: string;
 }
@@ -406,6 +406,7 @@ export const ERROR_CODES = [
   'job_not_found',
   'verify_mismatch',
   'cancelled',
+  'interrupted',
   'lost',
   'internal',
 ] as const;

@@ -3,6 +3,8 @@
  * mirroring messages.ts. Plain data: the server compiles them with ajv, the docs and AsyncAPI document quote them.
  */
 
+import { ERROR_CODES } from './messages.js';
+
 type Schema = Record<string, unknown>;
 
 const str: Schema = { type: 'string' };
@@ -12,6 +14,8 @@ const nonNeg: Schema = { type: 'number', minimum: 0 };
 const ts: Schema = { type: 'number', minimum: 0, description: 'Unix milliseconds' };
 const requestId: Schema = { type: 'string', maxLength: 256 };
 const count: Schema = { type: 'integer', minimum: 0 };
+/** Every code the station puts on the wire: the one list in messages.ts (docs/protocol.md, "Error codes"). */
+export const errorCodeSchema: Schema = { enum: [...ERROR_CODES], description: 'A stable error code; docs/protocol.md, "Error codes"' };
 
 function object(properties: Record<string, Schema>, required: string[], extra = true): Schema {
   return { type: 'object', properties, required, additionalProperties: extra };
@@ -68,7 +72,7 @@ export const jobSchema: Schema = object(
     startedAt: ts,
     endedAt: ts,
     error: str,
-    errorCode: str,
+    errorCode: errorCodeSchema,
     imageBytes: nonNeg,
     target: str,
     batchId: str,
@@ -82,9 +86,18 @@ export const jobSchema: Schema = object(
   ],
 );
 
-const jobError: Schema = object({ code: str, message: str }, ['code', 'message']);
+const jobError: Schema = object({ code: errorCodeSchema, message: str }, ['code', 'message']);
 
 // ---- the original seven (plus requestId, which a publishing client may add) ----
+
+/** The station sends only codes of its list; an outside agent's own code is accepted and dropped, not refused. */
+function flashFailed(code: Schema): Schema {
+  return message(
+    'flash_failed',
+    { jobId: id, deviceId: id, error: str, timestamp: ts, reason: { enum: ['cancelled', 'error', 'interrupted'] }, code, detail: str, requestId },
+    ['jobId', 'deviceId', 'error', 'timestamp'],
+  );
+}
 
 export const flashEventSchemas: Record<string, Schema> = {
   flash_started: message(
@@ -103,11 +116,7 @@ export const flashEventSchemas: Record<string, Schema> = {
       'estimatedTimeRemaining', 'timestamp'],
   ),
   flash_completed: message('flash_completed', { jobId: id, deviceId: id, timestamp: ts, requestId }, ['jobId', 'deviceId', 'timestamp']),
-  flash_failed: message(
-    'flash_failed',
-    { jobId: id, deviceId: id, error: str, timestamp: ts, reason: { enum: ['cancelled', 'error', 'interrupted'] }, code: str, detail: str, requestId },
-    ['jobId', 'deviceId', 'error', 'timestamp'],
-  ),
+  flash_failed: flashFailed(str),
   flash_paused: message('flash_paused', { jobId: id, deviceId: id, timestamp: ts, requestId }, ['jobId', 'deviceId', 'timestamp']),
   flash_resumed: message('flash_resumed', { jobId: id, deviceId: id, timestamp: ts, requestId }, ['jobId', 'deviceId', 'timestamp']),
 };
@@ -125,6 +134,7 @@ const batchSummary: Schema = message(
 
 export const serverMessageSchemas: Record<string, Schema> = {
   ...flashEventSchemas,
+  flash_failed: flashFailed(errorCodeSchema),
   pong: message('pong', { timestamp: ts }, ['timestamp']),
   hello: message(
     'hello',
@@ -158,7 +168,7 @@ export const serverMessageSchemas: Record<string, Schema> = {
       message('result', { requestId, ok: { const: false }, error: jobError }, ['ok', 'error']),
     ],
   },
-  error: message('error', { code: str, message: str, requestId }, ['code', 'message']),
+  error: message('error', { code: errorCodeSchema, message: str, requestId }, ['code', 'message']),
   batch_summary: batchSummary,
 };
 

@@ -1,5 +1,5 @@
 // Carries out one validated client command against the station and builds the frame that answers it.
-import { toFlashError } from '../core/errors.js';
+import { toFlashError, type ErrorCode } from '../core/errors.js';
 import type { StationApi } from '../core/station-api.js';
 import type { ClientCommand, FlashEventMessage, ServerMessage } from '../protocol/messages.js';
 import { snapshotOf } from './snapshot.js';
@@ -18,7 +18,7 @@ export interface CommandContext {
   publisher?: string;
 }
 
-function fail(requestId: string | undefined, code: string, message: string, asError: boolean): ServerMessage {
+function fail(requestId: string | undefined, code: ErrorCode, message: string, asError: boolean): ServerMessage {
   if (asError) return requestId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, requestId };
   return requestId === undefined
     ? { type: 'result', ok: false, error: { code, message } }

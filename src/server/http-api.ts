@@ -1,7 +1,7 @@
 // REST on the station's port (contract §3): jobs, devices, history, limits, health and metrics, as JSON.
 import type { HeavyGate } from './heavy-gate.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toFlashError } from '../core/errors.js';
+import { FlashError, toFlashError, type ErrorCode } from '../core/errors.js';
 import type { HistoryQuery, StationApi } from '../core/station-api.js';
 import { renderMetrics } from './metrics.js';
 import { sendError, sendJson } from './http-errors.js';
@@ -31,12 +31,12 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     if (size > 16 * MAX_BODY) req.destroy();
     if (size <= MAX_BODY) chunks.push(chunk as Buffer);
   }
-  if (size > MAX_BODY) throw Object.assign(new Error('Request body over 1 MiB.'), { code: 'too_large' });
+  if (size > MAX_BODY) throw new FlashError('too_large', 'Request body over 1 MiB.');
   if (size === 0) return undefined;
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    throw Object.assign(new Error('Request body is not valid JSON.'), { code: 'invalid_json' });
+    throw new FlashError('invalid_json', 'Request body is not valid JSON.');
   }
 }
 
@@ -60,7 +60,7 @@ function intParam(url: URL, name: string): number | undefined {
   const v = url.searchParams.get(name);
   if (v === null || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw Object.assign(new Error(`Query parameter ${name} must be a non-negative integer.`), { code: 'bad_request' });
+  if (!Number.isInteger(n) || n < 0) throw new FlashError('bad_request', `Query parameter ${name} must be a non-negative integer.`);
   return n;
 }
 
@@ -73,7 +73,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     sendJson(res, status, body, ctx.corsHeaders);
     return true;
   };
-  const error = (code: string, message: string): true => {
+  const error = (code: ErrorCode, message: string): true => {
     sendError(res, code, message, undefined, ctx.corsHeaders);
     return true;
   };
@@ -102,7 +102,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     if (path === '/api/flash/start') {
       if (method !== 'POST') return methodNotAllowed(res, ctx, 'POST');
       const body = (await readBody(req)) ?? {};
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw Object.assign(new Error('Body must be a JSON object.'), { code: 'bad_request' });
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new FlashError('bad_request', 'Body must be a JSON object.');
       const query = fromQuery(url, { device_id: 'deviceId', deviceId: 'deviceId', partition: 'partition', image: 'image', plan: 'plan' });
       const command = { ...query, ...(body as Record<string, unknown>), type: 'start_flash' };
       const checked = validateCommand(command);
@@ -189,11 +189,6 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     error('not_found', `No such endpoint: ${method} ${path}.`);
     return true;
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (!(e instanceof Error && e.name === 'FlashError') && typeof code === 'string' && ['too_large', 'invalid_json', 'bad_request'].includes(code)) {
-      error(code, (e as Error).message);
-      return true;
-    }
     const flash = toFlashError(e);
     error(flash.code, flash.message);
     return true;
@@ -201,7 +196,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
 }
 
 function methodNotAllowed(res: ServerResponse, ctx: ApiContext, allow: string): true {
-  sendError(res, 'method_not_allowed', `Use ${allow}.`, 405, { ...ctx.corsHeaders, allow });
+  sendError(res, 'bad_request', `${res.req.method ?? 'This method'} is not allowed here; use ${allow}.`, 405, { ...ctx.corsHeaders, allow });
   return true;
 }
 

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { FlashError } from '../core/errors.js';
+import { FlashError, type ErrorCode } from '../core/errors.js';
 import type { StationApi } from '../core/station-api.js';
 import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './client-channel.js';
 import { createGuards, requestToken, tokenMatches } from './guards.js';
@@ -55,7 +55,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function refuseUpgrade(socket: Duplex, status: number, reason: string, code: string, message: string): void {
+function refuseUpgrade(socket: Duplex, status: number, reason: string, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   if (socket.writable) {
     socket.write(
@@ -159,7 +159,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
     // when the places are taken the longest-idle read-only connection makes room (idle ones cannot lock others out).
     const full = hub.size >= maxClients || (auth !== 'yes' && hub.readOnlyCount >= maxClients - reservedForAuthenticated);
     if (full && !hub.evictIdleReadOnly(idleEvictMs)) {
-      return refuseUpgrade(socket, 503, 'Service Unavailable', 'too_many_clients', `The station serves at most ${maxClients} connections and none is idle; try again later.`);
+      return refuseUpgrade(socket, 503, 'Service Unavailable', 'rate_limited', `The station serves at most ${maxClients} connections and none is idle; try again later.`);
     }
     wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, req, auth));
   });

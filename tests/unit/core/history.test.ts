@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { History, INTERRUPTED_MESSAGE, setAsideIfDamaged } from '../../../src/core/history.js';
+import { History, INTERRUPTED_MESSAGE, rowToJob, setAsideIfDamaged, storedErrorCode } from '../../../src/core/history.js';
 import { SCHEMA_VERSION } from '../../../src/core/history-schema.js';
 import { analytics, median, toCsv } from '../../../src/core/history-export.js';
 
@@ -177,5 +177,22 @@ describe('History: a damaged file at open', () => {
     db.close();
     expect(() => new History(dir)).toThrow(/newer/);
     expect(existsSync(join(dir, 'history.db'))).toBe(true);
+  });
+});
+
+describe('History: stored error codes', () => {
+  it('reads codes of the list as they are, old family codes as the generic code they became, others as none', () => {
+    expect(storedErrorCode('timeout')).toBe('timeout');
+    expect(storedErrorCode('interrupted')).toBe('interrupted');
+    expect(storedErrorCode('usb_stall')).toBe('device_error');
+    expect(storedErrorCode('command_failed')).toBe('device_rejected');
+    expect(storedErrorCode('partition_locked')).toBe('device_protected');
+    expect(storedErrorCode('toString')).toBeUndefined();
+    expect(storedErrorCode('agent_specific')).toBeUndefined();
+    expect(storedErrorCode(null)).toBeUndefined();
+    const h = new History(tmp());
+    add(h, 'old', { state: 'failed', error_code: 'usb_disconnected', error: 'USB connection lost mid-transfer' });
+    expect(rowToJob(h.row('old')!)).toMatchObject({ errorCode: 'disconnected', error: 'USB connection lost mid-transfer' });
+    h.close();
   });
 });

@@ -2,7 +2,7 @@
 // conform, and the mistakes a client makes are caught. Property test: the frame parser never throws.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ClientCommand, ServerMessage } from '../../../src/protocol/messages.js';
+import { ERROR_CODES, type ClientCommand, type ServerMessage } from '../../../src/protocol/messages.js';
 import { CLIENT_COMMAND_TYPES, SERVER_MESSAGE_TYPES } from '../../../src/protocol/schemas.js';
 import { checkServerMessage, parseClientFrame } from '../../../src/server/validate.js';
 
@@ -58,7 +58,15 @@ describe('schemas', () => {
   });
   it('accept every typed server sample, including the guide\'s examples', () => {
     for (const m of Object.values(serverSamples)) expect(checkServerMessage(m), m.type).toBeNull();
-    expect(checkServerMessage({ type: 'result', ok: false, error: { code: 'x', message: 'y' }, requestId: 'r' })).toBeNull();
+    expect(checkServerMessage({ type: 'result', ok: false, error: { code: 'device_busy', message: 'y' }, requestId: 'r' })).toBeNull();
+  });
+  it('list the error codes: the station sends only codes of ERROR_CODES; an outside agent\'s own code is not refused', () => {
+    expect(checkServerMessage({ type: 'result', ok: false, error: { code: 'x', message: 'y' }, requestId: 'r' })).not.toBeNull();
+    expect(checkServerMessage({ type: 'error', code: 'usb_stall', message: 'm' })).toMatch(/code/);
+    expect(checkServerMessage({ ...serverSamples.flash_failed, code: 'command_failed' })).toMatch(/code/);
+    for (const code of ERROR_CODES) expect(checkServerMessage({ ...serverSamples.flash_failed, code }), code).toBeNull();
+    expect(checkServerMessage({ ...serverSamples.snapshot, jobs: [{ ...job, errorCode: 'usb_lost' }] })).toMatch(/errorCode/);
+    expect(parseClientFrame(JSON.stringify({ ...serverSamples.flash_failed, code: 'agent_specific' }))).toMatchObject({ ok: true });
   });
   it('catch broken server frames', () => {
     expect(checkServerMessage({ ...serverSamples.flash_progress, progress: 101 })).toMatch(/progress/);

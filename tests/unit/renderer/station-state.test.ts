@@ -36,10 +36,10 @@ describe('station reducer', () => {
   it('tells a cancelled job from a failed one', () => {
     const base = reduce(emptyState(), progress(5));
     const cancelled = reduce(base, { type: 'flash_failed', jobId: 'j', deviceId: 'D', error: 'Cancelled', reason: 'cancelled', timestamp: 2 });
-    const failed = reduce(base, { type: 'flash_failed', jobId: 'j', deviceId: 'D', error: 'USB connection lost', code: 'usb_lost', timestamp: 2 });
+    const failed = reduce(base, { type: 'flash_failed', jobId: 'j', deviceId: 'D', error: 'USB connection lost', code: 'disconnected', timestamp: 2 });
     expect(cancelled.jobs.get('j')?.state).toBe('cancelled');
     expect(failed.jobs.get('j')?.state).toBe('failed');
-    expect(failed.jobs.get('j')?.errorCode).toBe('usb_lost');
+    expect(failed.jobs.get('j')?.errorCode).toBe('disconnected');
     // The guide's plain flash_failed (no reason) is a failure.
     expect(reduce(base, { type: 'flash_failed', jobId: 'j', deviceId: 'D', error: 'x', timestamp: 2 }).jobs.get('j')?.state).toBe('failed');
   });
