@@ -5,6 +5,8 @@
 //   src/core, images, devices, drivers, transports, sim, server, client(node parts), cli → never electron, react
 //   src/renderer  → never Node built-ins, electron, or Node-only layers (core, server, drivers, …)
 //   src/client    → no Node built-ins (it runs in the browser too), no electron/react
+//   core, server, client, renderer, cli → no family folder (src/drivers/X, src/sim/X, src/transports/fastboot-*, …):
+//                   they reach the families only through src/families.ts, the one file that lists them
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, relative, dirname, resolve, sep } from 'node:path';
@@ -33,9 +35,8 @@ const rules = {
   images: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
   devices: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
   drivers: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
-  // Transports share only the core's plain type and error modules (working agreement), nothing else of the core.
-  transports: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli', 'core'],
-    allowShared: ['core/types', 'core/errors'] },
+  // Transports take their types and errors from src/contracts, never from the core.
+  transports: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli', 'core'] },
   sim: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'server', 'cli'] },
   server: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload', 'cli'] },
   cli: { forbid: ['electron', 'react', 'react-dom'], forbidLayers: ['renderer', 'main', 'preload'] },
@@ -44,6 +45,10 @@ const rules = {
   main: { forbid: ['react', 'react-dom'], forbidLayers: ['renderer'] },
   preload: { forbidLayers: ['*'], allowOnly: ['electron'] },
 };
+
+// A family's own code: its driver folder, its simulator folder, its framing in src/transports.
+const familyPath = /^(drivers\/[^/]+\/|sim\/[^/]+\/|transports\/fastboot-)/;
+const familyBlind = new Set(['core', 'server', 'client', 'renderer', 'cli']);
 
 const problems = [];
 let files = 0;
@@ -61,7 +66,11 @@ for (const file of walk(src)) {
     if (spec.startsWith('.')) {
       const target = relative(src, resolve(dirname(file), spec));
       const targetLayer = target.split(sep)[0];
+      const targetPath = target.replace(/\\/g, '/');
       if (target.startsWith('..')) problems.push(`${where}: outside src/`);
+      else if (familyBlind.has(layer) && familyPath.test(targetPath)) {
+        problems.push(`${where}: ${layer} must not import a family folder; go through src/families.ts`);
+      }
       else if (rule.allowShared?.includes(target.replace(/\\/g, '/').replace(/\.(js|ts)$/, ''))) continue;
       else if (targetLayer !== layer && rule.forbidLayers && (rule.forbidLayers.includes('*') || rule.forbidLayers.includes(targetLayer))) {
         problems.push(`${where}: layer ${layer} must not import ${targetLayer}`);

@@ -2,7 +2,7 @@
 import { loadPlan, openImage, shareSource } from '../images/index.js';
 import type { LoadedPlan, OpenImageOptions, SharedBlockSource } from '../images/index.js';
 import type { PlanInput } from '../protocol/messages.js';
-import type { BlockSource } from './types.js';
+import type { BlockSource } from '../contracts/source.js';
 
 export interface ImageBackend {
   openImage(path: string, options?: OpenImageOptions): Promise<BlockSource>;

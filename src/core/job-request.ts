@@ -11,7 +11,7 @@ import { describeSelector, matchesSelector } from './device-select.js';
 import type { JobSpec } from './job-spec.js';
 import { preopenedImage, refCounted, releaseSource } from './job-spec.js';
 import type { StartFlashRequest } from './station-api.js';
-import type { BlockSource } from './types.js';
+import type { BlockSource } from '../contracts/source.js';
 
 export interface ResolveDeps {
   registry: DeviceRegistry;

@@ -1,6 +1,6 @@
 // JobSpec: what one job will do, resolved and validated before the job exists (device, steps, images).
 import type { LoadedPlan, LoadedStep, PlanImage, SharedBlockSource } from '../images/index.js';
-import type { BlockSource } from './types.js';
+import type { BlockSource } from '../contracts/source.js';
 
 export interface JobSpec {
   deviceId: string;

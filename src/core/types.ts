@@ -2,68 +2,10 @@
  * The seams between the station core, images, drivers and transports (architecture.md). Plain types only:
  * every layer below the server imports these and nothing of each other's internals.
  */
-import type { Device, DeviceProtocol, DeviceTransport, LogLevel, PartitionInfo } from '../protocol/messages.js';
+import type { Device, DeviceProtocol, LogLevel, PartitionInfo } from '../protocol/messages.js';
 
-// ---------------------------------------------------------------- images
-
-/** One piece of an image as the device will hold it. Offsets are in bytes from the start of the partition. */
-export type Chunk =
-  | { kind: 'data'; offset: number; bytes: Uint8Array }
-  /** `length` bytes (a multiple of 4) of one repeated little-endian 32-bit word, zeros included: written, cheaply. */
-  | { kind: 'fill'; offset: number; length: number; value: number }
-  /** Declared unmapped (sparse DONT_CARE, bmap hole): left as it is on the device. */
-  | { kind: 'skip'; offset: number; length: number };
-
-/**
- * An image as the device will hold it: chunks in strictly increasing, contiguous offset order covering [0, size).
- * Streams in bounded memory. `chunks()` may be called more than once only if `reopenable` is true.
- */
-export interface BlockSource {
-  /** Expanded size in bytes (what the partition will hold). */
-  readonly size: number;
-  /** Bytes that travel as data (not fills, not skips). Exact when `exact`, else an estimate refined while streaming. */
-  readonly dataBytes: number;
-  readonly exact: boolean;
-  /** Human description, e.g. `system.img (sparse in xz, 2.0 GiB)`. */
-  readonly description: string;
-  /** Block size the holes and fills are aligned to (4096 unless a sparse image says otherwise). */
-  readonly blockSize: number;
-  readonly reopenable: boolean;
-  chunks(signal?: AbortSignal): AsyncIterable<Chunk>;
-  /**
-   * Random access to expanded bytes, where the underlying file allows it (raw and uncompressed sparse files).
-   * Lets a sparse writer plan a piece from chunk metadata first and stream its data afterwards, in bounded memory.
-   */
-  readAt?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
-  /** SHA-256 (hex) of the expanded image; resolves once `chunks()` has been read to the end. */
-  sha256(): Promise<string>;
-  /**
-   * True once `sha256()` settles without further reads: the hash is done, runs elsewhere (a worker thread started
-   * by the first read), or hashing is off. False while it still waits for `chunks()` to be read to the end.
-   */
-  readonly hashStarted?: boolean;
-}
-
-// ---------------------------------------------------------------- transports
-
-/** A byte pipe to one device. Fastboot uses it message-wise (one response per read); serial protocols byte-wise. */
-export interface Transport {
-  readonly kind: DeviceTransport;
-  readonly closed: boolean;
-  /** Send bytes. Resolves once the transport has accepted them; several writes may be in flight. */
-  write(data: Uint8Array, signal?: AbortSignal): Promise<void>;
-  /** Resolves when every accepted write has reached the device. */
-  drain(signal?: AbortSignal): Promise<void>;
-  /** Read one packet/message of at most `maxLength` bytes. Rejects with FlashError code `timeout` after `timeoutMs`. */
-  read(maxLength: number, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<Uint8Array>;
-  close(): Promise<void>;
-}
-
-/** How a driver reaches its device; `open()` (re)connects and returns the live transport. */
-export interface DeviceLink {
-  open(signal?: AbortSignal): Promise<Transport>;
-  close(): Promise<void>;
-}
+import type { BlockSource } from '../contracts/source.js';
+import type { DeviceLink } from '../contracts/links.js';
 
 // ---------------------------------------------------------------- plans and jobs
 

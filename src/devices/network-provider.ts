@@ -1,6 +1,7 @@
 // Network fastboot devices (`--connect tcp:HOST[:PORT]` / `udp:HOST[:PORT]`): attach when they answer, detach when
 // the connection drops (a reboot), and poll until they answer again.
-import type { AttachedDevice, DeviceLink, DeviceProvider, DeviceSink, Driver, Transport } from '../core/types.js';
+import type { DeviceLink, Transport } from '../contracts/links.js';
+import type { AttachedDevice, DeviceProvider, DeviceSink, Driver } from '../core/types.js';
 import { fastbootDriver } from '../drivers/fastboot/index.js';
 import { createTcpLink } from '../transports/tcp.js';
 import { createUdpLink } from '../transports/udp.js';

@@ -1,5 +1,5 @@
 // `tcp:HOST[:PORT]` / `udp:HOST[:PORT]` (IPv6 in brackets) → transport, host and port (default 5554).
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 
 export const DEFAULT_NETWORK_PORT = 5554;
 

@@ -1,5 +1,5 @@
 // Waiting for a device to (re)appear in the DeviceRegistry: after a reboot, or for a job queued before it was plugged in.
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import type { DeviceRegistry, RegistryEntry } from './registry.js';
 
 export interface WaitOptions {

@@ -1,5 +1,5 @@
 // DeviceRegistry: the devices providers attach and detach, their state (idle/busy/error), description and job locks.
-import { FlashError, toFlashError } from '../core/errors.js';
+import { FlashError, toFlashError } from '../contracts/errors.js';
 import type { AttachedDevice, DeviceProvider, DeviceSink } from '../core/types.js';
 import type { Device, DeviceState, PartitionInfo, ServerMessage } from '../protocol/messages.js';
 import { waitForEntry, type WaitOptions } from './registry-wait.js';

@@ -1,6 +1,6 @@
 // Turn a BlockSource's byte-addressed chunks into block-aligned runs (what a sparse file can express).
-import type { Chunk } from '../core/types.js';
-import { FlashError } from '../core/errors.js';
+import type { Chunk } from '../contracts/source.js';
+import { FlashError } from '../contracts/errors.js';
 
 /** A block-aligned run. Data runs carry exactly `blocks * blockSize` bytes (the image's last block zero-padded). */
 export type BlockRun =

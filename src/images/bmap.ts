@@ -1,6 +1,6 @@
 // bmaptool .bmap files: which block ranges of a raw image are mapped; the rest may be skipped.
 import { readFile } from 'node:fs/promises';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import type { ByteRange } from './raw-source.js';
 
 /** Parse a bmap (XML) into mapped byte ranges of an image of `imageSize` bytes, sorted and merged. */

@@ -1,5 +1,5 @@
 // Pull bytes from a stream of slices in the sizes a parser wants, without copying when a request fits in one slice.
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 
 export class ByteReader {
   private readonly it: AsyncIterator<Uint8Array>;

@@ -1,6 +1,6 @@
 // Byte sources: the layers below a BlockSource (a file, a decompressor, a zip entry), each streamable again.
 import { open, type FileHandle } from 'node:fs/promises';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 
 /** A stream of bytes that can be started again; `size` is its exact length when known. */
 export interface ByteSource {

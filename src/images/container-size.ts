@@ -1,6 +1,6 @@
 // Expanded sizes read from compressed files' own structure, checked before writing: the xz index (xz-index.ts) and
 // zstd frame headers walked block by block — both also prove the file is not cut short.
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import type { ByteSource } from './byte-source.js';
 import { readXzIndex } from './xz-index.js';
 

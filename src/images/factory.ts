@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import { parseAndroidInfo } from './android-info.js';
 import { fileByteSource, owned } from './byte-source.js';
 import { readSmall, readSmallBytes, zipImage } from './plan-images.js';

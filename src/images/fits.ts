@@ -1,6 +1,6 @@
 // Refuse an image larger than the partition it is meant for, before anything is written.
-import type { BlockSource } from '../core/types.js';
-import { FlashError } from '../core/errors.js';
+import type { BlockSource } from '../contracts/source.js';
+import { FlashError } from '../contracts/errors.js';
 import { formatBytes } from '../protocol/units.js';
 
 /** Throws FlashError `image_invalid` when `source` does not fit in a partition of `partitionSize` bytes. */

@@ -1,5 +1,5 @@
 // Find 4096-byte blocks made of one repeated 32-bit word (zeros included) in raw data: they travel as FILL chunks.
-import type { Chunk } from '../core/types.js';
+import type { Chunk } from '../contracts/source.js';
 
 export const SCAN_BLOCK = 4096;
 

@@ -13,7 +13,7 @@
  * - `loadPlan(input)` turns a bundle folder or zip, a manifest (JSON/YAML), a factory zip or an inline plan into
  *   steps whose images open lazily.
  */
-export type { BlockSource, Chunk } from '../core/types.js';
+export type { BlockSource, Chunk } from '../contracts/source.js';
 export type {
   OpenImageOptions,
   SparsePiece,

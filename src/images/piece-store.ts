@@ -3,8 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BlockSource } from '../core/types.js';
-import { FlashError } from '../core/errors.js';
+import type { BlockSource } from '../contracts/source.js';
+import { FlashError } from '../contracts/errors.js';
 import type { BlockRun } from './block-runs.js';
 import { PIECE_SLICE_BYTES } from './types.js';
 

@@ -1,7 +1,7 @@
 // Images a plan refers to: files beside a manifest, or entries of a (possibly nested) zip; opened lazily.
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import type { ByteSource } from './byte-source.js';
 import { openByteSource, openImage } from './open.js';
 import type { PlanImage } from './types.js';

@@ -1,6 +1,6 @@
 // Split a BlockSource into AOSP-style sparse pieces of at most maxBytes, each with its length known before its bytes.
-import type { BlockSource } from '../core/types.js';
-import { FlashError } from '../core/errors.js';
+import type { BlockSource } from '../contracts/source.js';
+import { FlashError } from '../contracts/errors.js';
 import { toBlockRuns } from './block-runs.js';
 import { minPieceBytes, planPieces, type PiecePlan } from './piece-plan.js';
 import { BufferStore, ReadAtStore, type PieceStore } from './piece-store.js';

@@ -1,6 +1,6 @@
 // Decode once, write many: one BlockSource read by several consumers through a bounded buffer.
-import type { BlockSource, Chunk } from '../core/types.js';
-import { FlashError } from '../core/errors.js';
+import type { BlockSource, Chunk } from '../contracts/source.js';
+import { FlashError } from '../contracts/errors.js';
 import type { SharedBlockSource } from './types.js';
 
 export interface ShareOptions {

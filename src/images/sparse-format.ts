@@ -1,5 +1,5 @@
 // Android sparse image format (AOSP libsparse): constants and pure header codecs over bytes.
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 
 export const SPARSE_MAGIC = 0xed26ff3a;
 export const FILE_HEADER_SIZE = 28;

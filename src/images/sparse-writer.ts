@@ -1,5 +1,5 @@
 // Write a whole BlockSource as one Android sparse file (img2simg's job), streamed.
-import type { BlockSource } from '../core/types.js';
+import type { BlockSource } from '../contracts/source.js';
 import { resparse, type ResparseOptions } from './resparse.js';
 
 /**

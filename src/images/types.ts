@@ -1,5 +1,6 @@
 // Public types of the image pipeline: sparse pieces for drivers, loaded plans for the core, open options.
-import type { BlockSource, PlanStep } from '../core/types.js';
+import type { BlockSource } from '../contracts/source.js';
+import type { PlanStep } from '../core/types.js';
 
 /** Options of `openImage`. */
 export interface OpenImageOptions {

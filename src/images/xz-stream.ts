@@ -3,7 +3,7 @@
 // thread pool, each sized so it expands to about 2 MiB (bounded memory on runs of zeros).
 // (lzma-native's own Transform splits input at every "YZ" byte pair, which costs a thread-pool trip per ~64 KiB.)
 import { createRequire } from 'node:module';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import { liblzmaDecompress, systemLiblzma } from './xz-liblzma.js';
 
 const require = createRequire(import.meta.url);

@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type Yauzl from 'yauzl';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import type { ByteSource } from './byte-source.js';
 import { decompressed, type Compression } from './decompress.js';
 

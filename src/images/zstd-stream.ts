@@ -1,7 +1,7 @@
 // zstd decompression straight on libzstd's streaming context (zstd-napi's binding): one reused 1 MiB output buffer
 // (slices are lent, see ByteSource), no Node stream machinery in between, and the event loop given a turn every few MiB.
 import { createRequire } from 'node:module';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 
 const require = createRequire(import.meta.url);
 

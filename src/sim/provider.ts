@@ -1,7 +1,7 @@
 // `--sim SPEC` devices inside the station: each simulator is offered as a WebUSB-shaped device that our USB transport
 // opens (transport `sim`), detached while it reboots and attached again, under the same serial, when it is back.
 import { join } from 'node:path';
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import type { AttachedDevice, DeviceProvider, DeviceSink, Driver } from '../core/types.js';
 import { fastbootDriver } from '../drivers/fastboot/index.js';
 import { createWebUsbLink, type WebUsbLinkOptions } from '../transports/usb.js';

@@ -1,5 +1,5 @@
 // `--sim SPEC` parsing (contract §5): `fastboot:SERIAL?max-download=16M&speed=40M&partitions=boot:64M,system:2G`.
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import { defaultSpec, type FastbootSimSpec, type SimMode, type SimPartitionSpec } from './fastboot/config.js';
 import { parseDuration, parseSize } from './units.js';
 

@@ -1,5 +1,5 @@
 // Deadlines and cancellation shared by the transports: race a promise against a timeout and an AbortSignal.
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 
 /** The error every transport throws when its caller cancels. */
 export function cancelledError(): FlashError {

@@ -1,5 +1,5 @@
 // Incoming messages waiting for a reader, with deadlines: shared by the TCP and UDP transports.
-import { FlashError } from '../core/errors.js';
+import { FlashError } from '../contracts/errors.js';
 import { raceDeadline } from './deadline.js';
 
 export class MessageQueue {

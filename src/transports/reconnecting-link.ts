@@ -1,5 +1,5 @@
 /** A DeviceLink that keeps one open transport and connects a fresh one when the last has closed or failed. */
-import type { DeviceLink, Transport } from '../core/types.js';
+import type { DeviceLink, Transport } from '../contracts/links.js';
 import { throwIfAborted } from './deadline.js';
 
 export function reconnectingLink(connect: (signal?: AbortSignal) => Promise<Transport>): DeviceLink {

@@ -1,7 +1,7 @@
 // Fastboot over TCP (port 5554): `FB01` handshake, then every message framed by an 8-byte big-endian length.
 import { connect, type Socket } from 'node:net';
-import type { DeviceLink, Transport } from '../core/types.js';
-import { FlashError } from '../core/errors.js';
+import type { DeviceLink, Transport } from '../contracts/links.js';
+import { FlashError } from '../contracts/errors.js';
 import { describeBytes, raceDeadline } from './deadline.js';
 import { MessageQueue } from './message-queue.js';
 import { reconnectingLink } from './reconnecting-link.js';

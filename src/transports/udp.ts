@@ -1,8 +1,8 @@
 // Fastboot over UDP (port 5554): query and init, then stop-and-wait packets with continuation and 500 ms retransmit.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { DeviceLink, Transport } from '../core/types.js';
-import { FlashError } from '../core/errors.js';
+import type { DeviceLink, Transport } from '../contracts/links.js';
+import { FlashError } from '../contracts/errors.js';
 import { cancelledError, describeBytes, throwIfAborted } from './deadline.js';
 import { formatHostPort, DEFAULT_FASTBOOT_PORT } from './tcp.js';
 import { reconnectingLink } from './reconnecting-link.js';

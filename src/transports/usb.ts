@@ -1,6 +1,6 @@
 // Fastboot over USB bulk endpoints through the WebUSB API (the `usb` package, or the in-process simulators).
-import type { DeviceLink, Transport } from '../core/types.js';
-import { FlashError, isFlashError } from '../core/errors.js';
+import type { DeviceLink, Transport } from '../contracts/links.js';
+import { FlashError, isFlashError } from '../contracts/errors.js';
 import { describeBytes, raceDeadline, throwIfAborted } from './deadline.js';
 import { reconnectingLink } from './reconnecting-link.js';
 import { findFastbootInterface, type FastbootUsbInterface } from './usb-interface.js';

@@ -1,6 +1,6 @@
 // A fastboot protocol client over any Transport (like AOSP's fastboot_driver): commands, responses, downloads.
-import type { Transport } from '../../core/types.js';
-import { FlashError, isFlashError } from '../../core/errors.js';
+import type { Transport } from '../../contracts/links.js';
+import { FlashError, isFlashError } from '../../contracts/errors.js';
 import { RESPONSE_MAX, checkCommand, formatDownload, parseResponse, type FastbootResponse } from './protocol.js';
 import { parseVarLines } from './variables.js';
 

@@ -1,6 +1,6 @@
 // Sends one download (`download:%08x`, bytes, OKAY) with progress, throttling, pause and a clean cancel.
 import type { JobContext } from '../../core/types.js';
-import { FlashError, isFlashError } from '../../core/errors.js';
+import { FlashError, isFlashError } from '../../contracts/errors.js';
 import type { FastbootClient } from './client.js';
 import { annotate } from './client.js';
 import { formatBytes } from '../../protocol/units.js';

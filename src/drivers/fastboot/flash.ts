@@ -1,6 +1,7 @@
 // The flash step: size check, logical partitions, then the image as sparse pieces ≤ max-download-size.
-import type { BlockSource, JobContext } from '../../core/types.js';
-import { FlashError } from '../../core/errors.js';
+import type { BlockSource } from '../../contracts/source.js';
+import type { JobContext } from '../../core/types.js';
+import { FlashError } from '../../contracts/errors.js';
 import { resparse } from '../../images/index.js';
 import { annotate } from './client.js';
 import { sendDownload } from './download.js';

@@ -1,6 +1,7 @@
 // The fastboot Driver: describe a device and run every plan step over any transport (USB, TCP, UDP, simulators).
-import type { DeviceDescription, DeviceLink, Driver, JobContext, PlanStep } from '../../core/types.js';
-import { FlashError } from '../../core/errors.js';
+import type { DeviceLink } from '../../contracts/links.js';
+import type { DeviceDescription, Driver, JobContext, PlanStep } from '../../core/types.js';
+import { FlashError } from '../../contracts/errors.js';
 import { annotate } from './client.js';
 import { runFlash } from './flash.js';
 import { DOWNLOAD_CAP, parseNumber } from './protocol.js';

@@ -1,5 +1,5 @@
 // Fastboot wire text: response parsing, number parsing and command formatting (pure, transport-agnostic).
-import { FlashError } from '../../core/errors.js';
+import { FlashError } from '../../contracts/errors.js';
 
 /** Longest response a device sends: 4-byte status + 252 bytes. */
 export const RESPONSE_MAX = 256;

@@ -1,5 +1,5 @@
 // One live fastboot conversation per transport: the client, cached device limits, and one step at a time.
-import type { DeviceLink, Transport } from '../../core/types.js';
+import type { DeviceLink, Transport } from '../../contracts/links.js';
 import { FastbootClient } from './client.js';
 import { COMMAND_MAX_BOOTLOADER, COMMAND_MAX_FASTBOOTD, DOWNLOAD_CAP, isYes, normaliseSlot, parseNumber } from './protocol.js';
 

@@ -1,6 +1,7 @@
 // Every plan step other than flash and verify: erase, set_active, reboot (and wait), oem, getvar, require.
-import type { DeviceLink, JobContext, PlanStep } from '../../core/types.js';
-import { FlashError, isFlashError } from '../../core/errors.js';
+import type { DeviceLink } from '../../contracts/links.js';
+import type { JobContext, PlanStep } from '../../core/types.js';
+import { FlashError, isFlashError } from '../../contracts/errors.js';
 import { checkPartitionName } from './protocol.js';
 import type { Session } from './session.js';
 import { targetsFor } from './targets.js';

@@ -1,5 +1,5 @@
 // Which partitions a step really writes: slot suffixes from has-slot / current-slot (`_a`, `_b`, both, current, other).
-import { FlashError } from '../../core/errors.js';
+import { FlashError } from '../../contracts/errors.js';
 import type { Session } from './session.js';
 
 export type SlotChoice = 'a' | 'b' | 'all' | 'current' | 'other' | undefined;

@@ -1,6 +1,6 @@
 // The update_super step: to userspace fastbootd if needed, download super_empty.img, then `update-super:NAME[:wipe]`.
 import type { JobContext, PlanStep } from '../../core/types.js';
-import { FlashError, isFlashError } from '../../core/errors.js';
+import { FlashError, isFlashError } from '../../contracts/errors.js';
 import { SUPER_EMPTY_MAX_BYTES } from '../../images/types.js';
 import { sendDownload } from './download.js';
 import { openSession, type Session } from './session.js';

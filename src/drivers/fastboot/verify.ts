@@ -1,6 +1,7 @@
 // The verify step: read the partition back with `fetch:` (userspace fastbootd) and compare it with the image.
-import type { BlockSource, Chunk, JobContext } from '../../core/types.js';
-import { FlashError, isFlashError } from '../../core/errors.js';
+import type { BlockSource, Chunk } from '../../contracts/source.js';
+import type { JobContext } from '../../core/types.js';
+import { FlashError, isFlashError } from '../../contracts/errors.js';
 import { parseNumber } from './protocol.js';
 import type { Session } from './session.js';
 

@@ -3,7 +3,8 @@
 import { open, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlashError } from '../../../src/core/errors.js';
-import type { AttachedDevice, DeviceLink, DeviceProvider, DeviceSink, Driver, JobContext, PlanStep, Transport } from '../../../src/core/types.js';
+import type { DeviceLink, Transport } from '../../../src/contracts/links.js';
+import type { AttachedDevice, DeviceProvider, DeviceSink, Driver, JobContext, PlanStep } from '../../../src/core/types.js';
 
 export interface FileDeviceSpec {
   id: string;

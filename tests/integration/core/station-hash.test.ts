@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { History } from '../../../src/core/history.js';
 import { defaultImageBackend, type ImageBackend } from '../../../src/core/image-backend.js';
 import { createStation, type Station, type StationOptions } from '../../../src/core/station.js';
-import type { BlockSource } from '../../../src/core/types.js';
+import type { BlockSource } from '../../../src/contracts/source.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 import { until } from '../../helpers/until.js';
 import { FileDeviceProvider } from './file-device.js';

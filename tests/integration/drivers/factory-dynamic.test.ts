@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DeviceLink } from '../../../src/core/types.js';
+import type { DeviceLink } from '../../../src/contracts/links.js';
 import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { loadPlan } from '../../../src/images/index.js';
 import { createSimProvider, type FastbootSimDevice } from '../../../src/sim/index.js';

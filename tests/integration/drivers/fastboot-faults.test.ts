@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { FlashError } from '../../../src/core/errors.js';
-import type { DeviceLink } from '../../../src/core/types.js';
+import type { DeviceLink } from '../../../src/contracts/links.js';
 import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { openImage } from '../../../src/images/index.js';
 import { createTcpLink } from '../../../src/transports/tcp.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { openImage } from '../../../src/images/index.js';
 import { createTcpLink } from '../../../src/transports/tcp.js';
-import type { DeviceLink } from '../../../src/core/types.js';
+import type { DeviceLink } from '../../../src/contracts/links.js';
 import { testContext } from './job-context.js';
 import { img2simg, readFile, readPartition, startTcpSim, tempDir, writeMixedImage, type RunningSim } from './sim-harness.js';
 

@@ -2,7 +2,7 @@
 // and its UDP face: images larger than max-download-size land byte for byte; reboot-bootloader waits for the device.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { DeviceLink } from '../../../src/core/types.js';
+import type { DeviceLink } from '../../../src/contracts/links.js';
 import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { openImage } from '../../../src/images/index.js';
 import { FastbootSimDevice, SimUsbDevice, createSimProvider, startUdpFace } from '../../../src/sim/index.js';

@@ -1,6 +1,7 @@
 // Runs a loaded plan step by step through the fastboot driver on simulated devices, as the job runner does, following
 // the device across reboots; and the device-changing commands a simulator saw, for order checks.
-import type { AttachedDevice, DeviceLink, DeviceSink } from '../../../src/core/types.js';
+import type { DeviceLink } from '../../../src/contracts/links.js';
+import type { AttachedDevice, DeviceSink } from '../../../src/core/types.js';
 import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { openPlanStep, type LoadedPlan } from '../../../src/images/index.js';
 import type { FastbootSimDevice } from '../../../src/sim/index.js';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, ftruncateSync, openSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Chunk } from '../../../src/core/types.js';
+import type { Chunk } from '../../../src/contracts/source.js';
 import { fileByteSource } from '../../../src/images/byte-source.js';
 import { fileDataExtents } from '../../../src/images/file-extents.js';
 import { openImage, resparse, writeSparse } from '../../../src/images/index.js';

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BlockSource } from '../../../src/core/types.js';
+import type { BlockSource } from '../../../src/contracts/source.js';
 
 /** A small deterministic PRNG (mulberry32) so failures reproduce. */
 export function rng(seed: number): () => number {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Chunk } from '../../../src/core/types.js';
+import type { Chunk } from '../../../src/contracts/source.js';
 import { HashedSource } from '../../../src/images/hashed-source.js';
 import { openImage, resparse } from '../../../src/images/index.js';
 import { randomImage, tempDir } from './helpers.js';

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultImageBackend, type ImageBackend } from '../../../src/core/image-backend.js';
 import { createStation, type Station } from '../../../src/core/station.js';
-import type { BlockSource } from '../../../src/core/types.js';
+import type { BlockSource } from '../../../src/contracts/source.js';
 import type { BatchSummaryMessage, ResultMessage } from '../../../src/protocol/messages.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';
 import { createSimProvider, type SimProvider } from '../../../src/sim/index.js';

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceRegistry } from '../../../src/devices/registry.js';
 import { FlashError } from '../../../src/core/errors.js';
-import type { AttachedDevice, DeviceDescription, DeviceLink, Driver } from '../../../src/core/types.js';
+import type { DeviceLink } from '../../../src/contracts/links.js';
+import type { AttachedDevice, DeviceDescription, Driver } from '../../../src/core/types.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 import { Scheduler, type Queued } from '../../../src/core/scheduler.js';
 

@@ -2,7 +2,7 @@
 // a cancel finishes the download with zeros so the device is left answering; when it cannot, the error says so.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Transport } from '../../../src/core/types.js';
+import type { Transport } from '../../../src/contracts/links.js';
 import { FastbootClient } from '../../../src/drivers/fastboot/client.js';
 import { sendDownload } from '../../../src/drivers/fastboot/download.js';
 

@@ -1,6 +1,6 @@
 // Decode once, write many: consumers see identical chunks, the source is read once, the buffer stays bounded.
 import { describe, expect, it } from 'vitest';
-import type { BlockSource, Chunk } from '../../../src/core/types.js';
+import type { BlockSource, Chunk } from '../../../src/contracts/source.js';
 import { shareSource } from '../../../src/images/index.js';
 
 function counting(n: number, size = 1024): { source: BlockSource; pulled: () => number } {

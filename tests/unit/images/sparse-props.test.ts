@@ -1,7 +1,7 @@
 // Property tests: sparse write/read and resparse round trips, and the fill finder, over random block patterns.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BlockSource, Chunk } from '../../../src/core/types.js';
+import type { BlockSource, Chunk } from '../../../src/contracts/source.js';
 import { memoryByteSource } from '../../../src/images/byte-source.js';
 import { scanFills } from '../../../src/images/hole-scan.js';
 import { openByteSource } from '../../../src/images/open.js';

@@ -46,6 +46,9 @@ describe('check-layers', () => {
     ['protocol importing a package', 'protocol/a.ts', "import WebSocket from 'ws';", 'must not import packages'],
     ['protocol importing another layer', 'protocol/a.ts', "import { x } from '../core/types.js';", 'must not import core'],
     ['client importing Node', 'client/a.ts', "const x = await import('node:net');", 'Node built-ins'],
+    ['core importing a family driver', 'core/a.ts', "import { x } from '../drivers/fastboot/index.js';", 'family folder'],
+    ['server importing a family simulator', 'server/a.ts', "import { x } from '../sim/fastboot/device.js';", 'family folder'],
+    ['cli importing a family transport', 'cli/a.ts', "import { x } from '../transports/fastboot-tcp.js';", 'family folder'],
     ['preload importing the core', 'preload/p.ts', "import { x } from '../core/station.js';", 'must not import core'],
   ])('rejects %s', (_name, path, text, message) => {
     const r = check(tree({ [path]: text + '\n' }));
