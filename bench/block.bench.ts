@@ -75,8 +75,9 @@ interface Run {
 }
 
 const root = resolve(new URL('.', import.meta.url).pathname, '..', '..', '..');
-const dir = process.env.BLOCK_BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'fs-block-bench-'));
-mkdirSync(dir, { recursive: true });
+const child_ = process.env.BLOCK_BENCH_TASK === 'child';
+const dir = child_ ? '' : (process.env.BLOCK_BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'fs-block-bench-')));
+if (!child_) mkdirSync(dir, { recursive: true });
 const p = (n: string): string => join(dir, n);
 
 /** Real binaries compress like a system image; random bytes where there are not enough. */
@@ -125,8 +126,12 @@ function makeImages(): void {
   linkSync(p('os.img.xz'), p('nobmap/os.img.xz')); // the same file where no .bmap lies beside it
 }
 
-function freshLoop(name: string): { dev: string; done(): void } {
-  const file = p(`${name}.disk`);
+/** Backing files of the loop devices: beside the images (the host's disk), or in RAM (`shm`) where the host's one
+ * disk would be the bottleneck four separate cards are not. */
+const shm = child_ ? '' : mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'fs-block-bench-'));
+
+function freshLoop(name: string, inRam: boolean): { dev: string; done(): void } {
+  const file = inRam ? join(shm, `${name}.disk`) : p(`${name}.disk`);
   rmSync(file, { force: true });
   writeFileSync(file, '');
   execFileSync('truncate', ['-s', String(SIZE + 16 * MiB), file]);
@@ -159,11 +164,13 @@ const variants: Record<string, (devs: string[]) => string[]> = {
   'bmaptool (no bmap)': (d) => ['bmaptool', '-q', 'copy', '--nobmap', p('nobmap/os.img.xz'), d[0] ?? ''],
   'etcher-sdk': (d) => [process.execPath, join(root, 'bench', 'block-etcher-entry.mjs'), p('nobmap/os.img.xz'), d[0] ?? ''],
   [`ours x${DEVICES} (no bmap)`]: (d) => [process.execPath, self, p('nobmap/os.img.xz'), ...d],
+  'ours x1 (no bmap, RAM)': (d) => [process.execPath, self, p('nobmap/os.img.xz'), ...d],
+  [`ours x${DEVICES} (no bmap, RAM)`]: (d) => [process.execPath, self, p('nobmap/os.img.xz'), ...d],
 };
 
 function runOne(variant: string): Run {
   const n = variant.includes(`x${DEVICES}`) ? DEVICES : 1;
-  const loops = Array.from({ length: n }, (_, i) => freshLoop(`d${i}`));
+  const loops = Array.from({ length: n }, (_, i) => freshLoop(`d${i}`, variant.includes('RAM')));
   try {
     const devs = loops.map((l) => l.dev);
     const build = variants[variant];
@@ -188,23 +195,26 @@ async function parent(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the block bench needs root (loop devices)');
   makeImages();
   const runs: Run[] = [];
+  const only = process.env.BLOCK_BENCH_ONLY ? new RegExp(process.env.BLOCK_BENCH_ONLY) : null; // e.g. 'RAM'
+  const chosen = Object.keys(variants).filter((v) => !only || only.test(v));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const v of Object.keys(variants)) {
+    for (const v of chosen) {
       const run = runOne(v);
       runs.push(run);
-      console.log(`round ${r + 1} ${v.padEnd(22)} ${run.wall_s.toFixed(2)} s  cpu ${(run.user_s + run.sys_s).toFixed(2)} s  ` +
+      console.log(`round ${r + 1} ${v.padEnd(26)} ${run.wall_s.toFixed(2)} s  cpu ${(run.user_s + run.sys_s).toFixed(2)} s  ` +
         `rss ${run.rss_mib.toFixed(0)} MiB  load ${run.load.toFixed(2)}  ${run.exact ? 'exact' : 'NOT EXACT'}` +
         (run.extra ? `  decode passes ${run.extra.decodePasses}, decoded data ${((run.extra.decodedDataBytes ?? 0) / MiB).toFixed(0)} MiB` : ''));
     }
   }
   const med = (v: string, k: 'wall_s' | 'rss_mib' | 'load'): number => median(runs.filter((x) => x.variant === v).map((x) => x[k]));
-  const summary = Object.keys(variants).map((v) => ({ variant: v, wall_s: med(v, 'wall_s'), rss_mib: Math.max(...runs.filter((x) => x.variant === v).map((x) => x.rss_mib)), load: med(v, 'load') }));
+  const summary = chosen.map((v) => ({ variant: v, wall_s: med(v, 'wall_s'), rss_mib: Math.max(...runs.filter((x) => x.variant === v).map((x) => x.rss_mib)), load: med(v, 'load') }));
   const ratios = {
     'ours/bmaptool (bmap)': med('ours (bmap)', 'wall_s') / med('bmaptool (bmap)', 'wall_s'),
     'ours/bmaptool (no bmap)': med('ours (no bmap)', 'wall_s') / med('bmaptool (no bmap)', 'wall_s'),
     'ours (bmap)/etcher-sdk': med('ours (bmap)', 'wall_s') / med('etcher-sdk', 'wall_s'),
     'ours (no bmap)/etcher-sdk': med('ours (no bmap)', 'wall_s') / med('etcher-sdk', 'wall_s'),
     [`ours x${DEVICES}/ours x1 (no bmap)`]: med(`ours x${DEVICES} (no bmap)`, 'wall_s') / med('ours (no bmap)', 'wall_s'),
+    [`ours x${DEVICES}/ours x1 (no bmap, RAM)`]: med(`ours x${DEVICES} (no bmap, RAM)`, 'wall_s') / med('ours x1 (no bmap, RAM)', 'wall_s'),
   };
   console.log('\nmedians (peak RSS: the largest)');
   for (const s of summary) console.log(`  ${s.variant.padEnd(22)} ${s.wall_s.toFixed(2)} s  ${s.rss_mib.toFixed(0)} MiB  load ${s.load.toFixed(2)}`);
@@ -213,10 +223,11 @@ async function parent(): Promise<void> {
   const out = join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'block.json'), `${JSON.stringify({ date: new Date().toISOString(), size: SIZE, data: DATA, rounds: ROUNDS, runs, summary, ratios }, null, 2)}\n`);
+  rmSync(shm, { recursive: true, force: true });
   if (!process.env.BLOCK_BENCH_DIR) rmSync(dir, { recursive: true, force: true });
 }
 
-if (process.env.BLOCK_BENCH_TASK === 'child') {
+if (child_) {
   const [image, ...devs] = process.argv.slice(2);
   if (!image || devs.length === 0) throw new Error('child: IMAGE DEV…');
   await child(image, devs);
