@@ -232,7 +232,8 @@ export class WsHub {
       this.send(client, requestId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, requestId });
       return;
     }
-    void runCommand(
+    const { requestId } = parsed.command;
+    runCommand(
       {
         station: this.station,
         authenticated: client.authenticated,
@@ -244,9 +245,20 @@ export class WsHub {
         },
       },
       parsed.command,
-    ).then((reply) => {
-      if (reply) this.send(client, reply);
-    });
+    )
+      .then((reply) => {
+        if (reply) this.send(client, reply);
+      })
+      .catch((e: unknown) => {
+        // runCommand answers every refusal itself; what reaches here is a fault of the station or of the socket. The
+        // client still gets an answer instead of waiting for ever (and a socket that is gone takes nothing).
+        const message = `The station could not carry out ${parsed.command.type}: ${e instanceof Error ? e.message : String(e)}`;
+        try {
+          this.send(client, requestId === undefined ? { type: 'error', code: 'internal', message } : { type: 'error', code: 'internal', message, requestId });
+        } catch {
+          // The connection is closing; nothing more to tell it.
+        }
+      });
   }
 
   private beat(): void {
