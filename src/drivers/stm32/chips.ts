@@ -18,19 +18,21 @@ export interface Stm32Chip {
   readonly bootloaderVersion: number;
   /** True: Extended Erase (0x44, 2-byte page numbers); false: Erase (0x43). */
   readonly extendedErase: boolean;
+  /** Where the part reports its own flash size (16 bits, KiB, little-endian). */
+  readonly flashSizeRegister: number;
 }
 
 const K = 1024;
 
 export const STM32_CHIPS: readonly Stm32Chip[] = [
-  { pid: 0x412, name: 'STM32F10x low-density', flashSize: 32 * K, pageSize: K, ramStart: 0x2000_0200, ramEnd: 0x2000_2800, bootloaderVersion: 0x22, extendedErase: false },
-  { pid: 0x410, name: 'STM32F10x medium-density', flashSize: 128 * K, pageSize: K, ramStart: 0x2000_0200, ramEnd: 0x2000_5000, bootloaderVersion: 0x22, extendedErase: false },
-  { pid: 0x414, name: 'STM32F10x high-density', flashSize: 512 * K, pageSize: 2 * K, ramStart: 0x2000_0200, ramEnd: 0x2001_0000, bootloaderVersion: 0x22, extendedErase: false },
-  { pid: 0x420, name: 'STM32F10x medium-density value line', flashSize: 128 * K, pageSize: K, ramStart: 0x2000_0200, ramEnd: 0x2000_2000, bootloaderVersion: 0x22, extendedErase: false },
-  { pid: 0x440, name: 'STM32F030x8/F05x', flashSize: 64 * K, pageSize: K, ramStart: 0x2000_0800, ramEnd: 0x2000_2000, bootloaderVersion: 0x31, extendedErase: true },
-  { pid: 0x413, name: 'STM32F40xxx/41xxx', flashSize: 1024 * K, sectors: [16 * K, 16 * K, 16 * K, 16 * K, 64 * K, 128 * K, 128 * K, 128 * K, 128 * K, 128 * K, 128 * K, 128 * K], ramStart: 0x2000_3000, ramEnd: 0x2002_0000, bootloaderVersion: 0x31, extendedErase: true },
-  { pid: 0x431, name: 'STM32F411xx', flashSize: 512 * K, sectors: [16 * K, 16 * K, 16 * K, 16 * K, 64 * K, 128 * K, 128 * K, 128 * K], ramStart: 0x2000_3000, ramEnd: 0x2002_0000, bootloaderVersion: 0x31, extendedErase: true },
-  { pid: 0x468, name: 'STM32G431xx/441xx', flashSize: 128 * K, pageSize: 2 * K, ramStart: 0x2000_4000, ramEnd: 0x2000_5800, bootloaderVersion: 0x31, extendedErase: true },
+  { pid: 0x412, name: 'STM32F10x low-density', flashSize: 32 * K, pageSize: K, ramStart: 0x2000_0200, ramEnd: 0x2000_2800, bootloaderVersion: 0x22, extendedErase: false, flashSizeRegister: 0x1fff_f7e0 },
+  { pid: 0x410, name: 'STM32F10x medium-density', flashSize: 128 * K, pageSize: K, ramStart: 0x2000_0200, ramEnd: 0x2000_5000, bootloaderVersion: 0x22, extendedErase: false, flashSizeRegister: 0x1fff_f7e0 },
+  { pid: 0x414, name: 'STM32F10x high-density', flashSize: 512 * K, pageSize: 2 * K, ramStart: 0x2000_0200, ramEnd: 0x2001_0000, bootloaderVersion: 0x22, extendedErase: false, flashSizeRegister: 0x1fff_f7e0 },
+  { pid: 0x420, name: 'STM32F10x medium-density value line', flashSize: 128 * K, pageSize: K, ramStart: 0x2000_0200, ramEnd: 0x2000_2000, bootloaderVersion: 0x22, extendedErase: false, flashSizeRegister: 0x1fff_f7e0 },
+  { pid: 0x440, name: 'STM32F030x8/F05x', flashSize: 64 * K, pageSize: K, ramStart: 0x2000_0800, ramEnd: 0x2000_2000, bootloaderVersion: 0x31, extendedErase: true, flashSizeRegister: 0x1fff_f7cc },
+  { pid: 0x413, name: 'STM32F40xxx/41xxx', flashSize: 1024 * K, sectors: [16 * K, 16 * K, 16 * K, 16 * K, 64 * K, 128 * K, 128 * K, 128 * K, 128 * K, 128 * K, 128 * K, 128 * K], ramStart: 0x2000_3000, ramEnd: 0x2002_0000, bootloaderVersion: 0x31, extendedErase: true, flashSizeRegister: 0x1fff_7a22 },
+  { pid: 0x431, name: 'STM32F411xx', flashSize: 512 * K, sectors: [16 * K, 16 * K, 16 * K, 16 * K, 64 * K, 128 * K, 128 * K, 128 * K], ramStart: 0x2000_3000, ramEnd: 0x2002_0000, bootloaderVersion: 0x31, extendedErase: true, flashSizeRegister: 0x1fff_7a22 },
+  { pid: 0x468, name: 'STM32G431xx/441xx', flashSize: 128 * K, pageSize: 2 * K, ramStart: 0x2000_4000, ramEnd: 0x2000_5800, bootloaderVersion: 0x31, extendedErase: true, flashSizeRegister: 0x1fff_75e0 },
 ];
 
 export function chipById(pid: number): Stm32Chip | undefined {

@@ -88,6 +88,8 @@ export class Stm32Memory {
     if (address >= RAM_BASE && end <= this.chip.ramEnd) return 'ram';
     if (address >= SYSTEM_BASE && end <= SYSTEM_BASE + SYSTEM_SIZE) return 'system';
     if (address >= OPTION_BASE && end <= OPTION_BASE + OPTION_SIZE) return 'option';
+    const reg = this.chip.flashSizeRegister;
+    if (address >= reg && end <= reg + 2) return 'system';
     return undefined;
   }
 
@@ -99,8 +101,17 @@ export class Stm32Memory {
         return this.ram.slice(address - RAM_BASE, address - RAM_BASE + length);
       case 'option':
         return this.optionBytes().slice(address - OPTION_BASE, address - OPTION_BASE + length);
-      default:
-        return new Uint8Array(length);
+      default: {
+        const out = new Uint8Array(length);
+        // The flash size register: KiB, little-endian.
+        const kib = this.flashSize / 1024;
+        for (let i = 0; i < length; i++) {
+          const at = address + i - this.chip.flashSizeRegister;
+          if (at === 0) out[i] = kib & 0xff;
+          if (at === 1) out[i] = kib >> 8;
+        }
+        return out;
+      }
     }
   }
 

@@ -26,8 +26,9 @@ function pattern(n: number, seed = 1): Uint8Array {
 
 describe('STM32 family on the simulator', () => {
   let dir: string;
-  let device: Stm32SimDevice | undefined;
-  let link: DeviceLink | undefined;
+  let device: Stm32SimDevice;
+  let link: DeviceLink;
+  let started = false;
   let candidate: Candidate;
 
   function start(options: { chip?: string; flash?: number; faults?: SimFaults } = {}): void {
@@ -39,16 +40,18 @@ describe('STM32 family on the simulator', () => {
     };
     candidate = c;
     link = family.connect(c);
+    started = true;
   }
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'fs-stm32-drv-'));
   });
   afterEach(async () => {
-    await link?.close();
-    device?.close();
-    link = undefined;
-    device = undefined;
+    if (started) {
+      await link.close();
+      device.close();
+    }
+    started = false;
     rmSync(dir, { recursive: true, force: true });
   });
 
