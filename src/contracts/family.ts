@@ -6,6 +6,7 @@
  */
 import type { DeviceProtocol, DeviceTransport, LogLevel, PartitionInfo, TargetKind } from '../protocol/messages.js';
 import type { BlockLink, DeviceLink, Link, SerialLineSettings, Transport, UsbLink } from './links.js';
+import type { LoadedPlan } from './plan.js';
 import type { BlockSource } from './source.js';
 import type { WebUsbDeviceLike } from './webusb.js';
 
@@ -142,6 +143,18 @@ export interface Family<L extends Link = Link> {
   run(link: L, step: PlanStep, ctx: JobContext): Promise<void>;
   /** Checks a `command` step's name and args; returns a message saying what is wrong, or undefined. */
   checkCommand?(name: string, args: unknown): string | undefined;
+  /**
+   * Additive. Which listed partition a requested name means (fastboot: `boot` means `boot_a` on an A/B device);
+   * undefined when the device has none by that name. Without it, only an exact name matches.
+   */
+  resolvePartition?(name: string, partitions: readonly PartitionInfo[]): PartitionInfo | undefined;
+  /** Additive. The stage sentence of a `command` step (`Setting active slot b`), without the `(i/n)` suffix. */
+  commandStage?(name: string, args: unknown): string | undefined;
+  /**
+   * Additive. Reads `path` (a file or a folder) when it is a plan format of this family's own (an Android factory zip,
+   * ESP-IDF's flasher_args.json); resolves undefined, cheaply, when it is not. Tried before the generic manifest.
+   */
+  readPlan?(path: string): Promise<LoadedPlan | undefined>;
 }
 
 export type AnyFamily = Family<DeviceLink> | Family<UsbLink> | Family<BlockLink> | Family;

@@ -1,0 +1,44 @@
+/**
+ * Plans as the core holds them before a job runs: steps whose images open lazily. A family may read plan formats of
+ * its own (Android factory zips, ESP-IDF flasher_args.json) through `Family.readPlan`; the generic manifest is read
+ * by src/images/plan.ts.
+ */
+import type { PlanStep, StepOptions, Target } from './family.js';
+import type { BlockSource } from './source.js';
+
+/** An image a plan step refers to, opened only when the step runs (once per step). */
+export interface PlanImage {
+  /** What the plan called it (a path relative to the bundle, or an entry name in a zip). */
+  readonly name: string;
+  /** Where it lives, for logs: `/abs/bundle/boot.img`, `factory.zip!image-x.zip!boot.img`. */
+  readonly location: string;
+  /** Declared expanded size when known cheaply (zip entry size, file size of a raw image), else undefined. */
+  readonly declaredSize?: number;
+  open(options?: { signal?: AbortSignal }): Promise<BlockSource>;
+}
+
+/** A plan step before its image is opened. Every other op is already final (`PlanStep` of contracts/family.ts). */
+export type LoadedStep =
+  | { op: 'flash'; target: Target; image: PlanImage; options?: StepOptions }
+  | { op: 'verify'; target: Target; image: PlanImage; options?: StepOptions }
+  | Exclude<PlanStep, { op: 'flash' } | { op: 'verify' }>;
+
+/** A plan ready to run: steps in order, images opened lazily. */
+export interface LoadedPlan {
+  /** Human name: the manifest's `name`, the zip's name, or `inline plan`. */
+  readonly name: string;
+  /** Where the plan came from (absolute path) or `inline`. */
+  readonly origin: string;
+  readonly steps: LoadedStep[];
+  /** Sum of the images' declared sizes where known (for a first progress estimate). */
+  readonly declaredBytes: number;
+  /** Release what the plan holds (temporary files of nested zips). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Human text of a target for stages and logs: `boot`, `0x10000`, `the whole device`. */
+export function targetText(target: Target): string {
+  if ('partition' in target) return target.partition;
+  if ('address' in target) return `0x${target.address.toString(16)}`;
+  return 'the whole device';
+}
