@@ -1,0 +1,102 @@
+// `flash-station sim esp --tty PATH …`: a standalone simulated ESP board on a tty, until SIGINT/SIGTERM.
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { SimFaults } from '../../contracts/simulator.js';
+import { parseSize } from '../units.js';
+import { chipPersonality, ESP_SIM_CHIPS } from './chips.js';
+import { createEspSim, parseBaud, parseFlashSize, type EspSim } from './sim.js';
+import { startTtyFace } from './tty-face.js';
+
+export const ESP_SIM_USAGE = `usage: flash-station sim esp --tty PATH [options]
+
+A simulated Espressif board (ROM loader and flasher stub) on a tty, e.g. one end of
+  socat -d -d pty,raw,echo=0 pty,raw,echo=0
+  --tty PATH                 the tty to serve
+  --chip NAME                ${ESP_SIM_CHIPS.join(', ')} (default esp32)
+  --flash-size SIZE          512K, 1M, 2M, 4M, 8M or 16M (default 4M)
+  --store DIR                flash lives in DIR/flash.bin (default DATA_DIR/sim/SERIAL)
+  --serial S                 board serial, seeds the MAC (default ESPSIM1)
+  --baud N                   the ROM's baud after reset (default 115200)
+  --fail-after BYTES, --disconnect-after BYTES, --stall-after BYTES, --fail-command NAME
+                             fault injection (docs/esp.md)
+A pty has no DTR/RTS: the board starts in download mode, and a SYNC after the stub or the
+application stands for the reset a host tries. Prints "ready PATH" once it listens.`;
+
+export interface EspSimCliIo {
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export async function runEspSimCli(argv: string[], io: EspSimCliIo = {}): Promise<number> {
+  const out = io.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const err = io.err ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const str = { type: 'string' } as const;
+  let sim: EspSim;
+  let tty: string;
+  try {
+    const { values } = parseArgs({
+      args: argv[0] === 'esp' ? argv.slice(1) : argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        tty: str, chip: str, 'flash-size': str, store: str, serial: str, baud: str, 'data-dir': str,
+        'fail-after': str, 'disconnect-after': str, 'stall-after': str, 'fail-command': str, help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      out(ESP_SIM_USAGE);
+      return 0;
+    }
+    if (!values.tty) throw new RangeError('give --tty PATH (one end of a pty pair)');
+    tty = values.tty;
+    const serial = values.serial ?? 'ESPSIM1';
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(serial)) throw new RangeError(`--serial "${serial}" must be 1-64 letters, digits, '.', '_' or '-'`);
+    const faults: SimFaults = {};
+    if (values['fail-after']) faults.failAfter = parseSize(values['fail-after'], '--fail-after');
+    if (values['disconnect-after']) faults.disconnectAfter = parseSize(values['disconnect-after'], '--disconnect-after');
+    if (values['stall-after']) faults.stallAfter = parseSize(values['stall-after'], '--stall-after');
+    if (values['fail-command']) faults.failCommand = values['fail-command'];
+    const chip = chipPersonality(values.chip ?? 'esp32').chip;
+    const dataDir = values['data-dir'] ?? join(homedir(), '.flash-station');
+    sim = await createEspSim({
+      serial,
+      chip,
+      flashSize: parseFlashSize(values['flash-size'] ?? '4M'),
+      storeDir: resolve(values.store ?? join(dataDir, 'sim', serial)),
+      baud: parseBaud(values.baud ?? '115200'),
+      wiring: 'none',
+      faults,
+    });
+  } catch (e) {
+    err(`flash-station sim esp: ${e instanceof Error ? e.message : String(e)}`);
+    if (e instanceof RangeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) err(ESP_SIM_USAGE);
+    return 2;
+  }
+  let face;
+  try {
+    face = await startTtyFace(sim, tty);
+  } catch (e) {
+    err(`flash-station sim esp: cannot open ${tty}: ${e instanceof Error ? e.message : String(e)}`);
+    await sim.close();
+    return 1;
+  }
+  err(`simulated ${sim.device.chip.title} ${sim.config.serial}: flash ${sim.flash.size / 1048576} MiB in ${sim.flash.path}, ${sim.config.baud} baud`);
+  out(`ready ${tty}`);
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      io.signal?.removeEventListener('abort', stop);
+      done();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (io.signal?.aborted) stop();
+    else io.signal?.addEventListener('abort', stop, { once: true });
+  });
+  await face.close();
+  await sim.close();
+  return 0;
+}
