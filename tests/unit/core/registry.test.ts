@@ -6,7 +6,6 @@ import { FlashError } from '../../../src/core/errors.js';
 import type { DeviceLink } from '../../../src/contracts/links.js';
 import type { AttachedDevice, DeviceDescription, Driver } from '../../../src/core/types.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
-import { Scheduler, type Queued } from '../../../src/core/scheduler.js';
 
 const link: DeviceLink = { open: async () => Promise.reject(new Error('no transport')), close: async () => undefined };
 
@@ -94,70 +93,5 @@ describe('DeviceRegistry', () => {
     const waiting = r.waitFor('NOPE', 5000, ac.signal);
     ac.abort(new Error('cancelled'));
     await expect(waiting).rejects.toThrow('cancelled');
-  });
-});
-
-describe('Scheduler', () => {
-  function setup(slots: number): { r: DeviceRegistry; s: Scheduler; started: string[]; queued: Array<[string, number]>; expired: string[] } {
-    const r = new DeviceRegistry({ emit: () => undefined });
-    const started: string[] = [];
-    const queued: Array<[string, number]> = [];
-    const expired: string[] = [];
-    const s = new Scheduler(r, () => slots, {
-      start: (q: Queued) => started.push(q.jobId),
-      queued: (q: Queued, pos: number) => queued.push([q.jobId, pos]),
-      expired: (q: Queued) => expired.push(q.jobId),
-    });
-    r.on(() => s.pump());
-    return { r, s, started, queued, expired };
-  }
-
-  it('runs one job per device, FIFO, within the slot limit, with positions', async () => {
-    const { r, s, started, queued } = setup(2);
-    for (const id of ['A', 'B', 'C']) r.sink.attach(dev(id, ok));
-    await Promise.all(['A', 'B', 'C'].map((id) => r.entry(id)!.ready));
-    s.add({ jobId: 'a1', deviceId: 'A' });
-    s.add({ jobId: 'a2', deviceId: 'A' });
-    s.add({ jobId: 'b1', deviceId: 'B' });
-    s.add({ jobId: 'c1', deviceId: 'C' });
-    expect(started).toEqual(['a1', 'b1']);
-    expect(queued).toContainEqual(['a2', 1]);
-    expect(queued).toContainEqual(['c1', 2]);
-    r.unlock('A', 'a1');
-    s.finished('a1');
-    // a2 is first in the queue and its device is free now.
-    expect(started).toEqual(['a1', 'b1', 'a2']);
-    expect(queued).toContainEqual(['c1', 1]);
-    r.unlock('B', 'b1');
-    s.finished('b1');
-    expect(started).toEqual(['a1', 'b1', 'a2', 'c1']);
-  });
-
-  it('lets a job whose device is missing wait without holding up others, and expires it at its deadline', async () => {
-    const { r, s, started, expired } = setup(4);
-    s.add({ jobId: 'x', deviceId: 'LATE', deadline: Date.now() + 60_000 });
-    s.add({ jobId: 'y', deviceId: 'GONE', deadline: Date.now() + 30 });
-    r.sink.attach(dev('NOW', ok));
-    await r.entry('NOW')!.ready;
-    s.add({ jobId: 'z', deviceId: 'NOW' });
-    expect(started).toEqual(['z']);
-    r.sink.attach(dev('LATE', ok));
-    await r.entry('LATE')!.ready;
-    expect(started).toEqual(['z', 'x']);
-    await tick(80);
-    expect(expired).toEqual(['y']);
-    expect(s.queuedCount).toBe(0);
-  });
-
-  it('removes a cancelled queued job', async () => {
-    const { r, s, started } = setup(1);
-    r.sink.attach(dev('A', ok));
-    r.sink.attach(dev('B', ok));
-    await Promise.all(['A', 'B'].map((id) => r.entry(id)!.ready));
-    s.add({ jobId: 'a', deviceId: 'A' });
-    s.add({ jobId: 'b', deviceId: 'B' });
-    expect(s.remove('b')).toBe(true);
-    s.finished('a');
-    expect(started).toEqual(['a']);
   });
 });
