@@ -6,7 +6,7 @@ Usage: flash-station <command> [options]
 
 Commands:
   serve                 run the headless station (discovery, jobs, HTTP + WebSocket server, web UI)
-  flash                 flash a partition (or a plan) through the running station, with a progress bar
+  flash                 flash an image (to a partition, an address or a whole device) or a plan, with a progress bar
   devices               list the station's devices
   jobs                  list active and recent jobs
   watch                 print the live event stream
@@ -52,15 +52,21 @@ const CLIENT_OPTIONS = `  --url WS_URL           the station (default ws://127.0
   --ca FILE              PEM CA that signed a wss:// station's certificate (else the system's CAs)`;
 
 export const FLASH_HELP = `Usage: flash-station flash [--url WS_URL] [--token T] --device ID PARTITION IMAGE
+       flash-station flash [--url WS_URL] [--token T] --device ID --address ADDR IMAGE
+       flash-station flash [--url WS_URL] [--token T] --device ID IMAGE
        flash-station flash [--url WS_URL] [--token T] --device ID --plan PLAN_FILE
 
 Starts a job through the running station and follows it: a progress bar with speed and ETA on a terminal,
 plain lines otherwise, or one JSON event per line with --json. Ctrl-C cancels the job.
 IMAGE and PLAN_FILE are paths on the station's machine (relative paths are made absolute here).
+The target depends on the device's family (flash-station devices shows it under TARGETS): a PARTITION it lists
+(fastboot, DFU alt settings, an ESP partition table), an --address (ESP flash offset, STM32 or DfuSe memory
+address), or nothing for a device written whole (SD cards, USB sticks).
 
 Options:
   --device ID            the device to flash (see flash-station devices)
-  --plan PLAN_FILE       a bundle folder, zip, manifest or factory image instead of PARTITION IMAGE
+  --address ADDR         write IMAGE at this address: 0x10000, 65536 or 64K
+  --plan PLAN_FILE       a bundle folder, zip, manifest, factory image or ESP-IDF flasher_args.json instead of a target
   --verify               read back and compare where the device allows it
   --rate SIZE            limit this job to SIZE bytes per second (K/M/G suffixes, e.g. 20M)
   --json                 one JSON event per line

@@ -1,9 +1,9 @@
 // `flash-station flash`: starts a job through the running station and follows it to its end; Ctrl-C cancels it.
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Job, ServerMessage } from '../../protocol/messages.js';
 import { isFinished } from '../../client/job-state.js';
 import { StationClientError, type StationClient } from '../../client/station-client.js';
+import { flashRequest, targetProblem } from '../flash-request.js';
 import { CONNECTION_OPTIONS, openClient } from '../connect.js';
 import { formatBytes, formatEta, progressLine } from '../format.js';
 import { FLASH_HELP } from '../help.js';
@@ -16,7 +16,7 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     args: argv,
     options: {
       ...CONNECTION_OPTIONS,
-      device: { type: 'string', short: 'd' }, plan: { type: 'string' }, verify: { type: 'boolean' }, rate: { type: 'string' },
+      device: { type: 'string', short: 'd' }, plan: { type: 'string' }, address: { type: 'string' }, verify: { type: 'boolean' }, rate: { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -30,14 +30,9 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`flash-station flash: ${why}\nRun flash-station flash --help for usage.\n`);
     return EXIT.usage;
   };
-  // With nothing given, name everything flash needs at once rather than one piece per attempt.
-  if (!values.device && !values.plan && positionals.length === 0) {
-    return usage('give --device ID and PARTITION IMAGE (or --plan PLAN_FILE); flash-station devices lists the IDs.');
-  }
-  if (!values.device) return usage('--device ID is required (see flash-station devices).');
-  if (values.plan ? positionals.length !== 0 : positionals.length !== 2) {
-    return usage(values.plan ? 'give either --plan PLAN_FILE or PARTITION IMAGE, not both.' : 'give PARTITION IMAGE (or --plan PLAN_FILE).');
-  }
+  const parsed = flashRequest({ device: values.device, plan: values.plan, address: values.address, positionals });
+  if ('usage' in parsed) return usage(parsed.usage);
+  const request = parsed.request;
   let rate: number | undefined;
   if (values.rate !== undefined) {
     try {
@@ -47,11 +42,13 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
     }
     if (rate <= 0) return usage('--rate must be more than 0 bytes per second.');
   }
-  const request = values.plan
-    ? { deviceId: values.device, plan: resolve(values.plan) }
-    : { deviceId: values.device, partition: positionals[0]!, image: resolve(positionals[1]!) };
 
   const client = await openClient(values, io, { needToken: true, reconnect: true, maxReconnectAttempts: 5 });
+  const wrongTarget = targetProblem(client.state.devices.get(request.deviceId), request);
+  if (wrongTarget) {
+    client.close();
+    return usage(wrongTarget);
+  }
   const tty = Boolean(io.stdout.isTTY) && !values.json;
   let jobId: string | undefined;
   const early: ServerMessage[] = [];
@@ -100,14 +97,14 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
       if (isFinished(listed)) finish?.(endCode(listed));
       return;
     }
-    void jobFate(client, id, client.state.jobs.get(id)?.deviceId ?? values.device!).then((ended) => {
+    void jobFate(client, id, client.state.jobs.get(id)?.deviceId ?? request.deviceId).then((ended) => {
       if (settled) return;
       if (ended && !isFinished(ended)) return; // still on its way: events will follow
       fate = ended
         ? `${ended.error ?? ended.stage} (station history, after it restarted)`
         : 'the station restarted and has no record of this job; it did not finish. Flash the device again.';
       if (!values.json) io.stderr.write(`${tty ? '\n' : ''}reconnected: the station restarted while job ${id} ran\n`);
-      else io.stdout.write(`${JSON.stringify(finalEvent(id, values.device!, ended, fate))}\n`);
+      else io.stdout.write(`${JSON.stringify(finalEvent(id, request.deviceId, ended, fate))}\n`);
       finish?.(ended ? endCode(ended) : EXIT.failed);
     });
   });

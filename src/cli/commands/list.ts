@@ -29,9 +29,9 @@ export async function devicesCommand(argv: string[], io: CliIo): Promise<number>
       io.stdout.write('No devices. Plug one in, or start the station with --sim/--demo/--connect.\n');
       return EXIT.ok;
     }
-    const rows = [['ID', 'STATE', 'PROTOCOL', 'TRANSPORT', 'PORT', 'NAME', 'PARTITIONS']];
+    const rows = [['ID', 'STATE', 'PROTOCOL', 'TRANSPORT', 'PORT', 'NAME', 'TARGETS', 'PARTITIONS']];
     for (const d of devices) {
-      rows.push([d.id, d.state, d.protocol, d.transport, d.port ?? '-', d.name, String(d.partitions?.length ?? 0)]);
+      rows.push([d.id, d.state, d.protocol, d.transport, d.port ?? '-', d.name, d.targets?.join(',') ?? '-', String(d.partitions?.length ?? 0)]);
     }
     io.stdout.write(`${table(rows)}\n`);
     return EXIT.ok;
