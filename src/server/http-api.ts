@@ -103,7 +103,9 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
       if (method !== 'POST') return methodNotAllowed(res, ctx, 'POST');
       const body = (await readBody(req)) ?? {};
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new FlashError('bad_request', 'Body must be a JSON object.');
-      const query = fromQuery(url, { device_id: 'deviceId', deviceId: 'deviceId', partition: 'partition', image: 'image', plan: 'plan' });
+      const query: Record<string, unknown> = fromQuery(url, { device_id: 'deviceId', deviceId: 'deviceId', partition: 'partition', image: 'image', plan: 'plan', address: 'address' });
+      // A query string has no integers: `?address=4096` means the number (`?address=0x1000` is the wire's string form).
+      if (typeof query.address === 'string' && /^\d+$/.test(query.address)) query.address = Number(query.address);
       const command = { ...query, ...(body as Record<string, unknown>), type: 'start_flash' };
       const checked = validateCommand(command);
       if (!checked.ok) return error(checked.code, checked.message);
