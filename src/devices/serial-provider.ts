@@ -3,19 +3,10 @@ import { existsSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import { FlashError } from '../contracts/errors.js';
 import type { Candidate, SerialCandidate } from '../contracts/family.js';
+import type { CandidateProvider, CandidateSink } from '../contracts/provider.js';
 import type { DeviceProtocol } from '../protocol/messages.js';
 
-/** Where a provider offers the candidates it finds and withdraws the ones that vanished. */
-export interface CandidateSink {
-  offer(candidate: Candidate): void;
-  withdraw(key: string): void;
-}
-
-export interface CandidateProvider {
-  readonly name: string;
-  start(sink: CandidateSink): Promise<void>;
-  stop(): Promise<void>;
-}
+export type { CandidateProvider, CandidateSink };
 
 /** USB VID:PID pairs of USB-UART bridges and chips' native USB serial: the only listed ports ever probed. */
 export const KNOWN_SERIAL_USB_IDS: ReadonlyMap<string, string> = new Map([

@@ -181,6 +181,16 @@ export function createStm32Family(options: Stm32FamilyOptions = {}): Family<Devi
           }
       }
     },
+    commandStage(name) {
+      const stages: Record<string, string> = {
+        readout_unprotect: 'Removing readout protection (erases the whole flash)',
+        readout_protect: 'Turning readout protection on',
+        write_unprotect: 'Removing write protection',
+        enter_bootloader: 'Entering the bootloader (DTR/RTS)',
+        go: 'Starting the application',
+      };
+      return stages[name];
+    },
     checkCommand(name, args) {
       if (!(COMMANDS as readonly string[]).includes(name)) return `the STM32 family takes the commands ${COMMANDS.join(', ')}, not "${name}"`;
       if (name === 'enter_bootloader') {
