@@ -1,7 +1,7 @@
 // The block family on real loop devices: byte-exact writes with read-back, bmap skips, and the refusals that come
 // before any byte moves (system disk, too small, a mount that will not come off) and broken images.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBlockFamily } from '../../../../src/drivers/block/index.js';
@@ -21,7 +21,7 @@ afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
   for (const l of loops.splice(0)) l.detach();
 });
-function loop(size: number, o: { fill?: number } = {}): Loop {
+function loop(size: number, o: { fill?: number; partscan?: boolean } = {}): Loop {
   const l = makeLoop(size, o);
   loops.push(l);
   return l;
@@ -158,6 +158,28 @@ describe('block family on loop devices', () => {
     expect(err.code).toBe('device_busy');
     expect(err.message).toContain(`mounted at ${mnt} and will not unmount`);
     expect(head(disk.dev, 4096).equals(before)).toBe(true);
+  });
+
+  it('asks the kernel to reread the partition table (BLKRRPART) while it holds the disk', async () => {
+    const disk = loop(16 * MiB, { partscan: true });
+    const img = makeImage(join(disk.dir, 'pt.img'), 8 * MiB, [{ start: 2 * MiB, end: 3 * MiB }]);
+    // A DOS partition table: one Linux partition at sector 2048, 8192 sectors long.
+    const mbr = Buffer.alloc(512);
+    mbr[446 + 4] = 0x83;
+    mbr.writeUInt32LE(2048, 446 + 8);
+    mbr.writeUInt32LE(8192, 446 + 12);
+    mbr.writeUInt16LE(0xaa55, 510);
+    const fd = openSync(img.raw, 'r+');
+    writeSync(fd, mbr, 0, 512, 0);
+    closeSync(fd);
+    execFileSync('xz', ['-1', '-k', '-f', img.raw]);
+    // (the kernel's view in sysfs: a container may have no udev to make /dev nodes)
+    const part = `/sys/class/block/${disk.dev.slice('/dev/'.length)}p1`;
+    expect(existsSync(part)).toBe(false);
+    const ctx = testContext();
+    await flash(createBlockLink(disk.dev), img.xz, ctx);
+    expect(ctx.logs.some((l) => l.message.includes('the kernel reread the partition table'))).toBe(true);
+    expect(existsSync(part)).toBe(true);
   });
 
   it('writes a regular file standing in for a disk (buffered where direct I/O is refused)', async () => {
