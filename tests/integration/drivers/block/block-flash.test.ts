@@ -1,7 +1,7 @@
 // The block family on real loop devices: byte-exact writes with read-back, bmap skips, and the refusals that come
 // before any byte moves (system disk, too small, a mount that will not come off) and broken images.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBlockFamily } from '../../../../src/drivers/block/index.js';
@@ -173,13 +173,15 @@ describe('block family on loop devices', () => {
     writeSync(fd, mbr, 0, 512, 0);
     closeSync(fd);
     execFileSync('xz', ['-1', '-k', '-f', img.raw]);
-    // (the kernel's view in sysfs: a container may have no udev to make /dev nodes)
-    const part = `/sys/class/block/${disk.dev.slice('/dev/'.length)}p1`;
-    expect(existsSync(part)).toBe(false);
     const ctx = testContext();
     await flash(createBlockLink(disk.dev), img.xz, ctx);
+    // BLKRRPART succeeded while the writer held the disk with O_EXCL (a loop device without -P refuses it). Whether
+    // partitions then appear depends on the kernel's partition parsers (this CI kernel has none), so not checked here.
     expect(ctx.logs.some((l) => l.message.includes('the kernel reread the partition table'))).toBe(true);
-    expect(existsSync(part)).toBe(true);
+    const plain = loop(16 * MiB);
+    const ctx2 = testContext();
+    await flash(createBlockLink(plain.dev), img.xz, ctx2);
+    expect(ctx2.logs.some((l) => l.message.includes('the kernel did not reread the partition table'))).toBe(true);
   });
 
   it('writes a regular file standing in for a disk (buffered where direct I/O is refused)', async () => {
