@@ -2,20 +2,11 @@
 // disks named with --block-device. System disks are offered only marked `system: true`, so the station can refuse them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { realpath } from 'node:fs/promises';
-import type { BlockCandidate, Candidate } from '../contracts/family.js';
+import type { BlockCandidate } from '../contracts/family.js';
+import type { CandidateProvider, CandidateSink } from '../contracts/provider.js';
+
+export type { CandidateProvider, CandidateSink };
 import { listDisks, usbPortOf, type DiskInfo } from '../drivers/block/disks.js';
-
-/** Where a provider hands its candidates (the registry). */
-export interface CandidateSink {
-  offer(candidate: Candidate): void;
-  withdraw(key: string): void;
-}
-
-export interface CandidateProvider {
-  readonly name: string;
-  start(sink: CandidateSink): Promise<void>;
-  stop(): Promise<void>;
-}
 
 export interface BlockProviderOptions {
   /** `--block-device PATH` (repeatable): offered even when discovery would hide them (loop devices, fixed disks). */
