@@ -1,9 +1,11 @@
 // One device in the station grid, like one port of a flashing station: its state at a glance (ready, waiting,
-// flashing, done — unplug, failed and why), per-port counters, product, serial, transport, and its actions.
+// flashing, done — unplug, failed and why), per-port counters, its family and transport, product, serial and the
+// family's own facts (chip, flash size, capacity…), and its actions.
 import { memo } from 'react';
 import type { Device } from '../../protocol/messages.js';
 import type { ActiveJob } from '../lib/station-state.js';
 import { portCounters, portStatus } from '../lib/port-status.js';
+import { deviceFacts, deviceKind } from '../lib/device-facts.js';
 
 export interface DeviceTileProps {
   device: Device;
@@ -18,7 +20,6 @@ export interface DeviceTileProps {
 }
 
 function DeviceTileImpl({ device, jobState, jobPercent, queuePosition, selected, onSelect, onNewJob }: DeviceTileProps) {
-  const product = typeof device.info.product === 'string' ? device.info.product : device.name;
   const status = portStatus(device, jobState ? { state: jobState, percent: jobPercent, ...(queuePosition !== undefined ? { queuePosition } : {}) } : undefined);
   const counters = portCounters(device);
   const statusId = `tile-status-${device.id}`;
@@ -37,7 +38,7 @@ function DeviceTileImpl({ device, jobState, jobPercent, queuePosition, selected,
     >
       <header className="tile-head">
         <span className={`dev-state dev-${device.state}`}>{device.state}</span>
-        <span className="tile-transport">{device.transport}</span>
+        <span className="tile-transport">{deviceKind(device)}</span>
       </header>
       <h3 className="tile-id">{device.id}</h3>
       <div className="tile-status" id={statusId}>
@@ -50,20 +51,12 @@ function DeviceTileImpl({ device, jobState, jobPercent, queuePosition, selected,
         {status.detail ? <p className="tile-status-detail" title={status.detail}>{status.detail}</p> : null}
       </div>
       <dl className="tile-facts">
-        <div>
-          <dt>Product</dt>
-          <dd>{product || '—'}</dd>
-        </div>
-        <div>
-          <dt>Serial</dt>
-          <dd>{device.serial || '—'}</dd>
-        </div>
-        {device.port ? (
-          <div>
-            <dt>Port</dt>
-            <dd>{device.port}</dd>
+        {deviceFacts(device).map((f) => (
+          <div key={f.label}>
+            <dt>{f.label}</dt>
+            <dd title={f.value}>{f.value}</dd>
           </div>
-        ) : null}
+        ))}
       </dl>
       {counters ? (
         <p className="tile-counters" title="Jobs on this port since the station started keeping history">

@@ -37,7 +37,8 @@ export function StationView({ notifications }: { notifications: boolean }) {
       const result = await command(ctx.connection, cmd);
       const ids = Array.isArray(result.jobIds) ? (result.jobIds as string[]) : [String(result.jobId)];
       const status = typeof result.status === 'string' ? result.status : 'started';
-      const target = typeof cmd.plan === 'string' ? `plan ${cmd.plan}` : cmd.image ? `${cmd.partition ?? ''} ← ${cmd.image}` : '';
+      const where = cmd.partition ?? (cmd.address !== undefined ? `@${typeof cmd.address === 'number' ? `0x${cmd.address.toString(16)}` : cmd.address}` : 'whole device');
+      const target = typeof cmd.plan === 'string' ? `plan ${cmd.plan}` : cmd.image ? `${where} ← ${cmd.image}` : '';
       if (target) ctx.connection.annotate(ids, target);
       return `${ids.length > 1 ? `${ids.length} jobs` : `Job ${ids[0]}`} ${status}.`;
     },

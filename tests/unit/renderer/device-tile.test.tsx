@@ -84,4 +84,24 @@ describe('device tile', () => {
     act(() => (el.querySelector('.tile-new-job') as HTMLButtonElement).click());
     expect((el as unknown as { calls: string[] }).calls).toEqual(['new P1']);
   });
+
+  it('shows a device of another family by its family and its own facts', () => {
+    const esp: Device = {
+      id: '246F28A1B2C3', protocol: 'esp', transport: 'serial', name: 'ESP32', serial: '246F28A1B2C3', port: '/dev/ttyUSB0', state: 'idle',
+      info: { chip: 'ESP32-D0WD-V3', flash_size: 4 * 1024 * 1024, mac: '24:6f:28:a1:b2:c3', baud: 460800 }, targets: ['address', 'partition'],
+    };
+    const el = render({ device: esp });
+    expect(el.querySelector('.tile-transport')?.textContent).toBe('esp · serial');
+    const facts = Object.fromEntries([...el.querySelectorAll('.tile-facts > div')].map((d) => [d.querySelector('dt')?.textContent, d.querySelector('dd')?.textContent]));
+    expect(facts).toMatchObject({ Product: 'ESP32', Chip: 'ESP32-D0WD-V3', Flash: '4.00 MiB', MAC: '24:6f:28:a1:b2:c3', Port: '/dev/ttyUSB0' });
+    expect(facts).not.toHaveProperty('baud');
+    const sd: Device = {
+      id: 'usb-SD-1', protocol: 'block', transport: 'block', name: 'Generic SD (29.7 GiB)', serial: '', state: 'idle',
+      info: { path: '/dev/sdb', capacity: 31_914_983_424, removable: true }, targets: ['whole'],
+    };
+    const block = render({ device: sd });
+    expect(block.querySelectorAll('.tile-transport')[0]?.textContent).toBe('block');
+    const blockFacts = [...block.querySelectorAll('.tile-facts dd')].map((d) => d.textContent);
+    expect(blockFacts).toEqual(['Generic SD (29.7 GiB)', '—', '29.7 GiB', 'yes']);
+  });
 });

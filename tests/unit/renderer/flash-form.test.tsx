@@ -141,4 +141,65 @@ describe('flash form', () => {
     await submit(el);
     expect(sent[0]).toMatchObject({ deviceId: 'A', plan: '/bundles/pixel' });
   });
+
+  const esp = (id: string): Device => ({ ...device(id), protocol: 'esp', transport: 'serial', targets: ['address', 'partition'], partitions: [{ name: 'nvs', size: 0x6000 }, { name: 'factory', size: 0x100000 }] });
+  const stm32 = (id: string): Device => ({ ...device(id), protocol: 'stm32', transport: 'serial', targets: ['address'], partitions: undefined });
+  const sd = (id: string): Device => ({ ...device(id), protocol: 'block', transport: 'block', targets: ['whole'], partitions: undefined });
+  const has = (el: HTMLElement, name: string): boolean => [...el.querySelectorAll('label')].some((l) => l.textContent?.trim() === name);
+
+  it('offers an Address field for a family that takes addresses, and sends hex as the string, decimal as the number', async () => {
+    const { el, sent } = render([stm32('S1')], ['S1']);
+    expect(has(el, 'Partition')).toBe(false);
+    expect(has(el, 'Write to')).toBe(false);
+    type(field(el, 'Image'), '/fw/app.bin');
+    type(field(el, 'Address'), '0x08000000');
+    await submit(el);
+    type(field(el, 'Address'), '4096');
+    await submit(el);
+    expect(sent).toEqual([
+      { type: 'start_flash', deviceId: 'S1', image: '/fw/app.bin', address: '0x08000000' },
+      { type: 'start_flash', deviceId: 'S1', image: '/fw/app.bin', address: 4096 },
+    ]);
+    type(field(el, 'Address'), 'start');
+    await submit(el);
+    expect(el.querySelector('[role="alert"]')?.textContent).toMatch(/"start" is not an address/);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('asks for nothing but the image for a device written whole', async () => {
+    const { el, sent } = render([sd('SD1')], ['SD1']);
+    expect(has(el, 'Partition') || has(el, 'Address')).toBe(false);
+    expect(el.textContent).toContain('written over the whole device');
+    type(field(el, 'Image'), '/img/raspios.img.xz');
+    await submit(el);
+    expect(sent).toEqual([{ type: 'start_flash', deviceId: 'SD1', image: '/img/raspios.img.xz' }]);
+  });
+
+  it('lets a family that takes several targets choose, in its order, and lists its partitions to pick from', async () => {
+    const { el, sent } = render([esp('E1')], ['E1']);
+    const writeTo = field(el, 'Write to') as unknown as HTMLSelectElement;
+    expect([...writeTo.options].map((o) => o.textContent)).toEqual(['an address', 'a partition']);
+    expect(has(el, 'Address')).toBe(true);
+    act(() => {
+      writeTo.value = 'partition';
+      writeTo.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    expect(has(el, 'Address')).toBe(false);
+    const chips = [...el.querySelectorAll('.partition-list button')].map((b) => b.textContent);
+    expect(chips).toEqual(['factory 1.00 MiB', 'nvs 24.0 KiB']);
+    act(() => (el.querySelector('.partition-list button') as HTMLButtonElement).click());
+    expect(field(el, 'Partition').value).toBe('factory');
+    type(field(el, 'Image'), '/fw/app.bin');
+    await submit(el);
+    expect(sent).toEqual([{ type: 'start_flash', deviceId: 'E1', image: '/fw/app.bin', partition: 'factory' }]);
+  });
+
+  it('says so when the selected devices share no target, and sends nothing', async () => {
+    const { el, sent } = render([sd('SD1'), stm32('S1')], ['SD1', 'S1']);
+    expect(el.textContent).toContain('take different targets');
+    type(field(el, 'Image'), '/x.img');
+    await submit(el);
+    expect(el.querySelector('[role="alert"]')?.textContent).toMatch(/SD1: the whole device; S1: an address/);
+    expect(sent).toEqual([]);
+  });
 });
