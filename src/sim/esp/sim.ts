@@ -42,6 +42,9 @@ export async function createEspSim(config: EspSimConfig): Promise<EspSim> {
   const mac = macFromSerial(config.serial);
   if (chip.chip === 'esp8266') mac.set([0x18, 0xfe, 0x34]);
   const device = new EspSimDevice({ chip, flash, mac, baud: config.baud, wiring: config.wiring, faults: config.faults });
+  // A board with wired reset lines runs its application until a host resets it into the loader; on a pty (no lines)
+  // it waits in download mode, as a board plugged in with BOOT held.
+  if (config.wiring !== 'none') device.mode = 'app';
   return {
     config,
     device,

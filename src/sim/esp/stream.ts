@@ -23,7 +23,7 @@ export class SimSerialTransport implements Transport {
     private readonly onClose: () => void = () => undefined,
   ) {
     this.current = { ...settings };
-    this.uart = new UartModel(device, { toHost: (b) => this.deliver(b) });
+    this.uart = new UartModel(device, { toHost: (b, baud) => this.deliver(b, baud) });
     const settingsNow = (): Readonly<SerialLineSettings> => ({ ...this.current });
     this.serial = {
       path,
@@ -50,14 +50,10 @@ export class SimSerialTransport implements Transport {
     return this.isClosed;
   }
 
-  /** Host baud differs from the chip's: what arrives is noise, as on a real wire. */
-  private garbled(): boolean {
-    return this.current.baudRate !== this.device.baud;
-  }
-
-  private deliver(bytes: Uint8Array): void {
+  /** Bytes the chip sent at `baud`; read at another rate, they are noise, as on a real wire. */
+  private deliver(bytes: Uint8Array, baud: number): void {
     if (this.isClosed) return;
-    const data = this.garbled() ? new Uint8Array(Math.ceil(bytes.length / 2)).fill(0xfe) : bytes;
+    const data = baud === this.current.baudRate ? bytes : new Uint8Array(Math.ceil(bytes.length / 2)).fill(0xfe);
     this.pending.push(data);
     this.pendingBytes += data.length;
     const w = this.waiter;
@@ -93,7 +89,7 @@ export class SimSerialTransport implements Transport {
     if (signal?.aborted) throw new FlashError('cancelled', 'Cancelled');
     this.check();
     this.bytesSent += data.length;
-    this.uart.fromHost(this.garbled() ? new Uint8Array(data.length).fill(0xfe) : data);
+    this.uart.fromHost(data, this.current.baudRate);
   }
 
   async drain(): Promise<void> {

@@ -2,8 +2,8 @@
 import type { EspSimDevice } from './device.js';
 
 export interface UartSink {
-  /** Bytes that reached the host's side of the wire. */
-  toHost(bytes: Uint8Array): void;
+  /** Bytes that reached the host's side of the wire, sent at `baud`. */
+  toHost(bytes: Uint8Array, baud: number): void;
 }
 
 /**
@@ -40,17 +40,22 @@ export class UartModel {
     this.timers.add(t);
   }
 
-  fromHost(bytes: Uint8Array): void {
+  /**
+   * Bytes the host sent at `hostBaud` (undefined: a pty, which has no baud). Sent at a rate other than the chip's,
+   * they arrive as noise, as on a real wire.
+   */
+  fromHost(bytes: Uint8Array, hostBaud?: number): void {
     if (this.closed || bytes.length === 0) return;
     const copy = bytes.slice();
     this.rxFree = Math.max(performance.now(), this.rxFree) + copy.length * this.byteMs();
-    this.at(this.rxFree, () => this.device.receive(copy));
+    this.at(this.rxFree, () => this.device.receive(hostBaud === undefined || hostBaud === this.device.baud ? copy : copy.fill(0xfe)));
   }
 
   private fromDevice(bytes: Uint8Array): void {
     if (this.closed) return;
+    const baud = this.device.baud;
     this.txFree = Math.max(performance.now(), this.txFree) + bytes.length * this.byteMs();
-    this.at(this.txFree, () => this.sink.toHost(bytes));
+    this.at(this.txFree, () => this.sink.toHost(bytes, baud));
   }
 
   close(): void {

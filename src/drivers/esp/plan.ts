@@ -1,0 +1,81 @@
+// ESP-IDF's build/flasher_args.json (or a folder holding one) as a plan: each flash_files entry at its offset.
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { FlashError } from '../../contracts/errors.js';
+import type { LoadedPlan, LoadedStep } from '../../contracts/plan.js';
+import { folderResolver } from '../../images/plan-images.js';
+
+const FILE = 'flasher_args.json';
+const MAX_JSON = 1 << 20;
+
+interface FlasherArgs {
+  flash_files?: Record<string, unknown>;
+  extra_esptool_args?: { chip?: unknown; after?: unknown };
+}
+
+/** Where the flasher_args.json for `path` is: the file itself, or inside the folder (or its build/). */
+async function locate(path: string): Promise<string | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) return undefined;
+  if (st.isFile()) return basename(path) === FILE ? path : undefined;
+  if (!st.isDirectory()) return undefined;
+  for (const candidate of [join(path, FILE), join(path, 'build', FILE)]) {
+    if ((await stat(candidate).catch(() => undefined))?.isFile()) return candidate;
+  }
+  return undefined;
+}
+
+/** Parse the JSON text; throws `image_invalid` saying what is wrong. Exported for tests. */
+export function parseFlasherArgs(text: string, where: string): { files: Array<{ address: number; name: string }>; chip?: string; reboot: boolean } {
+  let json: FlasherArgs;
+  try {
+    json = JSON.parse(text) as FlasherArgs;
+  } catch (e) {
+    throw new FlashError('image_invalid', `${where} is not valid JSON (${e instanceof Error ? e.message : String(e)}); rebuild with idf.py build`);
+  }
+  const ff = json.flash_files;
+  if (!ff || typeof ff !== 'object' || Array.isArray(ff)) throw new FlashError('image_invalid', `${where} has no "flash_files" object; is it ESP-IDF's build/flasher_args.json?`);
+  const files: Array<{ address: number; name: string }> = [];
+  for (const [key, value] of Object.entries(ff)) {
+    const address = /^0x[0-9a-f]+$/i.test(key) ? parseInt(key, 16) : /^\d+$/.test(key) ? Number(key) : NaN;
+    if (!Number.isSafeInteger(address) || typeof value !== 'string' || !value) {
+      throw new FlashError('image_invalid', `${where}: flash_files entry "${key}": ${JSON.stringify(value)} must map a hex offset to a file name`);
+    }
+    files.push({ address, name: value });
+  }
+  if (!files.length) throw new FlashError('image_invalid', `${where} lists no flash_files`);
+  files.sort((a, b) => a.address - b.address);
+  for (let i = 1; i < files.length; i++) {
+    const prev = files[i - 1];
+    const cur = files[i];
+    if (prev && cur && prev.address === cur.address) throw new FlashError('image_invalid', `${where} lists two files at 0x${cur.address.toString(16)}`);
+  }
+  const chip = typeof json.extra_esptool_args?.chip === 'string' ? json.extra_esptool_args.chip : undefined;
+  const after = json.extra_esptool_args?.after;
+  return { files, ...(chip ? { chip } : {}), reboot: after === undefined || after === 'hard_reset' || after === 'hard-reset' };
+}
+
+/** Family.readPlan: a plan when `path` is (or holds) flasher_args.json, else undefined. */
+export async function readEspPlan(path: string): Promise<LoadedPlan | undefined> {
+  const file = await locate(path);
+  if (!file) return undefined;
+  const st = await stat(file);
+  if (st.size > MAX_JSON) throw new FlashError('image_invalid', `${file} is ${st.size} bytes; a flasher_args.json is a few KiB`);
+  const parsed = parseFlasherArgs(await readFile(file, 'utf8'), file);
+  const resolver = folderResolver(dirname(file));
+  const steps: LoadedStep[] = [];
+  let declaredBytes = 0;
+  for (const f of parsed.files) {
+    const image = await resolver.resolve(f.name);
+    declaredBytes += image.declaredSize ?? 0;
+    steps.push({ op: 'flash', target: { address: f.address }, image, ...(parsed.chip ? { options: { chip: parsed.chip } } : {}) });
+  }
+  if (parsed.reboot) steps.push({ op: 'reboot', mode: 'hard' });
+  return {
+    name: `ESP-IDF build (${parsed.files.length} files${parsed.chip ? ` for ${parsed.chip}` : ''})`,
+    origin: file,
+    steps,
+    declaredBytes,
+    close: async () => undefined,
+  };
+}
