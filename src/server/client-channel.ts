@@ -28,6 +28,8 @@ export interface ChannelCounters {
 export const DEFAULT_CHANNEL_LIMITS: ChannelLimits = { highWaterBytes: 64 * 1024, maxQueuedBytes: 4 * 1024 * 1024 };
 
 const RETRY_MS = 20;
+/** At most this much of one batch goes to a client's socket at once; the rest waits (coalesced) like any lag. */
+const BATCH_BYTES = 256 * 1024;
 
 export class ClientChannel {
   private readonly queue: PreparedFrame[] = [];
@@ -52,11 +54,38 @@ export class ClientChannel {
   }
 
   push(frame: PreparedFrame): void {
+    this.pushAll([frame]);
+  }
+
+  /**
+   * Send several frames in one write: the socket is corked while the frames that fit under the high-water mark go
+   * out, so a batch costs one system call; the rest are held back (coalesced) exactly as for single frames.
+   */
+  pushAll(frames: readonly PreparedFrame[]): void {
     if (this.dead || this.ws.readyState !== this.ws.OPEN) return;
-    if (!this.lagging && this.ws.bufferedAmount < this.limits.highWaterBytes) {
-      this.write(frame);
-      return;
+    // A socket that keeps up takes a whole batch in one corked write (its bytes count as buffered only until the
+    // uncork hands them to the kernel); one that lags gets nothing new until it drains.
+    const buffered = this.ws.bufferedAmount;
+    let budget = this.lagging || buffered >= this.limits.highWaterBytes ? 0 : Math.max(this.limits.highWaterBytes, BATCH_BYTES) - buffered;
+    const socket = frames.length > 1 ? (this.ws as unknown as { _socket?: { cork?(): void; uncork?(): void } })._socket : undefined;
+    socket?.cork?.();
+    try {
+      for (const frame of frames) {
+        if (this.dead) return;
+        if (budget > 0) {
+          this.write(frame);
+          budget -= frame.data.length;
+        } else {
+          this.hold(frame);
+        }
+      }
+    } finally {
+      socket?.uncork?.();
     }
+  }
+
+  /** Keep a frame back for a lagging client: progress coalesced per job, lifecycle frames in order. */
+  private hold(frame: PreparedFrame): void {
     if (frame.coalesceKey !== undefined) {
       const previous = this.pending.get(frame.coalesceKey);
       if (previous) {

@@ -29,6 +29,8 @@ export interface HubCounters extends ChannelCounters {
   connectionsAccepted: number;
   /** Idle read-only connections closed to make room for another client. */
   idleEvicted: number;
+  /** Broadcast batches handed to the clients (events per batch = framesSent / clients / batches). */
+  batches: number;
 }
 
 interface Client {
@@ -62,9 +64,11 @@ export function prepare(message: ServerMessage): PreparedFrame {
 export class WsHub {
   readonly counters: HubCounters = {
     framesSent: 0, framesCoalesced: 0, framesDropped: 0, slowClientsDisconnected: 0,
-    framesReceived: 0, framesRateLimited: 0, invalidFrames: 0, connectionsAccepted: 0, idleEvicted: 0,
+    framesReceived: 0, framesRateLimited: 0, invalidFrames: 0, connectionsAccepted: 0, idleEvicted: 0, batches: 0,
   };
   private readonly clients = new Set<Client>();
+  /** Prepared events of this turn of the event loop, not yet handed to the clients. */
+  private batch: PreparedFrame[] = [];
   private nextClientId = 0;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
@@ -119,11 +123,25 @@ export class WsHub {
     return n;
   }
 
+  /**
+   * Queue a station event for every client. Events of one turn of the event loop (an agent's burst of 16 progress
+   * frames arrives in one socket read) go out together: each client's socket is corked for the batch, so it costs one
+   * write system call per client per batch instead of one per client per event.
+   */
   broadcast(message: ServerMessage): void {
     if (this.clients.size === 0) return;
-    const frame = prepare(message);
-    for (const client of this.clients) client.channel.push(frame);
+    this.batch.push(prepare(message));
+    if (this.batch.length === 1) setImmediate(this.flushBatch);
   }
+
+  /** Hand the queued events to every client now (also before any frame sent to one client, to keep the order). */
+  readonly flushBatch = (): void => {
+    if (this.batch.length === 0) return;
+    const frames = this.batch;
+    this.batch = [];
+    this.counters.batches++;
+    for (const client of this.clients) client.channel.pushAll(frames);
+  };
 
   /** Take over an upgraded socket. `token` is what the upgrade carried (undefined: none; null: a wrong one). */
   accept(ws: WebSocket, _req: IncomingMessage, auth: 'yes' | 'no' | 'wrong'): void {
@@ -169,6 +187,7 @@ export class WsHub {
   close(): void {
     clearInterval(this.heartbeat);
     this.unsubscribe();
+    this.flushBatch();
     for (const client of this.clients) {
       client.channel.drainAll();
       client.channel.discard();
@@ -193,6 +212,7 @@ export class WsHub {
   }
 
   private send(client: Client, message: ServerMessage): void {
+    this.flushBatch(); // events queued before this frame reach the client before it
     client.channel.push(prepare(message));
   }
 

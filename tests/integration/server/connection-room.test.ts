@@ -7,7 +7,7 @@ import { createTestStation } from './helpers/test-station.js';
 import { connect, startHarness, type Conn, type Harness } from './helpers/harness.js';
 
 let h: Harness;
-beforeAll(async () => { h = await startHarness({ maxClients: 8, reservedForAuthenticated: 2, idleEvictMs: 300 }); });
+beforeAll(async () => { h = await startHarness({ maxClients: 8, reservedForAuthenticated: 2, idleEvictMs: 3000 }); });
 afterAll(async () => { await h.close(); });
 
 /** Try a WebSocket upgrade; resolves with 101 (open) or the refusal's HTTP status. */
@@ -29,7 +29,7 @@ describe('room for clients with the token', () => {
     // A client with the token takes a reserved place at once.
     const withToken = await attempt(`${h.url}?token=${h.token}`);
     expect(withToken.status).toBe(101);
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 3100));
     // Now the idle ones may make room: the oldest is closed with 1013 and the newcomer gets in.
     const late = await attempt(h.url);
     expect(late.status).toBe(101);

@@ -13,8 +13,28 @@ export class FakeWs extends EventEmitter {
   closedWith: { code: number; reason: string } | undefined;
   terminated = false;
 
+  /** The underlying socket's cork/uncork, as `ws` exposes it: counts the writes the kernel would see. */
+  readonly _socket = {
+    depth: 0,
+    pending: 0,
+    /** Writes handed to the kernel: one per uncorked send, one per uncork that releases corked sends. */
+    writes: 0,
+    cork: (): void => {
+      this._socket.depth++;
+    },
+    uncork: (): void => {
+      this._socket.depth = Math.max(0, this._socket.depth - 1);
+      if (this._socket.depth === 0 && this._socket.pending > 0) {
+        this._socket.writes++;
+        this._socket.pending = 0;
+      }
+    },
+  };
+
   send(data: Buffer | string): void {
     this.sent.push(data.toString());
+    if (this._socket.depth > 0) this._socket.pending++;
+    else this._socket.writes++;
   }
 
   close(code: number, reason: string): void {

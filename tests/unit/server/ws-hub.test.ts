@@ -160,9 +160,41 @@ describe('WsHub', () => {
     h.accept(b.asWs(), req, 'yes');
     b.emit('close', 1000, Buffer.alloc(0));
     s.emit({ type: 'device_detached', deviceId: 'D', timestamp: 1 });
+    // Events of one turn go out together, at the end of the turn (or before any frame sent to one client).
+    expect(a.frames().at(-1)?.type).toBe('snapshot');
+    h.flushBatch();
     expect(a.frames().at(-1)).toEqual({ type: 'device_detached', deviceId: 'D', timestamp: 1 });
     expect(b.frames().map((f) => f.type)).toEqual(['hello', 'snapshot']);
     expect(h.size).toBe(1);
+  });
+
+  it('fan-out work per turn: each event serialised once, one write per client for a burst, order kept', () => {
+    const { hub: h, s } = hub();
+    const clients = Array.from({ length: 200 }, () => new FakeWs());
+    for (const c of clients) h.accept(c.asWs(), req, 'no');
+    const writesBefore = clients.map((c) => c._socket.writes);
+    const stringify = vi.spyOn(JSON, 'stringify');
+    for (let j = 0; j < 16; j++) {
+      s.emit({ type: 'flash_progress', jobId: `j${j}`, deviceId: 'D', progress: 50, stage: 'Writing', bytesTransferred: 5, totalBytes: 10, transferSpeed: 1, estimatedTimeRemaining: 5, timestamp: j });
+    }
+    h.flushBatch();
+    expect(stringify).toHaveBeenCalledTimes(16);
+    stringify.mockRestore();
+    for (const [i, c] of clients.entries()) {
+      expect(c._socket.writes - writesBefore[i]!).toBe(1);
+      expect(c.frames().slice(2).map((f) => f.jobId)).toEqual(Array.from({ length: 16 }, (_, j) => `j${j}`));
+    }
+    expect(h.counters.batches).toBe(1);
+  });
+
+  it('sends a frame for one client only after the events queued before it', async () => {
+    const { hub: h, s } = hub();
+    const ws = new FakeWs();
+    h.accept(ws.asWs(), req, 'yes');
+    s.emit({ type: 'device_detached', deviceId: 'D', timestamp: 1 });
+    ws.receive({ type: 'ping', timestamp: 2 });
+    await flush();
+    expect(ws.frames().map((f) => f.type)).toEqual(['hello', 'snapshot', 'device_detached', 'pong']);
   });
 
   it('evicts the longest-idle read-only client to make room, never an authenticated one', async () => {
