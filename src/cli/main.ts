@@ -38,7 +38,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       case 'cancel':
         return await (await import('./commands/control.js')).controlCommand(command, rest, io);
       case 'sim': {
-        if (rest[0] === 'stm32') {
+        if (rest[0] === 'stm32' || rest[0] === 'esp') {
           const { runSimCli } = await import('../sim/index.js');
           return (await runSimCli(rest)) ?? EXIT.usage;
         }

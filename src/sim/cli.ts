@@ -146,6 +146,8 @@ export async function runSimCli(argv: string[], io: SimCliIo = {}): Promise<numb
       return runFastbootSimCli(argv.slice(1), io);
     case 'stm32':
       return (await import('./stm32/tty.js')).runStm32SimCli(argv.slice(1), io);
+    case 'esp':
+      return (await import('./esp/cli.js')).runEspSimCli(argv.slice(1), io);
     default:
       return undefined;
   }
