@@ -18,6 +18,8 @@ const SIZE = quick ? 16 * KiB : 64 * KiB;
 const ROUNDS = Number(process.env.STM32_BENCH_ROUNDS ?? (quick ? 1 : 3));
 const BAUDS = quick ? [460800] : [115200, 460800];
 const PARALLEL = 8;
+/** STM32_BENCH_OURS=1: only our single-board runs (for profiling). */
+const ONLY_OURS = process.env.STM32_BENCH_OURS === '1';
 
 // ---------------------------------------------------------------- child: simulators
 
@@ -163,7 +165,7 @@ async function main(): Promise<void> {
   try {
     for (const baud of BAUDS) {
       for (let round = 0; round < ROUNDS; round++) {
-        for (const tool of ['ours', 'stm32flash'] as const) {
+        for (const tool of ONLY_OURS ? (['ours'] as const) : (['ours', 'stm32flash'] as const)) {
           const sim = await startSims(self, baud, [{ tty: pty.device, store }]);
           const r = tool === 'ours' ? await ours(pty, baud, image) : stm32flash(pty, baud, file);
           await stopChild(sim);
@@ -182,9 +184,11 @@ async function main(): Promise<void> {
       const modelS = ((SIZE / 256) * (268 + 268)) / (baud / 10);
       const ratio = med('ours') / med('stm32flash');
       summary[String(baud)] = { oursS: med('ours'), stm32flashS: med('stm32flash'), ratio, wireModelS: modelS };
+      if (ONLY_OURS) continue;
       console.log(`  ${baud} baud: ours ${med('ours').toFixed(2)} s vs stm32flash ${med('stm32flash').toFixed(2)} s = ${ratio.toFixed(3)}x (wire alone ≈ ${modelS.toFixed(2)} s)`);
     }
 
+    if (ONLY_OURS) return;
     // 8 boards at once through one family instance.
     const baud = BAUDS[BAUDS.length - 1] ?? 460800;
     const ptys: Pty[] = [];

@@ -1,4 +1,7 @@
 // A serial port as a byte-wise stream Transport (serialport 13 bindings): line settings, DTR/RTS, flush, read deadlines.
+import { closeSync, constants, openSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { ReadStream, isatty } from 'node:tty';
 import { SerialPort } from 'serialport';
 import { FlashError } from '../contracts/errors.js';
 import type { DeviceLink, SerialControl, SerialLineSettings, SerialSignals, Transport } from '../contracts/links.js';
@@ -38,6 +41,12 @@ export interface SerialOpenOptions {
   hupcl?: boolean;
   /** Level of both modem lines right after open; Linux raises DTR and RTS when a tty opens (default true). */
   initialSignals?: Required<SerialSignals>;
+  /**
+   * How bytes move. `stream` (default with the platform binding on Unix): a second descriptor of the tty driven by
+   * the event loop (epoll), while the binding's descriptor keeps the lock, the line settings and the modem lines.
+   * `binding`: serialport's reads and writes, one thread-pool job each (several times the CPU per byte exchange).
+   */
+  io?: 'stream' | 'binding';
 }
 
 export const DEFAULT_SERIAL_SETTINGS: Readonly<Required<SerialLineSettings>> = { baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1 };
@@ -108,6 +117,8 @@ export class SerialTransport implements Transport {
   private hasModemLines = true;
   /** Bumped on every reopen, so a read loop of the old port stops quietly. */
   private generation = 0;
+  /** The event-loop stream over our own descriptor of the tty, when `io` is `stream`. */
+  private stream: Socket | undefined;
 
   constructor(
     private readonly binding: SerialBinding,
@@ -141,10 +152,52 @@ export class SerialTransport implements Transport {
     return this.pendingBytes;
   }
 
+  private useStream(): boolean {
+    return (this.options.io ?? (this.options.binding ? 'binding' : 'stream')) === 'stream' && process.platform !== 'win32';
+  }
+
+  /** Our own non-blocking descriptor of the tty as a socket-like stream; undefined where that is not possible. */
+  private openStream(): Socket | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+    } catch {
+      return undefined;
+    }
+    if (!isatty(fd)) {
+      closeSync(fd);
+      return undefined;
+    }
+    // A tty.ReadStream is a duplex socket over the TTY handle: it writes too.
+    return new ReadStream(fd);
+  }
+
+  private onChunk(chunk: Uint8Array): void {
+    this.bytesReceived += chunk.length;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.wake();
+  }
+
   private startReading(): void {
     if (this.reading) return;
     this.reading = true;
     const generation = this.generation;
+    if (this.useStream() && !this.stream) this.stream = this.openStream();
+    const stream = this.stream;
+    if (stream) {
+      const live = (): boolean => generation === this.generation && !this.isClosed;
+      stream.on('data', (chunk: Buffer) => {
+        if (live()) this.onChunk(chunk);
+      });
+      stream.on('error', (e: Error) => {
+        if (live()) this.lost(e.message);
+      });
+      stream.on('close', () => {
+        if (live()) this.lost('the port closed');
+      });
+      return;
+    }
     const port = this.port;
     const loop = async (): Promise<void> => {
       while (!this.isClosed && generation === this.generation) {
@@ -159,12 +212,7 @@ export class SerialTransport implements Transport {
           return;
         }
         if (generation !== this.generation) return;
-        if (got > 0) {
-          this.bytesReceived += got;
-          this.pending.push(buf.subarray(0, got));
-          this.pendingBytes += got;
-          this.wake();
-        }
+        if (got > 0) this.onChunk(buf.subarray(0, got));
       }
     };
     void loop().finally(() => {
@@ -187,7 +235,14 @@ export class SerialTransport implements Transport {
       { transient: true, detail: why },
     );
     this.wake();
+    this.dropStream();
     void this.port.close().catch(() => undefined);
+  }
+
+  private dropStream(): void {
+    const s = this.stream;
+    this.stream = undefined;
+    s?.destroy();
   }
 
   private check(): void {
@@ -201,7 +256,12 @@ export class SerialTransport implements Transport {
     if (data.length === 0) return;
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const port = this.port;
-    const op = this.writes.then(() => port.write(buf));
+    const stream = this.stream;
+    const op = this.writes.then(() =>
+      stream
+        ? new Promise<void>((resolve, reject) => stream.write(buf, (e) => (e ? reject(e) : resolve())))
+        : port.write(buf),
+    );
     this.writes = op.catch(() => undefined);
     try {
       await op;
@@ -286,6 +346,7 @@ export class SerialTransport implements Transport {
     await this.writes;
     this.generation++;
     this.reading = false;
+    this.dropStream();
     await this.port.close().catch(() => undefined);
     try {
       this.port = await openPort(this.binding, this.path, next, this.options.hupcl ?? false);
@@ -353,6 +414,7 @@ export class SerialTransport implements Transport {
     this.wake();
     if (!wasFailed) {
       await this.writes;
+      this.dropStream();
       await this.port.close().catch(() => undefined);
     }
   }
