@@ -110,6 +110,9 @@ export async function flashCommand(argv: string[], io: CliIo): Promise<number> {
   });
 
   client.on('status', (status) => {
+    if (status === 'reconnecting' && !settled && !values.json && client.reconnectAttempts === 1) {
+      io.stderr.write(`${tty ? '\n' : ''}lost the connection to the station; reconnecting…\n`);
+    }
     if (status !== 'failed' || settled) return;
     io.stderr.write(`${tty ? '\n' : ''}lost the station at ${client.url}${jobId ? `; job ${jobId} may still be running there` : ''}\n`);
     finish?.(EXIT.usage);

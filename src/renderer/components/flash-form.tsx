@@ -95,7 +95,7 @@ export function FlashForm({ devices, selected, connected, onStart, focusRequest 
     }
     const usePlan = plan.trim() !== '';
     if (!usePlan && !kind) {
-      setMessage({ kind: 'error', text: `The selected devices take different targets (${targetDevices.map((d) => `${d.id}: ${kindsOf(d).map((k) => KIND_WORDS[k]).join(' or ')}`).join('; ')}). Flash them separately, or give a plan file.` });
+      setMessage({ kind: 'error', text: 'The selected devices take different targets (see above): flash them separately, or give a plan file.' });
       return;
     }
     if (!usePlan && (!image.trim() || !targetFilled)) {
@@ -218,7 +218,7 @@ export function FlashForm({ devices, selected, connected, onStart, focusRequest 
             autoComplete="off"
             spellCheck={false}
             aria-describedby={`${id}-address-hint`}
-            placeholder="0x10000"
+            placeholder="0x…"
             value={address}
             onChange={(e) => setAddress(e.target.value)}
           />
@@ -231,8 +231,8 @@ export function FlashForm({ devices, selected, connected, onStart, focusRequest 
         </p>
       ) : null}
       {!kind ? (
-        <p className="form-error" id={`${id}-mixed`}>
-          The selected devices take different targets: flash them separately, or give a plan file.
+        <p className="whole-device" id={`${id}-mixed`}>
+          These devices are written in different ways ({targetDevices.map((d) => `${d.id}: ${kindsOf(d).map((k) => KIND_WORDS[k]).join(' or ')}`).join('; ')}): select devices of one kind, or give a plan file.
         </p>
       ) : null}
       <div className="field">
@@ -245,7 +245,7 @@ export function FlashForm({ devices, selected, connected, onStart, focusRequest 
             autoComplete="off"
             spellCheck={false}
             aria-describedby={`${id}-plan-hint`}
-            placeholder="bundle folder, manifest or factory zip"
+            placeholder="bundle folder, manifest, factory zip or flasher_args.json"
             value={plan}
             onChange={(e) => setPlan(e.target.value)}
           />
