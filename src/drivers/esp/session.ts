@@ -81,6 +81,8 @@ export async function openSession(t: Transport, info: PortInfo, options: Session
   const baud = options.baud ?? 921600;
   const port = new WebSerialPort(async () => t, { usbVendorId: info.vendorId, usbProductId: info.productId }, t);
   const transport = new EspTransport(port as unknown as PortArg, false);
+  // esptool-js prints some trace lines to the console whatever `tracing` says; the station logs its own.
+  transport.trace = () => undefined;
   const log = options.log ?? (() => undefined);
   const terminal = { clean: () => undefined, writeLine: (s: string) => log(s), write: (s: string) => log(s) };
   const loader = new ESPLoader({ transport, baudrate: baud, romBaudrate: romBaud, terminal });

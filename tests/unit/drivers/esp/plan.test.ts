@@ -1,0 +1,50 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseFlasherArgs, readEspPlan } from '../../../../src/drivers/esp/plan.js';
+
+const ARGS = {
+  flash_files: { '0x10000': 'app.bin', '0x1000': 'bootloader/bootloader.bin', '0x8000': 'partition_table/partition-table.bin' },
+  extra_esptool_args: { chip: 'esp32', after: 'hard_reset' },
+};
+
+describe('flasher_args.json plans', () => {
+  let dir = '';
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('orders the files by offset and keeps the chip', () => {
+    const p = parseFlasherArgs(JSON.stringify(ARGS), 'x');
+    expect(p.files.map((f) => f.address)).toEqual([0x1000, 0x8000, 0x10000]);
+    expect(p.chip).toBe('esp32');
+    expect(p.reboot).toBe(true);
+  });
+
+  it.each([
+    ['not json', /not valid JSON/],
+    ['{}', /no "flash_files"/],
+    ['{"flash_files":{}}', /lists no flash_files/],
+    ['{"flash_files":{"zz":"a.bin"}}', /must map a hex offset/],
+    ['{"flash_files":{"0x1000":"a.bin","4096":"b.bin"}}', /two files at 0x1000/],
+  ])('refuses %s', (text, why) => {
+    expect(() => parseFlasherArgs(text, 'f')).toThrow(why);
+  });
+
+  it('reads a build folder into flash steps at their addresses, then a hard reset; declines other paths', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fs-espplan-'));
+    const build = join(dir, 'build');
+    mkdirSync(join(build, 'bootloader'), { recursive: true });
+    mkdirSync(join(build, 'partition_table'), { recursive: true });
+    writeFileSync(join(build, 'app.bin'), new Uint8Array(100));
+    writeFileSync(join(build, 'bootloader/bootloader.bin'), new Uint8Array(50));
+    writeFileSync(join(build, 'partition_table/partition-table.bin'), new Uint8Array(0xc00));
+    writeFileSync(join(build, 'flasher_args.json'), JSON.stringify(ARGS));
+    const plan = await readEspPlan(dir);
+    expect(plan?.steps.map((s) => (s.op === 'flash' ? s.target : s.op))).toEqual([{ address: 0x1000 }, { address: 0x8000 }, { address: 0x10000 }, 'reboot']);
+    expect(plan?.declaredBytes).toBe(100 + 50 + 0xc00);
+    expect(await readEspPlan(join(build, 'app.bin'))).toBeUndefined();
+    expect(await readEspPlan(join(dir, 'missing'))).toBeUndefined();
+    writeFileSync(join(build, 'flasher_args.json'), JSON.stringify({ flash_files: { '0x0': 'gone.bin' } }));
+    await expect(readEspPlan(build)).rejects.toMatchObject({ code: 'image_not_found' });
+  });
+});
