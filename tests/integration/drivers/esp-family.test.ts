@@ -116,4 +116,30 @@ describe('ESP family on the in-station simulator', () => {
     ctx.controller.abort();
     await expect(run).rejects.toMatchObject({ code: 'cancelled' });
   });
+
+  it.each([
+    ['esp8266', 'bridge', 'ESP8266', 0x0, 0],
+    ['esp32s3', 'jtag', 'ESP32-S3', 0x10000, 9],
+    ['esp32c3', 'bridge', 'ESP32-C3', 0x10000, 5],
+  ] as const)('%s over %s: detects, flashes and checks the MD5', async (chip, usb, name, address, chipId) => {
+    const { family, candidate, link: l, store } = await board({ chip, usb }, {}, false);
+    const desc = await family.probe(l, candidate, AbortSignal.timeout(20_000));
+    expect(desc.info.chip).toBe(name);
+    expect(desc.partitions).toEqual([]);
+    const app = espApp(100_000, chipId, 5);
+    if (chip === 'esp8266') app[8] = 0; // an ESP8266 image has no extended header
+    await family.run(l, { op: 'flash', target: { address }, source: await file('app.bin', app) }, recordingContext());
+    expect(md5(readFileSync(join(store, 'flash.bin')).subarray(address, address + app.length))).toBe(md5(app));
+  });
+
+  it('a stalled board times out with the byte offset; the retried step resets it and succeeds', async () => {
+    const { family, candidate, link: l, store } = await board({}, { stallAfter: 20_000 });
+    await family.probe(l, candidate, AbortSignal.timeout(20_000));
+    const app = espApp(120_000, 0, 9);
+    const err = await family.run(l, { op: 'flash', target: { address: 0x10000 }, source: await file('app.bin', app) }, recordingContext()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'timeout', transient: true });
+    expect(String((err as Error).message)).toMatch(/byte offset 0x1[0-9a-f]{4}/);
+    await family.run(l, { op: 'flash', target: { address: 0x10000 }, source: await file('app2.bin', app) }, recordingContext());
+    expect(md5(readFileSync(join(store, 'flash.bin')).subarray(0x10000, 0x10000 + app.length))).toBe(md5(app));
+  });
 });
