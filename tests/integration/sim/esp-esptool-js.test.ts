@@ -1,11 +1,14 @@
 // Conformance: Espressif's esptool-js, in Node over a socat pty pair, flashes the ESP simulator (ROM + stub dialects).
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ESPLoader, Transport as EspTransport } from 'esptool-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createEspFamily } from '../../../src/drivers/esp/index.js';
 import { WebSerialPort } from '../../../src/drivers/esp/web-serial.js';
+import { openImage } from '../../../src/images/open.js';
+import { runEspSimCli } from '../../../src/sim/esp/cli.js';
 import type { EspSimChip } from '../../../src/sim/esp/chips.js';
 import { createEspSim, type EspSim } from '../../../src/sim/esp/sim.js';
 import { startTtyFace, type TtyFace } from '../../../src/sim/esp/tty-face.js';
@@ -81,5 +84,45 @@ describe('esptool-js against the ESP simulator on a pty pair', () => {
     const back = await loader.readFlash(address, 8192);
     expect(md5hex(back)).toBe(md5hex(app.subarray(0, 8192)));
     await loader.transport.disconnect();
+  });
+
+  it('the standalone `sim esp --tty` prints ready, and our ESP family flashes it over the pty', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fs-esp-'));
+    pair = await ptyPair();
+    const stop = new AbortController();
+    const lines: string[] = [];
+    let ready: () => void = () => undefined;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const store = join(dir, 'store');
+    const done = runEspSimCli(['--tty', pair.device, '--chip', 'esp32', '--flash-size', '2M', '--store', store], {
+      out: (l) => {
+        lines.push(l);
+        if (l.startsWith('ready')) ready();
+      },
+      err: () => undefined,
+      signal: stop.signal,
+    });
+    await isReady;
+    expect(lines).toEqual([`ready ${pair.device}`]);
+    const family = createEspFamily();
+    const c = { kind: 'serial' as const, key: pair.host, transport: 'serial' as const, path: pair.host, protocol: 'esp' as const };
+    const link = family.connect(c);
+    try {
+      const desc = await family.probe(link, c, AbortSignal.timeout(20_000));
+      expect(desc.info.flash_size).toBe(0x200000);
+      const app = image(150_000, 3);
+      writeFileSync(join(dir, 'app.bin'), app);
+      const noop = async (): Promise<void> => undefined;
+      const ctx = {
+        jobId: 'j', deviceId: 'd', signal: new AbortController().signal, gate: { pass: noop }, throttle: { take: noop },
+        moved: () => undefined, stage: () => undefined, log: () => undefined, waitForDevice: () => Promise.reject(new Error('unused')),
+      };
+      await family.run(link, { op: 'flash', target: { address: 0x20000 }, source: await openImage(join(dir, 'app.bin'), { hash: false }) }, ctx);
+      expect(md5hex(readFileSync(join(store, 'flash.bin')).subarray(0x20000, 0x20000 + app.length))).toBe(md5hex(app));
+    } finally {
+      await link.close();
+      stop.abort();
+      expect(await done).toBe(0);
+    }
   });
 });
