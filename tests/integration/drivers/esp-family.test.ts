@@ -142,4 +142,19 @@ describe('ESP family on the in-station simulator', () => {
     await family.run(l, { op: 'flash', target: { address: 0x10000 }, source: await file('app2.bin', app) }, recordingContext());
     expect(md5(readFileSync(join(store, 'flash.bin')).subarray(0x10000, 0x10000 + app.length))).toBe(md5(app));
   });
+
+  it('a block the board refuses once (fail-after) is sent again and the write completes', async () => {
+    const { family, candidate, link: l, store } = await board({}, { failAfter: 30_000 });
+    await family.probe(l, candidate, AbortSignal.timeout(20_000));
+    const app = espApp(200_000, 0, 11);
+    await family.run(l, { op: 'flash', target: { address: 0x10000 }, source: await file('app.bin', app) }, recordingContext());
+    expect(md5(readFileSync(join(store, 'flash.bin')).subarray(0x10000, 0x10000 + app.length))).toBe(md5(app));
+  });
+
+  it('fail-command=SPI_FLASH_MD5 fails the step after the write, as a device error', async () => {
+    const { family, candidate, link: l } = await board({}, { failCommand: 'SPI_FLASH_MD5' });
+    await family.probe(l, candidate, AbortSignal.timeout(20_000));
+    const err = await family.run(l, { op: 'flash', target: { address: 0x10000 }, source: await file('app.bin', espApp(20_000, 0)) }, recordingContext()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'device_error' });
+  });
 });
