@@ -120,20 +120,32 @@ export async function flashStep(host: Stm32Host, t: Target, source: BlockSource,
   for (const b of blocks) {
     await between(ctx, b.bytes.length);
     // A block of 0xFF is what the erase left: nothing to program.
-    if (!b.bytes.every((x) => x === 0xff)) {
-      try {
-        await host.write(b.address, b.bytes);
-      } catch (e) {
-        if (e instanceof NackError) {
-          throw new FlashError('device_rejected', `The STM32 refused the block at ${hex(b.address)} (write-protected page, or not erased); run write_unprotect if the flash is write-protected`, { detail: e.detail ?? 'nack write' });
-        }
-        throw withOffset(e, 'writing', offset, b.address);
-      }
-    }
+    if (!b.bytes.every((x) => x === 0xff)) await writeBlock(host, b, offset, ctx);
     offset += b.bytes.length;
     progress.add(b.bytes.length);
   }
   if (options.verify) await verifyBlocks(host, blocks, ctx, undefined);
+}
+
+/** Tries a block up to 3 times: a NACK or a lost answer may be line noise (stm32flash retries too). */
+async function writeBlock(host: Stm32Host, b: Segment, offset: number, ctx: JobContext): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await host.write(b.address, b.bytes);
+      return;
+    } catch (e) {
+      const retryable = e instanceof NackError || (e instanceof FlashError && e.code === 'timeout');
+      if (retryable && attempt < 3 && !ctx.signal.aborted) {
+        ctx.log('warn', `block at ${hex(b.address)}: ${(e as Error).message}; retrying (${attempt + 1}/3)`);
+        if (e instanceof FlashError && e.code === 'timeout') await host.resync();
+        continue;
+      }
+      if (e instanceof NackError) {
+        throw new FlashError('device_rejected', `The STM32 refused the block at ${hex(b.address)} ${attempt} times (write-protected page, or not erased); run write_unprotect if the flash is write-protected`, { detail: e.detail ?? 'nack write' });
+      }
+      throw withOffset(e, 'writing', offset, b.address);
+    }
+  }
 }
 
 function blockBytes(blocks: readonly Segment[]): number {

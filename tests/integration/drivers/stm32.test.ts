@@ -157,6 +157,45 @@ describe('STM32 family on the simulator', () => {
     expect((err as Error).message).toMatch(/byte offset 4864 \(address 0x08001300\)/);
   });
 
+  it('retries a block the line garbled, and gives up on one the chip keeps refusing', async () => {
+    start();
+    let writes = 0;
+    const garbling: SerialCandidate = {
+      kind: 'serial', key: 'sim:G', transport: 'sim', path: 'sim:G', protocol: 'stm32',
+      openStream: async (s) => {
+        const t = new SimSerialTransport(device, s, 'simulated STM32 G');
+        const write = t.write.bind(t);
+        t.write = async (data: Uint8Array) => {
+          // The 6th long write (a block) loses a bit on the line: the checksum no longer matches.
+          if (data.length > 200 && ++writes === 6) {
+            const bad = data.slice();
+            bad[100] = (bad[100] ?? 0) ^ 0x10;
+            return write(bad);
+          }
+          return write(data);
+        };
+        return t;
+      },
+    };
+    const l = family.connect(garbling);
+    await family.probe(l, garbling, new AbortController().signal);
+    const image = pattern(4096);
+    const ctx = testContext();
+    await family.run(l, { op: 'flash', target: { address: BASE }, source: bytesSource(image) }, ctx);
+    expect(Buffer.from(device.memory.flash.subarray(0, 4096))).toEqual(Buffer.from(image));
+    expect(ctx.logs.some((x) => /retrying \(2\/3\)/.test(x.message))).toBe(true);
+    await l.close();
+  });
+
+  it('says a block was refused three times when the chip keeps refusing it', async () => {
+    start({ faults: { failAfter: 1000 } });
+    await probe();
+    await expect(family.run(link, { op: 'flash', target: { address: BASE }, source: bytesSource(pattern(4096)) }, testContext())).rejects.toMatchObject({
+      code: 'device_rejected',
+      message: expect.stringMatching(/refused the block at 0x08000300 3 times/),
+    });
+  });
+
   it('cancels between blocks and pauses between blocks', async () => {
     start();
     await probe();
