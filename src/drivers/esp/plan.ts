@@ -1,5 +1,6 @@
-// ESP-IDF's build/flasher_args.json (or a folder holding one) as a plan: each flash_files entry at its offset.
-import { readFile, stat } from 'node:fs/promises';
+// ESP plans: ESP-IDF's build/flasher_args.json (or a folder holding one), each flash_files entry at its offset; and an
+// Arduino/PlatformIO merged binary, written whole from address 0.
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FlashError } from '../../contracts/errors.js';
 import type { LoadedPlan, LoadedStep } from '../../contracts/plan.js';
@@ -55,10 +56,41 @@ export function parseFlasherArgs(text: string, where: string): { files: Array<{ 
   return { files, ...(chip ? { chip } : {}), reboot: after === undefined || after === 'hard_reset' || after === 'hard-reset' };
 }
 
-/** Family.readPlan: a plan when `path` is (or holds) flasher_args.json, else undefined. */
+/**
+ * An Arduino/PlatformIO merged binary (`*.merged.bin`, `firmware.factory.bin`): one image from flash address 0 holding
+ * the bootloader (an 0xE9 header at 0 or 0x1000) and the partition table (0xAA50 entries at 0x8000).
+ */
+export function isMergedBinary(head: Uint8Array): boolean {
+  if (head.length < 0x8020) return false;
+  const boot = head[0] === 0xe9 || head[0x1000] === 0xe9;
+  return boot && head[0x8000] === 0xaa && head[0x8001] === 0x50;
+}
+
+async function mergedPlan(path: string): Promise<LoadedPlan | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st?.isFile() || st.size < 0x8020 || !/\.bin$/i.test(path)) return undefined;
+  const head = new Uint8Array(0x8020);
+  const fh = await open(path, 'r');
+  try {
+    await fh.read(head, 0, head.length, 0);
+  } finally {
+    await fh.close();
+  }
+  if (!isMergedBinary(head)) return undefined;
+  const image = await folderResolver(dirname(path)).resolve(basename(path));
+  return {
+    name: `merged binary ${basename(path)}`,
+    origin: path,
+    steps: [{ op: 'flash', target: { address: 0 }, image }, { op: 'reboot', mode: 'hard' }],
+    declaredBytes: st.size,
+    close: async () => undefined,
+  };
+}
+
+/** Family.readPlan: a plan when `path` is (or holds) flasher_args.json, or is a merged binary; else undefined. */
 export async function readEspPlan(path: string): Promise<LoadedPlan | undefined> {
   const file = await locate(path);
-  if (!file) return undefined;
+  if (!file) return mergedPlan(path);
   const st = await stat(file);
   if (st.size > MAX_JSON) throw new FlashError('image_invalid', `${file} is ${st.size} bytes; a flasher_args.json is a few KiB`);
   const parsed = parseFlasherArgs(await readFile(file, 'utf8'), file);

@@ -47,4 +47,17 @@ describe('flasher_args.json plans', () => {
     writeFileSync(join(build, 'flasher_args.json'), JSON.stringify({ flash_files: { '0x0': 'gone.bin' } }));
     await expect(readEspPlan(build)).rejects.toMatchObject({ code: 'image_not_found' });
   });
+
+  it('takes an Arduino/PlatformIO merged binary as one image at 0, and leaves other .bin files alone', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fs-espplan-'));
+    const merged = new Uint8Array(0x20000).fill(0xff);
+    merged[0x1000] = 0xe9;
+    merged.set([0xaa, 0x50], 0x8000);
+    writeFileSync(join(dir, 'firmware.merged.bin'), merged);
+    const plan = await readEspPlan(join(dir, 'firmware.merged.bin'));
+    expect(plan?.steps.map((s) => (s.op === 'flash' ? s.target : s.op))).toEqual([{ address: 0 }, 'reboot']);
+    merged[0x8000] = 0xff;
+    writeFileSync(join(dir, 'app.bin'), merged);
+    expect(await readEspPlan(join(dir, 'app.bin'))).toBeUndefined();
+  });
 });
