@@ -4,6 +4,17 @@ import type { WsHub } from './ws-hub.js';
 
 const JOB_STATES = ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'];
 
+/** More metric lines for one station, from parts composed beside the server (e.g. the MQTT link). */
+const extraSources = new WeakMap<StationApi, Set<() => string>>();
+
+/** Append `render()`'s lines to this station's /metrics until the returned function is called. */
+export function addMetricsSource(station: StationApi, render: () => string): () => void {
+  let set = extraSources.get(station);
+  if (!set) extraSources.set(station, (set = new Set()));
+  set.add(render);
+  return () => set.delete(render);
+}
+
 function line(out: string[], name: string, type: 'gauge' | 'counter', help: string, samples: Array<[string, number]>): void {
   out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   for (const [labels, value] of samples) out.push(`${name}${labels} ${Number.isFinite(value) ? value : 0}`);
@@ -32,5 +43,7 @@ export function renderMetrics(station: StationApi, hub: WsHub): string {
     [['{reason="disconnected"}', c.framesDropped], ['{reason="rate_limited"}', c.framesRateLimited]]);
   line(out, 'flash_station_frames_invalid_total', 'counter', 'Inbound frames refused as invalid.', [['', c.invalidFrames]]);
   line(out, 'flash_station_slow_clients_disconnected_total', 'counter', 'Clients disconnected for not reading.', [['', c.slowClientsDisconnected]]);
-  return `${out.join('\n')}\n`;
+  let text = `${out.join('\n')}\n`;
+  for (const render of extraSources.get(station) ?? []) text += render();
+  return text;
 }
