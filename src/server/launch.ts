@@ -16,6 +16,8 @@ import { createNetworkProvider } from '../devices/network-provider.js';
 import { createSimProvider } from '../sim/index.js';
 import { startServer } from './server.js';
 import { loadOrCreateToken } from './token.js';
+import { addMetricsSource } from './metrics.js';
+import type { StationLink, StationLinkOptions } from '../fleet/station-link.js';
 
 export interface LaunchOptions {
   host?: string;
@@ -36,6 +38,8 @@ export interface LaunchOptions {
   publicNames?: string[];
   /** Allow a non-loopback `host` without TLS (`--insecure-no-tls`). */
   insecureNoTls?: boolean;
+  /** `serve --mqtt …`: report to an MQTT broker (contract §9). */
+  mqtt?: Omit<StationLinkOptions, 'dataDir'>;
 }
 
 export interface LaunchedStation {
@@ -48,6 +52,8 @@ export interface LaunchedStation {
   port: number;
   token: string;
   dataDir: string;
+  /** The MQTT link, when `mqtt` was given. */
+  mqtt?: StationLink;
   close(): Promise<void>;
 }
 
@@ -121,6 +127,21 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
     await station.close();
     throw e;
   }
+  let link: StationLink | undefined;
+  if (options.mqtt) {
+    try {
+      const [{ StationLink: Link }, { renderLinkMetrics }, { followToken }] = await Promise.all([
+        import('../fleet/station-link.js'), import('../fleet/link-metrics.js'), import('../fleet/token-follower.js'),
+      ]);
+      const created = new Link({ ...options.mqtt, dataDir }, { station, checkToken: followToken(dataDir, token) });
+      link = created;
+      addMetricsSource(station, () => renderLinkMetrics(created));
+    } catch (e) {
+      await station.close();
+      await server.close();
+      throw e;
+    }
+  }
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const base = `${shownHost}:${server.port}`;
   return {
@@ -131,9 +152,11 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
     port: server.port,
     token,
     dataDir,
+    ...(link ? { mqtt: link } : {}),
     async close() {
-      // Station first: its cancellations reach the clients before the server hangs up on them.
+      // Station first: its cancellations reach the clients (and the broker) before the server hangs up on them.
       await station.close();
+      await link?.close();
       await server.close();
     },
   };

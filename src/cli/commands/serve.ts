@@ -21,6 +21,15 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       'tls-key': { type: 'string' },
       'public-name': { type: 'string', multiple: true },
       'insecure-no-tls': { type: 'boolean' },
+      mqtt: { type: 'string' },
+      'station-id': { type: 'string' },
+      'mqtt-username': { type: 'string' },
+      'mqtt-password-file': { type: 'string' },
+      'mqtt-commands': { type: 'boolean' },
+      'mqtt-protocol': { type: 'string' },
+      'mqtt-ca': { type: 'string' },
+      'mqtt-cert': { type: 'string' },
+      'mqtt-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -33,6 +42,13 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const port = values.port === undefined ? 3001 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     io.stderr.write(`flash-station serve: --port must be 0–65535, not "${values.port}".\n`);
+    return EXIT.usage;
+  }
+  let mqtt;
+  try {
+    mqtt = await (await import('../../fleet/serve-options.js')).mqttServeOptions(values);
+  } catch (e) {
+    io.stderr.write(`flash-station serve: ${(e as Error).message}\n`);
     return EXIT.usage;
   }
   const { launchStation } = await import('../../server/launch.js');
@@ -53,6 +69,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       ...(values['tls-key'] !== undefined ? { tlsKeyFile: values['tls-key'] } : {}),
       publicNames: values['public-name'] ?? [],
       insecureNoTls: values['insecure-no-tls'] ?? false,
+      ...(mqtt ? { mqtt: { ...mqtt, warn: (line: string) => io.stderr.write(`flash-station serve: ${line}\n`) } } : {}),
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -62,6 +79,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   }
   io.stdout.write(`listening ${launched.url}\n`);
   io.stdout.write(`ui ${launched.uiUrl}\n`);
+  if (launched.mqtt) io.stdout.write(`mqtt ${mqtt?.url} station ${launched.mqtt.stationId}\n`);
   if (launched.station.dataDirWarning) io.stderr.write(`flash-station serve: warning: ${launched.station.dataDirWarning}\n`);
   for (const problem of launched.station.providerProblems ?? []) io.stderr.write(`flash-station serve: warning: ${problem}\n`);
   if (launched.station.historyRecovered) io.stderr.write(`flash-station serve: warning: ${launched.station.historyRecovered}\n`);
