@@ -2,9 +2,12 @@
 // written to the ESP32 simulator by our ESP family and by Espressif's esptool-js (writeFlash, compressed, MD5), both
 // over the same in-process serial line with DTR/RTS wired to the chip and the same UART model: 115200 baud at reset,
 // 921600 after the switch. Each run gets a fresh simulator; runs alternate. Wall time from the first reset to the
-// last MD5 check, CPU, the load average beside every figure. BENCH_QUICK=1: a 256 KiB app, one round.
+// last MD5 check, CPU, the load average beside every figure. Then 8 boards at once: standalone simulators in a child
+// process on socat pty pairs, flashed through 8 family instances over the serial transport; the station's CPU.
+// BENCH_QUICK=1: a 256 KiB app, one round. Child mode (`sim TTY=STORE…`) runs the simulators.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -13,7 +16,31 @@ import type { JobContext, SerialCandidate } from '../src/contracts/family.js';
 import type { SimInstance } from '../src/contracts/simulator.js';
 import { createEspFamily, readEspPlan } from '../src/drivers/esp/index.js';
 import { WebSerialPort } from '../src/drivers/esp/web-serial.js';
+import { runEspSimCli } from '../src/sim/esp/cli.js';
 import { espSimulatorFactory } from '../src/sim/esp/factory.js';
+
+
+// ---------------------------------------------------------------- child: simulators on ptys
+
+if (process.argv[2] === 'sim') {
+  const stop = new AbortController();
+  process.on('SIGTERM', () => stop.abort());
+  const ends = process.argv.slice(3).map((spec) => {
+    const [tty = '', store = ''] = spec.split('=');
+    let ready: () => void = () => undefined;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const done = runEspSimCli(['--tty', tty, '--store', store, '--flash-size', '4M'], {
+      out: (l) => (l.startsWith('ready') ? ready() : undefined),
+      err: () => undefined,
+      signal: stop.signal,
+    });
+    return { isReady, done };
+  });
+  await Promise.all(ends.map((e) => e.isReady));
+  process.stdout.write('ready\n');
+  await Promise.all(ends.map((e) => e.done));
+  process.exit(0);
+}
 
 const quick = process.env.BENCH_QUICK === '1';
 const APP = quick ? 256 * 1024 : 1536 * 1024;
@@ -214,8 +241,80 @@ const summary = {
 };
 console.log(`\n${(totalBytes / 1048576).toFixed(2)} MiB image (${(compressedBytes / 1048576).toFixed(2)} MiB compressed, ${wire.toFixed(2)} s on the wire at ${BAUD})`);
 console.log(`station ${oursS.toFixed(2)} s vs esptool-js ${theirsS.toFixed(2)} s: ratio ${(oursS / theirsS).toFixed(3)}x (median of ${ROUNDS}; load ${summary.load})`);
+
+// ---------------------------------------------------------------- 8 boards at once, simulators in a child process
+
+const PARALLEL = 8;
+async function ptyPairs(n: number): Promise<{ pairs: Array<{ host: string; device: string }>; socats: ChildProcess[] }> {
+  const pairs: Array<{ host: string; device: string }> = [];
+  const socats: ChildProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    const host = join(work, `host${i}`);
+    const device = join(work, `dev${i}`);
+    socats.push(spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${device}`], { stdio: 'ignore' }));
+    pairs.push({ host, device });
+  }
+  const t0 = Date.now();
+  while (!pairs.every((p) => existsSync(p.host) && existsSync(p.device))) {
+    if (Date.now() - t0 > 5000) throw new Error('socat did not start');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { pairs, socats };
+}
+
+let parallel: Record<string, unknown> | undefined;
+if (process.env.ESP_BENCH_PARALLEL !== '0') {
+  const { pairs, socats } = await ptyPairs(PARALLEL);
+  const stores = pairs.map((_, i) => join(storeRoot, `par${i}`));
+  const child = spawn(process.execPath, [process.argv[1] ?? '', 'sim', ...pairs.map((p, i) => `${p.device}=${stores[i]}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((res, rej) => {
+    child.stdout?.on('data', (d: Buffer) => (d.toString().includes('ready') ? res() : undefined));
+    child.once('exit', (code) => rej(new Error(`simulators exited ${code}`)));
+  });
+  const plan = await readEspPlan(build);
+  if (!plan) throw new Error('no plan');
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const loadBefore = load();
+  await Promise.all(
+    pairs.map(async (p) => {
+      const family = createEspFamily({ baud: BAUD });
+      const candidate: SerialCandidate = { kind: 'serial', key: p.host, transport: 'serial', path: p.host, protocol: 'esp' };
+      const link = family.connect(candidate);
+      const ctx = ctxFor();
+      await family.probe(link, candidate, ctx.signal);
+      for (const step of plan.steps) {
+        if (step.op === 'flash') await family.run(link, { op: 'flash', target: step.target, source: await step.image.open(), options: step.options }, ctx);
+      }
+      await link.close();
+    }),
+  );
+  const wallS = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(cpu0);
+  const cpuS = (c.user + c.system) / 1e6;
+  for (const st of stores) checkFlash(st);
+  child.kill('SIGTERM');
+  for (const s of socats) s.kill();
+  const aggregate = (PARALLEL * totalBytes) / wallS;
+  parallel = {
+    boards: PARALLEL,
+    wallS: Number(wallS.toFixed(2)),
+    imageBytesPerS: Math.round(aggregate),
+    wireBytesPerS: Math.round((PARALLEL * compressedBytes) / wallS),
+    linkShare: Number(((PARALLEL * compressedBytes) / wallS / (PARALLEL * (BAUD / 10))).toFixed(3)),
+    stationCpuS: Number(cpuS.toFixed(2)),
+    stationCoreShare: Number((cpuS / wallS).toFixed(3)),
+    load: `${loadBefore} → ${load()}`,
+  };
+  console.log(
+    `\n${PARALLEL} boards at once (simulators in a child process on ptys): ${wallS.toFixed(2)} s, ` +
+      `${((PARALLEL * compressedBytes) / wallS / 1024).toFixed(0)} KiB/s on the wires = ${(100 * Number(parallel.linkShare)).toFixed(1)} % of the ${PARALLEL} modelled links, ` +
+      `station CPU ${cpuS.toFixed(2)} s = ${((100 * cpuS) / wallS).toFixed(1)} % of one core (load ${String(parallel.load)})`,
+  );
+}
+
 mkdirSync(join('bench', 'results'), { recursive: true });
-writeFileSync(join('bench', 'results', 'esp.json'), JSON.stringify({ date: new Date().toISOString(), quick, rounds: ROUNDS, runs, summary }, null, 2));
+writeFileSync(join('bench', 'results', 'esp.json'), JSON.stringify({ date: new Date().toISOString(), quick, rounds: ROUNDS, runs, summary, parallel }, null, 2));
 rmSync(work, { recursive: true, force: true });
 rmSync(storeRoot, { recursive: true, force: true });
 process.exit(0);
