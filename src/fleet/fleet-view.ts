@@ -1,0 +1,108 @@
+// `flash-station fleet`: one MQTT subscriber for every station on the broker, its store, and its HTTP view.
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions } from 'mqtt';
+import { startFleetServer } from './fleet-server.js';
+import { FleetStore, type FleetStoreOptions } from './fleet-store.js';
+import { connectOptions, type MqttConnectionOptions } from './mqtt-options.js';
+import { FLEET_SUBSCRIPTIONS, topicOf } from './topics.js';
+
+export interface FleetOptions extends MqttConnectionOptions {
+  host?: string;
+  port?: number;
+  /** The view's own token (default: $FLASH_FLEET_TOKEN, else a random one for this run). */
+  token?: string;
+  allowOrigins?: string[];
+  store?: FleetStoreOptions;
+  resultTimeoutMs?: number;
+  warn?: (line: string) => void;
+}
+
+export interface RunningFleet {
+  uiUrl: string;
+  port: number;
+  token: string;
+  store: FleetStore;
+  /** True once the subscriptions are in place. */
+  readonly subscribed: boolean;
+  close(): Promise<void>;
+}
+
+function metricsText(store: FleetStore, connected: boolean): string {
+  const out: string[] = [];
+  const add = (name: string, type: string, help: string, samples: Array<[string, number]>): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [l, v] of samples) out.push(`${name}${l} ${v}`);
+  };
+  const stations = store.list();
+  const c = store.counters;
+  add('flash_fleet_mqtt_connected', 'gauge', 'Fleet view connected to the broker.', [['', connected ? 1 : 0]]);
+  add('flash_fleet_stations', 'gauge', 'Stations known, by link state.', [['{online="true"}', stations.filter((s) => s.online).length], ['{online="false"}', stations.filter((s) => !s.online).length]]);
+  add('flash_fleet_messages_total', 'counter', 'MQTT messages received.', [['', c.messages]]);
+  add('flash_fleet_messages_invalid_total', 'counter', 'Messages ignored as malformed, by topic.', Object.entries(c.invalid).map(([k, v]) => [`{topic="${k}"}`, v]));
+  add('flash_fleet_messages_oversized_total', 'counter', 'Messages ignored for their size.', [['', c.oversized]]);
+  add('flash_fleet_stations_refused_total', 'counter', 'Messages from stations past the station limit.', [['', c.stationsRefused]]);
+  const d = store.delayPercentiles();
+  add('flash_fleet_event_delay_seconds', 'summary', 'Station event timestamp to fleet receipt.', [
+    ['{quantile="0.5"}', d.p50 / 1000], ['{quantile="0.99"}', d.p99 / 1000], ['_count', d.count],
+  ]);
+  const mem = process.memoryUsage();
+  add('flash_fleet_process_resident_memory_bytes', 'gauge', 'Resident memory of the fleet view.', [['', mem.rss]]);
+  return `${out.join('\n')}\n`;
+}
+
+export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
+  const base = connectOptions(options);
+  const token = options.token ?? process.env.FLASH_FLEET_TOKEN?.trim() ?? randomBytes(24).toString('base64url');
+  const store = new FleetStore(options.store);
+  const clientOptions: IClientOptions = {
+    ...base,
+    clientId: `flash-fleet-${randomBytes(6).toString('hex')}`,
+    clean: true,
+    resubscribe: true,
+    reconnectPeriod: 2000,
+    reconnectOnConnackError: true,
+  };
+  if (clientOptions.protocolVersion === 5) {
+    // The broker must not hand the view anything past the store's size limit (a 10 MiB retained message, say).
+    clientOptions.properties = { maximumPacketSize: (options.store?.maxPayloadBytes ?? 1024 * 1024) + 4096 };
+  }
+  const client = mqtt.connect(options.url, clientOptions);
+  let subscribed = false;
+  client.on('message', (topic, payload) => store.handle(topic, payload));
+  client.on('error', (e) => options.warn?.(`mqtt: ${e.message}`));
+  client.on('connect', () => {
+    client.subscribe(FLEET_SUBSCRIPTIONS, { qos: 1 }, (err, granted) => {
+      const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
+      if (err || refused.length) options.warn?.(`mqtt: the broker refused the subscription to ${refused.join(', ') || FLEET_SUBSCRIPTIONS.join(', ')}${err ? ` (${err.message})` : ''}: allow this user to read flash-station/+/#`);
+      else subscribed = true;
+    });
+  });
+  const server = await startFleetServer({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 3002,
+    token,
+    allowOrigins: options.allowOrigins ?? [],
+    store,
+    ...(options.resultTimeoutMs !== undefined ? { resultTimeoutMs: options.resultTimeoutMs } : {}),
+    metrics: () => metricsText(store, client.connected),
+    send: (stationId, command) => new Promise<void>((resolve, reject) => {
+      // Never retained: a token must not stay on the broker, and a command must not replay.
+      client.publish(topicOf(stationId, 'commands'), JSON.stringify(command), { qos: 1, retain: false }, (err) => (err ? reject(err) : resolve()));
+    }),
+  });
+  const host = options.host ?? '127.0.0.1';
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    uiUrl: `http://${shown}:${server.port}/?token=${encodeURIComponent(token)}`,
+    port: server.port,
+    token,
+    store,
+    get subscribed() {
+      return subscribed;
+    },
+    async close() {
+      await server.close();
+      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    },
+  };
+}
