@@ -33,6 +33,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         return await (await import('./commands/list.js')).jobsCommand(rest, io);
       case 'watch':
         return await (await import('./commands/watch.js')).watchCommand(rest, io);
+      case 'fleet':
+        return await (await import('./commands/fleet.js')).fleetCommand(rest, io);
       case 'pause':
       case 'resume':
       case 'cancel':
