@@ -33,6 +33,12 @@ export interface StationState {
 }
 
 export const MAX_LOG_LINES = 500;
+/**
+ * Finished jobs kept (the newest by end time); older ones are forgotten, as history keeps them. Each event copies the
+ * jobs map, so a client that runs for days (watch, a wall display) must not let it grow: with 10 000 finished jobs a
+ * progress frame cost 5 ms, with 1 000 0.06 ms (docs/benchmarks.md).
+ */
+export const MAX_FINISHED_JOBS = 500;
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
 
 /** What a job that the station no longer knows after a restart shows, until history says more. */
@@ -80,7 +86,18 @@ function finish(state: StationState, m: FlashCompletedMessage | FlashFailedMessa
   jobs.set(m.jobId, {
     ...unqueued(before), ...jobEnding(m), ...progress, endedAt: m.timestamp, transferSpeed: 0, estimatedTimeRemaining: 0, updatedAt: m.timestamp,
   });
-  return { ...state, jobs };
+  return capFinished({ ...state, jobs });
+}
+
+/** Forget the oldest finished jobs (and their logs) past MAX_FINISHED_JOBS. Runs when a job ends, not per frame. */
+function capFinished(state: StationState): StationState {
+  const finished = [...state.jobs.values()].filter((j) => FINAL_STATES.has(j.state));
+  if (finished.length <= MAX_FINISHED_JOBS) return state;
+  finished.sort((a, b) => (a.endedAt ?? a.updatedAt) - (b.endedAt ?? b.updatedAt));
+  const drop = new Set(finished.slice(0, finished.length - MAX_FINISHED_JOBS).map((j) => j.jobId));
+  const jobs = new Map([...state.jobs].filter(([id]) => !drop.has(id)));
+  const logs = [...state.logs.keys()].some((id) => drop.has(id)) ? new Map([...state.logs].filter(([id]) => !drop.has(id))) : state.logs;
+  return { ...state, jobs, logs };
 }
 
 /**
@@ -133,7 +150,7 @@ function applySnapshot(state: StationState, message: Extract<ServerMessage, { ty
           .filter(([id]) => !state.clearedBatches.has(id)),
       )
     : state.batches;
-  return { ...state, devices, jobs, logs, batches, synced: true };
+  return capFinished({ ...state, devices, jobs, logs, batches, synced: true });
 }
 
 /** Apply one server message. Returns the same object when nothing changed. */

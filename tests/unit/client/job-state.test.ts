@@ -2,7 +2,7 @@
 // progress it shows never goes back whatever order progress frames arrive in.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyMessage, emptyState, isFinished } from '../../../src/client/job-state.js';
+import { applyMessage, emptyState, isFinished, MAX_FINISHED_JOBS, reduce } from '../../../src/client/job-state.js';
 import type { Device, FlashProgressMessage } from '../../../src/protocol/messages.js';
 
 const device: Device = { id: 'D1', protocol: 'fastboot', transport: 'usb', name: 'Pixel', serial: 'D1', state: 'idle', info: {} };
@@ -89,5 +89,21 @@ describe('applyMessage', () => {
       }
       expect(shown).toBe(Math.max(...values));
     }));
+  });
+});
+
+describe('reduce over a long run', () => {
+  it('keeps the newest MAX_FINISHED_JOBS finished jobs and their logs, never a running one', () => {
+    let s = reduce(emptyState(), { type: 'flash_started', jobId: 'live', deviceId: 'D1', stage: 's', totalBytes: 1, timestamp: 0 });
+    for (let i = 0; i < MAX_FINISHED_JOBS + 30; i++) {
+      s = reduce(s, { type: 'flash_log', jobId: `j${i}`, deviceId: 'D1', level: 'info', message: 'x', timestamp: i + 1 });
+      s = reduce(s, { type: 'flash_completed', jobId: `j${i}`, deviceId: 'D1', timestamp: i + 1 });
+    }
+    expect(s.jobs.size).toBe(MAX_FINISHED_JOBS + 1);
+    expect(s.jobs.has('live')).toBe(true);
+    expect(s.jobs.has('j29')).toBe(false);
+    expect(s.jobs.has('j30')).toBe(true);
+    expect(s.logs.has('j29')).toBe(false);
+    expect(s.logs.has(`j${MAX_FINISHED_JOBS + 29}`)).toBe(true);
   });
 });
