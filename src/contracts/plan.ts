@@ -42,3 +42,10 @@ export function targetText(target: Target): string {
   if ('address' in target) return `0x${target.address.toString(16)}`;
   return 'the whole device';
 }
+
+/** An address as `start_flash` and plans give it: a non-negative integer, or a `"0x…"` string. Undefined when neither. */
+export function parseAddress(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string' || !/^0x[0-9a-f]{1,13}$/i.test(value.trim())) return undefined;
+  return Number.parseInt(value.trim().slice(2), 16);
+}

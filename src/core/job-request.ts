@@ -11,7 +11,10 @@ import { describeSelector, matchesSelector } from './device-select.js';
 import type { JobSpec } from './job-spec.js';
 import { preopenedImage, refCounted, releaseSource } from './job-spec.js';
 import type { StartFlashRequest } from './station-api.js';
+import type { Family, Target, TargetKind } from '../contracts/family.js';
+import { parseAddress, targetText } from '../contracts/plan.js';
 import type { BlockSource } from '../contracts/source.js';
+import { checkFits as checkImageFits } from '../images/fits.js';
 
 export interface ResolveDeps {
   registry: DeviceRegistry;
@@ -58,9 +61,15 @@ export async function resolveRequest(req: StartFlashRequest, deps: ResolveDeps):
     devices.set(id, entry ? deps.registry.get(entry.attached.device.id) : undefined);
   }
 
-  const hasImage = req.image !== undefined || req.partition !== undefined;
-  if (hasImage && req.plan !== undefined) throw new FlashError('bad_request', 'Give either `partition` and `image`, or `plan` — not both.');
-  if (!hasImage && req.plan === undefined) throw new FlashError('bad_request', 'Say what to flash: `partition` and `image`, or `plan`.');
+  for (const id of deviceIds) {
+    const disk = deps.registry.candidates.protectedDisk(id);
+    if (disk) {
+      throw new FlashError('device_protected', `${disk.path} holds ${disk.mountpoints.join(', ') || 'this machine\'s system'}: this machine's own disk, never written.`);
+    }
+  }
+  const hasImage = req.image !== undefined || req.partition !== undefined || req.address !== undefined;
+  if (hasImage && req.plan !== undefined) throw new FlashError('bad_request', 'Give either `image` (with `partition`, `address` or neither), or `plan` — not both.');
+  if (!hasImage && req.plan === undefined) throw new FlashError('bad_request', 'Say what to flash: `image` with `partition`, `address` or neither (the whole device), or `plan`.');
 
   if (hasImage) return { specs: await imageSpecs(req, deviceIds, devices, deps), waitMs };
   return { specs: await planSpecs(req, deviceIds, devices, deps), waitMs };
@@ -72,17 +81,14 @@ async function imageSpecs(
   devices: Map<string, Device | undefined>,
   deps: ResolveDeps,
 ): Promise<JobSpec[]> {
-  const partition = req.partition;
+  const target = requestTarget(req);
   const image = req.image;
-  if (typeof partition !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(partition)) {
-    throw new FlashError('bad_request', '`partition` must be a partition name such as `boot` or `system_a`.');
-  }
   if (typeof image !== 'string' || !image) throw new FlashError('bad_request', '`image` must be a file path.');
-  for (const id of deviceIds) checkPartition(devices.get(id), partition);
+  for (const id of deviceIds) checkTarget(devices.get(id), familyOf(deps, id), target);
   const fileSize = await checkImageFile(image);
   const source = await deps.images.openImage(image);
   try {
-    for (const id of deviceIds) checkFits(devices.get(id), partition, source);
+    for (const id of deviceIds) checkFits(devices.get(id), familyOf(deps, id), target, source);
   } catch (e) {
     releaseSource(source);
     throw e;
@@ -101,15 +107,15 @@ async function imageSpecs(
     }
   }
   if (firstFor.size === 0) firstFor.set(deviceIds[0] as string, source);
-  const planJson = JSON.stringify({ steps: [{ op: 'flash', partition, image }] });
+  const planJson = JSON.stringify({ steps: [{ op: 'flash', ...targetFields(target), image }] });
   return deviceIds.map((deviceId) => {
     const first = firstFor.get(deviceId);
     const img = preopenedImage(image, first ?? source, reopen, first !== undefined);
-    const steps: LoadedStep[] = [{ op: 'flash', partition, image: img }];
-    if (req.verify) steps.push({ op: 'verify', partition, image: { name: image, location: image, open: reopen } });
+    const steps: LoadedStep[] = [{ op: 'flash', target, image: img }];
+    if (req.verify) steps.push({ op: 'verify', target, image: { name: image, location: image, open: reopen } });
     return {
       deviceId,
-      target: `${partition} ← ${image}`,
+      target: `${targetText(target)} ← ${image}`,
       imagePath: image,
       imageFileSize: fileSize,
       imageBytes: source.size,
@@ -128,21 +134,11 @@ async function planSpecs(
   devices: Map<string, Device | undefined>,
   deps: ResolveDeps,
 ): Promise<JobSpec[]> {
-  const plan: LoadedPlan = await deps.images.loadPlan(req.plan as NonNullable<StartFlashRequest['plan']>);
+  const readers = deps.registry.families.flatMap((f) => (f.readPlan ? [f.readPlan.bind(f)] : []));
+  const plan: LoadedPlan = await deps.images.loadPlan(req.plan as NonNullable<StartFlashRequest['plan']>, readers);
   try {
     if (!plan.steps.length) throw new FlashError('bad_request', `The plan "${plan.name}" has no steps.`);
-    for (const id of deviceIds) {
-      const device = devices.get(id);
-      for (const step of plan.steps) {
-        // After update_super the device's logical partitions are the new table's, and a device in the bootloader does
-        // not list logical partitions at all: the driver checks those steps on fastbootd instead.
-        if (step.op === 'update_super') break;
-        if (step.op === 'flash' || step.op === 'erase' || step.op === 'verify') checkPartition(device, step.partition);
-        if (step.op === 'flash' && step.image.declaredSize !== undefined) {
-          checkFits(device, step.partition, { size: step.image.declaredSize, description: step.image.name });
-        }
-      }
-    }
+    for (const id of deviceIds) checkPlan(plan.steps, devices.get(id), familyOf(deps, id));
   } catch (e) {
     await plan.close();
     throw e;
@@ -164,34 +160,100 @@ function withVerify(steps: LoadedStep[]): LoadedStep[] {
   const out: LoadedStep[] = [];
   for (const s of steps) {
     out.push(s);
-    if (s.op === 'flash') out.push({ op: 'verify', partition: s.partition, image: s.image });
+    if (s.op === 'flash') out.push({ op: 'verify', target: s.target, image: s.image, ...(s.options ? { options: s.options } : {}) });
   }
   return out;
 }
 
-/** The partition a name means on this device: exact, or its slot variants (`boot` → `boot_a`). */
-export function findPartition(device: Device | undefined, name: string): PartitionInfo | undefined | null {
-  if (!device?.partitions?.length) return null; // the device does not list partitions: nothing to check
-  const parts = device.partitions;
-  return parts.find((p) => p.name === name) ?? parts.find((p) => p.name === `${name}_a`) ?? parts.find((p) => p.name === `${name}_b`);
+/** The family of a connected device (undefined while it is not connected yet: its job checks when it runs). */
+function familyOf(deps: ResolveDeps, id: string): Family | undefined {
+  return deps.registry.find(id)?.attached.family;
 }
 
-function checkPartition(device: Device | undefined, name: string): void {
-  const found = findPartition(device, name);
-  if (found === undefined && device) {
+/** `partition`, `address` or neither (contract §7), as a Target. */
+export function requestTarget(req: StartFlashRequest): Target {
+  if (req.partition !== undefined && req.address !== undefined) {
+    throw new FlashError('bad_request', 'Give `partition` or `address`, not both.');
+  }
+  if (req.partition !== undefined) {
+    if (typeof req.partition !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(req.partition)) {
+      throw new FlashError('bad_request', '`partition` must be a partition name such as `boot` or `system_a`.');
+    }
+    return { partition: req.partition };
+  }
+  if (req.address !== undefined) {
+    const address = parseAddress(req.address);
+    if (address === undefined) throw new FlashError('bad_request', '`address` must be a non-negative integer or a "0x…" string such as "0x10000".');
+    return { address };
+  }
+  return { whole: true };
+}
+
+function targetFields(target: Target): Record<string, string | number> {
+  if ('partition' in target) return { partition: target.partition };
+  if ('address' in target) return { address: target.address };
+  return {};
+}
+
+const KIND_WORDS: Record<TargetKind, string> = { partition: 'a `partition`', address: 'an `address`', whole: 'neither (the whole device)' };
+
+function kindOf(target: Target): TargetKind {
+  return 'partition' in target ? 'partition' : 'address' in target ? 'address' : 'whole';
+}
+
+/** The partition a name means on this device (the family may map `boot` to `boot_a`); null when it lists none. */
+export function findPartition(device: Device | undefined, family: Family | undefined, name: string): PartitionInfo | undefined | null {
+  if (!device?.partitions?.length) return null; // the device does not list partitions: nothing to check
+  const parts = device.partitions;
+  return family?.resolvePartition ? family.resolvePartition(name, parts) : parts.find((p) => p.name === name);
+}
+
+/** A target the device's family takes, naming a partition the device lists (contract §7). */
+function checkTarget(device: Device | undefined, family: Family | undefined, target: Target): void {
+  if (!device || !family) return;
+  const kind = kindOf(target);
+  if (!family.targets.includes(kind)) {
+    const takes = family.targets.map((k) => KIND_WORDS[k]).join(' or ');
+    throw new FlashError('bad_request', `Device ${device.id} (${family.title}) does not take ${KIND_WORDS[kind]}; it takes ${takes}.`);
+  }
+  if ('partition' in target && findPartition(device, family, target.partition) === undefined) {
     const known = (device.partitions ?? []).map((p) => p.name).slice(0, 12).join(', ');
-    throw new FlashError('partition_not_found', `Device ${device.id} has no partition "${name}" (it has: ${known}).`);
+    throw new FlashError('partition_not_found', `Device ${device.id} has no partition "${target.partition}" (it has: ${known}).`);
   }
 }
 
-function checkFits(device: Device | undefined, partition: string, source: { size: number; description: string }): void {
-  const p = findPartition(device, partition);
-  if (!p || !device || !(p.size > 0)) return;
-  if (source.size > p.size) {
-    throw new FlashError(
-      'image_invalid',
-      `${source.description} expands to ${source.size} bytes but partition ${p.name} of ${device.id} holds only ${p.size} bytes — choose the image built for this device.`,
-    );
+/** An image larger than the partition (or the whole device) it goes to is refused before anything is written. */
+function checkFits(device: Device | undefined, family: Family | undefined, target: Target, source: { size: number; description: string }): void {
+  if (!device) return;
+  if ('partition' in target) {
+    const p = findPartition(device, family, target.partition);
+    if (p && p.size > 0) checkImageFits(source, p.size, `partition ${p.name} of ${device.id}`);
+  } else if ('whole' in target && typeof device.info.capacity === 'number' && device.info.capacity > 0) {
+    checkImageFits(source, device.info.capacity, device.id);
+  }
+}
+
+/**
+ * Every step of a plan against one device: targets its family takes, partitions it lists, images that fit, command
+ * steps its family accepts. Partition checks stop at the first command that carries an image (e.g. a new partition
+ * table): what follows is checked by the family when it runs.
+ */
+function checkPlan(steps: readonly LoadedStep[], device: Device | undefined, family: Family | undefined): void {
+  let layoutKnown = true;
+  for (const step of steps) {
+    if (step.op === 'command') {
+      if (!family) continue;
+      const problem = family.checkCommand ? family.checkCommand(step.name, step.args) : `${family.title} takes no "${step.name}" step`;
+      if (problem) throw new FlashError('bad_request', `The plan's step "${step.name}": ${problem}.`);
+      const args = step.args as Record<string, unknown> | undefined;
+      if (args && typeof args === 'object' && args.image !== undefined) layoutKnown = false;
+      continue;
+    }
+    if (!layoutKnown || (step.op !== 'flash' && step.op !== 'erase' && step.op !== 'verify')) continue;
+    checkTarget(device, family, step.target);
+    if (step.op === 'flash' && step.image.declaredSize !== undefined) {
+      checkFits(device, family, step.target, { size: step.image.declaredSize, description: step.image.name });
+    }
   }
 }
 

@@ -16,8 +16,10 @@ import { stageFor } from './step-stage.js';
 import { createJobThrottle } from './throttle.js';
 import type { TokenBucket } from './token-bucket.js';
 import type { BlockSource } from '../contracts/source.js';
-import type { DeviceLink } from '../contracts/links.js';
-import type { Driver, JobContext, PlanStep } from './types.js';
+import type { Link } from '../contracts/links.js';
+import type { Family, JobContext, PlanStep } from '../contracts/family.js';
+import { targetText } from '../contracts/plan.js';
+import { withSource } from '../images/index.js';
 
 export interface RunnerDeps {
   registry: DeviceRegistry;
@@ -104,8 +106,8 @@ function cancelWatchdog(signal: AbortSignal, clock: Clock, force: () => void): {
 /** One running job's working state: its device link, opened images, progress pacing and the context drivers see. */
 class JobRun {
   private readonly signal: AbortSignal;
-  private readonly driver: Driver;
-  private link: DeviceLink;
+  private readonly family: Family;
+  private link: Link;
   private generation: number;
   private readonly opened: Array<BlockSource | undefined> = [];
   private readonly pacer: ProgressPacer;
@@ -124,7 +126,7 @@ class JobRun {
     this.signal = job.abort.signal;
     const entry = deps.registry.find(job.deviceId);
     if (!entry) throw new FlashError('device_not_found', `Device ${job.deviceId} went away before its job started — plug it in and start the job again.`);
-    this.driver = entry.attached.driver;
+    this.family = entry.attached.family;
     this.link = entry.attached.link;
     this.generation = entry.generation;
     this.deviceId = entry.attached.device.id;
@@ -158,7 +160,7 @@ class JobRun {
     const steps = job.spec.steps;
     job.state = 'running';
     job.startedAt = Date.now();
-    job.stage = steps[0] ? stageFor(steps[0], 0, steps.length) : 'Starting';
+    job.stage = steps[0] ? stageFor(steps[0], 0, steps.length, this.family) : 'Starting';
     job.meter.start();
     const device = deps.registry.get(this.deviceId);
     deps.record.update({
@@ -178,7 +180,7 @@ class JobRun {
     const count = job.spec.steps.length;
     await job.gate.pass(this.signal);
     job.beginStep(i, step.op === 'flash');
-    job.stage = stageFor(step, i, count);
+    job.stage = stageFor(step, i, count, this.family);
     this.pacer.poke();
     this.deps.record.stageStarted(i, job.stage);
     for (let attempt = 0; ; attempt++) {
@@ -235,7 +237,7 @@ class JobRun {
       return;
     }
     this.opened[i] ??= await openStepSource(step, this.signal);
-    await this.driver.run(this.link, toPlanStep(step, this.opened[i]), this.ctx);
+    await this.family.run(this.link, toPlanStep(step, this.opened[i]), this.ctx);
   }
 
   /** After a failed attempt: rethrow unless it is transient and retries are left; else wait and find the device again. */
@@ -254,11 +256,11 @@ class JobRun {
     await this.reattach(Math.max(30_000, deviceWaitMs), 1000);
   }
 
-  private async waitForDevice(timeoutMs: number): Promise<DeviceLink> {
+  private async waitForDevice(timeoutMs: number): Promise<Link> {
     return this.reattach(timeoutMs, REBOOT_SETTLE_MS);
   }
 
-  private async reattach(timeoutMs: number, settleMs: number): Promise<DeviceLink> {
+  private async reattach(timeoutMs: number, settleMs: number): Promise<Link> {
     const back = await this.deps.registry.waitFor(this.job.deviceId, timeoutMs, this.signal, { newerThan: this.generation, settleMs });
     this.generation = back.generation;
     this.link = back.attached.link;
@@ -326,12 +328,7 @@ async function openStepSource(step: LoadedStep, signal: AbortSignal): Promise<Bl
 }
 
 function toPlanStep(step: LoadedStep, source: BlockSource | undefined): PlanStep {
-  if (step.op === 'flash') {
-    const s: PlanStep = { op: 'flash', partition: step.partition, source: source as BlockSource };
-    if (step.slot) s.slot = step.slot;
-    return s;
-  }
-  if (step.op === 'verify') return { op: 'verify', partition: step.partition, source: source as BlockSource };
+  if (step.op === 'flash' || step.op === 'verify') return withSource(step, source as BlockSource);
   return step;
 }
 
@@ -350,7 +347,7 @@ function pendingImages(steps: LoadedStep[], opened: Array<BlockSource | undefine
     const source = opened[i];
     if (step.op !== 'flash' || !source) continue;
     out.push({
-      record: { partition: step.partition, location: step.image.location, size: source.size, dataBytes: source.dataBytes },
+      record: { partition: targetText(step.target), location: step.image.location, size: source.size, dataBytes: source.dataBytes },
       hash: source.sha256(),
       started: source.hashStarted ?? false,
     });

@@ -22,6 +22,8 @@ export interface StartFlashRequest {
   /** Additive: pick devices by what they are, e.g. `{ protocol: 'fastboot', state: 'idle' }` (all idle fastboot devices). */
   selector?: DeviceSelector;
   partition?: string;
+  /** Additive (§7): an integer or a `"0x…"` string, for families that take addresses. */
+  address?: number | string;
   image?: string;
   plan?: string | PlanInput;
   verify?: boolean;

@@ -26,7 +26,9 @@ import type {
   StationSettings,
   StationStats,
 } from './station-api.js';
-import type { DeviceProvider, Driver } from './types.js';
+import type { Family } from '../contracts/family.js';
+import type { CandidateProvider } from '../contracts/provider.js';
+import { FAMILIES } from '../families.js';
 import { STATION_VERSION } from './version.js';
 
 export type { Settings } from './settings.js';
@@ -34,9 +36,10 @@ export type { JobDetail } from './station-api.js';
 
 export interface StationOptions {
   dataDir: string;
-  providers: DeviceProvider[];
-  /** Drivers known to the station (providers attach devices with their driver already chosen). */
-  drivers?: Driver[];
+  /** Where candidates come from: USB, serial, block, network, simulators (each a CandidateProvider). */
+  providers: CandidateProvider[];
+  /** The families that claim candidates (default: src/families.ts FAMILIES; tests may pass their own). */
+  families?: readonly Family[];
   /** Overrides of the persisted settings for this run (not written back). */
   settings?: Partial<Settings>;
   /** The image pipeline; tests may pass their own. */
@@ -68,7 +71,7 @@ export async function createStation(options: StationOptions): Promise<Station> {
   // After both exist: settings.json and history.db (with its -wal/-shm) are 0600 in a 0700 dir.
   const privacy = await securePrivateDir(options.dataDir);
   const bus = new EventBus();
-  const registry = new DeviceRegistry({ emit: bus.emit });
+  const registry = new DeviceRegistry({ emit: bus.emit, families: options.families ?? FAMILIES });
   const jobs = new JobManager({
     registry, history, images: options.images ?? defaultImageBackend, emit: bus.emit,
     settings: () => settings.get(), clock: options.clock ?? systemClock,

@@ -1,28 +1,27 @@
-// The human stage sentence for a plan step, e.g. `Writing system partition (2/3)`.
+// The human stage sentence for a plan step, e.g. `Writing system partition (2/3)` or `Writing 0x10000 (1/3)`.
+import type { Family, Target } from '../contracts/family.js';
+import { targetText } from '../contracts/plan.js';
 import type { LoadedStep } from '../images/index.js';
 
-export function stageFor(step: LoadedStep, index: number, count: number): string {
+/** `system partition`, `0x10000`, `the whole device`: never "partition" for an address. */
+function where(target: Target): string {
+  return 'partition' in target ? `${target.partition} partition` : targetText(target);
+}
+
+export function stageFor(step: LoadedStep, index: number, count: number, family?: Pick<Family, 'commandStage'>): string {
   const at = `(${index + 1}/${count})`;
   switch (step.op) {
     case 'flash':
-      return `Writing ${step.partition} partition ${at}`;
+      return `Writing ${where(step.target)} ${at}`;
     case 'verify':
-      return `Verifying ${step.partition} partition ${at}`;
+      return `Verifying ${where(step.target)} ${at}`;
     case 'erase':
-      return `Erasing ${step.partition} partition ${at}`;
-    case 'set_active':
-      return `Setting active slot ${step.slot} ${at}`;
+      return `Erasing ${where(step.target)} ${at}`;
     case 'reboot':
-      return step.target === 'system' ? `Rebooting ${at}` : `Rebooting to ${step.target} ${at}`;
+      return step.mode === undefined || step.mode === 'system' ? `Rebooting ${at}` : `Rebooting to ${step.mode} ${at}`;
     case 'wait_for_device':
       return `Waiting for the device ${at}`;
-    case 'oem':
-      return `Running oem ${step.command} ${at}`;
-    case 'getvar':
-      return `Checking ${step.name} ${at}`;
-    case 'require':
-      return `Checking ${step.name} requirement ${at}`;
-    case 'update_super':
-      return `Updating the super partition table ${at}`;
+    case 'command':
+      return `${family?.commandStage?.(step.name, step.args) ?? `Running ${step.name}`} ${at}`;
   }
 }

@@ -1,5 +1,5 @@
 // Throttle: the bandwidth limits a job's bytes pass through — its own bucket, then the station-wide one.
-import type { JobContext } from './types.js';
+import type { JobContext } from '../contracts/family.js';
 import { TokenBucket } from './token-bucket.js';
 
 export function createJobThrottle(job: TokenBucket, station: TokenBucket): JobContext['throttle'] {

@@ -1,37 +1,48 @@
-// Network fastboot devices (`--connect tcp:HOST[:PORT]` / `udp:HOST[:PORT]`): attach when they answer, detach when
-// the connection drops (a reboot), and poll until they answer again.
-import type { DeviceLink, Transport } from '../contracts/links.js';
-import type { AttachedDevice, DeviceProvider, DeviceSink, Driver } from '../core/types.js';
-import { fastbootDriver } from '../drivers/fastboot/index.js';
-import { createTcpLink } from '../transports/tcp.js';
-import { createUdpLink } from '../transports/udp.js';
+// Network devices (`--connect tcp:HOST[:PORT]` / `udp:HOST[:PORT]`): offered when they answer, withdrawn when the
+// connection drops (a reboot), and polled until they answer again. Whether an endpoint answers is learnt over the
+// link of the family that claims it (sink.linkFor); a provider never speaks a device protocol itself.
+import type { DeviceProtocol } from '../protocol/messages.js';
+import type { NetworkCandidate } from '../contracts/family.js';
+import { isStreamLink, type Transport } from '../contracts/links.js';
+import type { CandidateProvider, CandidateSink } from '../contracts/provider.js';
 import { parseNetworkUri, type NetworkTarget } from './network-uri.js';
 
 export interface NetworkProviderOptions {
-  driver?: Driver;
   /** How often an absent device is tried, and a present one checked, in ms (default 1000). */
   pollMs?: number;
-  /** Deadline for each attempt to connect, in ms (default 2000). */
-  connectTimeoutMs?: number;
-  /** Deadline for answers once connected, in ms (default 30 s). */
-  timeoutMs?: number;
+  /** Port of an address that gives none (the family's usual port; families.ts says which). */
+  defaultPort?: number;
+  /** The family `--connect` devices belong to (contract §1: fastboot); set on every candidate. */
+  protocol?: DeviceProtocol;
 }
 
-export function createNetworkProvider(uris: string[], options: NetworkProviderOptions = {}): DeviceProvider {
-  const targets = dedupe(uris.map(parseNetworkUri));
-  const driver = options.driver ?? fastbootDriver;
+export function createNetworkProvider(uris: string[], options: NetworkProviderOptions = {}): CandidateProvider {
+  const targets = dedupe(uris.map((u) => parseNetworkUri(u, options.defaultPort)));
   const pollMs = options.pollMs ?? 1000;
   const watchers: Array<{ stop(): Promise<void> }> = [];
 
   return {
     name: 'network',
-    async start(sink: DeviceSink): Promise<void> {
-      for (const target of targets) watchers.push(watch(target, sink, driver, pollMs, options));
+    async start(sink: CandidateSink): Promise<void> {
+      for (const target of targets) watchers.push(watch(candidateOf(target, options.protocol), sink, pollMs));
     },
     async stop(): Promise<void> {
       const all = watchers.splice(0);
       await Promise.all(all.map((w) => w.stop()));
     },
+  };
+}
+
+function candidateOf(t: NetworkTarget, protocol: DeviceProtocol | undefined): NetworkCandidate {
+  return {
+    kind: 'network',
+    key: t.id,
+    transport: t.transport,
+    scheme: t.transport,
+    host: t.host,
+    port: t.id.slice(t.transport.length + 1),
+    ...(t.port !== undefined ? { netPort: t.port } : {}),
+    ...(protocol ? { protocol } : {}),
   };
 }
 
@@ -41,15 +52,13 @@ function dedupe(targets: NetworkTarget[]): NetworkTarget[] {
   return [...seen.values()];
 }
 
-function makeLink(target: NetworkTarget, options: NetworkProviderOptions): DeviceLink {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  return target.transport === 'tcp'
-    ? createTcpLink(target.host, target.port, { timeoutMs, connectTimeoutMs: options.connectTimeoutMs ?? 2000 })
-    : createUdpLink(target.host, target.port, { timeoutMs, connectAttempts: Math.max(1, Math.round((options.connectTimeoutMs ?? 2000) / 500)) });
-}
-
-function watch(target: NetworkTarget, sink: DeviceSink, driver: Driver, pollMs: number, options: NetworkProviderOptions): { stop(): Promise<void> } {
-  const link = makeLink(target, options);
+function watch(candidate: NetworkCandidate, sink: CandidateSink, pollMs: number): { stop(): Promise<void> } {
+  const link = sink.linkFor?.(candidate);
+  if (!link || !isStreamLink(link)) {
+    // No family that talks over a stream claims it: offer it once and let the registry say so.
+    sink.offer(candidate);
+    return { stop: async () => sink.withdraw(candidate.key) };
+  }
   const ac = new AbortController();
   let live: Transport | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -61,7 +70,7 @@ function watch(target: NetworkTarget, sink: DeviceSink, driver: Driver, pollMs: 
       if (!live.closed) return;
       // The connection dropped (reboot, unplugged cable, failed download): gone until it answers again.
       live = undefined;
-      sink.detach(target.id);
+      sink.withdraw(candidate.key);
     }
     try {
       live = await link.open(ac.signal);
@@ -69,20 +78,7 @@ function watch(target: NetworkTarget, sink: DeviceSink, driver: Driver, pollMs: 
       return; // not answering yet
     }
     if (ac.signal.aborted) return;
-    const attached: AttachedDevice = {
-      device: {
-        id: target.id,
-        protocol: 'fastboot',
-        transport: target.transport,
-        name: `fastboot ${target.id}`,
-        serial: '',
-        port: target.id.slice(4),
-        info: { host: target.host, port: target.port },
-      },
-      driver,
-      link,
-    };
-    sink.attach(attached);
+    sink.offer(candidate);
   };
 
   const loop = (): void => {
@@ -97,9 +93,8 @@ function watch(target: NetworkTarget, sink: DeviceSink, driver: Driver, pollMs: 
       ac.abort();
       if (timer) clearTimeout(timer);
       await running.catch(() => undefined);
-      if (live) sink.detach(target.id);
+      if (live) sink.withdraw(candidate.key);
       live = undefined;
-      await link.close();
     },
   };
 }

@@ -1,8 +1,28 @@
-// DeviceRegistry: the devices providers attach and detach, their state (idle/busy/error), description and job locks.
+// DeviceRegistry: the devices the families claimed, their state (idle/busy/error), description and job locks.
 import { FlashError, toFlashError } from '../contracts/errors.js';
-import type { AttachedDevice, DeviceProvider, DeviceSink } from '../core/types.js';
+import type { Candidate, DeviceDescription, Family } from '../contracts/family.js';
+import type { Link } from '../contracts/links.js';
+import type { CandidateProvider } from '../contracts/provider.js';
 import type { Device, DeviceState, PartitionInfo, ServerMessage } from '../protocol/messages.js';
+import { CandidateIntake } from './candidates.js';
 import { waitForEntry, type WaitOptions } from './registry-wait.js';
+
+/** A device as the registry holds it: what the wire shows, the family that claimed it and the link it built. */
+export interface AttachedDevice {
+  /** Wire view without `state` (the registry owns state). */
+  readonly device: Omit<Device, 'state'>;
+  readonly family: Family;
+  readonly link: Link;
+  readonly candidate: Candidate;
+  /** Set when the device was probed before it was listed (a candidate nobody named); the registry then skips probing. */
+  readonly description?: DeviceDescription;
+}
+
+/** Where claimed devices go in (the candidate intake, and tests that attach a device directly). */
+export interface AttachedSink {
+  attach(device: AttachedDevice): void;
+  detach(deviceId: string): void;
+}
 
 export interface RegistryEntry {
   readonly attached: AttachedDevice;
@@ -23,8 +43,12 @@ export type RegistryListener = (event: 'attached' | 'detached' | 'updated', id: 
 
 export interface RegistryOptions {
   emit: (message: ServerMessage) => void;
+  /** The families that may claim candidates (src/families.ts). */
+  families?: readonly Family[];
   /** Give up describing a device after this long (it is then in state `error`). */
   describeTimeoutMs?: number;
+  /** Where unclaimed candidates and failed probes are noted (default: nowhere). */
+  log?: (message: string) => void;
 }
 
 export class DeviceRegistry {
@@ -35,23 +59,33 @@ export class DeviceRegistry {
   private readonly stationInfo = new Map<string, Record<string, string | number | boolean>>();
   private readonly detachedAt = new Map<string, number>();
   private readonly listeners = new Set<RegistryListener>();
-  private readonly providers: DeviceProvider[] = [];
+  private readonly providers: CandidateProvider[] = [];
   private generation = 0;
   private stopped = false;
-  readonly sink: DeviceSink;
+  readonly sink: AttachedSink;
+  /** Where providers offer candidates: matched against the families, claimed ones probed, then attached here. */
+  readonly candidates: CandidateIntake;
+  /** The families that claim candidates here. */
+  readonly families: readonly Family[];
 
   constructor(private readonly options: RegistryOptions) {
     this.sink = {
       attach: (device) => this.attach(device),
       detach: (id) => this.detach(id),
     };
+    this.families = options.families ?? [];
+    this.candidates = new CandidateIntake(this, {
+      families: options.families ?? [],
+      probeTimeoutMs: options.describeTimeoutMs ?? 15_000,
+      log: options.log ?? (() => undefined),
+    });
   }
 
-  async start(providers: DeviceProvider[]): Promise<string[]> {
+  async start(providers: CandidateProvider[]): Promise<string[]> {
     const problems: string[] = [];
     for (const p of providers) {
       try {
-        await p.start(this.sink);
+        await p.start(this.candidates);
         this.providers.push(p);
       } catch (e) {
         problems.push(`${p.name}: ${toFlashError(e).message}`);
@@ -63,6 +97,7 @@ export class DeviceRegistry {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.allSettled(this.providers.map((p) => p.stop()));
+    await this.candidates.close();
   }
 
   on(listener: RegistryListener): () => void {
@@ -89,6 +124,7 @@ export class DeviceRegistry {
     };
     if (d.port !== undefined) device.port = d.port;
     if (e.partitions) device.partitions = e.partitions;
+    device.targets = [...e.attached.family.targets];
     return device;
   }
 
@@ -169,15 +205,16 @@ export class DeviceRegistry {
       name: device.device.name,
       serial: device.device.serial,
       info: { ...device.device.info },
-      describing: !heldByJob,
+      describing: !heldByJob && device.description === undefined,
     };
+    if (device.description) applyDescription(entry, device.description);
     // A device that comes back while its job holds it (reboot) keeps what we knew; its job talks to it.
     if (heldByJob && previous?.partitions) entry.partitions = previous.partitions;
     else if (device.device.partitions) entry.partitions = device.device.partitions;
     this.entries.set(id, entry);
     this.options.emit({ type: 'device_attached', device: this.get(id) as Device, timestamp: Date.now() });
     this.notify('attached', id);
-    if (heldByJob) {
+    if (!entry.describing) {
       markReady();
       return;
     }
@@ -195,12 +232,8 @@ export class DeviceRegistry {
     try {
       // A driver that ignores the signal must not hold the device in `describing` for ever.
       const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true }));
-      const d = await Promise.race([entry.attached.driver.describe(entry.attached.link, ac.signal), aborted]);
-      if (d.name) entry.name = d.name;
-      if (d.serial) entry.serial = d.serial;
-      if (d.partitions) entry.partitions = d.partitions;
-      entry.info = { ...entry.info, ...d.info };
-      delete entry.describeError;
+      const { family, link, candidate } = entry.attached;
+      applyDescription(entry, await Promise.race([family.probe(link, candidate, ac.signal), aborted]));
     } catch (e) {
       const err = ac.signal.aborted ? toFlashError(ac.signal.reason) : toFlashError(e);
       entry.describeError = err.message;
@@ -235,4 +268,12 @@ export class DeviceRegistry {
       }
     }
   }
+}
+
+function applyDescription(entry: RegistryEntry, d: DeviceDescription): void {
+  if (d.name) entry.name = d.name;
+  if (d.serial) entry.serial = d.serial;
+  if (d.partitions) entry.partitions = d.partitions;
+  entry.info = { ...entry.info, ...d.info };
+  delete entry.describeError;
 }

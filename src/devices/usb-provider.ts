@@ -1,10 +1,9 @@
-// USB discovery: fastboot interfaces (FF/42/03) on any vendor through the `usb` package's WebUSB API and hotplug.
-import type { AttachedDevice, DeviceProvider, DeviceSink, Driver } from '../core/types.js';
-import { fastbootDriver } from '../drivers/fastboot/index.js';
-import { createWebUsbLink, type WebUsbLinkOptions } from '../transports/usb.js';
-import { hasFastbootInterface } from '../transports/usb-interface.js';
+// USB discovery: every device on the bus as a candidate (descriptors and port), through the `usb` package's WebUSB
+// API and its hotplug events. The families' match() decides which ones are theirs.
+import type { UsbCandidate } from '../contracts/family.js';
+import type { CandidateProvider, CandidateSink } from '../contracts/provider.js';
 import type { WebUsbDeviceLike } from '../contracts/webusb.js';
-import { portPath, usbDeviceId } from './usb-identity.js';
+import { portPath } from './usb-identity.js';
 
 /** What the `usb` package's WebUSB devices add to the WebUSB shape: where they are plugged in. */
 type NodeUsbDevice = WebUsbDeviceLike & { bus?: string; ports?: number[]; address?: number };
@@ -18,8 +17,6 @@ export interface WebUsbLike {
 
 export interface UsbProviderOptions {
   webusb?: WebUsbLike;
-  driver?: Driver;
-  link?: WebUsbLinkOptions;
   /** Where problems go (no USB bus, enumeration errors); default: nowhere. */
   log?: (message: string) => void;
 }
@@ -30,48 +27,42 @@ async function loadWebUsb(): Promise<WebUsbLike> {
   return mod.usb as unknown as WebUsbLike;
 }
 
-export function createUsbProvider(options: UsbProviderOptions = {}): DeviceProvider {
+/** The candidate of one USB device, keyed by the port it is plugged into (`usb:1-2.3`). */
+export function usbCandidate(device: NodeUsbDevice): UsbCandidate {
+  const port = portPath(device.bus, device.ports);
+  const serial = device.serialNumber?.trim() || undefined;
+  const fallback = `${device.vendorId.toString(16)}:${device.productId.toString(16)}:${device.address ?? 0}`;
+  return {
+    kind: 'usb',
+    key: `usb:${port ?? fallback}`,
+    transport: 'usb',
+    vendorId: device.vendorId,
+    productId: device.productId,
+    device,
+    ...(port ? { port } : {}),
+    ...(serial ? { serial } : {}),
+  };
+}
+
+/** Every USB device, with its descriptors, as a candidate: the families decide which ones they claim. */
+export function createUsbProvider(options: UsbProviderOptions = {}): CandidateProvider {
   let webusb: WebUsbLike | undefined = options.webusb;
-  const driver = options.driver ?? fastbootDriver;
   const log = options.log ?? (() => undefined);
-  const attached = new Map<NodeUsbDevice, { id: string; serial?: string }>();
-  let sink: DeviceSink | undefined;
+  const offered = new Map<NodeUsbDevice, string>();
+  let sink: CandidateSink | undefined;
   let listening = false;
 
-  const serialsInUse = (): Set<string> => new Set([...attached.values()].flatMap((a) => (a.serial ? [a.serial] : [])));
-
   const consider = (device: NodeUsbDevice): void => {
-    if (!sink || attached.has(device)) return;
-    let fastboot = false;
+    if (!sink || offered.has(device)) return;
+    let candidate: UsbCandidate;
     try {
-      fastboot = hasFastbootInterface(device);
-    } catch {
-      fastboot = false;
+      candidate = usbCandidate(device);
+    } catch (e) {
+      log(`USB device skipped: ${e instanceof Error ? e.message : String(e)}`);
+      return;
     }
-    if (!fastboot) return;
-    const port = portPath(device.bus, device.ports);
-    const serial = device.serialNumber?.trim() || undefined;
-    const id = usbDeviceId(serial, port, serialsInUse(), `${device.vendorId.toString(16)}:${device.productId.toString(16)}:${device.address ?? 0}`);
-    attached.set(device, { id, ...(serial ? { serial } : {}) });
-    const label = `USB device ${serial ?? id}${port ? ` at ${port}` : ''}`;
-    const entry: AttachedDevice = {
-      device: {
-        id,
-        protocol: 'fastboot',
-        transport: 'usb',
-        name: device.productName ?? 'fastboot device',
-        serial: serial ?? '',
-        ...(port ? { port } : {}),
-        info: {
-          vendorId: device.vendorId,
-          productId: device.productId,
-          ...(device.manufacturerName ? { manufacturer: device.manufacturerName } : {}),
-        },
-      },
-      driver,
-      link: createWebUsbLink(device, { ...options.link, kind: 'usb', label }),
-    };
-    sink.attach(entry);
+    offered.set(device, candidate.key);
+    sink.offer(candidate);
   };
 
   const onConnect = (ev: Event & { device?: NodeUsbDevice }): void => {
@@ -80,15 +71,15 @@ export function createUsbProvider(options: UsbProviderOptions = {}): DeviceProvi
   const onDisconnect = (ev: Event & { device?: NodeUsbDevice }): void => {
     const device = ev.device;
     if (!device) return;
-    const a = attached.get(device) ?? [...attached.entries()].find(([d]) => sameDevice(d, device))?.[1];
-    if (!a) return;
-    for (const [d, v] of attached) if (v === a) attached.delete(d);
-    sink?.detach(a.id);
+    const key = offered.get(device) ?? [...offered.entries()].find(([d]) => sameDevice(d, device))?.[1];
+    if (key === undefined) return;
+    for (const [d, k] of offered) if (k === key) offered.delete(d);
+    sink?.withdraw(key);
   };
 
   return {
     name: 'usb',
-    async start(s: DeviceSink): Promise<void> {
+    async start(s: CandidateSink): Promise<void> {
       sink = s;
       let devices: NodeUsbDevice[];
       try {
@@ -110,9 +101,9 @@ export function createUsbProvider(options: UsbProviderOptions = {}): DeviceProvi
         webusb.removeEventListener('disconnect', onDisconnect);
         listening = false;
       }
-      const ids = [...new Set([...attached.values()].map((a) => a.id))];
-      attached.clear();
-      for (const id of ids) sink?.detach(id);
+      const keys = [...new Set(offered.values())];
+      offered.clear();
+      for (const key of keys) sink?.withdraw(key);
       sink = undefined;
     },
   };

@@ -1,6 +1,6 @@
 /**
  * The image pipeline's public face: open any image as a BlockSource, split it into AOSP-style sparse pieces, share
- * one decoded stream among several writers, and load flash plans (bundles, manifests, Android factory images).
+ * one decoded stream among several writers, and load flash plans (bundles, manifests; families add their own formats).
  *
  * - `openImage(path)` sniffs the format by magic bytes (raw, Android sparse, gzip, xz, zstd, bzip2, zip, nested),
  *   validates what can be validated before anything is written (sparse chunk table of an uncompressed sparse file,
@@ -10,8 +10,8 @@
  *   With `source.readAt` a piece is planned from chunk metadata and its data read afterwards (memory: a few MiB);
  *   without it (compressed input) one piece is buffered — in memory up to 8 MiB, the rest in a temporary file.
  * - `shareSource(source, n)` tees one source to `n` consumers through a bounded buffer at the slowest one's pace.
- * - `loadPlan(input)` turns a bundle folder or zip, a manifest (JSON/YAML), a factory zip or an inline plan into
- *   steps whose images open lazily.
+ * - `loadPlan(input, readers)` turns a bundle folder or zip, a manifest (JSON/YAML), an inline plan, or a format a
+ *   family reads, into steps whose images open lazily.
  */
 export type { BlockSource, Chunk } from '../contracts/source.js';
 export type {
@@ -20,13 +20,12 @@ export type {
   PlanImage,
   LoadedStep,
   LoadedPlan,
-  Requirement,
   SharedBlockSource,
 } from './types.js';
 export { PIECE_SLICE_BYTES } from './types.js';
-export { openImage } from './open.js';
+export { decodesToSize, openImage } from './open.js';
 export { resparse } from './resparse.js';
 export { writeSparse } from './sparse-writer.js';
 export { shareSource } from './share.js';
-export { loadPlan, openPlanStep } from './plan.js';
+export { loadPlan, openPlanStep, withSource, type PlanReader } from './plan.js';
 export { checkFits } from './fits.js';

@@ -1,19 +1,19 @@
-// Flash plans: bundles (folder or zip with a manifest), manifests, Android factory images and inline plans.
+// Flash plans: bundles (folder or zip with a manifest), manifests and inline plans; families add their own formats.
 import { constants as fsConstants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Ajv } from 'ajv';
-import type { PlanStep } from '../core/types.js';
+import type { PlanStep, StepOptions, Target } from '../contracts/family.js';
+import { parseAddress, type LoadedPlan, type LoadedStep, type PlanImage } from '../contracts/plan.js';
+import type { BlockSource } from '../contracts/source.js';
 import type { PlanInput } from '../protocol/messages.js';
 import { FlashError } from '../contracts/errors.js';
 import { fileByteSource, fileError } from './byte-source.js';
-import { isFactoryZip, planFactory } from './factory.js';
 import { MANIFEST_FILES, manifestSchema } from './manifest-schema.js';
 import { peek } from './open.js';
 import { folderResolver, readSmall, zipResolver, type ImageResolver } from './plan-images.js';
 import { sniff } from './sniff.js';
-import { SUPER_EMPTY_MAX_BYTES, type LoadedPlan, type LoadedStep, type PlanImage, type Requirement } from './types.js';
 import { openZip } from './zip.js';
 
 const DEFAULT_WAIT_MS = 60_000;
@@ -21,16 +21,13 @@ let validate: ReturnType<Ajv['compile']> | null = null;
 // ajv and yaml load on the first manifest only: a single-image flash never needs them, and imports cost every process.
 const require = createRequire(import.meta.url);
 
-/** A manifest as written (see manifest-schema.ts): PlanInput plus `require` and `verify` steps. */
+/** A manifest as written (see manifest-schema.ts). */
 interface Manifest {
   name?: string;
   steps: ManifestStep[];
 }
-type ManifestStep =
-  | PlanInput['steps'][number]
-  | { op: 'verify'; partition: string; image: string }
-  | { op: 'require'; name: string; values: string[]; forProduct?: string }
-  | { op: 'update_super'; image: string; wipe?: boolean };
+/** One step as written; manifest-schema.ts says which fields each op takes (a family's own ops become commands). */
+type ManifestStep = PlanInput['steps'][number] | ({ op: string } & Record<string, unknown>);
 
 /** Check a manifest object against the schema; FlashError `image_invalid` naming the first problem. */
 export function checkManifest(value: unknown, where: string): Manifest {
@@ -130,9 +127,38 @@ export function parseManifestText(text: string, where: string): Manifest {
   return checkManifest(value, where);
 }
 
-async function resolveSteps(m: Manifest, images: ImageResolver): Promise<{ steps: LoadedStep[]; declaredBytes: number; requirements: Requirement[] }> {
+type Fields = Record<string, unknown>;
+
+/** `partition`, `address` or neither (the whole device) of a manifest step, as a Target. */
+function targetOf(s: Fields, where: string): Target {
+  if (typeof s.partition === 'string') return { partition: s.partition };
+  if (s.address !== undefined) {
+    const address = parseAddress(s.address);
+    if (address === undefined) throw new FlashError('image_invalid', `${where}: address ${JSON.stringify(s.address)} is not an integer or "0x…"`);
+    return { address };
+  }
+  return { whole: true };
+}
+
+/** A step's family knobs: its `options`, plus any key the generic shape does not know (e.g. a flash step's `slot`). */
+function optionsOf(s: Fields): StepOptions | undefined {
+  const out: Record<string, string | number | boolean> = {};
+  const given = (s.options ?? {}) as Record<string, string | number | boolean>;
+  for (const [k, v] of Object.entries({ ...given, ...s })) {
+    if (['op', 'partition', 'address', 'image', 'options'].includes(k)) continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * Turns manifest steps into LoadedSteps. The generic ops are flash, verify, erase, reboot, wait_for_device and
+ * command; any other op (a family's own: fastboot's set_active, oem, getvar, require, update_super) becomes a
+ * `command` step of that name whose args are the step's other fields, with an `image` resolved to a PlanImage. The
+ * device's family checks command steps before a job is created.
+ */
+async function resolveSteps(m: Manifest, images: ImageResolver): Promise<{ steps: LoadedStep[]; declaredBytes: number }> {
   const steps: LoadedStep[] = [];
-  const requirements: Requirement[] = [];
   const missing: string[] = [];
   let declaredBytes = 0;
   // A missing image is collected (all are named at once after the loop); any other failure is thrown.
@@ -144,66 +170,57 @@ async function resolveSteps(m: Manifest, images: ImageResolver): Promise<{ steps
       }
       throw e;
     });
-  for (const s of m.steps) {
+  for (const [i, step] of m.steps.entries()) {
+    const s = step as Fields & { op: string };
+    const where = `step ${i + 1} (${s.op})`;
+    const options = optionsOf(s);
+    const withOptions = <T extends object>(x: T): T => (options ? { ...x, options } : x);
     switch (s.op) {
       case 'flash':
       case 'verify': {
-        const image = await resolveOrMiss(s.image);
+        const image = await resolveOrMiss(String(s.image));
         if (!image) break;
-        declaredBytes += s.op === 'flash' ? image.declaredSize ?? 0 : 0;
-        if (s.op === 'verify') steps.push({ op: 'verify', partition: s.partition, image });
-        else steps.push(s.slot ? { op: 'flash', partition: s.partition, image, slot: s.slot } : { op: 'flash', partition: s.partition, image });
+        if (s.op === 'flash') declaredBytes += image.declaredSize ?? 0;
+        steps.push(withOptions({ op: s.op, target: targetOf(s, where), image }));
         break;
       }
-      case 'update_super': {
-        const image = await resolveOrMiss(s.image);
-        if (image) steps.push({ op: 'update_super', image: await superEmptyBytes(image), location: image.location, wipe: s.wipe ?? false });
+      case 'erase':
+        steps.push(withOptions({ op: 'erase' as const, target: targetOf(s, where) }));
+        break;
+      case 'reboot': {
+        // `target` is the older name of `mode` (fastboot manifests wrote `target: bootloader`).
+        const mode = s.mode ?? s.target;
+        steps.push(typeof mode === 'string' ? { op: 'reboot', mode } : { op: 'reboot' });
         break;
       }
-      case 'reboot':
-        steps.push({ op: 'reboot', target: s.target ?? 'system' });
-        break;
       case 'wait_for_device':
-        steps.push({ op: 'wait_for_device', timeoutMs: s.timeoutMs ?? DEFAULT_WAIT_MS });
+        steps.push({ op: 'wait_for_device', timeoutMs: typeof s.timeoutMs === 'number' ? s.timeoutMs : DEFAULT_WAIT_MS });
         break;
-      case 'require':
-        requirements.push(s.forProduct ? { name: s.name, values: s.values, forProduct: s.forProduct } : { name: s.name, values: s.values });
-        steps.push(s);
-        break;
-      default:
-        steps.push(s);
+      default: {
+        const { op, name, args, ...rest } = s;
+        const commandName = op === 'command' ? String(name) : op;
+        const fields: Fields = op === 'command' ? { ...(args as Fields | undefined) } : { ...(name !== undefined ? { name } : {}), ...rest };
+        if (typeof fields.image === 'string') {
+          const image = await resolveOrMiss(fields.image);
+          if (!image) break;
+          fields.image = image;
+        }
+        steps.push({ op: 'command', name: commandName, args: fields });
+      }
     }
   }
   if (missing.length > 0) {
     throw new FlashError('image_not_found', `the plan names ${missing.length === 1 ? 'an image that is' : 'images that are'} missing: ${missing.join(', ')}`);
   }
-  return { steps, declaredBytes, requirements };
+  return { steps, declaredBytes };
 }
 
-/** The expanded bytes of a small image (a super_empty image is a few KiB; any supported format). */
-async function superEmptyBytes(image: PlanImage): Promise<Uint8Array> {
-  const max = SUPER_EMPTY_MAX_BYTES;
-  if (image.declaredSize !== undefined && image.declaredSize > max) {
-    throw new FlashError('image_invalid', `${image.location} is ${image.declaredSize} bytes: too large for a super_empty image (at most ${max})`);
-  }
-  const source = await image.open();
-  if (source.size > max) throw new FlashError('image_invalid', `${source.description} expands to ${source.size} bytes: too large for a super_empty image (at most ${max})`);
-  const out = new Uint8Array(source.size);
-  const view = new DataView(out.buffer);
-  for await (const c of source.chunks()) {
-    if (c.kind === 'data') out.set(c.bytes, c.offset);
-    else if (c.kind === 'fill' && c.value !== 0) for (let at = c.offset; at < c.offset + c.length; at += 4) view.setUint32(at, c.value, true);
-  }
-  return out;
-}
-
-function loaded(name: string, origin: string, r: { steps: LoadedStep[]; declaredBytes: number; requirements: Requirement[] }, close: () => Promise<void> | void): LoadedPlan {
+function loaded(name: string, origin: string, r: { steps: LoadedStep[]; declaredBytes: number }, close: () => Promise<void> | void): LoadedPlan {
   let closed = false;
   return {
     name,
     origin,
     steps: r.steps,
-    requirements: r.requirements,
     declaredBytes: r.declaredBytes,
     async close() {
       if (closed) return;
@@ -239,8 +256,14 @@ async function readManifestFile(path: string, optional: boolean): Promise<string
   }
 }
 
-/** Load a plan: a path to a bundle folder, bundle zip, manifest (.json/.yaml) or factory zip, or an inline plan. */
-export async function loadPlan(input: string | PlanInput): Promise<LoadedPlan> {
+/** A family's reader of its own plan formats (Family.readPlan): undefined when `path` is not one of them. */
+export type PlanReader = (path: string) => Promise<LoadedPlan | undefined>;
+
+/**
+ * Load a plan: an inline plan, or a path to a bundle folder, bundle zip or manifest (.json/.yaml) — or any format a
+ * family reads (`readers`, tried first: an Android factory zip, ESP-IDF's flasher_args.json).
+ */
+export async function loadPlan(input: string | PlanInput, readers: readonly PlanReader[] = []): Promise<LoadedPlan> {
   if (typeof input !== 'string') {
     const m = checkManifest(input, 'inline plan');
     return loaded(m.name ?? 'inline plan', 'inline', await resolveSteps(m, folderResolver(undefined)), () => undefined);
@@ -249,6 +272,10 @@ export async function loadPlan(input: string | PlanInput): Promise<LoadedPlan> {
   const st = await stat(path).catch((e: unknown) => {
     throw fileError(e, path);
   });
+  for (const read of readers) {
+    const plan = await read(path);
+    if (plan) return plan;
+  }
   if (st.isDirectory()) {
     for (const f of MANIFEST_FILES) {
       const p = join(path, f);
@@ -273,19 +300,12 @@ export async function loadPlan(input: string | PlanInput): Promise<LoadedPlan> {
         const m = parseManifestText(await readSmall(zip.entry(manifest.name)), `${zip.description}!${manifest.name}`);
         return loaded(m.name ?? basename(path), path, await resolveSteps(m, zipResolver(zip, prefix)), () => zip.close());
       }
-      if (isFactoryZip(zip)) {
-        const f = await planFactory(zip, basename(path).replace(/\.zip$/i, ''));
-        return loaded(f.name, path, f, async () => {
-          await f.close();
-          zip.close();
-        });
-      }
     } catch (e) {
       zip.close();
       throw e;
     }
     zip.close();
-    throw new FlashError('image_invalid', `${path} is a zip without a manifest (flash.json/flash.yaml) and is not a factory image`);
+    throw new FlashError('image_invalid', `${path} is a zip without a manifest (flash.json/flash.yaml) in a format no device family reads`);
   }
   if (st.size > MAX_MANIFEST) throw new FlashError('image_invalid', `${path} is not a plan (a manifest, bundle or factory zip); flash it as an image`);
   const m = parseManifestText((await readManifestFile(path, false)) ?? '', path);
@@ -294,10 +314,12 @@ export async function loadPlan(input: string | PlanInput): Promise<LoadedPlan> {
 
 /** Open a loaded step's image (if any), giving the PlanStep a driver runs. Call once per step, when it runs. */
 export async function openPlanStep(step: LoadedStep, signal?: AbortSignal): Promise<PlanStep> {
-  if (step.op === 'flash') {
-    const source = await step.image.open({ signal });
-    return step.slot ? { op: 'flash', partition: step.partition, source, slot: step.slot } : { op: 'flash', partition: step.partition, source };
-  }
-  if (step.op === 'verify') return { op: 'verify', partition: step.partition, source: await step.image.open({ signal }) };
-  return step;
+  if (step.op !== 'flash' && step.op !== 'verify') return step;
+  return withSource(step, await step.image.open({ signal }));
+}
+
+/** The PlanStep of a flash or verify step whose image is open. */
+export function withSource(step: Extract<LoadedStep, { op: 'flash' | 'verify' }>, source: BlockSource): PlanStep {
+  const { image: _image, ...rest } = step;
+  return { ...rest, source };
 }

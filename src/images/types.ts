@@ -1,6 +1,5 @@
 // Public types of the image pipeline: sparse pieces for drivers, loaded plans for the core, open options.
 import type { BlockSource } from '../contracts/source.js';
-import type { PlanStep } from '../core/types.js';
 
 /** Options of `openImage`. */
 export interface OpenImageOptions {
@@ -13,6 +12,14 @@ export interface OpenImageOptions {
   bmapPath?: string;
   /** Compute the SHA-256 of the expanded image while streaming (default true). */
   hash?: boolean;
+  /**
+   * Where a compressed raw image whose format records no expanded size (bzip2; gzip past ISIZE) is decoded once into
+   * a sparse file, proving it whole and giving its size, instead of being decoded once to count and again to flash.
+   * Without it, such an image is decoded to count its bytes.
+   */
+  spoolDir?: string;
+  /** Progress of that decode (expanded bytes so far). */
+  onPrepare?: (bytes: number) => void;
 }
 
 /**
@@ -43,48 +50,7 @@ export interface SparsePiece {
   bytes(signal?: AbortSignal): AsyncIterable<Uint8Array>;
 }
 
-/** An image a plan step refers to, opened only when the step runs (once per step). */
-export interface PlanImage {
-  /** What the manifest called it (a path relative to the bundle, or an entry name in a zip). */
-  readonly name: string;
-  /** Where it lives, for logs: `/abs/bundle/boot.img`, `factory.zip!image-x.zip!boot.img`. */
-  readonly location: string;
-  /** Declared expanded size when known cheaply (zip entry size, file size of a raw image), else undefined. */
-  readonly declaredSize?: number;
-  open(options?: { signal?: AbortSignal }): Promise<BlockSource>;
-}
-
-/** A plan step before its image is opened. Every other op is already final (`PlanStep` of core/types.ts). */
-export type LoadedStep =
-  | { op: 'flash'; partition: string; image: PlanImage; slot?: 'a' | 'b' | 'all' | 'current' | 'other' }
-  | { op: 'verify'; partition: string; image: PlanImage }
-  | Exclude<PlanStep, { op: 'flash' } | { op: 'verify' }>;
-
-/** A `require` line of a factory image's android-info.txt, e.g. `require board=sailfish|marlin`. */
-export interface Requirement {
-  /** The device variable to check: `product` for `board`, else the name as written (`version-bootloader`, …). */
-  name: string;
-  /** Accepted values (any one matches). */
-  values: string[];
-  /** `require-for-product:X` lines apply only when the device's product is X. */
-  forProduct?: string;
-}
-
-/** A plan ready to run: steps in order, images opened lazily. */
-export interface LoadedPlan {
-  /** Human name: the manifest's `name`, the factory zip's name, or `inline plan`. */
-  readonly name: string;
-  /** Where the plan came from (absolute path) or `inline`. */
-  readonly origin: string;
-  /** Steps in order; factory images start with their `require` steps, before anything is written. */
-  readonly steps: LoadedStep[];
-  /** android-info.txt requirements (also present as leading `require` steps). */
-  readonly requirements: Requirement[];
-  /** Sum of the images' declared sizes where known (for a first progress estimate). */
-  readonly declaredBytes: number;
-  /** Release what the plan holds (temporary files of nested zips). Safe to call twice. */
-  close(): Promise<void>;
-}
+export type { PlanImage, LoadedStep, LoadedPlan } from '../contracts/plan.js';
 
 /** What a decode-once-write-many consumer gets: a source, plus a way to leave without reading. */
 export interface SharedBlockSource extends BlockSource {
@@ -94,6 +60,3 @@ export interface SharedBlockSource extends BlockSource {
 
 /** Largest slice a piece's `bytes()` yields. */
 export const PIECE_SLICE_BYTES = 1 << 20;
-
-/** Largest super_empty image accepted (liblp metadata: geometry + one copy is at most a few hundred KiB). */
-export const SUPER_EMPTY_MAX_BYTES = 4 << 20;

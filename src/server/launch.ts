@@ -1,6 +1,6 @@
 /**
  * Composition root shared by `flash-station serve` and the Electron main process: builds the station core with its
- * device providers (USB, network, simulators), loads the token and starts the HTTP/WebSocket server.
+ * candidate providers (USB, serial, block, network, simulators), loads the token and starts the HTTP/WebSocket server.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
@@ -9,11 +9,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { defaultDataDir } from '../core/data-dir.js';
-import type { DeviceProvider } from '../core/types.js';
+import type { CandidateProvider } from '../contracts/provider.js';
 import { createStation, type Station } from '../core/station.js';
 import { createUsbProvider } from '../devices/usb-provider.js';
 import { createNetworkProvider } from '../devices/network-provider.js';
-import { createSimProvider } from '../sim/index.js';
+import { NETWORK_FAMILY, SIMULATORS } from '../families.js';
+import { createSimProvider } from '../sim/provider.js';
 import { startServer } from './server.js';
 import { loadOrCreateToken } from './token.js';
 import { addMetricsSource } from './metrics.js';
@@ -27,7 +28,16 @@ export interface LaunchOptions {
   sims?: string[];
   demo?: boolean;
   usb?: boolean;
+  /** List USB serial ports of known bridges (`--no-serial` turns it off; `serialPorts` are offered anyway). */
   serial?: boolean;
+  /** `--serial-port PATH[?protocol=&baud=]` (repeatable). */
+  serialPorts?: string[];
+  /** List removable disks (`--no-block` turns it off; `blockDevices` are offered anyway). */
+  block?: boolean;
+  /** `--block-device PATH` (repeatable). */
+  blockDevices?: string[];
+  /** More candidate providers (tests, embedders), started after the built-in ones. */
+  providers?: CandidateProvider[];
   allowOrigins?: string[];
   /** Where the built renderer lives; defaults to dist/renderer beside the bundle. */
   staticDir?: string;
@@ -104,11 +114,22 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const token = await loadOrCreateToken(dataDir);
 
-  const providers: DeviceProvider[] = [];
+  const providers: CandidateProvider[] = [];
   if (options.usb !== false) providers.push(createUsbProvider());
-  if (options.connect?.length) providers.push(createNetworkProvider(options.connect));
+  if (options.serial !== false || options.serialPorts?.length) {
+    const { createSerialProvider } = await import('../devices/serial-provider.js');
+    providers.push(createSerialProvider({ ports: options.serialPorts ?? [], discover: options.serial !== false }));
+  }
+  if (options.block !== false || options.blockDevices?.length) {
+    const { createBlockProvider } = await import('../devices/block-provider.js');
+    providers.push(createBlockProvider({ devices: options.blockDevices ?? [], discover: options.block !== false }));
+  }
+  if (options.connect?.length) {
+    providers.push(createNetworkProvider(options.connect, { defaultPort: NETWORK_FAMILY.defaultPort, protocol: NETWORK_FAMILY.protocol }));
+  }
   const sims = [...(options.sims ?? []), ...(options.demo ? DEMO_SIMS : [])];
-  if (sims.length) providers.push(createSimProvider(sims, { dataDir }));
+  if (sims.length) providers.push(createSimProvider(sims, { dataDir, factories: SIMULATORS, ...(options.demo ? { demo: true } : {}) }));
+  providers.push(...(options.providers ?? []));
 
   const station = await createStation({ dataDir, providers });
   let server;

@@ -5,7 +5,7 @@ import { defaultDataDir } from '../core/data-dir.js';
 import { FastbootSimDevice } from './fastboot/device.js';
 import { startTcpFace, type SimSocketServer } from './fastboot/tcp-face.js';
 import { startUdpFace } from './fastboot/udp-face.js';
-import { applySimOption, parsePartitionList } from './spec.js';
+import { applySimOption, parsePartitionList } from './fastboot/spec.js';
 import { defaultSpec } from './fastboot/config.js';
 import { formatBytes } from './units.js';
 

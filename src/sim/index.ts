@@ -1,5 +1,5 @@
 // Public entry of the simulators: `--sim SPEC` parsing, the in-station provider and `flash-station sim fastboot`.
-export { parseSimSpec, parsePartitionList, applySimOption, type SimSpec } from './spec.js';
+export { parseSimSpec, parsePartitionList, applySimOption, type SimSpec } from './fastboot/spec.js';
 export { createSimProvider, type SimProvider, type SimProviderOptions } from './provider.js';
 export { runFastbootSimCli, runSimCli, SIM_USAGE, type SimCliIo } from './cli.js';
 export { FastbootSimDevice, SimOfflineError, type DeviceEvent } from './fastboot/device.js';

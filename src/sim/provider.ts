@@ -1,76 +1,77 @@
-// `--sim SPEC` devices inside the station: each simulator is offered as a WebUSB-shaped device that our USB transport
-// opens (transport `sim`), detached while it reboots and attached again, under the same serial, when it is back.
+// `--sim SPEC` devices inside the station: each spec goes to its family's SimulatorFactory (src/families.ts); the
+// instance's candidate is offered while the simulated device is present and withdrawn while it is away (a reboot).
 import { join } from 'node:path';
 import { FlashError } from '../contracts/errors.js';
-import type { AttachedDevice, DeviceProvider, DeviceSink, Driver } from '../core/types.js';
-import { fastbootDriver } from '../drivers/fastboot/index.js';
-import { createWebUsbLink, type WebUsbLinkOptions } from '../transports/usb.js';
-import { FastbootSimDevice } from './fastboot/device.js';
-import { SimUsbDevice, type SimUsbOptions } from './fastboot/usb-face.js';
-import { parseSimSpec, type SimSpec } from './spec.js';
+import type { CandidateProvider, CandidateSink } from '../contracts/provider.js';
+import type { SimInstance, SimulatorFactory } from '../contracts/simulator.js';
+import { SIMULATORS } from '../families.js';
+import { parseSimArgs, type SimArgs } from './spec.js';
 
 export interface SimProviderOptions {
-  /** Partitions live in `DATA_DIR/sim/SERIAL/NAME.img`. */
+  /** Each simulator keeps its flash/partitions in `DATA_DIR/sim/SERIAL/`. */
   dataDir: string;
-  usb?: SimUsbOptions;
-  /** Options for the USB link our transport opens on each simulator (transfer size, in-flight count, timeouts). */
-  link?: WebUsbLinkOptions;
-  /** Driver for the attached devices (default `fastbootDriver`). */
-  driver?: Driver;
+  /** The simulators of every family (default: src/families.ts SIMULATORS). */
+  factories?: readonly SimulatorFactory[];
+  /** Run at a modelled link speed (`--demo`). */
+  demo?: boolean;
 }
 
-export interface SimProvider extends DeviceProvider {
-  /** The running simulators by serial (tests use them to inspect partitions, faults and violations). */
-  readonly devices: ReadonlyMap<string, FastbootSimDevice>;
-}
-
-function attachedFor(spec: SimSpec, usb: SimUsbDevice, options: SimProviderOptions): AttachedDevice {
-  return {
-    device: {
-      id: spec.serial,
-      protocol: 'fastboot',
-      transport: 'sim',
-      name: `${spec.product} (simulated)`,
-      serial: spec.serial,
-      port: `sim:${spec.serial}`,
-      info: {},
-    },
-    driver: options.driver ?? fastbootDriver,
-    link: createWebUsbLink(usb, { label: `simulated device ${spec.serial}`, ...options.link, kind: 'sim' }),
-  };
+export interface SimProvider<D = unknown> extends CandidateProvider {
+  /**
+   * The running simulated devices by serial, as their factory made them (tests inspect partitions, faults and
+   * violations through the family's own type: `createSimProvider<ItsDevice>(…)`).
+   */
+  readonly devices: ReadonlyMap<string, D>;
 }
 
 /** Parse every spec up front (a bad one throws FlashError `bad_request` before anything starts). */
-export function createSimProvider(specs: string[], options: SimProviderOptions): SimProvider {
-  const parsed = specs.map(parseSimSpec);
+export function createSimProvider<D = unknown>(specs: string[], options: SimProviderOptions): SimProvider<D> {
+  const parsed = specs.map(parseSimArgs);
+  const byProtocol = new Map((options.factories ?? SIMULATORS).map((f) => [f.protocol as string, f]));
   const serials = new Set<string>();
   for (const s of parsed) {
+    if (!byProtocol.has(s.protocol)) {
+      throw new FlashError('bad_request', `Simulator spec "${s.protocol}:${s.serial}": unknown protocol "${s.protocol}" (simulated: ${[...byProtocol.keys()].join(', ')})`);
+    }
     if (serials.has(s.serial)) throw new FlashError('bad_request', `Two simulated devices share the serial ${s.serial}`);
     serials.add(s.serial);
   }
-  const devices = new Map<string, FastbootSimDevice>();
+  const instances = new Map<string, SimInstance>();
+  const devices = new Map<string, D>();
   const unsubscribe: Array<() => void> = [];
+
+  const start = async (args: SimArgs, sink: CandidateSink): Promise<void> => {
+    const factory = byProtocol.get(args.protocol) as SimulatorFactory;
+    const options_ = { storeDir: join(options.dataDir, 'sim', args.serial), ...(options.demo ? { demo: true } : {}) };
+    const instance = await factory.create(args.serial, args.params, args.faults, options_);
+    instances.set(args.serial, instance);
+    // The family's own device object when its instance exposes one (`device`), else the instance.
+    devices.set(args.serial, ((instance as SimInstance & { device?: unknown }).device ?? instance) as D);
+    let key: string | undefined;
+    const plug = (): void => {
+      const candidate = instance.candidate();
+      key = candidate.key;
+      sink.offer(candidate);
+    };
+    unsubscribe.push(
+      instance.onPresence((present) => {
+        if (present) plug();
+        else if (key !== undefined) sink.withdraw(key);
+      }),
+    );
+    plug();
+  };
 
   return {
     name: 'sim',
     devices,
-    async start(sink: DeviceSink): Promise<void> {
-      for (const spec of parsed) {
-        const dev = await FastbootSimDevice.create({ ...spec, storeDir: join(options.dataDir, 'sim', spec.serial) });
-        devices.set(spec.serial, dev);
-        const plug = (): void => sink.attach(attachedFor(spec, new SimUsbDevice(dev, options.usb), options));
-        unsubscribe.push(
-          dev.onEvent((e) => {
-            if (e.type === 'offline') sink.detach(spec.serial);
-            else plug();
-          }),
-        );
-        plug();
-      }
+    async start(sink: CandidateSink): Promise<void> {
+      for (const args of parsed) await start(args, sink);
     },
     async stop(): Promise<void> {
       for (const off of unsubscribe.splice(0)) off();
-      const all = [...devices.values()];
+      const all = [...instances.values()];
+      instances.clear();
       devices.clear();
       await Promise.all(all.map((d) => d.close()));
     },

@@ -1,9 +1,8 @@
-// Fastboot over USB bulk endpoints through the WebUSB API (the `usb` package, or the in-process simulators).
+// A byte stream over one interface's USB bulk endpoints through the WebUSB API (the `usb` package, or simulators).
 import type { DeviceLink, Transport } from '../contracts/links.js';
 import { FlashError, isFlashError } from '../contracts/errors.js';
 import { describeBytes, raceDeadline, throwIfAborted } from './deadline.js';
 import { reconnectingLink } from './reconnecting-link.js';
-import { findFastbootInterface, type FastbootUsbInterface } from './usb-interface.js';
 import { isPermissionError, udevRulePath } from './usb-permissions.js';
 import type { WebUsbDeviceLike } from '../contracts/webusb.js';
 
@@ -35,17 +34,31 @@ export function clampTransferSize(n: number | undefined): number {
   return Math.min(MAX_TRANSFER_SIZE, Math.max(MIN_TRANSFER_SIZE, Math.floor(v)));
 }
 
-/** Opens (and re-opens) the fastboot interface of one WebUSB device. */
-export function createWebUsbLink(device: WebUsbDeviceLike, options: WebUsbLinkOptions = {}): DeviceLink {
+/** An interface with a bulk IN and a bulk OUT endpoint, as a family's interface filter finds it. */
+export interface UsbBulkInterface {
+  configurationValue: number;
+  interfaceNumber: number;
+  alternateSetting: number;
+  inEndpoint: number;
+  outEndpoint: number;
+  /** Max packet size of the IN endpoint (64 full speed, 512 high speed, 1024 SuperSpeed). */
+  inPacketSize: number;
+  outPacketSize: number;
+}
+
+/** Which interface of a device a family talks over (fastboot: class FF, subclass 42, protocol 03). */
+export interface UsbInterfaceFilter {
+  find(device: WebUsbDeviceLike): UsbBulkInterface | undefined;
+  /** Named in the error when the device has none, e.g. `fastboot interface (class FF, subclass 42, protocol 03)`. */
+  readonly what: string;
+}
+
+/** Opens (and re-opens) the bulk interface `filter` finds on one WebUSB device. */
+export function createWebUsbLink(device: WebUsbDeviceLike, filter: UsbInterfaceFilter, options: WebUsbLinkOptions = {}): DeviceLink {
   const label = options.label ?? `USB device ${device.serialNumber ?? `${hex4(device.vendorId)}:${hex4(device.productId)}`}`;
   return reconnectingLink(async () => {
-    const found = findFastbootInterface(device);
-    if (!found) {
-      throw new FlashError(
-        'unsupported',
-        `${label} has no fastboot interface (class FF, subclass 42, protocol 03 with bulk IN and OUT endpoints)`,
-      );
-    }
+    const found = filter.find(device);
+    if (!found) throw new FlashError('unsupported', `${label} has no ${filter.what} with bulk IN and OUT endpoints`);
     try {
       if (!device.opened) await device.open();
       if (device.configuration?.configurationValue !== found.configurationValue) {
@@ -121,7 +134,7 @@ class UsbTransport implements Transport {
 
   constructor(
     private readonly device: WebUsbDeviceLike,
-    private readonly iface: FastbootUsbInterface,
+    private readonly iface: UsbBulkInterface,
     options: WebUsbLinkOptions,
     private readonly label: string,
   ) {

@@ -1,5 +1,5 @@
 // Sends one download (`download:%08x`, bytes, OKAY) with progress, throttling, pause and a clean cancel.
-import type { JobContext } from '../../core/types.js';
+import type { JobContext } from '../../contracts/family.js';
 import { FlashError, isFlashError } from '../../contracts/errors.js';
 import type { FastbootClient } from './client.js';
 import { annotate } from './client.js';

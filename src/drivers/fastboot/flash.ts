@@ -1,6 +1,6 @@
 // The flash step: size check, logical partitions, then the image as sparse pieces ≤ max-download-size.
 import type { BlockSource } from '../../contracts/source.js';
-import type { JobContext } from '../../core/types.js';
+import type { JobContext } from '../../contracts/family.js';
 import { FlashError } from '../../contracts/errors.js';
 import { resparse } from '../../images/index.js';
 import { annotate } from './client.js';

@@ -1,7 +1,8 @@
 // Every plan step other than flash and verify: erase, set_active, reboot (and wait), oem, getvar, require.
-import type { DeviceLink } from '../../contracts/links.js';
-import type { JobContext, PlanStep } from '../../core/types.js';
 import { FlashError, isFlashError } from '../../contracts/errors.js';
+import type { JobContext } from '../../contracts/family.js';
+import { isStreamLink, type DeviceLink } from '../../contracts/links.js';
+import { requirementMet } from './android-info.js';
 import { checkPartitionName } from './protocol.js';
 import type { Session } from './session.js';
 import { targetsFor } from './targets.js';
@@ -20,7 +21,7 @@ export async function runSetActive(session: Session, slot: 'a' | 'b', ctx: JobCo
   await session.client.okay(`set_active:${slot}`, { signal: ctx.signal });
 }
 
-const REBOOT_COMMAND = {
+export const REBOOT_COMMAND = {
   system: 'reboot',
   bootloader: 'reboot-bootloader',
   fastboot: 'reboot-fastboot',
@@ -31,7 +32,13 @@ const REBOOT_COMMAND = {
  * Reboots; into the bootloader or fastbootd it waits until the same device is back and answers again, and returns
  * the link it came back on (undefined for `system` and `recovery`, which it does not wait for).
  */
-export async function runReboot(session: Session, target: keyof typeof REBOOT_COMMAND, ctx: JobContext): Promise<DeviceLink | undefined> {
+export type RebootMode = keyof typeof REBOOT_COMMAND;
+
+export function isRebootMode(mode: string): mode is RebootMode {
+  return Object.hasOwn(REBOOT_COMMAND, mode);
+}
+
+export async function runReboot(session: Session, target: RebootMode, ctx: JobContext): Promise<DeviceLink | undefined> {
   const command = REBOOT_COMMAND[target];
   ctx.stage(target === 'system' ? 'Rebooting' : `Rebooting into ${target}`);
   try {
@@ -46,6 +53,7 @@ export async function runReboot(session: Session, target: keyof typeof REBOOT_CO
   if (target === 'bootloader' || target === 'fastboot') {
     ctx.stage(`Waiting for the device to come back in ${target === 'bootloader' ? 'the bootloader' : 'fastbootd'}`);
     const link = await ctx.waitForDevice(session.timeouts.rebootWaitMs);
+    if (!isStreamLink(link)) throw new FlashError('internal', 'the device came back on a link fastboot cannot talk over');
     await link.open(ctx.signal);
     return link;
   }
@@ -66,11 +74,6 @@ export async function runGetvar(session: Session, name: string, expect: string |
   }
 }
 
-/** AOSP's rule: a value matches exactly, or by prefix when it ends in `*`. */
-export function requirementMet(actual: string, values: readonly string[]): boolean {
-  return values.some((v) => v === actual || (v.endsWith('*') && actual.startsWith(v.slice(0, -1))));
-}
-
 export async function runRequire(session: Session, name: string, values: string[], ctx: JobContext): Promise<void> {
   const variable = name === 'board' ? 'product' : name;
   ctx.stage(`Checking ${variable}`);
@@ -78,7 +81,7 @@ export async function runRequire(session: Session, name: string, values: string[
   if (actual === undefined) {
     throw new FlashError('requirement_failed', `The image requires ${variable} to be ${values.join(' or ')}, but the device does not report ${variable}; nothing was written`);
   }
-  if (!requirementMet(actual, values)) {
+  if (!requirementMet(values, actual)) {
     throw new FlashError(
       'requirement_failed',
       `The image requires ${variable} to be ${values.join(' or ')}, but this device reports ${JSON.stringify(actual)}; nothing was written`,
@@ -86,5 +89,3 @@ export async function runRequire(session: Session, name: string, values: string[
   }
   ctx.log('info', `${variable} is ${actual}: OK`);
 }
-
-export type OtherStep = Exclude<PlanStep, { op: 'flash' } | { op: 'verify' }>;

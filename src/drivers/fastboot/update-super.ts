@@ -1,14 +1,33 @@
 // The update_super step: to userspace fastbootd if needed, download super_empty.img, then `update-super:NAME[:wipe]`.
-import type { JobContext, PlanStep } from '../../core/types.js';
 import { FlashError, isFlashError } from '../../contracts/errors.js';
-import { SUPER_EMPTY_MAX_BYTES } from '../../images/types.js';
+import type { JobContext } from '../../contracts/family.js';
+import type { PlanImage } from '../../contracts/plan.js';
+import type { UpdateSuperArgs } from './commands.js';
 import { sendDownload } from './download.js';
 import { openSession, type Session } from './session.js';
 import { checkPartitionName } from './protocol.js';
 import { runReboot } from './steps.js';
 import { targetsFor } from './targets.js';
 
-type UpdateSuperStep = Extract<PlanStep, { op: 'update_super' }>;
+/** Largest super_empty image accepted (liblp metadata: geometry + one copy is at most a few hundred KiB). */
+export const SUPER_EMPTY_MAX_BYTES = 4 << 20;
+
+/** The expanded bytes of a small image (a super_empty image is a few KiB; any supported format). */
+export async function superEmptyBytes(image: PlanImage, signal?: AbortSignal): Promise<Uint8Array> {
+  const max = SUPER_EMPTY_MAX_BYTES;
+  if (image.declaredSize !== undefined && image.declaredSize > max) {
+    throw new FlashError('image_invalid', `${image.location} is ${image.declaredSize} bytes: too large for a super_empty image (at most ${max})`);
+  }
+  const source = await image.open({ signal });
+  if (source.size > max) throw new FlashError('image_invalid', `${source.description} expands to ${source.size} bytes: too large for a super_empty image (at most ${max})`);
+  const out = new Uint8Array(source.size);
+  const view = new DataView(out.buffer);
+  for await (const c of source.chunks(signal)) {
+    if (c.kind === 'data') out.set(c.bytes, c.offset);
+    else if (c.kind === 'fill' && c.value !== 0) for (let at = c.offset; at < c.offset + c.length; at += 4) view.setUint32(at, c.value, true);
+  }
+  return out;
+}
 
 
 /**
@@ -17,9 +36,11 @@ type UpdateSuperStep = Extract<PlanStep, { op: 'update_super' }>;
  * serial). The super partition's name is the device's `super-partition-name` (`super` when it does not say). Then the
  * logical partitions of `resetLogical` are resized to 0, as AOSP does before writing the OS images.
  */
-export async function runUpdateSuper(session: Session, step: UpdateSuperStep, ctx: JobContext): Promise<void> {
+export async function runUpdateSuper(session: Session, step: UpdateSuperArgs, ctx: JobContext): Promise<void> {
   const { signal } = ctx;
-  const { image, location, wipe } = step;
+  const image = step.image instanceof Uint8Array ? step.image : await superEmptyBytes(step.image, signal);
+  const location = step.location ?? (step.image instanceof Uint8Array ? 'super_empty.img' : step.image.location);
+  const wipe = step.wipe ?? false;
   if (image.length === 0 || image.length > SUPER_EMPTY_MAX_BYTES) {
     throw new FlashError(
       'image_invalid',

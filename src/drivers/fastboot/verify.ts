@@ -1,6 +1,6 @@
 // The verify step: read the partition back with `fetch:` (userspace fastbootd) and compare it with the image.
 import type { BlockSource, Chunk } from '../../contracts/source.js';
-import type { JobContext } from '../../core/types.js';
+import type { JobContext } from '../../contracts/family.js';
 import { FlashError, isFlashError } from '../../contracts/errors.js';
 import { parseNumber } from './protocol.js';
 import type { Session } from './session.js';

@@ -9,6 +9,7 @@ import { createStation, type Station } from '../../../src/core/station.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 import { createSimProvider } from '../../../src/sim/index.js';
 import { until } from '../../helpers/until.js';
+import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
 let station: Station | undefined;
 let dir: string | undefined;
@@ -23,7 +24,7 @@ afterEach(async () => {
 describe('plans on a simulated device', () => {
   it('flashes, reboots to the bootloader, waits for the device and flashes again', async () => {
     dir = mkdtempSync(join(tmpdir(), 'fs-plan-'));
-    const sims = createSimProvider(['fastboot:PLAN0001?speed=40M&reboot-delay=300ms&partitions=boot:16M,system:32M'], { dataDir: dir });
+    const sims = createSimProvider<FastbootSimDevice>(['fastboot:PLAN0001?speed=40M&reboot-delay=300ms&partitions=boot:16M,system:32M'], { dataDir: dir });
     station = await createStation({ dataDir: dir, providers: [sims] });
     const events: ServerMessage[] = [];
     station.subscribe((m) => events.push(m));
@@ -74,7 +75,7 @@ describe('plans on a simulated device', () => {
 
   it('refuses a plan naming a partition the device does not have, before any job exists', async () => {
     dir = mkdtempSync(join(tmpdir(), 'fs-plan-'));
-    const sims = createSimProvider(['fastboot:PLAN0002?partitions=boot:16M'], { dataDir: dir });
+    const sims = createSimProvider<FastbootSimDevice>(['fastboot:PLAN0002?partitions=boot:16M'], { dataDir: dir });
     station = await createStation({ dataDir: dir, providers: [sims] });
     await until(() => station!.devices()[0]?.state === 'idle', 20_000, 'the device');
     writeFileSync(join(dir, 'v.img'), randomBytes(4096));

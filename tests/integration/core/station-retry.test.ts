@@ -9,6 +9,7 @@ import { createStation, type Station } from '../../../src/core/station.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 import { createSimProvider } from '../../../src/sim/index.js';
 import { until } from '../../helpers/until.js';
+import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
 let station: Station | undefined;
 let dir: string | undefined;
@@ -22,7 +23,7 @@ afterEach(async () => {
 
 async function setup(spec: string): Promise<{ events: ServerMessage[]; sims: ReturnType<typeof createSimProvider>; image: string; data: Buffer }> {
   dir = mkdtempSync(join(tmpdir(), 'fs-retry-'));
-  const sims = createSimProvider([spec], { dataDir: dir });
+  const sims = createSimProvider<FastbootSimDevice>([spec], { dataDir: dir });
   station = await createStation({ dataDir: dir, providers: [sims], settings: { retries: 2, retryDelayMs: 100 } });
   const events: ServerMessage[] = [];
   station.subscribe((m) => events.push(m));

@@ -10,6 +10,7 @@ import type { DeviceProvider, DeviceSink } from '../../../src/core/types.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 import { createSimProvider, type SimProvider } from '../../../src/sim/index.js';
 import { until } from '../../helpers/until.js';
+import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const cleanups: Array<() => Promise<void>> = [];
@@ -36,7 +37,7 @@ describe('16 simulated devices', () => {
   it('flash from one image: 3 paused for 2 s stand still, one throttled to 5 MB/s, one cancelled, the rest complete', async () => {
     const dir = tempDir();
     const serials = Array.from({ length: 16 }, (_, i) => `SIM${String(i).padStart(4, '0')}`);
-    const sims = createSimProvider(
+    const sims = createSimProvider<FastbootSimDevice>(
       serials.map((s) => `fastboot:${s}?speed=16M&max-download=8M&partitions=boot:16M,system:96M`),
       { dataDir: dir },
     );
@@ -124,7 +125,7 @@ describe('16 simulated devices', () => {
     const image = join(dir, 'boot.img');
     const data = randomBytes(3 << 20);
     writeFileSync(image, data);
-    const sim: SimProvider = createSimProvider(['fastboot:LINE0001?speed=40M&partitions=boot:16M,system:64M&product=line'], { dataDir: dir });
+    const sim: SimProvider = createSimProvider<FastbootSimDevice>(['fastboot:LINE0001?speed=40M&partitions=boot:16M,system:64M&product=line'], { dataDir: dir });
     // The simulator is plugged in later: its provider starts only when the test says so.
     let sink: DeviceSink | undefined;
     const late: DeviceProvider = {

@@ -57,7 +57,7 @@ describe('a factory image with dynamic partitions', () => {
   it('flashes boot images in the bootloader, then update-super and the OS images in fastbootd, byte for byte', async () => {
     const zip = factoryZip('good', superEmpty({ superSize: SUPER, partitions: ['system', 'vendor', 'product'], slots: true }));
     const plan = await loadPlan(zip);
-    const provider = createSimProvider([spec('DYN001')], { dataDir: join(tmp.path, 'good-data') });
+    const provider = createSimProvider<FastbootSimDevice>([spec('DYN001')], { dataDir: join(tmp.path, 'good-data') });
     const sink = recordingSink();
     await provider.start(sink);
     try {
@@ -110,7 +110,7 @@ describe('a factory image with dynamic partitions', () => {
     bad.writeUInt32LE(0xdeadbeef, SUPER_EMPTY_LAYOUT.geometry); // geometry magic
     const zip = factoryZip('corrupt', bad);
     const plan = await loadPlan(zip);
-    const provider = createSimProvider([spec('DYN002')], { dataDir: join(tmp.path, 'corrupt-data') });
+    const provider = createSimProvider<FastbootSimDevice>([spec('DYN002')], { dataDir: join(tmp.path, 'corrupt-data') });
     const sink = recordingSink();
     await provider.start(sink);
     try {
@@ -134,7 +134,7 @@ describe('a factory image with dynamic partitions', () => {
   });
 
   it('update_super on a device already in fastbootd sends it without a reboot, :wipe when asked, and resets only logical partitions', async () => {
-    const provider = createSimProvider([`${spec('DYN003')}&mode=fastbootd`], { dataDir: join(tmp.path, 'direct-data') });
+    const provider = createSimProvider<FastbootSimDevice>([`${spec('DYN003')}&mode=fastbootd`], { dataDir: join(tmp.path, 'direct-data') });
     const sink = recordingSink();
     await provider.start(sink);
     try {

@@ -9,6 +9,7 @@ import { createSimProvider } from '../../../src/sim/index.js';
 import { makeZip } from '../images/helpers.js';
 import { superEmpty } from '../../unit/sim/super-empty.js';
 import { ended, readPartition, tempDir, writeMixedImage } from './sim-harness.js';
+import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
 const MiB = 1024 * 1024;
 const tmp = tempDir();
@@ -36,7 +37,7 @@ describe('a dynamic-partition factory image through the station', () => {
     mkdirSync(dataDir);
     const spec = 'fastboot:FSTA01?max-download=1M&slots=1&product=flashsim&reboot-delay=200ms' +
       '&partitions=bootloader:1M,boot:8M,super:64M,system:1M,userdata:4M&logical=system';
-    const provider = createSimProvider([spec], { dataDir });
+    const provider = createSimProvider<FastbootSimDevice>([spec], { dataDir });
     const station = await createStation({ dataDir, providers: [provider], settings: { retries: 0 } });
     try {
       const end = Date.now() + 10_000;

@@ -7,10 +7,11 @@ import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { openImage } from '../../../src/images/index.js';
 import { FastbootSimDevice, SimUsbDevice, createSimProvider, startUdpFace } from '../../../src/sim/index.js';
 import { createWebUsbLink } from '../../../src/transports/usb.js';
-import { createUdpLink } from '../../../src/transports/udp.js';
+import { createFastbootUdpLink } from '../../../src/transports/fastboot-udp.js';
 import { testContext } from './job-context.js';
 import { recordingSink } from './plan-runner.js';
 import { img2simg, readPartition, startTcpSim, tempDir, writeMixedImage } from './sim-harness.js';
+import { FASTBOOT_USB } from '../../../src/transports/fastboot-usb-interface.js';
 
 const MiB = 1024 * 1024;
 const driver = createFastbootDriver({ commandMs: 5000, writeMs: 10_000, rebootWaitMs: 10_000 });
@@ -28,7 +29,7 @@ afterAll(() => tmp.remove());
 
 describe('fastboot driver over the simulated USB face', () => {
   it('flashes raw and sparse images larger than max-download-size byte for byte', async () => {
-    const provider = createSimProvider(['fastboot:USB001?max-download=1M&partitions=system:16M,vendor:16M&speed=200M'], { dataDir: tmp.path });
+    const provider = createSimProvider<FastbootSimDevice>(['fastboot:USB001?max-download=1M&partitions=system:16M,vendor:16M&speed=200M'], { dataDir: tmp.path });
     const sink = recordingSink();
     await provider.start(sink);
     try {
@@ -54,7 +55,7 @@ describe('fastboot driver over the simulated USB face', () => {
   });
 
   it('reboot-bootloader in a plan waits for the same device and goes on', async () => {
-    const provider = createSimProvider(['fastboot:USBRB1?max-download=1M&partitions=boot:8M&reboot-delay=300ms'], { dataDir: tmp.path });
+    const provider = createSimProvider<FastbootSimDevice>(['fastboot:USBRB1?max-download=1M&partitions=boot:8M&reboot-delay=300ms'], { dataDir: tmp.path });
     const sink = recordingSink();
     await provider.start(sink);
     try {
@@ -79,7 +80,7 @@ describe('fastboot driver over the simulated USB face', () => {
 
 describe('faults over the simulated USB face', () => {
   it('an unplug mid-download ends the job as disconnected naming the byte; the device is flashable once back', async () => {
-    const provider = createSimProvider(['fastboot:USBDC1?max-download=1M&partitions=system:16M&disconnect-after=1500K&reboot-delay=200ms'], { dataDir: tmp.path });
+    const provider = createSimProvider<FastbootSimDevice>(['fastboot:USBDC1?max-download=1M&partitions=system:16M&disconnect-after=1500K&reboot-delay=200ms'], { dataDir: tmp.path });
     const sink = recordingSink();
     await provider.start(sink);
     try {
@@ -102,14 +103,14 @@ describe('faults over the simulated USB face', () => {
   });
 
   it('a device that stops answering ends the job with a timeout within the deadline', async () => {
-    const provider = createSimProvider(['fastboot:USBST1?max-download=1M&partitions=system:16M&stall-after=512K'], { dataDir: tmp.path });
+    const provider = createSimProvider<FastbootSimDevice>(['fastboot:USBST1?max-download=1M&partitions=system:16M&stall-after=512K'], { dataDir: tmp.path });
     const sink = recordingSink();
     await provider.start(sink);
     try {
       const fast = createFastbootDriver({ commandMs: 1000, writeMs: 1000 });
       // The station's sim links use the default 30 s deadline; this one is shortened to keep the test quick.
       const dev = provider.devices.get('USBST1');
-      const link = createWebUsbLink(new SimUsbDevice(dev as FastbootSimDevice), { kind: 'sim', timeoutMs: 1000 });
+      const link = createWebUsbLink(new SimUsbDevice(dev as FastbootSimDevice), FASTBOOT_USB, { kind: 'sim', timeoutMs: 1000 });
       const started = Date.now();
       const err = await fast.run(link, { op: 'flash', partition: 'system', source: await openImage(rawPath) }, testContext()).catch((e: unknown) => e);
       expect(Date.now() - started).toBeLessThan(5000);
@@ -125,7 +126,7 @@ describe('fastboot driver over UDP', () => {
   it('flashes raw and sparse images larger than max-download-size byte for byte', async () => {
     const sim = await startTcpSim('fastboot:UDP001?max-download=1M&partitions=system:16M,vendor:16M', tmp.path);
     const face = await startUdpFace(sim.device, { port: 0 });
-    const link = createUdpLink('127.0.0.1', face.port, { timeoutMs: 5000 });
+    const link = createFastbootUdpLink('127.0.0.1', face.port, { timeoutMs: 5000 });
     try {
       const small = join(tmp.path, 'udp.img');
       const img = writeMixedImage(small, 3 * MiB, 17);

@@ -1,7 +1,7 @@
 // A JobContext for driving the fastboot driver directly in tests: records bytes moved, stages and device log lines,
 // with a working pause gate, cancel signal and device wait (through a caller-supplied lookup).
 import type { DeviceLink } from '../../../src/contracts/links.js';
-import type { JobContext } from '../../../src/core/types.js';
+import type { JobContext } from '../../../src/contracts/family.js';
 import type { LogLevel } from '../../../src/protocol/messages.js';
 
 export interface TestContext extends JobContext {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 import { startTcpFace, type SimSocketServer } from '../../../src/sim/fastboot/tcp-face.js';
-import { parseSimSpec } from '../../../src/sim/spec.js';
+import { parseSimSpec } from '../../../src/sim/fastboot/spec.js';
 import type { Station } from '../../../src/core/station.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createStation, type Station } from '../../../src/core/station.js';
 import { createSimProvider } from '../../../src/sim/index.js';
 import { ended, readPartition, tempDir, writeMixedImage } from './sim-harness.js';
+import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
 const MiB = 1024 * 1024;
 const tmp = tempDir();
@@ -25,7 +26,7 @@ describe('fastboot faults through the station', () => {
     ['FAIL on flash', 'fail-command=flash', /refused "flash:system".*piece 1 of system/],
   ])('%s ends the job naming it; another job completes; the device flashes right after', async (_name, fault, message) => {
     const dataDir = join(tmp.path, fault.replace(/\W/g, '_'));
-    const provider = createSimProvider(
+    const provider = createSimProvider<FastbootSimDevice>(
       [`fastboot:BAD1?max-download=1M&partitions=system:16M&reboot-delay=200ms&${fault}`, 'fastboot:GOOD1?max-download=1M&partitions=system:16M&speed=20M'],
       { dataDir },
     );

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createStation } from '../../../src/core/station.js';
 import { createSimProvider } from '../../../src/sim/index.js';
 import { ended, readPartition, tempDir, writeMixedImage } from './sim-harness.js';
+import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
 const MiB = 1024 * 1024;
 const tmp = tempDir();
@@ -13,7 +14,7 @@ afterAll(() => tmp.remove());
 describe('a plan through the station', () => {
   it('flashes, reboots into the bootloader, waits for the same device and goes on', async () => {
     const dataDir = join(tmp.path, 'plan');
-    const provider = createSimProvider(['fastboot:PLAN01?max-download=1M&slots=1&partitions=boot:8M,system:16M&reboot-delay=300ms'], { dataDir });
+    const provider = createSimProvider<FastbootSimDevice>(['fastboot:PLAN01?max-download=1M&slots=1&partitions=boot:8M,system:16M&reboot-delay=300ms'], { dataDir });
     const station = await createStation({ dataDir, providers: [provider], settings: { retries: 0 } });
     try {
       const boot = join(tmp.path, 'boot.img');

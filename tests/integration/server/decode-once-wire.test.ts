@@ -14,6 +14,7 @@ import { startServer, type RunningServer } from '../../../src/server/server.js';
 import { createSimProvider, type SimProvider } from '../../../src/sim/index.js';
 import { until } from '../../helpers/until.js';
 import { connect } from './helpers/harness.js';
+import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
 const SERIALS = ['ONCE0001', 'ONCE0002', 'ONCE0003'];
 let dir: string;
@@ -49,7 +50,7 @@ const counting: ImageBackend = {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fs-once-'));
-  sims = createSimProvider(SERIALS.map((s) => `fastboot:${s}?speed=32M&partitions=system:32M`), { dataDir: dir });
+  sims = createSimProvider<FastbootSimDevice>(SERIALS.map((s) => `fastboot:${s}?speed=32M&partitions=system:32M`), { dataDir: dir });
   station = await createStation({ dataDir: join(dir, 'data'), providers: [sims], images: counting });
   server = await startServer(station, { host: '127.0.0.1', port: 0, dataDir: join(dir, 'data'), token });
 });

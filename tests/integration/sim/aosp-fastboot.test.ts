@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 import { startTcpFace, type SimSocketServer } from '../../../src/sim/fastboot/tcp-face.js';
 import { startUdpFace } from '../../../src/sim/fastboot/udp-face.js';
-import { parseSimSpec } from '../../../src/sim/spec.js';
+import { parseSimSpec } from '../../../src/sim/fastboot/spec.js';
 
 const MiB = 1024 * 1024;
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 import { startTcpFace, type SimSocketServer } from '../../../src/sim/fastboot/tcp-face.js';
-import { parseSimSpec } from '../../../src/sim/spec.js';
+import { parseSimSpec } from '../../../src/sim/fastboot/spec.js';
 import { loadPlan } from '../../../src/images/index.js';
 import { createSimProvider } from '../../../src/sim/index.js';
 import { makeZip, randomImage } from '../images/helpers.js';
@@ -99,7 +99,7 @@ describe('AOSP fastboot update with dynamic partitions', () => {
     const factory = join(dir, 'factory.zip');
     makeZip(factory, { 'flashsim-upd1/image-flashsim-upd1.zip': zip });
     const plan = await loadPlan(factory);
-    const provider = createSimProvider([SPEC('OURSUPD')], { dataDir: join(dir, 'ours') });
+    const provider = createSimProvider<FastbootSimDevice>([SPEC('OURSUPD')], { dataDir: join(dir, 'ours') });
     const sink = recordingSink();
     await provider.start(sink);
     try {

@@ -12,6 +12,7 @@ import { isFlashError } from '../../../src/core/errors.js';
 import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
 import { openImage } from '../../../src/images/index.js';
 import { createSimProvider, type SimProvider } from '../../../src/sim/index.js';
+import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
 const MiB = 1024 * 1024;
 const run = promisify(execFile);
@@ -79,7 +80,7 @@ afterEach(async () => {
 });
 
 async function start(spec: string): Promise<{ sink: ReturnType<typeof makeSink>; dev: AttachedDevice }> {
-  provider = createSimProvider([spec], { dataDir: dir, driver, link: { timeoutMs: 1500 } });
+  provider = createSimProvider<FastbootSimDevice>([spec], { dataDir: dir, driver, link: { timeoutMs: 1500 } });
   const sink = makeSink();
   await provider.start(sink);
   const dev = sink.attached[0];
@@ -89,8 +90,8 @@ async function start(spec: string): Promise<{ sink: ReturnType<typeof makeSink>;
 
 describe('createSimProvider', () => {
   it('rejects a bad spec before starting, naming what is wrong', () => {
-    expect(() => createSimProvider(['fastboot:X?partitions=boot'], { dataDir: dir })).toThrow(/partition "boot" must be NAME:SIZE/);
-    expect(() => createSimProvider(['fastboot:A', 'fastboot:A'], { dataDir: dir })).toThrow(/share the serial A/);
+    expect(() => createSimProvider<FastbootSimDevice>(['fastboot:X?partitions=boot'], { dataDir: dir })).toThrow(/partition "boot" must be NAME:SIZE/);
+    expect(() => createSimProvider<FastbootSimDevice>(['fastboot:A', 'fastboot:A'], { dataDir: dir })).toThrow(/share the serial A/);
   });
 
   it('attaches a sim device that our driver describes and flashes into DATA_DIR/sim/SERIAL', async () => {

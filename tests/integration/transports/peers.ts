@@ -2,8 +2,8 @@
 // each message with a scripted reply, so the transports' framing, handshake and retransmission can be checked.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { FrameDecoder, encodeFrameHeader } from '../../../src/transports/tcp-framing.js';
-import { FLAG_CONTINUATION, UdpId, decodePacket, encodePacket } from '../../../src/transports/udp-packet.js';
+import { FrameDecoder, encodeFrameHeader } from '../../../src/transports/fastboot-tcp-framing.js';
+import { FLAG_CONTINUATION, UdpId, decodePacket, encodePacket } from '../../../src/transports/fastboot-udp-packet.js';
 
 export type Reply = (message: Uint8Array) => Uint8Array[];
 

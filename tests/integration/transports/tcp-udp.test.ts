@@ -2,8 +2,8 @@
 // retransmission, and clear errors when nobody answers.
 import { afterEach, describe, expect, it } from 'vitest';
 import { FlashError } from '../../../src/core/errors.js';
-import { createTcpLink } from '../../../src/transports/tcp.js';
-import { createUdpLink } from '../../../src/transports/udp.js';
+import { createFastbootTcpLink } from '../../../src/transports/fastboot-tcp.js';
+import { createFastbootUdpLink } from '../../../src/transports/fastboot-udp.js';
 import { startTcpPeer, startUdpPeer, type TcpPeer, type UdpPeer } from './peers.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -19,7 +19,7 @@ describe('tcp transport', () => {
   it('handshakes, frames each write as one message and reads replies one message at a time', async () => {
     const peer: TcpPeer = await startTcpPeer(okay);
     cleanups.push(() => peer.close());
-    const link = createTcpLink('127.0.0.1', peer.port);
+    const link = createFastbootTcpLink('127.0.0.1', peer.port);
     cleanups.push(() => link.close());
     const t = await link.open();
     expect(t.kind).toBe('tcp');
@@ -39,7 +39,7 @@ describe('tcp transport', () => {
   it('times out a read with a FlashError naming the device', async () => {
     const peer = await startTcpPeer(() => []);
     cleanups.push(() => peer.close());
-    const link = createTcpLink('127.0.0.1', peer.port, { timeoutMs: 300 });
+    const link = createFastbootTcpLink('127.0.0.1', peer.port, { timeoutMs: 300 });
     cleanups.push(() => link.close());
     const t = await link.open();
     await t.write(enc('getvar:x'));
@@ -49,7 +49,7 @@ describe('tcp transport', () => {
   it('reports a dropped connection as disconnected, and reconnects on the next open', async () => {
     const peer = await startTcpPeer(okay);
     cleanups.push(() => peer.close());
-    const link = createTcpLink('127.0.0.1', peer.port);
+    const link = createFastbootTcpLink('127.0.0.1', peer.port);
     cleanups.push(() => link.close());
     const t = await link.open();
     const pending = t.read(256);
@@ -65,7 +65,7 @@ describe('tcp transport', () => {
   it('refuses a peer that does not speak the fastboot handshake', async () => {
     const peer = await startTcpPeer(okay, 'HTTP');
     cleanups.push(() => peer.close());
-    const link = createTcpLink('127.0.0.1', peer.port);
+    const link = createFastbootTcpLink('127.0.0.1', peer.port);
     await expect(link.open()).rejects.toMatchObject({ code: 'protocol_error' });
   });
 
@@ -73,7 +73,7 @@ describe('tcp transport', () => {
     const peer = await startTcpPeer(okay);
     const port = peer.port;
     await peer.close();
-    await expect(createTcpLink('127.0.0.1', port).open()).rejects.toMatchObject({ code: 'unreachable' });
+    await expect(createFastbootTcpLink('127.0.0.1', port).open()).rejects.toMatchObject({ code: 'unreachable' });
   });
 });
 
@@ -81,7 +81,7 @@ describe('udp transport', () => {
   it('queries, inits, splits writes into acknowledged packets and pulls replies', async () => {
     const peer: UdpPeer = await startUdpPeer(okay, 512);
     cleanups.push(() => peer.close());
-    const link = createUdpLink('127.0.0.1', peer.port, { retransmitMs: 100 });
+    const link = createFastbootUdpLink('127.0.0.1', peer.port, { retransmitMs: 100 });
     cleanups.push(() => link.close());
     const t = await link.open();
     expect(t.kind).toBe('udp');
@@ -99,7 +99,7 @@ describe('udp transport', () => {
   it('retransmits a lost packet after the interval', async () => {
     const peer = await startUdpPeer(okay);
     cleanups.push(() => peer.close());
-    const link = createUdpLink('127.0.0.1', peer.port, { retransmitMs: 100 });
+    const link = createFastbootUdpLink('127.0.0.1', peer.port, { retransmitMs: 100 });
     cleanups.push(() => link.close());
     const t = await link.open();
     peer.dropNext = 2;
@@ -113,7 +113,7 @@ describe('udp transport', () => {
   it('waits 500 ms before retransmitting when not told otherwise, and resends the same packet', async () => {
     const peer = await startUdpPeer(okay);
     cleanups.push(() => peer.close());
-    const link = createUdpLink('127.0.0.1', peer.port);
+    const link = createFastbootUdpLink('127.0.0.1', peer.port);
     cleanups.push(() => link.close());
     const t = await link.open();
     peer.dropNext = 1;
@@ -131,7 +131,7 @@ describe('udp transport', () => {
   it('gives up after a bounded number of tries with a clear error', async () => {
     const peer = await startUdpPeer(() => []);
     cleanups.push(() => peer.close());
-    const link = createUdpLink('127.0.0.1', peer.port, { retransmitMs: 100, timeoutMs: 500 });
+    const link = createFastbootUdpLink('127.0.0.1', peer.port, { retransmitMs: 100, timeoutMs: 500 });
     cleanups.push(() => link.close());
     const t = await link.open();
     await t.write(enc('getvar:x'));
@@ -145,7 +145,7 @@ describe('udp transport', () => {
     const peer = await startUdpPeer(okay);
     const port = peer.port;
     await peer.close();
-    const err = await createUdpLink('127.0.0.1', port, { retransmitMs: 100, connectAttempts: 2 }).open().catch((e: unknown) => e);
+    const err = await createFastbootUdpLink('127.0.0.1', port, { retransmitMs: 100, connectAttempts: 2 }).open().catch((e: unknown) => e);
     expect((err as FlashError).code).toMatch(/unreachable|disconnected/);
   });
 });

@@ -1,7 +1,8 @@
 // Device identity: network addresses and USB port paths / ids.
 import { describe, expect, it } from 'vitest';
 import { parseNetworkUri } from '../../../src/devices/network-uri.js';
-import { portPath, usbDeviceId } from '../../../src/devices/usb-identity.js';
+import { portPath } from '../../../src/devices/usb-identity.js';
+import { usbCandidate } from '../../../src/devices/usb-provider.js';
 
 describe('network addresses', () => {
   it('default to port 5554 and make ids tcp:HOST:PORT', () => {
@@ -23,10 +24,11 @@ describe('usb identity', () => {
     expect(portPath('2-1.4', [1, 4])).toBe('2-1.4');
     expect(portPath(undefined, [1])).toBeUndefined();
   });
-  it('uses the serial when unique, else the port', () => {
-    expect(usbDeviceId('ABC123', '1-2', new Set(), 'x')).toBe('ABC123');
-    expect(usbDeviceId('ABC123', '1-3', new Set(['ABC123']), 'x')).toBe('usb:1-3');
-    expect(usbDeviceId('', '1-4', new Set(), 'x')).toBe('usb:1-4');
-    expect(usbDeviceId(null, undefined, new Set(), '18d1:4ee0:7')).toBe('usb:18d1:4ee0:7');
+  it('keys a USB candidate by its port, else by vendor:product:address, and keeps its serial', () => {
+    const dev = (serialNumber: string | null, bus?: string, ports?: number[]) =>
+      ({ vendorId: 0x18d1, productId: 0x4ee0, serialNumber, address: 7, bus, ports, configurations: [] }) as unknown as Parameters<typeof usbCandidate>[0];
+    expect(usbCandidate(dev('ABC123', '1', [2]))).toMatchObject({ key: 'usb:1-2', port: '1-2', serial: 'ABC123', kind: 'usb' });
+    expect(usbCandidate(dev('  ', '1', [4])).serial).toBeUndefined();
+    expect(usbCandidate(dev(null)).key).toBe('usb:18d1:4ee0:7');
   });
 });

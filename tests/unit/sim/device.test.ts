@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FastbootSimDevice, SimOfflineError } from '../../../src/sim/fastboot/device.js';
-import { parseSimSpec } from '../../../src/sim/spec.js';
+import { parseSimSpec } from '../../../src/sim/fastboot/spec.js';
 import { makeHarness, readReply, sparseImage, type Harness } from './harness.js';
 
 let h: Harness;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 import type { SimSession } from '../../../src/sim/fastboot/connection.js';
-import { parseSimSpec } from '../../../src/sim/spec.js';
+import { parseSimSpec } from '../../../src/sim/fastboot/spec.js';
 
 export interface Reply {
   status: string;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ExtentSet } from '../../../src/sim/fastboot/extents.js';
 import { bufferReader } from '../../../src/sim/fastboot/download-store.js';
 import { parseSparse, SparseError } from '../../../src/sim/fastboot/sparse.js';
-import { parseSimSpec } from '../../../src/sim/spec.js';
+import { parseSimSpec } from '../../../src/sim/fastboot/spec.js';
 import { parseDuration, parseSize } from '../../../src/sim/units.js';
 import { sparseImage } from './harness.js';
 

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_IN_FLIGHT, MIN_READ_SIZE, createWebUsbLink } from '../../../src/transports/usb.js';
 import { DEFAULT_TIMEOUTS } from '../../../src/drivers/fastboot/index.js';
 import type { UsbConfigurationLike, UsbInTransferResultLike, UsbOutTransferResultLike, WebUsbDeviceLike } from '../../../src/contracts/webusb.js';
+import { FASTBOOT_USB } from '../../../src/transports/fastboot-usb-interface.js';
 
 interface PendingOut {
   length: number;
@@ -99,7 +100,7 @@ afterEach(() => {
 describe('USB transport: OUT transfers', () => {
   it('keeps several transfers in flight, never more than asked, cut at the transfer size', async () => {
     const rec = recordingDevice();
-    const t = await createWebUsbLink(rec.device, { transferSize: 16 * 1024, inFlight: 3 }).open();
+    const t = await createWebUsbLink(rec.device, FASTBOOT_USB, { transferSize: 16 * 1024, inFlight: 3 }).open();
     const data = new Uint8Array(10 * 16 * 1024 + 100);
     const written = t.write(data);
     // Before anything is acknowledged, exactly three transfers are on the bus.
@@ -114,13 +115,13 @@ describe('USB transport: OUT transfers', () => {
   it('defaults to several in flight (4), and 1 means one at a time', async () => {
     expect(DEFAULT_IN_FLIGHT).toBeGreaterThan(1);
     const rec = recordingDevice();
-    const t = await createWebUsbLink(rec.device, { transferSize: 16 * 1024 }).open();
+    const t = await createWebUsbLink(rec.device, FASTBOOT_USB, { transferSize: 16 * 1024 }).open();
     const written = t.write(new Uint8Array(64 * 1024 * 4));
     await new Promise((r) => setImmediate(r));
     expect(rec.outs.length).toBe(DEFAULT_IN_FLIGHT);
     await settleUntil(rec, written.then(() => t.drain()));
     const one = recordingDevice();
-    const t1 = await createWebUsbLink(one.device, { transferSize: 16 * 1024, inFlight: 1 }).open();
+    const t1 = await createWebUsbLink(one.device, FASTBOOT_USB, { transferSize: 16 * 1024, inFlight: 1 }).open();
     await settleUntil(one, t1.write(new Uint8Array(5 * 16 * 1024)).then(() => t1.drain()));
     expect(one.maxActive).toBe(1);
     expect(one.outs.length).toBe(5);
@@ -128,7 +129,7 @@ describe('USB transport: OUT transfers', () => {
 
   it('never sends a zero-length packet: an empty write sends nothing, and no transfer is ever empty', async () => {
     const rec = recordingDevice();
-    const t = await createWebUsbLink(rec.device, { transferSize: 16 * 1024 }).open();
+    const t = await createWebUsbLink(rec.device, FASTBOOT_USB, { transferSize: 16 * 1024 }).open();
     await t.write(new Uint8Array(0));
     await t.drain();
     expect(rec.outs).toEqual([]);
@@ -140,7 +141,7 @@ describe('USB transport: OUT transfers', () => {
 
   it('gives each transfer the command deadline (30 s unless told)', async () => {
     const rec = recordingDevice();
-    const t = await createWebUsbLink(rec.device).open();
+    const t = await createWebUsbLink(rec.device, FASTBOOT_USB).open();
     await settleUntil(rec, t.write(new Uint8Array(1)).then(() => t.drain()));
     expect(rec.outs[0]?.timeout).toBe(30_000);
   });
@@ -157,7 +158,7 @@ describe('USB transport: IN reads', () => {
     ] as const) {
       const rec = recordingDevice(packet);
       rec.answerWith('OKAY');
-      const t = await createWebUsbLink(rec.device).open();
+      const t = await createWebUsbLink(rec.device, FASTBOOT_USB).open();
       expect(Buffer.from(await t.read(ask)).toString('latin1')).toBe('OKAY'.slice(0, ask));
       expect(rec.ins[0]?.length).toBe(want);
       expect(rec.ins[0]?.length).toBeGreaterThanOrEqual(MIN_READ_SIZE);
@@ -167,7 +168,7 @@ describe('USB transport: IN reads', () => {
   it('hands back the rest of a response longer than asked on the next read, without another transfer', async () => {
     const rec = recordingDevice();
     rec.answerWith('INFOhello');
-    const t = await createWebUsbLink(rec.device).open();
+    const t = await createWebUsbLink(rec.device, FASTBOOT_USB).open();
     expect(Buffer.from(await t.read(4)).toString()).toBe('INFO');
     expect(Buffer.from(await t.read(256)).toString()).toBe('hello');
     expect(rec.ins.length).toBe(1);
@@ -178,7 +179,7 @@ describe('USB transport: IN reads', () => {
     expect(DEFAULT_TIMEOUTS.commandMs).toBe(30_000);
     vi.useFakeTimers();
     const rec = recordingDevice();
-    const t = await createWebUsbLink(rec.device).open();
+    const t = await createWebUsbLink(rec.device, FASTBOOT_USB).open();
     const read = t.read(256);
     const outcome = read.then(
       () => 'answered',

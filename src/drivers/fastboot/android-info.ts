@@ -1,5 +1,13 @@
 // android-info.txt of Android factory images: `require` lines checked against the device before writing.
-import type { Requirement } from './types.js';
+/** A `require` line of a factory image's android-info.txt, e.g. `require board=sailfish|marlin`. */
+export interface Requirement {
+  /** The device variable to check: `product` for `board`, else the name as written (`version-bootloader`, …). */
+  name: string;
+  /** Accepted values (any one matches). */
+  values: string[];
+  /** `require-for-product:X` lines apply only when the device's product is X. */
+  forProduct?: string;
+}
 
 /**
  * Parse android-info.txt. `require board=a|b` checks the device's `product`; `require NAME=v1|v2` checks variable
@@ -22,8 +30,8 @@ export function parseAndroidInfo(text: string): Requirement[] {
   return out;
 }
 
-/** Whether `value` satisfies a requirement (AOSP: exact match, or a prefix match when the wanted value ends in `*`). */
-export function requirementMet(req: Requirement, value: string | undefined): boolean {
+/** Whether the device's `value` is one of `values` (AOSP: exact match, or a prefix match when a value ends in `*`). */
+export function requirementMet(values: readonly string[], value: string | undefined): boolean {
   if (value === undefined) return false;
-  return req.values.some((v) => (v.endsWith('*') ? value.startsWith(v.slice(0, -1)) : v === value));
+  return values.some((v) => (v.endsWith('*') ? value.startsWith(v.slice(0, -1)) : v === value));
 }

@@ -1,20 +1,12 @@
 // Finds the fastboot interface (class FF, subclass 42, protocol 03) and its bulk endpoints on any vendor's device.
 import type { UsbConfigurationLike, UsbEndpointLike, WebUsbDeviceLike } from '../contracts/webusb.js';
+import type { UsbBulkInterface, UsbInterfaceFilter } from './usb.js';
 
 export const FASTBOOT_CLASS = 0xff;
 export const FASTBOOT_SUBCLASS = 0x42;
 export const FASTBOOT_PROTOCOL = 0x03;
 
-export interface FastbootUsbInterface {
-  configurationValue: number;
-  interfaceNumber: number;
-  alternateSetting: number;
-  inEndpoint: number;
-  outEndpoint: number;
-  /** Max packet size of the IN endpoint (64 full speed, 512 high speed, 1024 SuperSpeed). */
-  inPacketSize: number;
-  outPacketSize: number;
-}
+export type FastbootUsbInterface = UsbBulkInterface;
 
 function bulk(endpoints: readonly UsbEndpointLike[], direction: 'in' | 'out'): UsbEndpointLike | undefined {
   // Only bulk endpoints count; SuperSpeed companion descriptors never appear as endpoints in WebUSB.
@@ -63,3 +55,9 @@ export function findFastbootInterface(device: WebUsbDeviceLike): FastbootUsbInte
 export function hasFastbootInterface(device: WebUsbDeviceLike): boolean {
   return findFastbootInterface(device) !== undefined;
 }
+
+/** The fastboot interface filter for createWebUsbLink. */
+export const FASTBOOT_USB: UsbInterfaceFilter = {
+  find: findFastbootInterface,
+  what: 'fastboot interface (class FF, subclass 42, protocol 03)',
+};

@@ -1,7 +1,7 @@
 // Fastboot UDP packets: header layout, continuation splitting, and which replies answer which request.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FLAG_CONTINUATION, UdpId, answers, decodePacket, encodeInit, encodePacket, splitMessage } from '../../../src/transports/udp-packet.js';
+import { FLAG_CONTINUATION, UdpId, answers, decodePacket, encodeInit, encodePacket, splitMessage } from '../../../src/transports/fastboot-udp-packet.js';
 
 describe('udp packets', () => {
   it('lay out id, flags and a big-endian sequence', () => {

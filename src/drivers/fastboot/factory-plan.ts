@@ -2,15 +2,19 @@
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { FlashError } from '../contracts/errors.js';
-import { parseAndroidInfo } from './android-info.js';
-import { fileByteSource, owned } from './byte-source.js';
-import { readSmall, readSmallBytes, zipImage } from './plan-images.js';
-import { SUPER_EMPTY_MAX_BYTES, type LoadedStep, type PlanImage, type Requirement } from './types.js';
-import { openZip, type ZipArchive } from './zip.js';
+import { FlashError } from '../../contracts/errors.js';
+import type { LoadedPlan, LoadedStep, PlanImage } from '../../contracts/plan.js';
+import { fileByteSource, owned } from '../../images/byte-source.js';
+import { MANIFEST_FILES } from '../../images/manifest-schema.js';
+import { peek } from '../../images/open.js';
+import { readSmall, readSmallBytes, zipImage } from '../../images/plan-images.js';
+import { sniff } from '../../images/sniff.js';
+import { openZip, type ZipArchive } from '../../images/zip.js';
+import { parseAndroidInfo, type Requirement } from './android-info.js';
+import { SUPER_EMPTY_MAX_BYTES } from './update-super.js';
 
 /** `fastboot update` flashes the images of the nested zip in this order (AOSP fastboot's image table). */
 const UPDATE_ORDER = [
@@ -81,8 +85,7 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
     const requirements = info
       ? parseAndroidInfo(await readSmall(innerZip.entries.includes(info) ? innerZip.entry(info.name) : outer.entry(info.name)))
       : [];
-    const requireStep = (r: Requirement): LoadedStep =>
-      r.forProduct ? { op: 'require', name: r.name, values: r.values, forProduct: r.forProduct } : { op: 'require', name: r.name, values: r.values };
+    const requireStep = (r: Requirement): LoadedStep => ({ op: 'command', name: 'require', args: { ...r } });
     // A version the plan itself installs (bootloader-…-VERSION.img) cannot be on the device yet: check it after that
     // image is flashed and the device is back, as `fastboot update` does; every other requirement comes first.
     const installedBy = (r: Requirement): 'bootloader' | 'radio' | null => {
@@ -95,11 +98,11 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
     const afterRadio = requirements.filter((r) => installedBy(r) === 'radio').map(requireStep);
     let declaredBytes = 0;
     const flash = (partition: string, image: PlanImage, slot?: 'other'): void => {
-      steps.push(slot ? { op: 'flash', partition, image, slot } : { op: 'flash', partition, image });
+      steps.push(slot ? { op: 'flash', target: { partition }, image, options: { slot } } : { op: 'flash', target: { partition }, image });
       declaredBytes += image.declaredSize ?? 0;
     };
     const rebootBootloader = (): void => {
-      steps.push({ op: 'reboot', target: 'bootloader' }, { op: 'wait_for_device', timeoutMs: REBOOT_WAIT_MS });
+      steps.push({ op: 'reboot', mode: 'bootloader' }, { op: 'wait_for_device', timeoutMs: REBOOT_WAIT_MS });
     };
     if (bootloader) {
       flash('bootloader', zipImage(outer, bootloader.name, bootloader.name, bootloader.size));
@@ -143,14 +146,52 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
         const other = SECONDARY[p];
         return other ? { partition: other, slot: 'other' as const } : { partition: p };
       });
-      steps.push({ op: 'update_super', image: bytes, location: `${innerZip.description}!${superEmpty.e.name}`, wipe: false, resetLogical });
+      const location = `${innerZip.description}!${superEmpty.e.name}`;
+      steps.push({ op: 'command', name: 'update_super', args: { image: new Uint8Array(bytes), location, wipe: false, resetLogical } });
       images.filter(({ part }) => !isBootCritical(part)).forEach(flashImage);
     }
-    steps.push({ op: 'erase', partition: 'userdata' }); // flash-all.sh runs `fastboot -w update`
-    steps.push({ op: 'reboot', target: 'system' });
+    steps.push({ op: 'erase', target: { partition: 'userdata' } }); // flash-all.sh runs `fastboot -w update`
+    steps.push({ op: 'reboot', mode: 'system' });
     return { name, steps, requirements, declaredBytes, close };
   } catch (e) {
     await close();
+    throw e;
+  }
+}
+
+/**
+ * The fastboot family's plan reader: an Android factory zip (a zip holding image-*.zip and no bundle manifest).
+ * Anything else resolves undefined after reading at most the zip's central directory.
+ */
+export async function readFactoryPlan(path: string): Promise<(LoadedPlan & { requirements: Requirement[] }) | undefined> {
+  const st = await stat(path).catch(() => null);
+  if (!st?.isFile()) return undefined;
+  const file = fileByteSource(path, 0, st.size, basename(path));
+  if (sniff(await peek(file, 8)) !== 'zip') return undefined;
+  const zip = await openZip(file, basename(path));
+  try {
+    const hasManifest = zip.entries.some((e) => MANIFEST_FILES.includes(e.name.split('/').pop() ?? ''));
+    if (hasManifest || !isFactoryZip(zip)) {
+      zip.close();
+      return undefined;
+    }
+    const f = await planFactory(zip, basename(path).replace(/\.zip$/i, ''));
+    let closed = false;
+    return {
+      name: f.name,
+      origin: path,
+      steps: f.steps,
+      requirements: f.requirements,
+      declaredBytes: f.declaredBytes,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await f.close();
+        zip.close();
+      },
+    };
+  } catch (e) {
+    zip.close();
     throw e;
   }
 }

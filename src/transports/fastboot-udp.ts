@@ -4,7 +4,7 @@ import { isIPv6 } from 'node:net';
 import type { DeviceLink, Transport } from '../contracts/links.js';
 import { FlashError } from '../contracts/errors.js';
 import { cancelledError, describeBytes, throwIfAborted } from './deadline.js';
-import { formatHostPort, DEFAULT_FASTBOOT_PORT } from './tcp.js';
+import { formatHostPort, FASTBOOT_PORT } from './fastboot-tcp.js';
 import { reconnectingLink } from './reconnecting-link.js';
 import {
   FLAG_CONTINUATION,
@@ -20,7 +20,7 @@ import {
   readU16,
   splitMessage,
   type UdpPacket,
-} from './udp-packet.js';
+} from './fastboot-udp-packet.js';
 
 export interface UdpLinkOptions {
   /** Retransmit after this many ms without an answer (the protocol asks for at least 500). */
@@ -31,7 +31,7 @@ export interface UdpLinkOptions {
   timeoutMs?: number;
 }
 
-export function createUdpLink(host: string, port: number = DEFAULT_FASTBOOT_PORT, options: UdpLinkOptions = {}): DeviceLink {
+export function createFastbootUdpLink(host: string, port: number = FASTBOOT_PORT, options: UdpLinkOptions = {}): DeviceLink {
   return reconnectingLink((signal) => UdpTransport.connect(host, port, options, signal));
 }
 

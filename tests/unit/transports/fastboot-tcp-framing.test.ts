@@ -1,7 +1,7 @@
 // Fastboot TCP: FBnn handshake and 8-byte big-endian framing, including frames split at any byte.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, decodeFrameHeader, encodeFrameHeader, encodeHandshake, negotiateVersion, parseHandshake } from '../../../src/transports/tcp-framing.js';
+import { FrameDecoder, decodeFrameHeader, encodeFrameHeader, encodeHandshake, negotiateVersion, parseHandshake } from '../../../src/transports/fastboot-tcp-framing.js';
 
 describe('handshake', () => {
   it('is FB and two decimal digits; the lower version wins', () => {

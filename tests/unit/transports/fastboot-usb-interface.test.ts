@@ -3,10 +3,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findFastbootInterface } from '../../../src/transports/usb-interface.js';
+import { findFastbootInterface } from '../../../src/transports/fastboot-usb-interface.js';
 import { UDEV_RULE_PATH, isPermissionError, udevRulePath } from '../../../src/transports/usb-permissions.js';
 import { createWebUsbLink, clampTransferSize } from '../../../src/transports/usb.js';
 import type { UsbAlternateInterfaceLike, UsbConfigurationLike, UsbEndpointLike, WebUsbDeviceLike } from '../../../src/contracts/webusb.js';
+import { FASTBOOT_USB } from '../../../src/transports/fastboot-usb-interface.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 
@@ -69,7 +70,7 @@ describe('permissions', () => {
 
   it('turns a permission error on open into a message naming the udev rule', async () => {
     const c = config(1, [alt(0xff, 0x42, 0x03)]);
-    const link = createWebUsbLink(device([c], c, async () => Promise.reject(new Error('Permission denied (os error 13)'))));
+    const link = createWebUsbLink(device([c], c, async () => Promise.reject(new Error('Permission denied (os error 13)'))), FASTBOOT_USB);
     await expect(link.open()).rejects.toMatchObject({ code: 'permission_denied', message: expect.stringContaining(UDEV_RULE_PATH) });
     // From a checkout or the npm package the path is absolute, so the sudo cp line works from any directory.
     const err = (await link.open().catch((e: unknown) => e)) as Error;
@@ -92,7 +93,7 @@ describe('permissions', () => {
 
   it('says another program holds the device when the interface is busy', async () => {
     const c = config(1, [alt(0xff, 0x42, 0x03)]);
-    const link = createWebUsbLink(device([c], c, async () => Promise.reject(new Error('claim error: Device or resource busy (os error 16)'))));
+    const link = createWebUsbLink(device([c], c, async () => Promise.reject(new Error('claim error: Device or resource busy (os error 16)'))), FASTBOOT_USB);
     await expect(link.open()).rejects.toMatchObject({ code: 'port_busy', message: expect.stringContaining('another program') });
   });
 

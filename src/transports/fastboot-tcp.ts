@@ -13,9 +13,9 @@ import {
   encodeHandshake,
   negotiateVersion,
   parseHandshake,
-} from './tcp-framing.js';
+} from './fastboot-tcp-framing.js';
 
-export const DEFAULT_FASTBOOT_PORT = 5554;
+export const FASTBOOT_PORT = 5554;
 
 export interface TcpLinkOptions {
   /** Deadline for a response, or for the device to take more data, in ms. */
@@ -28,7 +28,7 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export function createTcpLink(host: string, port: number = DEFAULT_FASTBOOT_PORT, options: TcpLinkOptions = {}): DeviceLink {
+export function createFastbootTcpLink(host: string, port: number = FASTBOOT_PORT, options: TcpLinkOptions = {}): DeviceLink {
   return reconnectingLink((signal) => TcpTransport.connect(host, port, options, signal));
 }
 

@@ -1,0 +1,203 @@
+// The candidate intake: providers offer candidates; every family's match() is asked (cheap, no I/O); only a claimed
+// candidate is connected and probed; a device is listed under its serial when unique, else its port key (§2.2).
+import { toFlashError } from '../contracts/errors.js';
+import type { BlockCandidate, Candidate, DeviceDescription, Family } from '../contracts/family.js';
+import type { Link } from '../contracts/links.js';
+import type { CandidateSink } from '../contracts/provider.js';
+import type { Device } from '../protocol/messages.js';
+import type { AttachedSink } from './registry.js';
+
+export interface IntakeOptions {
+  families: readonly Family[];
+  /** Bound of a probe of a candidate nobody named (it is then left unclaimed). */
+  probeTimeoutMs: number;
+  log: (message: string) => void;
+}
+
+/** What the intake needs of the registry: its sink, and which device ids are taken or held by a job. */
+export interface IntakeRegistry {
+  readonly sink: AttachedSink;
+  lockedBy(id: string): string | undefined;
+}
+
+interface Claim {
+  readonly candidate: Candidate;
+  readonly family: Family;
+  readonly link: Link;
+  /** The device id while it is listed. */
+  id?: string;
+  /** A probe in progress (candidates nobody named are probed before they are listed). */
+  probing?: AbortController;
+}
+
+/** Serials that may become ids: printable, no spaces, at most 64 characters. */
+const SERIAL_RE = /^[\x21-\x7e]{1,64}$/;
+
+/** The family that claims a candidate: the highest `match()`; undefined when none does (or the user named another). */
+export function claimingFamily(families: readonly Family[], candidate: Candidate): Family | undefined {
+  let best: { family: Family; score: number } | undefined;
+  for (const family of families) {
+    if (candidate.protocol !== undefined && family.protocol !== candidate.protocol) continue;
+    let score: number | undefined;
+    try {
+      score = family.match(candidate);
+    } catch {
+      score = undefined; // a family's fault must not stop discovery
+    }
+    if (score !== undefined && (!best || score > best.score)) best = { family, score };
+  }
+  return best?.family;
+}
+
+export class CandidateIntake implements CandidateSink {
+  private readonly claims = new Map<string, Claim>();
+  /** System disks (contract §7): never listed, but a start_flash naming one is refused as protected. */
+  private readonly protectedDisks = new Map<string, BlockCandidate>();
+  private closed = false;
+
+  constructor(
+    private readonly registry: IntakeRegistry,
+    private readonly options: IntakeOptions,
+  ) {}
+
+  offer(candidate: Candidate): void {
+    if (this.closed) return;
+    if (candidate.kind === 'block' && candidate.system) {
+      this.protectedDisks.set(candidate.key, candidate);
+      return;
+    }
+    const claim = this.claim(candidate);
+    if (!claim) {
+      this.options.log(`${candidate.key}: no device family claims it; left alone`);
+      return;
+    }
+    if (claim.id !== undefined || claim.probing) return; // already listed or being probed: a repeated offer
+    const id = this.idFor(candidate);
+    const device = wireDevice(id, claim.family, candidate);
+    // A named candidate (--sim, --connect, ?protocol=) is listed at once and probed there (an error device if it
+    // fails); a device a job holds comes back without a probe; anything else is probed first and listed only if it
+    // answers as its family's.
+    if (candidate.protocol !== undefined || this.registry.lockedBy(id) !== undefined) {
+      claim.id = id;
+      this.registry.sink.attach({ device, family: claim.family, link: claim.link, candidate });
+      return;
+    }
+    void this.probeThenAttach(claim, device);
+  }
+
+  withdraw(key: string): void {
+    this.protectedDisks.delete(key);
+    const claim = this.claims.get(key);
+    if (!claim) return;
+    this.claims.delete(key);
+    claim.probing?.abort();
+    if (claim.id !== undefined) this.registry.sink.detach(claim.id);
+    void claim.link.close().catch(() => undefined);
+  }
+
+  linkFor(candidate: Candidate): Link | undefined {
+    return this.claim(candidate)?.link;
+  }
+
+  /** The protected system disk a start_flash names by id, key or path, if any. */
+  protectedDisk(name: string): BlockCandidate | undefined {
+    for (const c of this.protectedDisks.values()) if (c.key === name || c.path === name || c.serial === name) return c;
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.claims.values()];
+    this.claims.clear();
+    for (const c of all) c.probing?.abort();
+    await Promise.allSettled(all.map((c) => c.link.close()));
+  }
+
+  /** The claim for this candidate's key: kept while the same family claims it (a replug reuses its link). */
+  private claim(candidate: Candidate): Claim | undefined {
+    const existing = this.claims.get(candidate.key);
+    if (existing && existing.candidate === candidate) return existing;
+    const family = claimingFamily(this.options.families, candidate);
+    if (existing && existing.family === family && sameDevice(existing.candidate, candidate)) return existing;
+    if (existing) this.withdraw(candidate.key);
+    if (!family) return undefined;
+    const claim: Claim = { candidate, family, link: family.connect(candidate) };
+    this.claims.set(candidate.key, claim);
+    return claim;
+  }
+
+  /** Serial when it reports one that no other listed device uses, else its port key (contract §2.2). */
+  private idFor(candidate: Candidate): string {
+    const serial = candidate.serial?.trim();
+    if (!serial || !SERIAL_RE.test(serial)) return candidate.key;
+    for (const c of this.claims.values()) {
+      if (c.candidate.key !== candidate.key && c.id === serial) return candidate.key;
+    }
+    return serial;
+  }
+
+  private async probeThenAttach(claim: Claim, device: Omit<Device, 'state'>): Promise<void> {
+    const ac = new AbortController();
+    claim.probing = ac;
+    const timer = setTimeout(() => ac.abort(), this.options.probeTimeoutMs);
+    let description: DeviceDescription | undefined;
+    try {
+      description = await claim.family.probe(claim.link, claim.candidate, ac.signal);
+    } catch (e) {
+      if (!ac.signal.aborted || this.claims.get(claim.candidate.key) === claim) {
+        const why = ac.signal.aborted ? 'no answer in time' : toFlashError(e).message;
+        this.options.log(`${claim.candidate.key}: not a ${claim.family.title} device after all (${why}); left unclaimed`);
+      }
+    } finally {
+      clearTimeout(timer);
+      delete claim.probing;
+    }
+    if (this.claims.get(claim.candidate.key) !== claim || this.closed) return;
+    if (!description) {
+      this.claims.delete(claim.candidate.key);
+      await claim.link.close().catch(() => undefined);
+      return;
+    }
+    claim.id = device.id;
+    this.registry.sink.attach({ device, family: claim.family, link: claim.link, candidate: claim.candidate, description });
+  }
+}
+
+/** Same physical device behind a key (a fresh object for the same device keeps its link). */
+function sameDevice(a: Candidate, b: Candidate): boolean {
+  if (a.kind === 'usb' && b.kind === 'usb') return a.device === b.device;
+  return a.kind === b.kind && a.serial === b.serial;
+}
+
+/** What the wire shows of a claimed candidate before any probe. */
+function wireDevice(id: string, family: Family, c: Candidate): Omit<Device, 'state'> {
+  const info: Record<string, string | number | boolean> = {};
+  let name: string | undefined;
+  if (c.kind === 'usb') {
+    info.vendorId = c.vendorId;
+    info.productId = c.productId;
+    if (c.device.manufacturerName) info.manufacturer = c.device.manufacturerName;
+    name = c.device.productName ?? undefined;
+  } else if (c.kind === 'network') {
+    info.host = c.host;
+    if (c.netPort !== undefined) info.port = c.netPort;
+  } else if (c.kind === 'serial') {
+    if (c.vendorId !== undefined) info.vendorId = c.vendorId;
+    if (c.productId !== undefined) info.productId = c.productId;
+    if (c.manufacturer) info.manufacturer = c.manufacturer;
+  } else {
+    info.capacity = c.size;
+    info.removable = c.removable;
+    name = [c.vendor, c.model].filter(Boolean).join(' ') || undefined;
+  }
+  return {
+    id,
+    protocol: family.protocol,
+    transport: c.transport,
+    name: name ?? `${family.title} ${c.port ?? c.key}`,
+    serial: c.serial ?? '',
+    ...(c.port !== undefined ? { port: c.port } : {}),
+    info,
+    targets: [...family.targets],
+  };
+}

@@ -1,0 +1,21 @@
+// The one list of device families and their simulators: the core, server, client, UI and CLI know the families only
+// through this file. A new family adds one line to each list (docs/architecture.md, "How to add a family").
+import type { Family } from './contracts/family.js';
+import type { SimulatorFactory } from './contracts/simulator.js';
+import { fastbootFamily, FASTBOOT_PORT } from './drivers/fastboot/index.js';
+import { fastbootSimulatorFactory } from './sim/fastboot/factory.js';
+import { espFamily } from './drivers/esp/index.js';
+import { espSimulatorFactory } from './sim/esp/factory.js';
+
+export const FAMILIES: readonly Family[] = [
+  fastbootFamily,
+  espFamily,
+];
+
+export const SIMULATORS: readonly SimulatorFactory[] = [
+  fastbootSimulatorFactory,
+  espSimulatorFactory,
+];
+
+/** `serve --connect tcp:HOST[:PORT]` adds a network fastboot device (contract §1): its family and usual port. */
+export const NETWORK_FAMILY = { protocol: 'fastboot', defaultPort: FASTBOOT_PORT } as const;
