@@ -1,12 +1,13 @@
 // Station link and fleet view against a real mosquitto: order, retained state, tokens, malformed input, restarts.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStation, type Station } from '../../../src/core/station.js';
 import { createSimProvider } from '../../../src/sim/index.js';
+import { SIMULATORS } from '../../../src/families.js';
 import { StationLink } from '../../../src/fleet/station-link.js';
 import { startFleet, type RunningFleet } from '../../../src/fleet/fleet-view.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
@@ -29,7 +30,7 @@ async function setup(opts: { brokerExtra?: string } = {}): Promise<{ dir: string
 
 async function station(dir: string, name: string): Promise<Station> {
   const dataDir = join(dir, name);
-  const s = await createStation({ dataDir, providers: [createSimProvider([`fastboot:${name}?speed=8M&partitions=boot:8M`], { dataDir })] });
+  const s = await createStation({ dataDir, providers: [createSimProvider([`fastboot:${name}?speed=8M&partitions=boot:8M`], { dataDir, factories: SIMULATORS })] });
   cleanups.push(() => s.close());
   await until(() => s.devices().length === 1, 5000, 'the simulated device');
   return s;
@@ -55,7 +56,7 @@ function image(dir: string): string {
 }
 
 function recorder(url: string, topic: string): { messages: string[]; close(): Promise<void> } {
-  const c = mqtt.connect(url, { protocolVersion: 5 });
+  const c = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 50, clean: false, clientId: `rec-${randomBytes(4).toString('hex')}` });
   const messages: string[] = [];
   c.on('connect', () => c.subscribe(topic, { qos: 1 }));
   c.on('message', (_t, p) => messages.push(p.toString()));
@@ -119,12 +120,22 @@ describe('station link over a real broker', () => {
   });
 
   it('queues events while the broker is down and sends them in order once it is back', async () => {
-    const { dir, broker } = await setup();
+    // The broker keeps the subscriber's session across its restart (as a fleet deployment should), so what the
+    // station sends the moment it reconnects reaches the subscriber whichever of the two reconnects first.
+    const pdir = mkdtempSync(join(tmpdir(), 'fs-fleet-persist-'));
+    chmodSync(pdir, 0o777);
+    cleanups.push(() => rmSync(pdir, { recursive: true, force: true }));
+    const { dir, broker } = await setup({ brokerExtra: `allow_anonymous true\npersistence true\npersistence_location ${pdir}/\n` });
     const st = await station(dir, 'ST3');
     const emitted: string[] = [];
     st.subscribe((m: ServerMessage) => emitted.push(JSON.stringify(m)));
-    const l = link(st, dir, 'ST3', broker.url);
+    const l = link(st, dir, 'ST3', broker.url, { reconnectMs: 1500 }); // the subscriber below is in first
     await until(() => l.state === 'connected', 5000, 'link up');
+    // The subscriber reconnects (and resubscribes) every 50 ms, the link every 1.5 s: it is in place first.
+    const rec = recorder(broker.url, 'flash-station/ST3/events');
+    cleanups.push(() => rec.close());
+    await until(() => true, 300);
+    emitted.length = 0; // from here on every event must reach the subscriber
     await broker.stop();
     await until(() => l.state === 'disconnected', 5000, 'link down');
     await st.startFlash({ deviceId: 'ST3', partition: 'boot', image: image(dir) });
@@ -132,11 +143,8 @@ describe('station link over a real broker', () => {
     // All of them wait for the broker: on disk, and (the one sent as the link fell) in MQTT.js's in-flight store.
     expect(l.queued).toBeGreaterThanOrEqual(emitted.length - 1);
     await broker.restart();
-    const rec = recorder(broker.url, 'flash-station/ST3/events');
-    cleanups.push(() => rec.close());
-    // The subscriber is in place before the link reconnects (reconnect every 200 ms; give it a moment).
     await until(() => l.queued === 0, 15_000, 'queue drained');
-    await until(() => rec.messages.length >= emitted.length, 5000, 'events at the subscriber');
+    await until(() => rec.messages.length >= emitted.length, 5000, `events at the subscriber (${rec.messages.length} of ${emitted.length}, published ${l.counters.eventsPublished}; missing ${emitted.filter((e) => !rec.messages.includes(e)).join(' ').slice(0, 300)})`);
     expect(rec.messages.slice(-emitted.length)).toEqual(emitted);
   });
 
