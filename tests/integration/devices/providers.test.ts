@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AttachedDevice, DeviceSink } from '../../../src/core/types.js';
 import { createNetworkProvider } from '../../../src/devices/network-provider.js';
 import { createUsbProvider, type WebUsbLike } from '../../../src/devices/usb-provider.js';
-import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { createFastbootDriver } from '../drivers/fastboot-driver.js';
 import { FastbootSimDevice, SimUsbDevice, parseSimSpec, startUdpFace } from '../../../src/sim/index.js';
 import { testContext } from '../drivers/job-context.js';
 import { startTcpSim, tempDir } from '../drivers/sim-harness.js';

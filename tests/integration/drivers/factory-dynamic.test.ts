@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeviceLink } from '../../../src/contracts/links.js';
-import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { createFastbootDriver } from './fastboot-driver.js';
 import { loadPlan } from '../../../src/images/index.js';
 import { createSimProvider, type FastbootSimDevice } from '../../../src/sim/index.js';
 import { makeZip } from '../images/helpers.js';
@@ -14,6 +14,8 @@ import { superEmpty, SUPER_EMPTY_LAYOUT } from '../../unit/sim/super-empty.js';
 import { testContext } from './job-context.js';
 import { recordingSink, runPlan, writes } from './plan-runner.js';
 import { readPartition, tempDir, writeMixedImage } from './sim-harness.js';
+import { readFactoryPlan } from '../../../src/drivers/fastboot/factory-plan.js';
+import { legacy } from './fastboot-driver.js';
 
 const MiB = 1024 * 1024;
 const SUPER = 64 * MiB;
@@ -56,12 +58,12 @@ const spec = (serial: string): string =>
 describe('a factory image with dynamic partitions', () => {
   it('flashes boot images in the bootloader, then update-super and the OS images in fastbootd, byte for byte', async () => {
     const zip = factoryZip('good', superEmpty({ superSize: SUPER, partitions: ['system', 'vendor', 'product'], slots: true }));
-    const plan = await loadPlan(zip);
+    const plan = await loadPlan(zip, [readFactoryPlan]);
     const provider = createSimProvider<FastbootSimDevice>([spec('DYN001')], { dataDir: join(tmp.path, 'good-data') });
     const sink = recordingSink();
     await provider.start(sink);
     try {
-      const ops = plan.steps.map((s) => (s.op === 'flash' ? `flash:${s.partition}${s.slot ? `@${s.slot}` : ''}` : s.op === 'update_super' ? `update_super${s.wipe ? ':wipe' : ''}` : s.op));
+      const ops = plan.steps.map(legacy).map((s) => (s.op === 'flash' ? `flash:${s.partition}${s.slot ? `@${s.slot}` : ''}` : s.op === 'update_super' ? `update_super${s.wipe ? ':wipe' : ''}` : s.op));
       expect(ops).toEqual([
         'require', 'flash:bootloader', 'reboot', 'wait_for_device',
         'flash:boot', 'flash:dtbo', 'flash:vbmeta', 'update_super', 'flash:product', 'flash:system', 'flash:system@other',
@@ -109,7 +111,7 @@ describe('a factory image with dynamic partitions', () => {
     const bad = superEmpty({ superSize: SUPER, partitions: ['system', 'vendor', 'product'], slots: true });
     bad.writeUInt32LE(0xdeadbeef, SUPER_EMPTY_LAYOUT.geometry); // geometry magic
     const zip = factoryZip('corrupt', bad);
-    const plan = await loadPlan(zip);
+    const plan = await loadPlan(zip, [readFactoryPlan]);
     const provider = createSimProvider<FastbootSimDevice>([spec('DYN002')], { dataDir: join(tmp.path, 'corrupt-data') });
     const sink = recordingSink();
     await provider.start(sink);

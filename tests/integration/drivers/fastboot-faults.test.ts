@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { FlashError } from '../../../src/core/errors.js';
 import type { DeviceLink } from '../../../src/contracts/links.js';
-import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { createFastbootDriver } from './fastboot-driver.js';
 import { openImage } from '../../../src/images/index.js';
-import { createTcpLink } from '../../../src/transports/tcp.js';
+import { createFastbootTcpLink } from '../../../src/transports/fastboot-tcp.js';
 import { testContext } from './job-context.js';
 import { readPartition, startTcpSim, tempDir, writeMixedImage, type RunningSim } from './sim-harness.js';
 
@@ -48,8 +48,8 @@ async function flashAgain(sim: RunningSim, link: DeviceLink): Promise<void> {
 async function withFault(fault: string, check: (error: FlashError, ms: number) => void): Promise<void> {
   const bad = await startTcpSim(`fastboot:FAULTY?max-download=2M&partitions=system:16M&reboot-delay=200ms&${fault}`, tmp.path);
   const good = await startTcpSim('fastboot:HEALTHY?max-download=2M&partitions=system:16M&speed=20M', tmp.path);
-  const badLink = createTcpLink('127.0.0.1', bad.face.port, { timeoutMs: TIMEOUT_MS, connectTimeoutMs: 1000 });
-  const goodLink = createTcpLink('127.0.0.1', good.face.port, { timeoutMs: TIMEOUT_MS });
+  const badLink = createFastbootTcpLink('127.0.0.1', bad.face.port, { timeoutMs: TIMEOUT_MS, connectTimeoutMs: 1000 });
+  const goodLink = createFastbootTcpLink('127.0.0.1', good.face.port, { timeoutMs: TIMEOUT_MS });
   try {
     const [faulty, healthy] = await Promise.all([flash(badLink), flash(goodLink)]);
     expect(healthy.error).toBeUndefined();

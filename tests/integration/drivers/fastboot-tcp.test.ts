@@ -2,9 +2,9 @@
 // max-download-size (partition files compared byte for byte), slots, erase, size checks, cancel and device log lines.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { createFastbootDriver } from './fastboot-driver.js';
 import { openImage } from '../../../src/images/index.js';
-import { createTcpLink } from '../../../src/transports/tcp.js';
+import { createFastbootTcpLink } from '../../../src/transports/fastboot-tcp.js';
 import type { DeviceLink } from '../../../src/contracts/links.js';
 import { testContext } from './job-context.js';
 import { img2simg, readFile, readPartition, startTcpSim, tempDir, writeMixedImage, type RunningSim } from './sim-harness.js';
@@ -16,7 +16,7 @@ afterAll(() => tmp.remove());
 
 async function withSim<T>(spec: string, fn: (sim: RunningSim, link: DeviceLink) => Promise<T>): Promise<T> {
   const sim = await startTcpSim(spec, tmp.path);
-  const link = createTcpLink('127.0.0.1', sim.face.port, { timeoutMs: 5000 });
+  const link = createFastbootTcpLink('127.0.0.1', sim.face.port, { timeoutMs: 5000 });
   try {
     return await fn(sim, link);
   } finally {

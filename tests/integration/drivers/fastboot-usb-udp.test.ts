@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { DeviceLink } from '../../../src/contracts/links.js';
-import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { createFastbootDriver } from './fastboot-driver.js';
 import { openImage } from '../../../src/images/index.js';
 import { FastbootSimDevice, SimUsbDevice, createSimProvider, startUdpFace } from '../../../src/sim/index.js';
 import { createWebUsbLink } from '../../../src/transports/usb.js';

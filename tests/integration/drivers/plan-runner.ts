@@ -1,36 +1,52 @@
 // Runs a loaded plan step by step through the fastboot driver on simulated devices, as the job runner does, following
 // the device across reboots; and the device-changing commands a simulator saw, for order checks.
 import type { DeviceLink } from '../../../src/contracts/links.js';
-import type { AttachedDevice, DeviceSink } from '../../../src/core/types.js';
-import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import type { CandidateSink } from '../../../src/contracts/provider.js';
+import { fastbootFamily } from '../../../src/drivers/fastboot/index.js';
+import { createFastbootDriver } from './fastboot-driver.js';
 import { openPlanStep, type LoadedPlan } from '../../../src/images/index.js';
 import type { FastbootSimDevice } from '../../../src/sim/index.js';
 import { testContext } from './job-context.js';
 
 const driver = createFastbootDriver({ commandMs: 5000, writeMs: 10_000, rebootWaitMs: 10_000 });
 
-export type RecordingSink = DeviceSink & {
-  latest(id: string): AttachedDevice | undefined;
-  next(id: string, timeoutMs: number): Promise<AttachedDevice>;
-  /** Ids in the order they were detached. */
+/** What a test sees of an offered candidate once the fastboot family claimed it. */
+export interface Claimed {
+  readonly device: { id: string; transport: string; port?: string };
+  readonly link: DeviceLink;
+}
+
+export type RecordingSink = CandidateSink & {
+  latest(id: string): Claimed | undefined;
+  next(id: string, timeoutMs: number): Promise<Claimed>;
+  /** Ids in the order they were withdrawn. */
   detached: string[];
 };
 
-/** A sink that keeps the latest attachment per id and lets a test wait for the next one. */
+/**
+ * A candidate sink that lets the fastboot family claim what is offered (as the registry does), keeps the latest claim
+ * per id (serial, else key) and lets a test wait for the next one.
+ */
 export function recordingSink(): RecordingSink {
-  const latest = new Map<string, AttachedDevice>();
-  const waiters: Array<{ id: string; resolve: (a: AttachedDevice) => void }> = [];
+  const latest = new Map<string, Claimed>();
+  const idOfKey = new Map<string, string>();
+  const waiters: Array<{ id: string; resolve: (a: Claimed) => void }> = [];
   const detached: string[] = [];
   return {
     detached,
-    attach(a) {
-      latest.set(a.device.id, a);
+    offer(c) {
+      if (fastbootFamily.match(c) === undefined) return;
+      const id = c.serial ?? c.key;
+      idOfKey.set(c.key, id);
+      const a: Claimed = { device: { id, transport: c.transport, ...(c.port ? { port: c.port } : {}) }, link: fastbootFamily.connect(c) };
+      latest.set(id, a);
       for (const w of waiters.splice(0)) {
-        if (w.id === a.device.id) w.resolve(a);
+        if (w.id === id) w.resolve(a);
         else waiters.push(w);
       }
     },
-    detach(id) {
+    withdraw(key) {
+      const id = idOfKey.get(key) ?? key;
       latest.delete(id);
       detached.push(id);
     },

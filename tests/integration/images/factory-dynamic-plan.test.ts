@@ -7,6 +7,8 @@ import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { loadPlan } from '../../../src/images/index.js';
 import { makeZip, randomImage, tempDir } from './helpers.js';
+import { readFactoryPlan } from '../../../src/drivers/fastboot/factory-plan.js';
+import { legacy } from '../drivers/fastboot-driver.js';
 
 const t = tempDir('fs-factory-dyn-');
 afterAll(() => t.cleanup());
@@ -33,14 +35,14 @@ const PARTS = ['vendor_other', 'vendor', 'system_other', 'system', 'product', 'o
 
 describe('factory images with super_empty.img', () => {
   it('boot-critical images first, then update_super, then OS images in table order, secondaries to the other slot', async () => {
-    const plan = await loadPlan(factory('dyn', PARTS, true));
+    const plan = await loadPlan(factory('dyn', PARTS, true), [readFactoryPlan]);
     try {
-      const ops = plan.steps.map((s) => (s.op === 'flash' ? `${s.partition}${s.slot ? `@${s.slot}` : ''}` : s.op));
+      const ops = plan.steps.map(legacy).map((s) => (s.op === 'flash' ? `${s.partition}${s.slot ? `@${s.slot}` : ''}` : s.op));
       expect(ops).toEqual([
         'require', 'boot', 'init_boot', 'dtbo', 'vbmeta', 'vendor_boot', 'update_super',
         'product', 'system', 'system@other', 'vendor', 'vendor@other', 'oem_extra', 'erase', 'reboot',
       ]);
-      const up = plan.steps.find((s) => s.op === 'update_super');
+      const up = plan.steps.map(legacy).find((s) => s.op === 'update_super');
       if (up?.op !== 'update_super') throw new Error('no update_super step');
       expect(Buffer.from(up.image).equals(readFileSync(p('dyn-super_empty.img')))).toBe(true);
       expect(up.wipe).toBe(false);
@@ -56,9 +58,9 @@ describe('factory images with super_empty.img', () => {
   });
 
   it('without super_empty.img keeps the old plan: every image by name in the bootloader, secondaries left out', async () => {
-    const plan = await loadPlan(factory('flat', PARTS, false));
+    const plan = await loadPlan(factory('flat', PARTS, false), [readFactoryPlan]);
     try {
-      const ops = plan.steps.map((s) => (s.op === 'flash' ? `${s.partition}${s.slot ? `@${s.slot}` : ''}` : s.op));
+      const ops = plan.steps.map(legacy).map((s) => (s.op === 'flash' ? `${s.partition}${s.slot ? `@${s.slot}` : ''}` : s.op));
       expect(ops).toEqual([
         'require', 'boot', 'init_boot', 'dtbo', 'product', 'system', 'vbmeta', 'vendor', 'vendor_boot', 'oem_extra', 'erase', 'reboot',
       ]);
@@ -81,9 +83,9 @@ describe('update_super in a manifest', () => {
       '  - { op: update_super, image: super_empty.img.gz, wipe: true }',
       '  - { op: flash, partition: system, image: system.img }',
     ].join('\n'));
-    const plan = await loadPlan(d);
+    const plan = await loadPlan(d, [readFactoryPlan]);
     try {
-      expect(plan.steps.map((s) => s.op)).toEqual(['reboot', 'update_super', 'flash']);
+      expect(plan.steps.map(legacy).map((s) => s.op)).toEqual(['reboot', 'update_super', 'flash']);
       const up = plan.steps[1];
       if (up?.op !== 'update_super') throw new Error('no update_super step');
       expect(up.wipe).toBe(true);
@@ -93,8 +95,8 @@ describe('update_super in a manifest', () => {
       await plan.close();
     }
     writeFileSync(join(d, 'flash.yaml'), 'steps:\n  - { op: update_super, image: nosuch.img }\n');
-    await expect(loadPlan(d)).rejects.toMatchObject({ code: 'image_not_found', message: expect.stringMatching(/nosuch\.img/) });
+    await expect(loadPlan(d, [readFactoryPlan])).rejects.toMatchObject({ code: 'image_not_found', message: expect.stringMatching(/nosuch\.img/) });
     writeFileSync(join(d, 'flash.yaml'), 'steps:\n  - { op: update_super, image: system.img, wipe: "yes" }\n');
-    await expect(loadPlan(d)).rejects.toMatchObject({ code: 'image_invalid' });
+    await expect(loadPlan(d, [readFactoryPlan])).rejects.toMatchObject({ code: 'image_invalid' });
   });
 });

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadPlan, openImage, openPlanStep } from '../../../src/images/index.js';
 import { expand, makeZip, randomImage, tempDir } from './helpers.js';
+import { readFactoryPlan } from '../../../src/drivers/fastboot/factory-plan.js';
+import { legacy } from '../drivers/fastboot-driver.js';
 
 const t = tempDir();
 afterAll(() => t.cleanup());
@@ -26,9 +28,9 @@ describe('bundles and manifests', () => {
       '  - { op: oem, command: device-info }',
       '  - { op: reboot }',
     ].join('\n'));
-    const plan = await loadPlan(p('bundle'));
+    const plan = await loadPlan(p('bundle'), [readFactoryPlan]);
     expect(plan.name).toBe('Board v1');
-    expect(plan.steps.map((s) => s.op)).toEqual(['getvar', 'flash', 'erase', 'set_active', 'reboot', 'wait_for_device', 'oem', 'reboot']);
+    expect(plan.steps.map(legacy).map((s) => s.op)).toEqual(['getvar', 'flash', 'erase', 'set_active', 'reboot', 'wait_for_device', 'oem', 'reboot']);
     expect(plan.steps[5]).toEqual({ op: 'wait_for_device', timeoutMs: 60_000 });
     expect(plan.steps[7]).toEqual({ op: 'reboot', target: 'system' });
     const step = await openPlanStep(plan.steps[1] ?? { op: 'reboot', target: 'system' });
@@ -45,7 +47,7 @@ describe('bundles and manifests', () => {
     writeFileSync(p('zb/release/system.img'), sys);
     writeFileSync(p('zb/release/flash.json'), JSON.stringify({ steps: [{ op: 'flash', partition: 'system', image: 'system.img' }] }));
     makeZip(p('zb.zip'), { 'release/system.img': p('zb/release/system.img'), 'release/flash.json': p('zb/release/flash.json') });
-    const plan = await loadPlan(p('zb.zip'));
+    const plan = await loadPlan(p('zb.zip'), [readFactoryPlan]);
     expect(plan.steps).toHaveLength(1);
     const step = await openPlanStep(plan.steps[0] ?? { op: 'reboot', target: 'system' });
     if (step.op !== 'flash') throw new Error('expected flash');
@@ -59,23 +61,23 @@ describe('bundles and manifests', () => {
       { op: 'flash', partition: 'boot', image: 'boot.img' },
       { op: 'flash', partition: 'vendor', image: 'vendor.img' },
     ] }));
-    await expect(loadPlan(p('missing'))).rejects.toMatchObject({ code: 'image_not_found', message: expect.stringMatching(/boot\.img, vendor\.img/) });
+    await expect(loadPlan(p('missing'), [readFactoryPlan])).rejects.toMatchObject({ code: 'image_not_found', message: expect.stringMatching(/boot\.img, vendor\.img/) });
   });
 
   it('refuses manifests that break the schema or escape the bundle', async () => {
     mkdirSync(p('bad'));
     writeFileSync(p('bad/flash.json'), JSON.stringify({ steps: [{ op: 'flash', partition: 'boot' }] }));
-    await expect(loadPlan(p('bad'))).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/invalid plan/) });
+    await expect(loadPlan(p('bad'), [readFactoryPlan])).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/invalid plan/) });
     writeFileSync(p('bad/flash.json'), JSON.stringify({ steps: [{ op: 'flash', partition: 'boot', image: '../x.img' }] }));
-    await expect(loadPlan(p('bad'))).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/outside the bundle/) });
+    await expect(loadPlan(p('bad'), [readFactoryPlan])).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/outside the bundle/) });
   });
 
   it('accepts an inline plan with absolute image paths and refuses relative ones', async () => {
     writeFileSync(p('inline.img'), randomImage(3, 4));
-    const plan = await loadPlan({ steps: [{ op: 'flash', partition: 'boot', image: p('inline.img') }, { op: 'reboot' }] });
+    const plan = await loadPlan({ steps: [{ op: 'flash', partition: 'boot', image: p('inline.img') }, { op: 'reboot' }] }, [readFactoryPlan]);
     expect(plan.origin).toBe('inline');
     expect(plan.steps[0]).toMatchObject({ op: 'flash', partition: 'boot' });
-    await expect(loadPlan({ steps: [{ op: 'flash', partition: 'boot', image: 'inline.img' }] })).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(loadPlan({ steps: [{ op: 'flash', partition: 'boot', image: 'inline.img' }] }, [readFactoryPlan])).rejects.toMatchObject({ code: 'bad_request' });
   });
 });
 
@@ -104,7 +106,7 @@ describe('Android factory images', () => {
     makeZip(p('factory.zip'), outer);
     makeZip(p('factory-stored.zip'), outer, true); // a stored nested zip is read in place, no temporary copy
     await expect(openImage(p('factory.zip'))).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/as a plan/) });
-    const stored = await loadPlan(p('factory-stored.zip'));
+    const stored = await loadPlan(p('factory-stored.zip'), [readFactoryPlan]);
     expect(stored.steps.map((s) => s.op)).toContain('flash');
     const boot = stored.steps.find((s) => s.op === 'flash' && s.partition === 'boot');
     if (!boot) throw new Error('no boot step');
@@ -112,8 +114,8 @@ describe('Android factory images', () => {
     if (bootSrc.op !== 'flash') throw new Error('expected flash');
     expect((await expand(bootSrc.source)).equals(randomImage(4, 3))).toBe(true);
     await stored.close();
-    const plan = await loadPlan(p('factory.zip'));
-    const ops = plan.steps.map((s) => (s.op === 'flash' ? `flash:${s.partition}` : s.op === 'require' ? `require:${s.name}` : s.op));
+    const plan = await loadPlan(p('factory.zip'), [readFactoryPlan]);
+    const ops = plan.steps.map(legacy).map((s) => (s.op === 'flash' ? `flash:${s.partition}` : s.op === 'require' ? `require:${s.name}` : s.op));
     expect(ops).toEqual([
       'require:product', 'require:version-baseband',
       'flash:bootloader', 'reboot', 'wait_for_device', 'require:version-bootloader',
@@ -123,7 +125,7 @@ describe('Android factory images', () => {
     expect(plan.steps[0]).toEqual({ op: 'require', name: 'product', values: ['sailfish', 'marlin'] });
     expect(plan.steps[1]).toMatchObject({ forProduct: 'marlin' });
     expect(plan.requirements).toHaveLength(4);
-    const sys = plan.steps.find((s) => s.op === 'flash' && s.partition === 'system');
+    const sys = plan.steps.map(legacy).find((s) => s.op === 'flash' && s.partition === 'system');
     if (!sys) throw new Error('no system step');
     const opened = await openPlanStep(sys);
     if (opened.op !== 'flash') throw new Error('expected flash');

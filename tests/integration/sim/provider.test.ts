@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import type { AttachedDevice, JobContext, PlanStep } from '../../../src/core/types.js';
 import { isFlashError } from '../../../src/core/errors.js';
-import { createFastbootDriver } from '../../../src/drivers/fastboot/index.js';
+import { createFastbootDriver } from '../drivers/fastboot-driver.js';
 import { openImage } from '../../../src/images/index.js';
 import { createSimProvider, type SimProvider } from '../../../src/sim/index.js';
 import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';

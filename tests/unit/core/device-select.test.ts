@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { globToRegExp, matchesSelector } from '../../../src/core/device-select.js';
 import { findPartition } from '../../../src/core/job-request.js';
 import { stageFor } from '../../../src/core/step-stage.js';
+import { fastbootFamily } from '../../../src/drivers/fastboot/index.js';
 import type { Device } from '../../../src/protocol/messages.js';
 
 const device = (over: Partial<Device> = {}): Device => ({
@@ -36,18 +37,21 @@ describe('selectors', () => {
 
 describe('partitions', () => {
   it('finds a partition by name or slot suffix; null when the device lists none', () => {
-    expect(findPartition(device(), 'system')?.size).toBe(1024);
-    expect(findPartition(device(), 'boot')?.name).toBe('boot_a');
-    expect(findPartition(device(), 'vendor')).toBeUndefined();
-    expect(findPartition(device({ partitions: [] }), 'vendor')).toBeNull();
-    expect(findPartition(undefined, 'vendor')).toBeNull();
+    expect(findPartition(device(), fastbootFamily, 'system')?.size).toBe(1024);
+    expect(findPartition(device(), fastbootFamily, 'boot')?.name).toBe('boot_a');
+    expect(findPartition(device(), fastbootFamily, 'vendor')).toBeUndefined();
+    expect(findPartition(device({ partitions: [] }), fastbootFamily, 'vendor')).toBeNull();
+    expect(findPartition(undefined, fastbootFamily, 'vendor')).toBeNull();
+    // Without the family's slot rule only the exact name matches.
+    expect(findPartition(device(), undefined, 'boot')).toBeUndefined();
   });
 });
 
 describe('stage sentences', () => {
   it('says what a step does and where it is in the plan', () => {
-    expect(stageFor({ op: 'erase', partition: 'userdata' }, 1, 3)).toBe('Erasing userdata partition (2/3)');
-    expect(stageFor({ op: 'reboot', target: 'system' }, 2, 3)).toBe('Rebooting (3/3)');
-    expect(stageFor({ op: 'set_active', slot: 'b' }, 0, 1)).toBe('Setting active slot b (1/1)');
+    expect(stageFor({ op: 'erase', target: { partition: 'userdata' } }, 1, 3)).toBe('Erasing userdata partition (2/3)');
+    expect(stageFor({ op: 'reboot', mode: 'system' }, 2, 3)).toBe('Rebooting (3/3)');
+    expect(stageFor({ op: 'command', name: 'set_active', args: { slot: 'b' } }, 0, 1, fastbootFamily)).toBe('Setting active slot b (1/1)');
+    expect(stageFor({ op: 'flash', target: { address: 0x10000 }, image: { name: 'a', location: 'a', open: async () => Promise.reject(new Error('unused')) } }, 0, 2)).toBe('Writing 0x10000 (1/2)');
   });
 });

@@ -6,7 +6,8 @@ import { usbCandidate } from '../../../src/devices/usb-provider.js';
 
 describe('network addresses', () => {
   it('default to port 5554 and make ids tcp:HOST:PORT', () => {
-    expect(parseNetworkUri('tcp:192.168.1.5')).toEqual({ transport: 'tcp', host: '192.168.1.5', port: 5554, id: 'tcp:192.168.1.5:5554' });
+    expect(parseNetworkUri('tcp:192.168.1.5', 5554)).toEqual({ transport: 'tcp', host: '192.168.1.5', port: 5554, id: 'tcp:192.168.1.5:5554' });
+    expect(parseNetworkUri('tcp:10.0.0.2')).toEqual({ transport: 'tcp', host: '10.0.0.2', id: 'tcp:10.0.0.2' });
     expect(parseNetworkUri('udp:Phone.local:1234')).toMatchObject({ transport: 'udp', host: 'phone.local', port: 1234, id: 'udp:phone.local:1234' });
     expect(parseNetworkUri('tcp:[::1]:5555')).toMatchObject({ host: '::1', port: 5555, id: 'tcp:[::1]:5555' });
   });
