@@ -224,8 +224,13 @@ export class DiskQueue {
   }
 
   private writeMeta(): void {
-    const tmp = join(this.dir, `${META}.tmp`);
-    writeFileSync(tmp, JSON.stringify(this.meta), { mode: 0o600 });
-    renameSync(tmp, join(this.dir, META));
+    // A cursor that cannot be written (disk full, folder removed) costs resends after a restart, never the station.
+    try {
+      const tmp = join(this.dir, `${META}.tmp`);
+      writeFileSync(tmp, JSON.stringify(this.meta), { mode: 0o600 });
+      renameSync(tmp, join(this.dir, META));
+    } catch {
+      // Retried at the next acknowledgement.
+    }
   }
 }
