@@ -11,6 +11,7 @@ Commands:
   jobs                  list active and recent jobs
   watch                 print the live event stream
   pause|resume|cancel   steer jobs by id (or --all)
+  fleet                 one view of every station on an MQTT broker (fleet --mqtt URL)
   sim fastboot          run a standalone simulated fastboot device on real sockets
 
 Options:
@@ -40,6 +41,11 @@ Options:
   --tls-key FILE         … and its PEM key (docs/security.md: making them for a LAN station)
   --public-name NAME     a name the station is reached by on the network, for the Host/Origin checks (repeatable)
   --insecure-no-tls      allow a non-loopback --host without TLS (only on a network you trust)
+  --mqtt URL             report to an MQTT broker (mqtt:// or mqtts://; docs/fleet.md)
+  --station-id ID        this station's name on the broker            default: the host name
+  --mqtt-username U, --mqtt-password-file F   broker credentials (the password from a file, never the command line)
+  --mqtt-commands        obey commands on flash-station/ID/commands (each must carry the station token)
+  --mqtt-protocol 5|3.1.1, --mqtt-ca F, --mqtt-cert F, --mqtt-key F   MQTT version; PEM files for mqtts://
 
 When ready it prints "listening ws://HOST:PORT/flash-progress" and "ui http://HOST:PORT/?token=…"
 (wss:// and https:// with TLS). A non-loopback --host needs --tls-cert/--tls-key or --insecure-no-tls.
