@@ -7,7 +7,7 @@ import { FileDeviceProvider } from './file-device.js';
 
 const dir = process.argv[2] as string;
 const provider = new FileDeviceProvider([{ id: 'CRASH1', dir, partitions: { boot: 64 << 20 }, speed: 2 << 20 }]);
-const station = await createStation({ dataDir: join(dir, 'data'), providers: [provider] });
+const station = await createStation({ dataDir: join(dir, 'data'), providers: [provider], families: [provider.family] });
 await new Promise((r) => setTimeout(r, 50));
 const image = join(dir, 'crash.img');
 writeFileSync(image, randomBytes(32 << 20));

@@ -1,10 +1,11 @@
-// A test double device for the core: a Driver that really writes image bytes into partition files, at a modelled
+// A test double device for the core: a Family that really writes image bytes into partition files, at a modelled
 // link speed, passing the job's gate and throttle like a real driver. Its provider attaches and detaches on demand.
 import { open, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlashError } from '../../../src/core/errors.js';
+import type { Candidate, Family, JobContext, PlanStep, SerialCandidate } from '../../../src/contracts/family.js';
 import type { DeviceLink, Transport } from '../../../src/contracts/links.js';
-import type { AttachedDevice, DeviceProvider, DeviceSink, Driver, JobContext, PlanStep } from '../../../src/core/types.js';
+import type { CandidateProvider, CandidateSink } from '../../../src/contracts/provider.js';
 
 export interface FileDeviceSpec {
   id: string;
@@ -33,21 +34,22 @@ function link(id: string): DeviceLink & { id: string } {
   };
 }
 
-export class FileDeviceProvider implements DeviceProvider {
+export class FileDeviceProvider implements CandidateProvider {
   readonly name = 'file-devices';
-  private sink: DeviceSink | undefined;
+  private sink: CandidateSink | undefined;
   readonly specs = new Map<string, FileDeviceSpec>();
   readonly failuresLeft = new Map<string, number>();
   /** Devices whose flash waits at the pause gate: a paused job stands still from the moment its device is here. */
   readonly parked = new Set<string>();
-  readonly driver: Driver;
+  /** The family that claims these devices: pass it to createStation's `families`. */
+  readonly family: Family<DeviceLink>;
 
   constructor(specs: FileDeviceSpec[] = []) {
     for (const s of specs) this.specs.set(s.id, s);
-    this.driver = makeDriver(this);
+    this.family = makeFamily(this);
   }
 
-  async start(sink: DeviceSink): Promise<void> {
+  async start(sink: CandidateSink): Promise<void> {
     this.sink = sink;
     for (const s of this.specs.values()) await this.plug(s);
   }
@@ -64,11 +66,11 @@ export class FileDeviceProvider implements DeviceProvider {
       await writeFile(path, '', { flag: 'a' });
       await truncate(path, size);
     }
-    this.sink?.attach(this.attached(spec));
+    this.sink?.offer(this.candidate(spec));
   }
 
   unplug(id: string): void {
-    this.sink?.detach(id);
+    this.sink?.withdraw(`file:${id}`);
   }
 
   specOfLink(l: DeviceLink): FileDeviceSpec | undefined {
@@ -81,21 +83,22 @@ export class FileDeviceProvider implements DeviceProvider {
     return join(spec.dir, `${spec.id}-${name}.img`);
   }
 
-  attached(spec: FileDeviceSpec): AttachedDevice {
-    return {
-      device: { id: spec.id, protocol: 'fastboot', transport: 'sim', name: `File device ${spec.id}`, serial: spec.id, port: `port-${spec.id}`, info: {} },
-      driver: this.driver,
-      link: link(spec.id),
-    };
+  candidate(spec: FileDeviceSpec): SerialCandidate {
+    return { kind: 'serial', key: `file:${spec.id}`, transport: 'sim', path: spec.id, port: `port-${spec.id}`, serial: spec.id, protocol: 'fastboot', manufacturer: 'file-device' };
   }
 }
 
-function makeDriver(provider: FileDeviceProvider): Driver {
+function makeFamily(provider: FileDeviceProvider): Family<DeviceLink> {
   return {
     protocol: 'fastboot',
-    async describe(l) {
+    title: 'File device',
+    targets: ['partition'],
+    match: (c: Candidate) => (c.kind === 'serial' && c.manufacturer === 'file-device' ? 100 : undefined),
+    connect: (c: Candidate) => link(c.serial ?? ''),
+    async probe(l: DeviceLink) {
       const spec = provider.specOfLink(l);
       return {
+        name: `File device ${spec?.id ?? ''}`,
         info: { product: spec?.product ?? 'filedev' },
         partitions: Object.entries(spec?.partitions ?? {}).map(([name, size]) => ({ name, size })),
       };
@@ -103,16 +106,17 @@ function makeDriver(provider: FileDeviceProvider): Driver {
     async run(_link: DeviceLink, step: PlanStep, ctx: JobContext): Promise<void> {
       const spec = provider.specs.get(ctx.deviceId);
       if (!spec) throw new FlashError('device_not_found', 'gone');
-      if (step.op === 'flash') return flash(provider, spec, step.partition, step.source, ctx);
-      if (step.op === 'erase') return truncate(provider.partitionFile(spec.id, step.partition), 0);
+      const partition = 'target' in step && 'partition' in step.target ? step.target.partition : '';
+      if (step.op === 'flash') return flash(provider, spec, partition, step.source, ctx);
+      if (step.op === 'erase') return truncate(provider.partitionFile(spec.id, partition), 0);
       if (step.op === 'reboot') {
         ctx.log('info', 'rebooting');
         provider.unplug(spec.id);
         setTimeout(() => void provider.plug(spec), spec.rebootMs ?? 200);
         return;
       }
-      if (step.op === 'getvar') {
-        ctx.log('info', `${step.name}: filedev`);
+      if (step.op === 'command' && step.name === 'getvar') {
+        ctx.log('info', `${String((step.args as { name?: string } | undefined)?.name)}: filedev`);
         return;
       }
       throw new FlashError('bad_request', `the file device cannot ${step.op}`);

@@ -27,7 +27,7 @@ export async function harness(devices: Array<string | FileDeviceSpec>, settings:
   });
   const provider = new FileDeviceProvider(devices.map((d) => (typeof d === 'string' ? spec(d) : d)));
   const events: ServerMessage[] = [];
-  const station = await createStation({ dataDir: join(dir, 'data'), providers: [provider], settings });
+  const station = await createStation({ dataDir: join(dir, 'data'), providers: [provider], families: [provider.family], settings });
   station.subscribe((m) => events.push(m));
   // Let attached devices finish describing.
   await new Promise((r) => setTimeout(r, 20));

@@ -67,7 +67,7 @@ async function flashHeld(started: boolean, options: Partial<StationOptions> = {}
   const images: ImageBackend = { ...defaultImageBackend, openImage: async (path, o) => holdHash(await defaultImageBackend.openImage(path, o), held, started) };
   const provider = new FileDeviceProvider([{ id: 'H1', dir, partitions: { boot: 8 << 20 } }]);
   const dataDir = join(dir, 'data');
-  station = await createStation({ dataDir, providers: [provider], images, ...options });
+  station = await createStation({ dataDir, providers: [provider], families: [provider.family], images, ...options });
   const events: ServerMessage[] = [];
   station.subscribe((m) => events.push(m));
   await until(() => station!.devices()[0]?.state === 'idle', 20_000, 'the device');
