@@ -6,6 +6,7 @@ import { orderJobs } from '../lib/job-order.js';
 import { FINAL_STATES } from '../lib/station-state.js';
 import { BatchBar } from './batch-bar.js';
 import { ConnectionIndicator } from './connection-indicator.js';
+import { MqttIndicator } from './mqtt-indicator.js';
 import { JobCard } from './job-card.js';
 
 const MAX_FINISHED_SHOWN = 48;
@@ -56,6 +57,7 @@ export function LiveProgressMonitor({ title = 'Jobs', deviceFilter, ...options }
           lastMessageTime={hook.lastMessageTime}
           onReconnect={hook.connect}
         />
+        <MqttIndicator />
         {finished ? (
           <button
             type="button"
