@@ -4,17 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { DeviceRegistry } from '../../../src/devices/registry.js';
 import { FlashError } from '../../../src/core/errors.js';
 import type { DeviceLink } from '../../../src/contracts/links.js';
-import type { AttachedDevice, DeviceDescription, Driver } from '../../../src/core/types.js';
+import type { Candidate, DeviceDescription, Family } from '../../../src/contracts/family.js';
+import type { AttachedDevice } from '../../../src/devices/registry.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 
 const link: DeviceLink = { open: async () => Promise.reject(new Error('no transport')), close: async () => undefined };
 
-function driver(describe: () => Promise<DeviceDescription>): Driver {
-  return { protocol: 'fastboot', describe, run: async () => undefined };
+function driver(describe: () => Promise<DeviceDescription>): Family {
+  return { protocol: 'fastboot', title: 'test', targets: ['partition'], match: () => 1, connect: () => link, probe: describe, run: async () => undefined };
 }
 
-function dev(id: string, d: Driver, serial = id): AttachedDevice {
-  return { device: { id, protocol: 'fastboot', transport: 'sim', name: id, serial, info: {} }, driver: d, link };
+function dev(id: string, d: Family, serial = id): AttachedDevice {
+  const candidate: Candidate = { kind: 'network', key: `k:${id}`, transport: 'tcp', scheme: 'tcp', host: id };
+  return { device: { id, protocol: 'fastboot', transport: 'sim', name: id, serial, info: {} }, family: d, link, candidate };
 }
 
 const ok = driver(async () => ({ info: { product: 'p' }, partitions: [{ name: 'boot', size: 1024 }] }));
@@ -93,5 +95,52 @@ describe('DeviceRegistry', () => {
     const waiting = r.waitFor('NOPE', 5000, ac.signal);
     ac.abort(new Error('cancelled'));
     await expect(waiting).rejects.toThrow('cancelled');
+  });
+});
+
+describe('candidate intake', () => {
+  const serialCandidate = (key: string, serial?: string, protocol?: 'fastboot'): Candidate => ({
+    kind: 'serial', key, transport: 'serial', path: key, ...(serial ? { serial } : {}), ...(protocol ? { protocol } : {}),
+  });
+  function family(probe: (c: Candidate) => Promise<DeviceDescription>, claims = (c: Candidate) => c.key.startsWith('/dev/ok')): Family & { connected: string[] } {
+    const connected: string[] = [];
+    return {
+      protocol: 'fastboot', title: 'Test', targets: ['partition'], connected,
+      match: (c) => (claims(c) ? 1 : undefined),
+      connect: (c) => {
+        connected.push(c.key);
+        return link;
+      },
+      probe: (_l, c) => probe(c),
+      run: async () => undefined,
+    };
+  }
+
+  it('never connects a candidate no family claims; lists claimed ones by unique serial, else by key', async () => {
+    const f = family(async () => ({ info: {} }));
+    const r = new DeviceRegistry({ emit: () => undefined, families: [f] });
+    r.candidates.offer(serialCandidate('/dev/other', 'X1'));
+    r.candidates.offer(serialCandidate('/dev/ok1', 'SAME'));
+    await tick();
+    r.candidates.offer(serialCandidate('/dev/ok2', 'SAME'));
+    await tick();
+    expect(f.connected).toEqual(['/dev/ok1', '/dev/ok2']);
+    expect(r.list().map((d) => d.id).sort()).toEqual(['/dev/ok2', 'SAME']);
+    expect(r.get('SAME')?.targets).toEqual(['partition']);
+    r.candidates.withdraw('/dev/ok1');
+    expect(r.get('SAME')).toBeUndefined();
+  });
+
+  it('leaves an unnamed candidate whose probe fails unclaimed, but shows a named one as an error device', async () => {
+    const logs: string[] = [];
+    const f = family(async () => Promise.reject(new FlashError('protocol_error', 'not me')));
+    const r = new DeviceRegistry({ emit: () => undefined, families: [f], log: (m) => logs.push(m) });
+    r.candidates.offer(serialCandidate('/dev/ok-unnamed'));
+    r.candidates.offer(serialCandidate('/dev/ok-named', 'N1', 'fastboot'));
+    await tick(20);
+    expect(r.get('/dev/ok-unnamed')).toBeUndefined();
+    expect(logs.some((l) => /ok-unnamed.*not me/.test(l))).toBe(true);
+    await r.entry('N1')!.ready;
+    expect(r.get('N1')?.state).toBe('error');
   });
 });
