@@ -5,7 +5,7 @@ import { FlashError } from '../../../src/core/errors.js';
 import { checkCommand, formatDownload, normaliseSlot, parseNumber, parseResponse } from '../../../src/drivers/fastboot/protocol.js';
 import { hasSlot, infoFrom, parseVarLine, parseVarLines, partitionsFrom } from '../../../src/drivers/fastboot/variables.js';
 import { resolveTargets } from '../../../src/drivers/fastboot/targets.js';
-import { requirementMet } from '../../../src/drivers/fastboot/steps.js';
+import { requirementMet } from '../../../src/drivers/fastboot/android-info.js';
 import { formatFetch } from '../../../src/drivers/fastboot/verify.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -161,9 +161,9 @@ describe('slot targets', () => {
 
 describe('requirements', () => {
   it('match exactly or by trailing-* prefix', () => {
-    expect(requirementMet('sailfish', ['marlin', 'sailfish'])).toBe(true);
-    expect(requirementMet('8996-012001-1908071822', ['8996-012001-*'])).toBe(true);
-    expect(requirementMet('walleye', ['marlin', 'sailfish'])).toBe(false);
-    expect(requirementMet('Sailfish', ['sailfish'])).toBe(false);
+    expect(requirementMet(['marlin', 'sailfish'], 'sailfish')).toBe(true);
+    expect(requirementMet(['8996-012001-*'], '8996-012001-1908071822')).toBe(true);
+    expect(requirementMet(['marlin', 'sailfish'], 'walleye')).toBe(false);
+    expect(requirementMet(['sailfish'], 'Sailfish')).toBe(false);
   });
 });

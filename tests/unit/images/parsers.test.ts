@@ -1,6 +1,6 @@
 // Small parsers: magic-byte sniffing, android-info.txt requirements, bmap ranges, manifest schema.
 import { describe, expect, it } from 'vitest';
-import { parseAndroidInfo, requirementMet } from '../../../src/images/android-info.js';
+import { parseAndroidInfo, requirementMet } from '../../../src/drivers/fastboot/android-info.js';
 import { parseBmap } from '../../../src/images/bmap.js';
 import { checkManifest, parseManifestText } from '../../../src/images/plan.js';
 import { sniff } from '../../../src/images/sniff.js';
@@ -33,10 +33,10 @@ describe('android-info.txt', () => {
   });
   it('matches exact values and trailing-* prefixes only', () => {
     const req = { name: 'version-bootloader', values: ['abc', 'v2*'] };
-    expect(requirementMet(req, 'abc')).toBe(true);
-    expect(requirementMet(req, 'v2.1')).toBe(true);
-    expect(requirementMet(req, 'abcd')).toBe(false);
-    expect(requirementMet(req, undefined)).toBe(false);
+    expect(requirementMet(req.values, 'abc')).toBe(true);
+    expect(requirementMet(req.values, 'v2.1')).toBe(true);
+    expect(requirementMet(req.values, 'abcd')).toBe(false);
+    expect(requirementMet(req.values, undefined)).toBe(false);
   });
 });
 
