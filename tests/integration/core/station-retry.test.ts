@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStation, type Station } from '../../../src/core/station.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
-import { createSimProvider } from '../../../src/sim/index.js';
+import { createSimProvider, type SimProvider } from '../../../src/sim/index.js';
 import { until } from '../../helpers/until.js';
 import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 
-async function setup(spec: string): Promise<{ events: ServerMessage[]; sims: ReturnType<typeof createSimProvider>; image: string; data: Buffer }> {
+async function setup(spec: string): Promise<{ events: ServerMessage[]; sims: SimProvider<FastbootSimDevice>; image: string; data: Buffer }> {
   dir = mkdtempSync(join(tmpdir(), 'fs-retry-'));
   const sims = createSimProvider<FastbootSimDevice>([spec], { dataDir: dir });
   station = await createStation({ dataDir: dir, providers: [sims], settings: { retries: 2, retryDelayMs: 100 } });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStation, type Station } from '../../../src/core/station.js';
-import type { DeviceProvider, DeviceSink } from '../../../src/core/types.js';
+import type { CandidateProvider as DeviceProvider, CandidateSink as DeviceSink } from '../../../src/contracts/provider.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 import { createSimProvider, type SimProvider } from '../../../src/sim/index.js';
 import { until } from '../../helpers/until.js';
@@ -125,7 +125,7 @@ describe('16 simulated devices', () => {
     const image = join(dir, 'boot.img');
     const data = randomBytes(3 << 20);
     writeFileSync(image, data);
-    const sim: SimProvider = createSimProvider<FastbootSimDevice>(['fastboot:LINE0001?speed=40M&partitions=boot:16M,system:64M&product=line'], { dataDir: dir });
+    const sim: SimProvider<FastbootSimDevice> = createSimProvider<FastbootSimDevice>(['fastboot:LINE0001?speed=40M&partitions=boot:16M,system:64M&product=line'], { dataDir: dir });
     // The simulator is plugged in later: its provider starts only when the test says so.
     let sink: DeviceSink | undefined;
     const late: DeviceProvider = {

@@ -18,7 +18,7 @@ import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 
 const SERIALS = ['ONCE0001', 'ONCE0002', 'ONCE0003'];
 let dir: string;
-let sims: SimProvider;
+let sims: SimProvider<FastbootSimDevice>;
 let station: Station;
 let server: RunningServer;
 const token = 'decode-once-token';

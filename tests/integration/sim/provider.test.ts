@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import type { AttachedDevice, JobContext, PlanStep } from '../../../src/core/types.js';
+import type { Candidate, JobContext } from '../../../src/contracts/family.js';
+import type { DeviceLink } from '../../../src/contracts/links.js';
+import { createFastbootFamily } from '../../../src/drivers/fastboot/index.js';
+import type { FastbootTestStep as PlanStep } from '../drivers/fastboot-driver.js';
 import { isFlashError } from '../../../src/core/errors.js';
 import { createFastbootDriver } from '../drivers/fastboot-driver.js';
 import { openImage } from '../../../src/images/index.js';
@@ -17,23 +20,34 @@ import type { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 const MiB = 1024 * 1024;
 const run = promisify(execFile);
 
+/** An offered candidate once the fastboot family claimed it, with the driver the test talks through. */
+interface AttachedDevice {
+  device: { id: string; transport: string };
+  link: DeviceLink;
+  driver: typeof driver;
+}
+
 interface Sink {
   attached: AttachedDevice[];
   detached: string[];
   next(): Promise<AttachedDevice>;
 }
 
-function makeSink(): Sink & { attach(d: AttachedDevice): void; detach(id: string): void } {
+const family = createFastbootFamily({ usb: { timeoutMs: 1500 } });
+
+function makeSink(): Sink & { offer(c: Candidate): void; withdraw(key: string): void } {
   const waiters: Array<(d: AttachedDevice) => void> = [];
   const sink = {
     attached: [] as AttachedDevice[],
     detached: [] as string[],
-    attach(d: AttachedDevice) {
+    offer(c: Candidate) {
+      if (family.match(c) === undefined) return;
+      const d: AttachedDevice = { device: { id: c.serial ?? c.key, transport: c.transport }, link: family.connect(c), driver };
       sink.attached.push(d);
       waiters.shift()?.(d);
     },
-    detach(id: string) {
-      sink.detached.push(id);
+    withdraw(key: string) {
+      sink.detached.push(key.replace(/^sim:/, ''));
     },
     next: () => new Promise<AttachedDevice>((r) => waiters.push(r)),
   };
@@ -66,7 +80,7 @@ function makeContext(sink?: Sink): JobContext & { movedBytes: number; logs: stri
 
 const driver = createFastbootDriver({ commandMs: 3000, writeMs: 5000, rebootWaitMs: 5000 });
 let dir: string;
-let provider: SimProvider | undefined;
+let provider: SimProvider<FastbootSimDevice> | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sim-provider-'));
@@ -80,7 +94,7 @@ afterEach(async () => {
 });
 
 async function start(spec: string): Promise<{ sink: ReturnType<typeof makeSink>; dev: AttachedDevice }> {
-  provider = createSimProvider<FastbootSimDevice>([spec], { dataDir: dir, driver, link: { timeoutMs: 1500 } });
+  provider = createSimProvider<FastbootSimDevice>([spec], { dataDir: dir });
   const sink = makeSink();
   await provider.start(sink);
   const dev = sink.attached[0];
@@ -89,14 +103,16 @@ async function start(spec: string): Promise<{ sink: ReturnType<typeof makeSink>;
 }
 
 describe('createSimProvider', () => {
-  it('rejects a bad spec before starting, naming what is wrong', () => {
-    expect(() => createSimProvider<FastbootSimDevice>(['fastboot:X?partitions=boot'], { dataDir: dir })).toThrow(/partition "boot" must be NAME:SIZE/);
+  it('rejects a bad spec, naming what is wrong: shape and serials up front, family keys when it starts', async () => {
     expect(() => createSimProvider<FastbootSimDevice>(['fastboot:A', 'fastboot:A'], { dataDir: dir })).toThrow(/share the serial A/);
+    expect(() => createSimProvider<FastbootSimDevice>(['nosuch:A'], { dataDir: dir })).toThrow(/unknown protocol "nosuch"/);
+    const bad = createSimProvider<FastbootSimDevice>(['fastboot:X?partitions=boot'], { dataDir: dir });
+    await expect(bad.start(makeSink())).rejects.toThrow(/partition "boot" must be NAME:SIZE/);
   });
 
   it('attaches a sim device that our driver describes and flashes into DATA_DIR/sim/SERIAL', async () => {
     const { dev } = await start('fastboot:PROV1?partitions=boot:4M,system:16M&max-download=1M&slots=1');
-    expect(dev.device).toMatchObject({ id: 'PROV1', protocol: 'fastboot', transport: 'sim', serial: 'PROV1', port: 'sim:PROV1' });
+    expect(dev.device).toMatchObject({ id: 'PROV1', transport: 'sim' });
     const d = await dev.driver.describe(dev.link);
     expect(d.serial).toBe('PROV1');
     expect(d.partitions).toEqual(expect.arrayContaining([{ name: 'system_a', size: 16 * MiB }]));
