@@ -12,7 +12,7 @@ import { History } from '../../../src/core/history.js';
 import type { ImageBackend } from '../../../src/core/image-backend.js';
 import { JobManager } from '../../../src/core/job-manager.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../../src/core/settings.js';
-import type { Driver, JobContext } from '../../../src/core/types.js';
+import type { Family, JobContext } from '../../../src/contracts/family.js';
 import { DeviceRegistry } from '../../../src/devices/registry.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
 
@@ -59,9 +59,13 @@ async function rig(settings: Partial<Settings> = {}): Promise<Rig> {
   const image = join(dir, 'boot.img');
   writeFileSync(image, Buffer.alloc(4000, 1));
   const control: DriverControl = { stepMs: 500, stall: false };
-  const driver: Driver = {
+  const driver: Family = {
     protocol: 'fastboot',
-    describe: async () => ({ info: {}, partitions: [{ name: 'boot', size: 1 << 20 }] }),
+    title: 'Test',
+    targets: ['partition'],
+    match: () => 1,
+    connect: () => link,
+    probe: async () => ({ info: {}, partitions: [{ name: 'boot', size: 1 << 20 }] }),
     run: async (_l, _step, ctx: JobContext) => {
       for (let t = 0; t < control.stepMs || control.stall; t += 100) {
         await ctx.gate.pass();
@@ -85,7 +89,8 @@ async function rig(settings: Partial<Settings> = {}): Promise<Rig> {
   });
   managers.push(jobs);
   const attach = async (id: string): Promise<void> => {
-    registry.sink.attach({ device: { id, protocol: 'fastboot', transport: 'sim', name: id, serial: id, info: {} }, driver, link });
+    const candidate = { kind: 'network', key: `k:${id}`, transport: 'tcp', scheme: 'tcp', host: id } as const;
+    registry.sink.attach({ device: { id, protocol: 'fastboot', transport: 'sim', name: id, serial: id, info: {} }, family: driver, link, candidate });
     await registry.entry(id)!.ready;
   };
   return {
