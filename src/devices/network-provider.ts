@@ -12,7 +12,7 @@ export interface NetworkProviderOptions {
   pollMs?: number;
   /** Port of an address that gives none (the family's usual port; families.ts says which). */
   defaultPort?: number;
-  /** The family `--connect` devices belong to (contract §1: fastboot); set on every candidate. */
+  /** The family `--connect` devices belong to (contract §1; families.ts NETWORK_FAMILY); set on every candidate. */
   protocol?: DeviceProtocol;
 }
 

@@ -3,6 +3,9 @@ export const MANIFEST_FILES = ['flash.json', 'flash.yaml', 'flash.yml', 'manifes
 
 const partition = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } as const;
 const image = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const address = { oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^0[xX][0-9a-fA-F]{1,13}$' }] } as const;
+const options = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } } as const;
+const rebootMode = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } as const;
 
 export const manifestSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -21,16 +24,20 @@ export const manifestSchema = {
       maxItems: 1000,
       items: {
         oneOf: [
-          { type: 'object', additionalProperties: false, required: ['op', 'partition', 'image'],
-            properties: { op: { const: 'flash' }, partition, image, slot: { enum: ['a', 'b', 'all', 'current'] } } },
-          { type: 'object', additionalProperties: false, required: ['op', 'partition', 'image'],
-            properties: { op: { const: 'verify' }, partition, image } },
-          { type: 'object', additionalProperties: false, required: ['op', 'partition'],
-            properties: { op: { const: 'erase' }, partition } },
+          // Target: `partition`, `address` or neither (the whole device); `options` (and `slot`) go to the family.
+          { type: 'object', additionalProperties: false, required: ['op', 'image'], not: { required: ['partition', 'address'] },
+            properties: { op: { const: 'flash' }, partition, address, image, options, slot: { enum: ['a', 'b', 'all', 'current'] } } },
+          { type: 'object', additionalProperties: false, required: ['op', 'image'], not: { required: ['partition', 'address'] },
+            properties: { op: { const: 'verify' }, partition, address, image, options } },
+          { type: 'object', additionalProperties: false, required: ['op'], not: { required: ['partition', 'address'] },
+            properties: { op: { const: 'erase' }, partition, address, options } },
+          { type: 'object', additionalProperties: false, required: ['op', 'name'],
+            properties: { op: { const: 'command' }, name: { type: 'string', minLength: 1, maxLength: 64 }, args: { type: 'object' } } },
           { type: 'object', additionalProperties: false, required: ['op', 'slot'],
             properties: { op: { const: 'set_active' }, slot: { enum: ['a', 'b'] } } },
           { type: 'object', additionalProperties: false, required: ['op'],
-            properties: { op: { const: 'reboot' }, target: { enum: ['system', 'bootloader', 'fastboot', 'recovery'] } } },
+            // `mode` is the family's word; `target` its older name.
+            properties: { op: { const: 'reboot' }, mode: rebootMode, target: rebootMode } },
           { type: 'object', additionalProperties: false, required: ['op'],
             properties: { op: { const: 'wait_for_device' }, timeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 } } },
           { type: 'object', additionalProperties: false, required: ['op', 'command'],

@@ -153,7 +153,7 @@ function optionsOf(s: Fields): StepOptions | undefined {
 
 /**
  * Turns manifest steps into LoadedSteps. The generic ops are flash, verify, erase, reboot, wait_for_device and
- * command; any other op (a family's own: fastboot's set_active, oem, getvar, require, update_super) becomes a
+ * command; any other op (a family's own, e.g. set_active, oem, getvar, require, update_super) becomes a
  * `command` step of that name whose args are the step's other fields, with an `image` resolved to a PlanImage. The
  * device's family checks command steps before a job is created.
  */
@@ -188,7 +188,7 @@ async function resolveSteps(m: Manifest, images: ImageResolver): Promise<{ steps
         steps.push(withOptions({ op: 'erase' as const, target: targetOf(s, where) }));
         break;
       case 'reboot': {
-        // `target` is the older name of `mode` (fastboot manifests wrote `target: bootloader`).
+        // `target` is the older name of `mode` (older manifests wrote `target: bootloader`).
         const mode = s.mode ?? s.target;
         steps.push(typeof mode === 'string' ? { op: 'reboot', mode } : { op: 'reboot' });
         break;

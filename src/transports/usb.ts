@@ -46,10 +46,10 @@ export interface UsbBulkInterface {
   outPacketSize: number;
 }
 
-/** Which interface of a device a family talks over (fastboot: class FF, subclass 42, protocol 03). */
+/** Which interface of a device a family talks over (by class, subclass and protocol). */
 export interface UsbInterfaceFilter {
   find(device: WebUsbDeviceLike): UsbBulkInterface | undefined;
-  /** Named in the error when the device has none, e.g. `fastboot interface (class FF, subclass 42, protocol 03)`. */
+  /** Named in the error when the device has none, e.g. `… interface (class FF, subclass 42, protocol 03)`. */
   readonly what: string;
 }
 
