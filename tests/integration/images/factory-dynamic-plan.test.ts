@@ -9,6 +9,9 @@ import { loadPlan } from '../../../src/images/index.js';
 import { makeZip, randomImage, tempDir } from './helpers.js';
 import { readFactoryPlan } from '../../../src/drivers/fastboot/factory-plan.js';
 import { legacy } from '../drivers/fastboot-driver.js';
+import { checkFastbootCommand } from '../../../src/drivers/fastboot/commands.js';
+import { superEmptyBytes } from '../../../src/drivers/fastboot/update-super.js';
+import type { PlanImage } from '../../../src/contracts/plan.js';
 
 const t = tempDir('fs-factory-dyn-');
 afterAll(() => t.cleanup());
@@ -87,10 +90,12 @@ describe('update_super in a manifest', () => {
     try {
       expect(plan.steps.map(legacy).map((s) => s.op)).toEqual(['reboot', 'update_super', 'flash']);
       const up = plan.steps[1];
-      if (up?.op !== 'update_super') throw new Error('no update_super step');
-      expect(up.wipe).toBe(true);
-      expect(up.resetLogical).toBeUndefined();
-      expect(Buffer.from(up.image).equals(raw)).toBe(true);
+      if (up?.op !== 'command' || up.name !== 'update_super') throw new Error('no update_super step');
+      const args = up.args as { wipe?: boolean; resetLogical?: unknown; image: PlanImage };
+      expect(args.wipe).toBe(true);
+      expect(args.resetLogical).toBeUndefined();
+      // The manifest's image is expanded when the step runs (any supported format).
+      expect(Buffer.from(await superEmptyBytes(args.image)).equals(raw)).toBe(true);
     } finally {
       await plan.close();
     }
@@ -98,5 +103,6 @@ describe('update_super in a manifest', () => {
     await expect(loadPlan(d, [readFactoryPlan])).rejects.toMatchObject({ code: 'image_not_found', message: expect.stringMatching(/nosuch\.img/) });
     writeFileSync(join(d, 'flash.yaml'), 'steps:\n  - { op: update_super, image: system.img, wipe: "yes" }\n');
     await expect(loadPlan(d, [readFactoryPlan])).rejects.toMatchObject({ code: 'image_invalid' });
+    expect(checkFastbootCommand('update_super', { image: new Uint8Array(8), wipe: 'yes' })).toMatch(/wipe must be true or false/);
   });
 });

@@ -32,11 +32,12 @@ describe('bundles and manifests', () => {
     expect(plan.name).toBe('Board v1');
     expect(plan.steps.map(legacy).map((s) => s.op)).toEqual(['getvar', 'flash', 'erase', 'set_active', 'reboot', 'wait_for_device', 'oem', 'reboot']);
     expect(plan.steps[5]).toEqual({ op: 'wait_for_device', timeoutMs: 60_000 });
-    expect(plan.steps[7]).toEqual({ op: 'reboot', target: 'system' });
-    const step = await openPlanStep(plan.steps[1] ?? { op: 'reboot', target: 'system' });
+    expect(plan.steps[7]).toEqual({ op: 'reboot' });
+    const step = await openPlanStep(plan.steps[1] ?? { op: 'reboot' });
     expect(step.op).toBe('flash');
     if (step.op !== 'flash') throw new Error('expected flash');
-    expect(step.slot).toBe('all');
+    expect(step.options?.slot).toBe('all');
+    expect(step.target).toEqual({ partition: 'boot' });
     expect((await expand(step.source)).equals(boot)).toBe(true);
     await plan.close();
   });
@@ -76,7 +77,7 @@ describe('bundles and manifests', () => {
     writeFileSync(p('inline.img'), randomImage(3, 4));
     const plan = await loadPlan({ steps: [{ op: 'flash', partition: 'boot', image: p('inline.img') }, { op: 'reboot' }] }, [readFactoryPlan]);
     expect(plan.origin).toBe('inline');
-    expect(plan.steps[0]).toMatchObject({ op: 'flash', partition: 'boot' });
+    expect(plan.steps[0]).toMatchObject({ op: 'flash', target: { partition: 'boot' } });
     await expect(loadPlan({ steps: [{ op: 'flash', partition: 'boot', image: 'inline.img' }] }, [readFactoryPlan])).rejects.toMatchObject({ code: 'bad_request' });
   });
 });
@@ -108,7 +109,7 @@ describe('Android factory images', () => {
     await expect(openImage(p('factory.zip'))).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/as a plan/) });
     const stored = await loadPlan(p('factory-stored.zip'), [readFactoryPlan]);
     expect(stored.steps.map((s) => s.op)).toContain('flash');
-    const boot = stored.steps.find((s) => s.op === 'flash' && s.partition === 'boot');
+    const boot = stored.steps.find((s) => s.op === 'flash' && 'partition' in s.target && s.target.partition === 'boot');
     if (!boot) throw new Error('no boot step');
     const bootSrc = await openPlanStep(boot);
     if (bootSrc.op !== 'flash') throw new Error('expected flash');
@@ -122,9 +123,9 @@ describe('Android factory images', () => {
       'flash:radio', 'reboot', 'wait_for_device', 'require:version-baseband',
       'flash:boot', 'flash:system', 'flash:vbmeta', 'flash:vendor', 'erase', 'reboot',
     ]);
-    expect(plan.steps[0]).toEqual({ op: 'require', name: 'product', values: ['sailfish', 'marlin'] });
-    expect(plan.steps[1]).toMatchObject({ forProduct: 'marlin' });
-    expect(plan.requirements).toHaveLength(4);
+    expect(plan.steps[0]).toEqual({ op: 'command', name: 'require', args: { name: 'product', values: ['sailfish', 'marlin'] } });
+    expect(plan.steps[1]).toMatchObject({ args: { forProduct: 'marlin' } });
+    expect(plan.steps.filter((s) => s.op === 'command' && s.name === 'require')).toHaveLength(4);
     const sys = plan.steps.map(legacy).find((s) => s.op === 'flash' && s.partition === 'system');
     if (!sys) throw new Error('no system step');
     const opened = await openPlanStep(sys);
