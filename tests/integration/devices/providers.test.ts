@@ -2,7 +2,10 @@
 // hotplug with serial or port ids; the network provider attaches a tcp: or udp: device, and after a reboot detaches it
 // and attaches it again once it answers.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AttachedDevice, DeviceSink } from '../../../src/core/types.js';
+import type { Candidate } from '../../../src/contracts/family.js';
+import type { DeviceLink } from '../../../src/contracts/links.js';
+import type { CandidateSink } from '../../../src/contracts/provider.js';
+import { fastbootFamily } from '../../../src/drivers/fastboot/index.js';
 import { createNetworkProvider } from '../../../src/devices/network-provider.js';
 import { createUsbProvider, type WebUsbLike } from '../../../src/devices/usb-provider.js';
 import { createFastbootDriver } from '../drivers/fastboot-driver.js';
@@ -14,23 +17,42 @@ import { until } from '../../helpers/until.js';
 const tmp = tempDir();
 afterAll(() => tmp.remove());
 
-function sink(): DeviceSink & { attached: Map<string, AttachedDevice>; events: string[] } {
+interface AttachedDevice {
+  device: { id: string; transport: string; port?: string };
+  link: DeviceLink;
+}
+
+/** A candidate sink that lets the fastboot family claim what is offered, with ids as the registry gives them. */
+function sink(): CandidateSink & { attached: Map<string, AttachedDevice>; events: string[] } {
   const attached = new Map<string, AttachedDevice>();
+  const links = new Map<string, DeviceLink>();
+  const ids = new Map<string, string>();
   const events: string[] = [];
+  const linkFor = (c: Candidate): DeviceLink | undefined => {
+    if (fastbootFamily.match(c) === undefined) return undefined;
+    let l = links.get(c.key);
+    if (!l) links.set(c.key, (l = fastbootFamily.connect(c)));
+    return l;
+  };
   return {
     attached,
     events,
-    attach(a) {
-      attached.set(a.device.id, a);
-      events.push(`+${a.device.id}`);
+    linkFor,
+    offer(c) {
+      const link = linkFor(c);
+      if (!link) return;
+      const id = c.serial && !attached.has(c.serial) ? c.serial : c.key;
+      ids.set(c.key, id);
+      attached.set(id, { device: { id, transport: c.transport, ...(c.port ? { port: c.port } : {}) }, link });
+      events.push(`+${id}`);
     },
-    detach(id) {
+    withdraw(key) {
+      const id = ids.get(key) ?? key;
       attached.delete(id);
       events.push(`-${id}`);
     },
   };
 }
-
 
 describe('usb provider', () => {
   it('starts and stops cleanly with the real usb package on this machine', async () => {
@@ -77,7 +99,7 @@ describe('usb provider', () => {
 describe('network provider', () => {
   it('attaches a tcp: device, and after a reboot detaches it and attaches it again', async () => {
     const sim = await startTcpSim('fastboot:NET001?reboot-delay=300ms&partitions=boot:1M', tmp.path);
-    const p = createNetworkProvider([`tcp:127.0.0.1:${sim.face.port}`], { pollMs: 100 });
+    const p = createNetworkProvider([`tcp:127.0.0.1:${sim.face.port}`], { pollMs: 100, protocol: 'fastboot' });
     const s = sink();
     const id = `tcp:127.0.0.1:${sim.face.port}`;
     await p.start(s);
@@ -101,7 +123,7 @@ describe('network provider', () => {
     const sim = await startTcpSim('fastboot:NETU01?reboot-delay=300ms&partitions=boot:1M', tmp.path);
     const face = await startUdpFace(sim.device, { port: 0 });
     const id = `udp:127.0.0.1:${face.port}`;
-    const p = createNetworkProvider([id], { pollMs: 100, connectTimeoutMs: 1000 });
+    const p = createNetworkProvider([id], { pollMs: 100, protocol: 'fastboot' });
     const s = sink();
     await p.start(s);
     try {
