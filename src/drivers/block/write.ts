@@ -99,7 +99,11 @@ export class DiskWriter {
     signal.throwIfAborted();
     this.report.touched = true;
     await this.writeWithRetries(0, this.head); // (all zeros now: a half-written card holds no stale partition table)
-    for await (const c of this.source.chunks(signal)) {
+    // Lent chunks (no copy out of the decoder's buffers) where the source offers them: every byte is copied into
+    // the write buffers before the next chunk is asked for. A shared (decode-once) view has only owned chunks.
+    const lent = (this.source as BlockSource & { lentChunks?: (s?: AbortSignal) => AsyncIterable<Chunk> }).lentChunks;
+    const chunks = typeof lent === 'function' ? lent.call(this.source, signal) : this.source.chunks(signal);
+    for await (const c of chunks) {
       if (this.failure) break;
       // Zero fills come in pieces (one per decoded slice): gather a run of them, then zero it in one go.
       if (c.kind === 'fill' && c.value === 0 && c.offset >= this.headLen) {
