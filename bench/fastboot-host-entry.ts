@@ -1,10 +1,10 @@
 // A CLI-equivalent entry for the fastboot benchmark: `node entry.mjs tcp|udp HOST PORT PARTITION IMAGE` flashes one
 // image the way a station job does (open, resparse, send through our transport and driver) and exits.
-import { createFastbootDriver } from '../src/drivers/fastboot/index.js';
+import { fastbootFamily } from '../src/drivers/fastboot/index.js';
 import { openImage } from '../src/images/index.js';
 import { createTcpLink } from '../src/transports/tcp.js';
 import { createUdpLink } from '../src/transports/udp.js';
-import type { JobContext } from '../src/core/types.js';
+import type { JobContext } from '../src/contracts/family.js';
 
 const [kind, host = '127.0.0.1', port = '5554', partition = 'system', image = ''] = process.argv.slice(2);
 const link = kind === 'udp' ? createUdpLink(host, Number(port)) : createTcpLink(host, Number(port));
@@ -26,7 +26,7 @@ const ctx: JobContext = {
 try {
   // Like AOSP fastboot, no SHA-256 of the expanded image (the station records one; see docs/fastboot.md).
   const source = await openImage(image, { hash: false });
-  await createFastbootDriver().run(link, { op: 'flash', partition, source }, ctx);
+  await fastbootFamily.run(link, { op: 'flash', target: { partition }, source }, ctx);
   await link.close();
   process.stdout.write(`${moved}\n`);
 } catch (e) {

@@ -7,8 +7,9 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { createServer, connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { JobContext } from '../src/core/types.js';
-import { createFastbootDriver } from '../src/drivers/fastboot/index.js';
+import type { JobContext } from '../src/contracts/family.js';
+import { fastbootFamily } from '../src/drivers/fastboot/index.js';
+import { FASTBOOT_USB } from '../src/transports/fastboot-usb-interface.js';
 import { openImage } from '../src/images/index.js';
 import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../src/sim/index.js';
 import { createWebUsbLink } from '../src/transports/usb.js';
@@ -280,15 +281,15 @@ async function usbLinkModel(): Promise<void> {
   const sizes = QUICK ? [16 * 1024, 256 * 1024] : [16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024];
   const flights = QUICK ? [1, 4] : [1, 2, 4, 8];
   const rows: Array<Record<string, unknown>> = [];
-  const driver = createFastbootDriver();
+  const driver = fastbootFamily;
   try {
     for (const transferSize of sizes) {
       for (const inFlight of flights) {
-        const link = createWebUsbLink(new SimUsbDevice(dev), { kind: 'sim', transferSize, inFlight });
+        const link = createWebUsbLink(new SimUsbDevice(dev), FASTBOOT_USB, { kind: 'sim', transferSize, inFlight });
         let moved = 0;
         const source = await openImage(image, { hash: false });
         const t0 = performance.now();
-        await driver.run(link, { op: 'flash', partition: 'system', source }, benchContext((n) => (moved += n)));
+        await driver.run(link, { op: 'flash', target: { partition: 'system' }, source }, benchContext((n) => (moved += n)));
         const s = (performance.now() - t0) / 1000;
         await link.close();
         const rate = moved / s;
@@ -317,15 +318,15 @@ async function parallelEight(): Promise<void> {
       }),
     ),
   );
-  const driver = createFastbootDriver();
+  const driver = fastbootFamily;
   let moved = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   try {
     await Promise.all(
       devs.map(async (dev) => {
-        const link = createWebUsbLink(new SimUsbDevice(dev), { kind: 'sim' });
-        await driver.run(link, { op: 'flash', partition: 'system', source: await openImage(image, { hash: false }) }, benchContext((n) => (moved += n)));
+        const link = createWebUsbLink(new SimUsbDevice(dev), FASTBOOT_USB, { kind: 'sim' });
+        await driver.run(link, { op: 'flash', target: { partition: 'system' }, source: await openImage(image, { hash: false }) }, benchContext((n) => (moved += n)));
         await link.close();
       }),
     );
