@@ -12,7 +12,7 @@ import { createBlockFamily } from '../src/drivers/block/index.js';
 import { createBlockLink } from '../src/transports/block-io.js';
 import { openImage } from '../src/images/open.js';
 import { shareSource } from '../src/images/share.js';
-import type { BlockSource } from '../src/contracts/source.js';
+import type { BlockSource, Chunk } from '../src/contracts/source.js';
 import type { JobContext } from '../src/contracts/family.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -37,8 +37,15 @@ function silentContext(): JobContext {
 
 /** Count how often the decoder runs and how much data it yields: one pass, however many disks read it. */
 function counted(source: BlockSource, stats: { passes: number; dataBytes: number }): BlockSource {
-  const chunks = source.chunks.bind(source);
-  source.chunks = (signal?: AbortSignal) => {
+  type Lending = BlockSource & { lentChunks?: (signal?: AbortSignal) => AsyncIterable<Chunk> };
+  const src = source as Lending;
+  if (typeof src.lentChunks === 'function') src.lentChunks = wrap(src.lentChunks.bind(source), stats);
+  source.chunks = wrap(source.chunks.bind(source), stats);
+  return source;
+}
+
+function wrap(chunks: (signal?: AbortSignal) => AsyncIterable<Chunk>, stats: { passes: number; dataBytes: number }): (signal?: AbortSignal) => AsyncIterable<Chunk> {
+  return (signal?: AbortSignal) => {
     stats.passes++;
     const inner = chunks(signal);
     return (async function* () {
@@ -48,7 +55,6 @@ function counted(source: BlockSource, stats: { passes: number; dataBytes: number
       }
     })();
   };
-  return source;
 }
 
 async function child(image: string, devs: string[]): Promise<void> {
