@@ -6,10 +6,12 @@ import { fastbootFamily, FASTBOOT_PORT } from './drivers/fastboot/index.js';
 import { fastbootSimulatorFactory } from './sim/fastboot/factory.js';
 import { espFamily } from './drivers/esp/index.js';
 import { espSimulatorFactory } from './sim/esp/factory.js';
+import { blockFamily } from './drivers/block/index.js';
 
 export const FAMILIES: readonly Family[] = [
   fastbootFamily,
   espFamily,
+  blockFamily,
 ];
 
 export const SIMULATORS: readonly SimulatorFactory[] = [
