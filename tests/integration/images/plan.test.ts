@@ -50,7 +50,7 @@ describe('bundles and manifests', () => {
     makeZip(p('zb.zip'), { 'release/system.img': p('zb/release/system.img'), 'release/flash.json': p('zb/release/flash.json') });
     const plan = await loadPlan(p('zb.zip'), [readFactoryPlan]);
     expect(plan.steps).toHaveLength(1);
-    const step = await openPlanStep(plan.steps[0] ?? { op: 'reboot', target: 'system' });
+    const step = await openPlanStep(plan.steps[0] ?? { op: 'reboot' });
     if (step.op !== 'flash') throw new Error('expected flash');
     expect((await expand(step.source)).equals(sys)).toBe(true);
     await plan.close();
@@ -126,7 +126,7 @@ describe('Android factory images', () => {
     expect(plan.steps[0]).toEqual({ op: 'command', name: 'require', args: { name: 'product', values: ['sailfish', 'marlin'] } });
     expect(plan.steps[1]).toMatchObject({ args: { forProduct: 'marlin' } });
     expect(plan.steps.filter((s) => s.op === 'command' && s.name === 'require')).toHaveLength(4);
-    const sys = plan.steps.map(legacy).find((s) => s.op === 'flash' && s.partition === 'system');
+    const sys = plan.steps.find((s) => s.op === 'flash' && 'partition' in s.target && s.target.partition === 'system');
     if (!sys) throw new Error('no system step');
     const opened = await openPlanStep(sys);
     if (opened.op !== 'flash') throw new Error('expected flash');
