@@ -91,8 +91,8 @@ export class CandidateIntake implements CandidateSink {
     if (!claim) return;
     this.claims.delete(key);
     claim.probing?.abort();
+    // The link is left to whoever holds it: a job's transfer ends with its own error (naming the byte), not "closed".
     if (claim.id !== undefined) this.registry.sink.detach(claim.id);
-    void claim.link.close().catch(() => undefined);
   }
 
   linkFor(candidate: Candidate): Link | undefined {
