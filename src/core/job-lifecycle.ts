@@ -16,7 +16,7 @@ export type Ran = { ran: true; lockedId: string } | { ran: false };
 
 export interface LifecycleDeps {
   store: JobStore;
-  emit(message: ServerMessage): void;
+  emit: (message: ServerMessage) => void;
   /** Free the device and the slot a running job held. */
   free(job: ActiveJob, lockedId: string): void;
   /** Bookkeeping once the job has ended and its device is free (counters, batch summary, retention). */

@@ -22,8 +22,9 @@ export interface JobManagerDeps {
   registry: DeviceRegistry;
   history: History;
   images: ImageBackend;
-  emit(message: ServerMessage): void;
-  settings(): Settings;
+  /** Properties, not methods: they are handed on unbound (to the runner, the lifecycle, the hash records). */
+  emit: (message: ServerMessage) => void;
+  settings: () => Settings;
   clock: Clock;
   /** How long record hashes are followed after their job (and, `closeWaitMs`, on close: default 15 s). */
   hashes?: HashRecordsOptions & { closeWaitMs?: number };

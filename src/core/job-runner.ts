@@ -25,8 +25,8 @@ export interface RunnerDeps {
   registry: DeviceRegistry;
   /** The job's history record (its writes never throw). */
   record: JobRecord;
-  emit(message: ServerMessage): void;
-  settings(): Settings;
+  emit: (message: ServerMessage) => void;
+  settings: () => Settings;
   stationBucket: TokenBucket;
   clock: Clock;
   /** Data bytes that reached a device, station-wide (metrics). */

@@ -61,7 +61,7 @@ async function rig(run: Run, settings: Partial<Settings> = {}): Promise<Rig> {
   await registry.entry('D1')!.ready;
   const store: JobStore = {
     insert: () => undefined, log: () => undefined, stageStarted: () => undefined, stageEnded: () => undefined,
-    update: (_id, fields) => void updates.push(fields as Record<string, unknown>),
+    update: (_id, fields) => void updates.push(fields),
   };
   const r: Rig = {
     events, runs, updates, registry,
@@ -105,7 +105,7 @@ describe('runJob', () => {
         ctx.moved(1024);
       }
     });
-    const job = r.job([{ op: 'flash', target: { partition: 'boot' }, image: image(40 * 1024) }, { op: 'reboot' } as LoadedStep]);
+    const job = r.job([{ op: 'flash', target: { partition: 'boot' }, image: image(40 * 1024) }, { op: 'reboot' }]);
     const done = runJob(job, r.deps);
     await elapse(1500);
     expect(await done).toEqual({ state: 'completed' });

@@ -61,8 +61,8 @@ describe('ClientChannel', () => {
     ch.push(event('flash_completed', 'a'));
     ws.bufferedAmount = 0;
     await vi.advanceTimersByTimeAsync(20);
-    expect(ws.frames().map((f) => `${f.type}:${String(f.jobId ?? '')}:${String(f.n ?? '')}`)).toEqual([
-      'device_attached::', 'flash_progress:a:2', 'flash_completed:a:', 'flash_progress:b:1',
+    expect(ws.frames().map((f) => [f.type, f.jobId, f.n])).toEqual([
+      ['device_attached', undefined, undefined], ['flash_progress', 'a', 2], ['flash_completed', 'a', undefined], ['flash_progress', 'b', 1],
     ]);
   });
 
