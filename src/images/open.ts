@@ -1,4 +1,5 @@
 // openImage: sniff an image file by magic bytes, layer by layer, and return it as a validated BlockSource.
+import { createHash } from 'node:crypto';
 import { access, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { BlockSource } from '../contracts/source.js';
@@ -13,6 +14,7 @@ import { decompressed, type Compression } from './decompress.js';
 import { formatBytes } from '../protocol/units.js';
 import { RawSource, type ByteRange } from './raw-source.js';
 import { sniff, SNIFF_BYTES } from './sniff.js';
+import { spooled, spoolToFile } from './spool.js';
 import { indexSparseFile, SparseSource } from './sparse-source.js';
 import { parseSparseHeader, FILE_HEADER_SIZE } from './sparse-format.js';
 import type { OpenImageOptions } from './types.js';
@@ -33,6 +35,8 @@ export interface OpenContext {
   file?: string;
   /** Rejects with `image_mismatch` once that file changed (replaced, resized, written to) since it was opened. */
   unchanged?: () => Promise<void>;
+  /** Where a compressed raw stream of unknown size is decoded once (see OpenImageOptions.spoolDir). */
+  spool?: { dir: string; key: string; onPrepare?: (bytes: number) => void };
 }
 
 /** Open `path` (raw, sparse, gzip, xz, zstd, bzip2, zip, nested) as a BlockSource; validates its structure first. */
@@ -56,7 +60,13 @@ export async function openImage(path: string, options: OpenImageOptions = {}): P
     chain: [],
     file: path,
     unchanged: unchangedCheck(path, fileIdentity(st)),
+    ...(options.spoolDir ? { spool: { dir: options.spoolDir, key: spoolKey(fileIdentity(st)), ...(options.onPrepare ? { onPrepare: options.onPrepare } : {}) } } : {}),
   });
+}
+
+/** The spool file name of an image file: its identity, so a changed file never reuses an old spool. */
+function spoolKey(id: ReturnType<typeof fileIdentity>): string {
+  return createHash('sha256').update(`${id.dev}:${id.ino}:${id.size}:${id.mtimeMs}`).digest('hex').slice(0, 32);
 }
 
 /** Open any byte source (a file, a zip entry, a decompressed stream) as a BlockSource. */
@@ -113,22 +123,52 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
       return openByteSource(zip.entry(only.name), { ...ctx, name: only.name, chain: [...ctx.chain, 'zip'] });
     }
     case 'raw': {
-      const size = bs.size ?? (await countBytes(bs, signal));
-      let mapped: ByteRange[] | undefined;
-      if (ctx.bmap) {
-        for (const p of ctx.bmap.paths) {
-          if (ctx.bmap.required || (await access(p).then(() => true, () => false))) {
-            mapped = await loadBmap(p, size);
-            break;
-          }
-        }
+      // A compressed stream that does not record its size: decode it once into a spool file (proving it whole), or,
+      // without a spool dir, once to count and again to flash.
+      if (bs.size === undefined && ctx.spool) {
+        const { dir, key, onPrepare } = ctx.spool;
+        const path = await spooled(dir, key, async (tmp) => {
+          await spoolToFile(bs, tmp, { signal, onProgress: (p) => onPrepare?.(p.bytes) });
+        });
+        const st = await stat(path);
+        return rawSource(fileByteSource(path, 0, st.size, ctx.name), st.size, path, ctx, describe(st.size));
       }
-      const filePath = ctx.chain.length === 0 ? ctx.file : undefined;
-      // A raw file that is sparse on disk: its holes are known from the file system instead of read.
-      const extents = filePath ? await fileDataExtents(filePath, size) : undefined;
-      return new RawSource(bs, { size, description: describe(size), hash: ctx.hash, reopenable: true, mapped, filePath, extents, unchanged: ctx.unchanged });
+      const size = bs.size ?? (await countBytes(bs, signal));
+      return rawSource(bs, size, ctx.chain.length === 0 ? ctx.file : undefined, ctx, describe(size));
     }
   }
+}
+
+/** A raw image: its .bmap if any, and the file's holes when it is a file on disk. */
+async function rawSource(bs: ByteSource, size: number, filePath: string | undefined, ctx: OpenContext, description: string): Promise<BlockSource> {
+  let mapped: ByteRange[] | undefined;
+  if (ctx.bmap) {
+    for (const p of ctx.bmap.paths) {
+      if (ctx.bmap.required || (await access(p).then(() => true, () => false))) {
+        mapped = await loadBmap(p, size);
+        break;
+      }
+    }
+  }
+  // A raw file that is sparse on disk (a spool file too): its holes are known from the file system instead of read.
+  const extents = filePath ? await fileDataExtents(filePath, size) : undefined;
+  return new RawSource(bs, { size, description, hash: ctx.hash, reopenable: true, mapped, filePath, extents, unchanged: ctx.unchanged });
+}
+
+/**
+ * True when opening `path` would have to decode the whole image first to learn its size: a raw image inside gzip or
+ * bzip2 (their headers do not record it). Cheap: reads the file's head and decodes only the first block of it. A
+ * caller that must answer quickly (start_flash) opens such an image later, as the job's first stage.
+ */
+export async function decodesToSize(path: string): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st?.isFile()) return false;
+  const bs = fileByteSource(path, 0, st.size, basename(path));
+  const fmt = sniff(await peek(bs, SNIFF_BYTES));
+  if (fmt !== 'gzip' && fmt !== 'bzip2') return false;
+  const inner = await peek(decompressed(bs, fmt, path), SNIFF_BYTES).catch(() => undefined);
+  // A stream that does not even start to decode is refused when it is opened; here it is simply not deferred.
+  return inner !== undefined && inner.length > 0 && sniff(inner) === 'raw';
 }
 
 /** The first `n` bytes (fewer if the source is shorter). */
