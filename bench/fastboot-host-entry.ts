@@ -2,12 +2,12 @@
 // image the way a station job does (open, resparse, send through our transport and driver) and exits.
 import { fastbootFamily } from '../src/drivers/fastboot/index.js';
 import { openImage } from '../src/images/index.js';
-import { createTcpLink } from '../src/transports/tcp.js';
-import { createUdpLink } from '../src/transports/udp.js';
+import { createFastbootTcpLink } from '../src/transports/fastboot-tcp.js';
+import { createFastbootUdpLink } from '../src/transports/fastboot-udp.js';
 import type { JobContext } from '../src/contracts/family.js';
 
 const [kind, host = '127.0.0.1', port = '5554', partition = 'system', image = ''] = process.argv.slice(2);
-const link = kind === 'udp' ? createUdpLink(host, Number(port)) : createTcpLink(host, Number(port));
+const link = kind === 'udp' ? createFastbootUdpLink(host, Number(port)) : createFastbootTcpLink(host, Number(port));
 const abort = new AbortController();
 let moved = 0;
 const ctx: JobContext = {

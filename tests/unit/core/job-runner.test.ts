@@ -13,7 +13,8 @@ import { runJob, type RunnerDeps } from '../../../src/core/job-runner.js';
 import type { JobSpec } from '../../../src/core/job-spec.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../../src/core/settings.js';
 import { TokenBucket } from '../../../src/core/token-bucket.js';
-import type { Driver, JobContext, PlanStep } from '../../../src/core/types.js';
+import type { JobContext, PlanStep } from '../../../src/contracts/family.js';
+import { fakeAttached, type FakeDriver } from '../../helpers/fake-family.js';
 import { DeviceRegistry } from '../../../src/devices/registry.js';
 import type { LoadedStep, PlanImage } from '../../../src/images/index.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
@@ -48,8 +49,7 @@ async function rig(run: Run, settings: Partial<Settings> = {}): Promise<Rig> {
   const runs: string[] = [];
   const updates: Array<Record<string, unknown>> = [];
   let attempt = 0;
-  const driver: Driver = {
-    protocol: 'fastboot',
+  const driver: FakeDriver = {
     describe: async () => ({ info: {}, partitions: [{ name: 'boot', size: 1 << 30 }] }),
     run: async (_l, step, ctx) => {
       runs.push(step.op);
@@ -57,7 +57,7 @@ async function rig(run: Run, settings: Partial<Settings> = {}): Promise<Rig> {
     },
   };
   const registry = new DeviceRegistry({ emit: () => undefined });
-  registry.sink.attach({ device: { id: 'D1', protocol: 'fastboot', transport: 'sim', name: 'D1', serial: 'D1', info: {} }, driver, link });
+  registry.sink.attach(fakeAttached('D1', driver, link));
   await registry.entry('D1')!.ready;
   const store: JobStore = {
     insert: () => undefined, log: () => undefined, stageStarted: () => undefined, stageEnded: () => undefined,

@@ -3,12 +3,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DeviceLink } from '../../../src/contracts/links.js';
 import { Scheduler, type Queued } from '../../../src/core/scheduler.js';
-import type { AttachedDevice, DeviceDescription, Driver } from '../../../src/core/types.js';
+import type { DeviceDescription } from '../../../src/contracts/family.js';
+import type { AttachedDevice } from '../../../src/devices/registry.js';
+import { fakeAttached, type FakeDriver } from '../../helpers/fake-family.js';
 import { DeviceRegistry } from '../../../src/devices/registry.js';
 
 const link: DeviceLink = { open: async () => Promise.reject(new Error('no transport')), close: async () => undefined };
-const driver = (describe: () => Promise<DeviceDescription> = async () => ({ info: {} })): Driver => ({ protocol: 'fastboot', describe, run: async () => undefined });
-const dev = (id: string, d: Driver = driver()): AttachedDevice => ({ device: { id, protocol: 'fastboot', transport: 'sim', name: id, serial: id, info: {} }, driver: d, link });
+const driver = (describe: () => Promise<DeviceDescription> = async () => ({ info: {} })): FakeDriver => ({ describe, run: async () => undefined });
+const dev = (id: string, d: FakeDriver = driver()): AttachedDevice => fakeAttached(id, d, link);
 
 interface Rig {
   r: DeviceRegistry;
