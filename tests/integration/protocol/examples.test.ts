@@ -76,7 +76,6 @@ describe.each(clients)('%s against hostile frames', (_name, cmd, script) => {
       expect(r.out).toMatch(/device D1 idle usb x+/);
       expect(r.out).toMatch(/… and 30 more/);
       expect(r.out.split('\n').filter((l) => l.startsWith('job '))).toHaveLength(50);
-      // eslint-disable-next-line no-control-regex
       expect(r.out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
       expect(Math.max(...r.out.split('\n').map((l) => l.length))).toBeLessThan(300);
     } finally {
