@@ -11,6 +11,7 @@ import { FastbootSimDevice } from '../../../src/sim/fastboot/device.js';
 import { startTcpFace, type SimSocketServer } from '../../../src/sim/fastboot/tcp-face.js';
 import { parseSimSpec } from '../../../src/sim/fastboot/spec.js';
 import { loadPlan } from '../../../src/images/index.js';
+import { readFactoryPlan } from '../../../src/drivers/fastboot/factory-plan.js';
 import { createSimProvider } from '../../../src/sim/index.js';
 import { makeZip, randomImage } from '../images/helpers.js';
 import { recordingSink, runPlan, writes } from '../drivers/plan-runner.js';
@@ -98,7 +99,7 @@ describe('AOSP fastboot update with dynamic partitions', () => {
     // The same image zip in a factory zip, through our plan and driver, on an identical fresh device.
     const factory = join(dir, 'factory.zip');
     makeZip(factory, { 'flashsim-upd1/image-flashsim-upd1.zip': zip });
-    const plan = await loadPlan(factory);
+    const plan = await loadPlan(factory, [readFactoryPlan]);
     const provider = createSimProvider<FastbootSimDevice>([SPEC('OURSUPD')], { dataDir: join(dir, 'ours') });
     const sink = recordingSink();
     await provider.start(sink);
