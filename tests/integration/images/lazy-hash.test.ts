@@ -6,6 +6,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openImage } from '../../../src/images/index.js';
+import { until } from '../../helpers/until.js';
 import { randomImage, tempDir } from './helpers.js';
 
 const t = tempDir('fs-images-lazy-');
@@ -37,7 +38,9 @@ describe.skipIf(process.platform !== 'linux')('offloaded record hash', () => {
       expect(most).toBe(base);
       const before = threads();
       const asked = source.sha256();
-      expect(threads()).toBe(before + 1); // the worker starts now
+      // the worker starts now (once a stat has shown the file is unchanged)
+      await until(() => threads() === before + 1);
+      expect(threads()).toBe(before + 1);
       expect(await asked).toBe(createHash('sha256').update(raw).digest('hex'));
       expect(await source.sha256()).toBe(await asked); // asking again does not start a second one
     });
