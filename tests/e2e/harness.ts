@@ -124,3 +124,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/** Clears the device selection: unpresses every tile's Select button (a partition chip is pressed too, so only tiles). */
+export async function deselectDevices(page: Page): Promise<void> {
+  const pressed = page.getByRole('article').getByRole('button', { pressed: true });
+  while ((await pressed.count()) > 0) await pressed.first().click();
+}

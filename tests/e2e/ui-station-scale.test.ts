@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { ensureBuilt, openBrowser, screenshot, startStation, tempDir, writeImage, type Browser, type RunningStation } from './harness.js';
+import { deselectDevices, ensureBuilt, openBrowser, screenshot, startStation, tempDir, writeImage, type Browser, type RunningStation } from './harness.js';
 
 // Three slow enough to pause (2 MiB/s, 12 MiB), one that refuses `flash:`.
 const SIMS = [
@@ -61,7 +61,7 @@ describe('station at scale in the UI', () => {
   });
 
   it('counts a running batch right, keeps cards in place when one is paused, and keeps the bar over a reload', async () => {
-    for (const pressed of await page.getByRole('button', { pressed: true }).all()) await pressed.click();
+    await deselectDevices(page);
     await page.getByRole('button', { name: 'Select all' }).click();
     await page.getByLabel('Image').fill(image);
     await page.getByLabel('Partition').fill('boot');

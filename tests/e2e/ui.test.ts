@@ -4,7 +4,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
-import { ensureBuilt, openBrowser, screenshot, startStation, tempDir, writeImage, type Browser, type RunningStation } from './harness.js';
+import { deselectDevices, ensureBuilt, openBrowser, screenshot, startStation, tempDir, writeImage, type Browser, type RunningStation } from './harness.js';
 
 // SIM0001 flashes quickly; SIMSLOW is slow enough to pause and cancel (small pieces, so a cancel lands within a
 // second); SIMFAIL refuses `flash:`.
@@ -30,7 +30,7 @@ function jobCard(deviceId: string): Locator {
 async function flash(deviceId: string, imagePath: string, partition: string): Promise<Locator> {
   const tile = page.getByRole('article', { name: `Device ${deviceId}` });
   // Only this device as target.
-  for (const pressed of await page.getByRole('button', { pressed: true }).all()) await pressed.click();
+  await deselectDevices(page);
   await tile.getByRole('button', { name: new RegExp(`Select ${deviceId}`) }).click();
   await page.getByLabel('Image').fill(imagePath);
   await page.getByLabel('Partition').fill(partition);
@@ -111,7 +111,7 @@ describe('web UI against a simulated station', () => {
   });
 
   it('says why the station refuses a job before it starts', async () => {
-    for (const pressed of await page.getByRole('button', { pressed: true }).all()) await pressed.click();
+    await deselectDevices(page);
     await page.getByRole('article', { name: 'Device SIM0001' }).getByRole('button', { name: /Select SIM0001/ }).click();
     await page.getByLabel('Image').fill('/nonexistent/boot.img');
     await page.getByLabel('Partition').fill('boot');
@@ -169,7 +169,7 @@ describe('web UI against a simulated station', () => {
   });
 
   it('is usable by keyboard alone', async () => {
-    for (const pressed of await page.getByRole('button', { pressed: true }).all()) await pressed.click();
+    await deselectDevices(page);
     await page.getByRole('article', { name: 'Device SIM0001' }).getByRole('button', { name: /Select SIM0001/ }).focus();
     await page.keyboard.press('Space');
     await page.getByLabel('Image').focus();
@@ -233,7 +233,7 @@ describe('web UI against a simulated station', () => {
   });
 
   it('flashes several devices at once and sums the batch up', async () => {
-    for (const pressed of await page.getByRole('button', { pressed: true }).all()) await pressed.click();
+    await deselectDevices(page);
     for (const id of ['SIM0001', 'SIMSLOW']) await page.getByRole('article', { name: `Device ${id}` }).getByRole('button', { name: new RegExp(`Select ${id}`) }).click();
     const before = await page.getByRole('region', { name: /^Job / }).count();
     await page.getByLabel('Image').fill(image);
