@@ -6,17 +6,21 @@ import { fastbootFamily, FASTBOOT_PORT } from './drivers/fastboot/index.js';
 import { fastbootSimulatorFactory } from './sim/fastboot/factory.js';
 import { espFamily } from './drivers/esp/index.js';
 import { espSimulatorFactory } from './sim/esp/factory.js';
+import { stm32Family } from './drivers/stm32/index.js';
+import { stm32SimulatorFactory } from './sim/stm32/factory.js';
 import { blockFamily } from './drivers/block/index.js';
 
 export const FAMILIES: readonly Family[] = [
   fastbootFamily,
   espFamily,
+  stm32Family,
   blockFamily,
 ];
 
 export const SIMULATORS: readonly SimulatorFactory[] = [
   fastbootSimulatorFactory,
   espSimulatorFactory,
+  stm32SimulatorFactory,
 ];
 
 /** `serve --connect tcp:HOST[:PORT]` adds a network fastboot device (contract §1): its family and usual port. */
