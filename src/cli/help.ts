@@ -13,6 +13,7 @@ Commands:
   pause|resume|cancel   steer jobs by id (or --all)
   fleet                 one view of every station on an MQTT broker (fleet --mqtt URL)
   sim fastboot          run a standalone simulated fastboot device on real sockets
+  sim esp|stm32         run a standalone simulated ESP or STM32 board on a tty (--tty PATH, one end of a pty pair)
 
 Options:
   -h, --help            show help (also: flash-station <command> --help)
@@ -35,7 +36,10 @@ Options:
   --sim SPEC             add a simulated device, e.g. fastboot:SIM0001?speed=40M (repeatable)
   --demo                 add a few simulated devices that run at USB 2.0 speed
   --no-usb               skip USB discovery
-  --no-serial            skip serial discovery (no serial protocol yet: accepted for scripts)
+  --no-serial            skip serial discovery (USB-UART bridges and native USB of ESP and STM32 boards)
+  --serial-port PATH[?protocol=esp|stm32&baud=N]
+                         add a serial port explicitly, e.g. a pty or an odd adapter (repeatable); protocol says
+                         which family it is (else ESP is tried first, then STM32), baud the line rate
   --allow-origin ORIGIN  accept browser pages from ORIGIN too (repeatable)
   --tls-cert FILE        serve HTTPS and WSS with this PEM certificate (chain) …
   --tls-key FILE         … and its PEM key (docs/security.md: making them for a LAN station)

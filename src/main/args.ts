@@ -6,7 +6,10 @@ export interface DesktopArgs extends LaunchOptions {
   hidden?: boolean;
 }
 
-/** Parses `--port N`, `--host A`, `--data-dir D`, `--sim S`, `--connect U`, `--demo`, `--no-usb`, `--no-serial`, `--hidden`. */
+/**
+ * Parses `--port N`, `--host A`, `--data-dir D`, `--sim S`, `--connect U`, `--serial-port P`, `--demo`, `--no-usb`,
+ * `--no-serial`, `--hidden`. A bad `--serial-port` spec is refused by the launcher, naming the key.
+ */
 export function parseDesktopArgs(argv: readonly string[]): DesktopArgs {
   const out: DesktopArgs = {};
   for (let i = 0; i < argv.length; i++) {
@@ -34,6 +37,11 @@ export function parseDesktopArgs(argv: readonly string[]): DesktopArgs {
       case '--connect': {
         const v = value();
         if (v) (out.connect ??= []).push(v);
+        break;
+      }
+      case '--serial-port': {
+        const v = value();
+        if (v) (out.serialPorts ??= []).push(v);
         break;
       }
       case '--demo':

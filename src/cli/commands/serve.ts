@@ -15,6 +15,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       demo: { type: 'boolean' },
       'no-usb': { type: 'boolean' },
       'no-serial': { type: 'boolean' },
+      'serial-port': { type: 'string', multiple: true },
       'no-block': { type: 'boolean' },
       'block-device': { type: 'string', multiple: true },
       'allow-origin': { type: 'string', multiple: true },
@@ -46,6 +47,15 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`flash-station serve: --port must be 0–65535, not "${values.port}".\n`);
     return EXIT.usage;
   }
+  const serialPorts = values['serial-port'] ?? [];
+  try {
+    // Checked before anything starts, so a typo is a usage error naming the key, not a station that never sees the port.
+    const { parseSerialPortSpec } = await import('../../devices/serial-provider.js');
+    for (const spec of serialPorts) parseSerialPortSpec(spec);
+  } catch (e) {
+    io.stderr.write(`flash-station serve: ${(e as Error).message}\n`);
+    return EXIT.usage;
+  }
   let mqtt;
   try {
     mqtt = await (await import('../../fleet/serve-options.js')).mqttServeOptions(values);
@@ -65,6 +75,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       demo: values.demo ?? false,
       usb: !values['no-usb'],
       serial: !values['no-serial'],
+      serialPorts,
       block: !values['no-block'],
       blockDevices: values['block-device'] ?? [],
       allowOrigins: values['allow-origin'] ?? [],
