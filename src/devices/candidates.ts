@@ -22,8 +22,11 @@ export interface IntakeRegistry {
 
 interface Claim {
   readonly candidate: Candidate;
-  readonly family: Family;
-  readonly link: Link;
+  /** The family that holds it now; while unnamed candidates are probed, the next one that matched takes over. */
+  family: Family;
+  link: Link;
+  /** Every family that matched, best first (only the named one for a named candidate). */
+  readonly ranked: readonly Family[];
   /** The device id while it is listed. */
   id?: string;
   /** A probe in progress (candidates nobody named are probed before they are listed). */
@@ -33,9 +36,12 @@ interface Claim {
 /** Serials that may become ids: printable, no spaces, at most 64 characters. */
 const SERIAL_RE = /^[\x21-\x7e]{1,64}$/;
 
-/** The family that claims a candidate: the highest `match()`; undefined when none does (or the user named another). */
-export function claimingFamily(families: readonly Family[], candidate: Candidate): Family | undefined {
-  let best: { family: Family; score: number } | undefined;
+/**
+ * The families that match a candidate, highest `match()` first (ties keep FAMILIES' order); empty when none does (or
+ * the user named another). A USB-UART bridge matches both ESP and STM32: the probes decide, in this order.
+ */
+export function matchingFamilies(families: readonly Family[], candidate: Candidate): Family[] {
+  const scored: Array<{ family: Family; score: number }> = [];
   for (const family of families) {
     if (candidate.protocol !== undefined && family.protocol !== candidate.protocol) continue;
     let score: number | undefined;
@@ -44,9 +50,14 @@ export function claimingFamily(families: readonly Family[], candidate: Candidate
     } catch {
       score = undefined; // a family's fault must not stop discovery
     }
-    if (score !== undefined && (!best || score > best.score)) best = { family, score };
+    if (score !== undefined) scored.push({ family, score });
   }
-  return best?.family;
+  return scored.sort((a, b) => b.score - a.score).map((s) => s.family);
+}
+
+/** The family that claims a candidate first: the highest `match()`; undefined when none does. */
+export function claimingFamily(families: readonly Family[], candidate: Candidate): Family | undefined {
+  return matchingFamilies(families, candidate)[0];
 }
 
 export class CandidateIntake implements CandidateSink {
@@ -73,16 +84,15 @@ export class CandidateIntake implements CandidateSink {
     }
     if (claim.id !== undefined || claim.probing) return; // already listed or being probed: a repeated offer
     const id = this.idFor(candidate);
-    const device = wireDevice(id, claim.family, candidate);
     // A named candidate (--sim, --connect, ?protocol=) is listed at once and probed there (an error device if it
     // fails); a device a job holds comes back without a probe; anything else is probed first and listed only if it
     // answers as its family's.
     if (candidate.protocol !== undefined || this.registry.lockedBy(id) !== undefined) {
       claim.id = id;
-      this.registry.sink.attach({ device, family: claim.family, link: claim.link, candidate });
+      this.registry.sink.attach({ device: wireDevice(id, claim.family, candidate), family: claim.family, link: claim.link, candidate });
       return;
     }
-    void this.probeThenAttach(claim, device);
+    void this.probeThenAttach(claim, id);
   }
 
   withdraw(key: string): void {
@@ -117,11 +127,12 @@ export class CandidateIntake implements CandidateSink {
   private claim(candidate: Candidate): Claim | undefined {
     const existing = this.claims.get(candidate.key);
     if (existing && existing.candidate === candidate) return existing;
-    const family = claimingFamily(this.options.families, candidate);
-    if (existing && existing.family === family && sameDevice(existing.candidate, candidate)) return existing;
+    const ranked = matchingFamilies(this.options.families, candidate);
+    if (existing && ranked.includes(existing.family) && sameDevice(existing.candidate, candidate)) return existing;
     if (existing) this.withdraw(candidate.key);
+    const family = ranked[0];
     if (!family) return undefined;
-    const claim: Claim = { candidate, family, link: family.connect(candidate) };
+    const claim: Claim = { candidate, family, link: family.connect(candidate), ranked };
     this.claims.set(candidate.key, claim);
     return claim;
   }
@@ -136,29 +147,60 @@ export class CandidateIntake implements CandidateSink {
     return serial;
   }
 
-  private async probeThenAttach(claim: Claim, device: Omit<Device, 'state'>): Promise<void> {
-    const ac = new AbortController();
-    claim.probing = ac;
-    const timer = setTimeout(() => ac.abort(), this.options.probeTimeoutMs);
+  /**
+   * Probes an unnamed candidate with each family that matched, best first, each within the probe bound; the first that
+   * answers claims it. One family's link is closed before the next family opens its own, and after the last refusal
+   * the candidate is left unclaimed with its link closed: nothing is sent to it again (until it is offered anew).
+   */
+  private async probeThenAttach(claim: Claim, id: string): Promise<void> {
+    const whole = new AbortController();
+    claim.probing = whole;
+    const current = (): boolean => this.claims.get(claim.candidate.key) === claim && !this.closed && !whole.signal.aborted;
     let description: DeviceDescription | undefined;
     try {
-      description = await claim.family.probe(claim.link, claim.candidate, ac.signal);
-    } catch (e) {
-      if (!ac.signal.aborted || this.claims.get(claim.candidate.key) === claim) {
-        const why = ac.signal.aborted ? 'no answer in time' : toFlashError(e).message;
-        this.options.log(`${claim.candidate.key}: not a ${claim.family.title} device after all (${why}); left unclaimed`);
+      for (const [i, family] of claim.ranked.entries()) {
+        if (i > 0) {
+          await claim.link.close().catch(() => undefined);
+          if (!current()) return;
+          claim.family = family;
+          claim.link = family.connect(claim.candidate);
+        }
+        const attempt = new AbortController();
+        const stop = (): void => attempt.abort();
+        whole.signal.addEventListener('abort', stop, { once: true });
+        const timer = setTimeout(stop, this.options.probeTimeoutMs);
+        try {
+          description = await family.probe(claim.link, claim.candidate, attempt.signal);
+        } catch (e) {
+          if (current()) {
+            const why = attempt.signal.aborted ? 'no answer in time' : toFlashError(e).message;
+            const next = claim.ranked[i + 1];
+            this.options.log(`${claim.candidate.key}: not a ${family.title} device (${why}); ${next ? `trying ${next.title}` : 'left unclaimed'}`);
+          }
+        } finally {
+          clearTimeout(timer);
+          whole.signal.removeEventListener('abort', stop);
+        }
+        if (description || !current()) break;
       }
+    } catch (e) {
+      // connect() of a later family threw: report it, and leave the candidate alone like any refusal.
+      this.options.log(`${claim.candidate.key}: ${toFlashError(e).message}; left unclaimed`);
     } finally {
-      clearTimeout(timer);
       delete claim.probing;
     }
-    if (this.claims.get(claim.candidate.key) !== claim || this.closed) return;
+    if (this.claims.get(claim.candidate.key) !== claim || this.closed) {
+      // Withdrawn (unplugged) or closing while probed: it was never listed, so no job holds its link.
+      await claim.link.close().catch(() => undefined);
+      return;
+    }
     if (!description) {
       this.claims.delete(claim.candidate.key);
       await claim.link.close().catch(() => undefined);
       return;
     }
-    claim.id = device.id;
+    claim.id = id;
+    const device = wireDevice(id, claim.family, claim.candidate);
     this.registry.sink.attach({ device, family: claim.family, link: claim.link, candidate: claim.candidate, description });
   }
 }
