@@ -23,6 +23,11 @@ interface CandidateBase {
   readonly serial?: string;
   /** Set when the user named the family (`--serial-port PATH?protocol=esp`, `--connect`, `--sim esp:…`). */
   readonly protocol?: DeviceProtocol;
+  /**
+   * Additive. Why this device must never be written, e.g. `holds /` (a system disk, contract §7). Such a candidate is
+   * never listed, and a `start_flash` naming it (by key, port or serial) is refused with `device_protected`.
+   */
+  readonly protected?: string;
 }
 
 export interface UsbCandidate extends CandidateBase {
@@ -62,7 +67,7 @@ export interface BlockCandidate extends CandidateBase {
   readonly bus?: string;
   /** Mount points of the disk and its partitions. */
   readonly mountpoints: readonly string[];
-  /** Holds a mounted system file system or active swap: never offered, never written (contract §7). */
+  /** Holds a mounted system file system or active swap: never offered, never written (contract §7; see `protected`). */
   readonly system: boolean;
 }
 

@@ -15,6 +15,7 @@ import type { Family, Target, TargetKind } from '../contracts/family.js';
 import { parseAddress, targetText } from '../contracts/plan.js';
 import type { BlockSource } from '../contracts/source.js';
 import { checkFits as checkImageFits } from '../images/fits.js';
+import { formatBytes } from '../protocol/units.js';
 
 export interface ResolveDeps {
   registry: DeviceRegistry;
@@ -51,6 +52,12 @@ export async function resolveRequest(req: StartFlashRequest, deps: ResolveDeps):
   const deviceIds = targetDevices(req, deps.registry);
   const waitMs = req.waitForDeviceMs ?? deps.deviceWaitMs;
   if (typeof waitMs !== 'number' || !(waitMs >= 0)) throw new FlashError('bad_request', '`waitForDeviceMs` must be a number ≥ 0.');
+  // Protected devices (a system disk, contract §7) are refused before anything else: they are never listed, so
+  // the device lookup below would call them missing.
+  for (const id of deviceIds) {
+    const p = deps.registry.candidates.protectedCandidate(id);
+    if (p) throw new FlashError('device_protected', `Device ${id} is never written: ${p.protected}.`);
+  }
   const devices = new Map<string, Device | undefined>();
   for (const id of deviceIds) {
     const entry = deps.registry.find(id);
@@ -61,12 +68,6 @@ export async function resolveRequest(req: StartFlashRequest, deps: ResolveDeps):
     devices.set(id, entry ? deps.registry.get(entry.attached.device.id) : undefined);
   }
 
-  for (const id of deviceIds) {
-    const disk = deps.registry.candidates.protectedDisk(id);
-    if (disk) {
-      throw new FlashError('device_protected', `${disk.path} holds ${disk.mountpoints.join(', ') || 'this machine\'s system'}: this machine's own disk, never written.`);
-    }
-  }
   const hasImage = req.image !== undefined || req.partition !== undefined || req.address !== undefined;
   if (hasImage && req.plan !== undefined) throw new FlashError('bad_request', 'Give either `image` (with `partition`, `address` or neither), or `plan` — not both.');
   if (!hasImage && req.plan === undefined) throw new FlashError('bad_request', 'Say what to flash: `image` with `partition`, `address` or neither (the whole device), or `plan`.');
@@ -229,7 +230,11 @@ function checkFits(device: Device | undefined, family: Family | undefined, targe
     const p = findPartition(device, family, target.partition);
     if (p && p.size > 0) checkImageFits(source, p.size, `partition ${p.name} of ${device.id}`);
   } else if ('whole' in target && typeof device.info.capacity === 'number' && device.info.capacity > 0) {
-    checkImageFits(source, device.info.capacity, device.id);
+    const capacity = device.info.capacity;
+    if (source.size > capacity) {
+      throw new FlashError('image_too_large', `${source.description} expands to ${formatBytes(source.size)} (${source.size} bytes) but device ` +
+        `${device.id} holds only ${formatBytes(capacity)} (${capacity} bytes): use a bigger one, or the image built for it.`);
+    }
   }
 }
 

@@ -43,6 +43,7 @@ export function toCandidate(d: DiskInfo, port?: string): BlockCandidate {
     ...(d.bus ? { bus: d.bus } : {}),
     mountpoints: d.mountpoints,
     system: d.system !== undefined,
+    ...(d.system !== undefined ? { protected: `${d.path} ${d.system}: it is this machine's own disk` } : {}),
   };
 }
 

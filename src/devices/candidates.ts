@@ -1,7 +1,7 @@
 // The candidate intake: providers offer candidates; every family's match() is asked (cheap, no I/O); only a claimed
 // candidate is connected and probed; a device is listed under its serial when unique, else its port key (§2.2).
 import { toFlashError } from '../contracts/errors.js';
-import type { BlockCandidate, Candidate, DeviceDescription, Family } from '../contracts/family.js';
+import type { Candidate, DeviceDescription, Family } from '../contracts/family.js';
 import type { Link } from '../contracts/links.js';
 import type { CandidateSink } from '../contracts/provider.js';
 import type { Device } from '../protocol/messages.js';
@@ -62,8 +62,8 @@ export function claimingFamily(families: readonly Family[], candidate: Candidate
 
 export class CandidateIntake implements CandidateSink {
   private readonly claims = new Map<string, Claim>();
-  /** System disks (contract §7): never listed, but a start_flash naming one is refused as protected. */
-  private readonly protectedDisks = new Map<string, BlockCandidate>();
+  /** Protected candidates (a system disk, contract §7): never listed, but a start_flash naming one is refused. */
+  private readonly protectedOnes = new Map<string, Candidate & { readonly protected: string }>();
   private closed = false;
 
   constructor(
@@ -73,10 +73,12 @@ export class CandidateIntake implements CandidateSink {
 
   offer(candidate: Candidate): void {
     if (this.closed) return;
-    if (candidate.kind === 'block' && candidate.system) {
-      this.protectedDisks.set(candidate.key, candidate);
+    if (candidate.protected !== undefined) {
+      if (this.claims.has(candidate.key)) this.withdraw(candidate.key); // listed until now: it became protected
+      this.protectedOnes.set(candidate.key, { ...candidate, protected: candidate.protected });
       return;
     }
+    this.protectedOnes.delete(candidate.key);
     const claim = this.claim(candidate);
     if (!claim) {
       this.options.log(`${candidate.key}: no device family claims it; left alone`);
@@ -96,7 +98,7 @@ export class CandidateIntake implements CandidateSink {
   }
 
   withdraw(key: string): void {
-    this.protectedDisks.delete(key);
+    this.protectedOnes.delete(key);
     const claim = this.claims.get(key);
     if (!claim) return;
     this.claims.delete(key);
@@ -109,9 +111,9 @@ export class CandidateIntake implements CandidateSink {
     return this.claim(candidate)?.link;
   }
 
-  /** The protected system disk a start_flash names by id, key or path, if any. */
-  protectedDisk(name: string): BlockCandidate | undefined {
-    for (const c of this.protectedDisks.values()) if (c.key === name || c.path === name || c.serial === name) return c;
+  /** The protected candidate a start_flash names by key (a block device's path), port or serial, if any. */
+  protectedCandidate(name: string): (Candidate & { readonly protected: string }) | undefined {
+    for (const c of this.protectedOnes.values()) if (c.key === name || c.port === name || c.serial === name) return c;
     return undefined;
   }
 

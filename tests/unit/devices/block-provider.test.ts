@@ -30,7 +30,8 @@ describe('createBlockProvider', () => {
     await p.stop();
     expect(sink.offered.map((c) => c.key)).toEqual(['/dev/sdb', '/dev/sda']);
     expect(sink.offered[0]).toMatchObject({ kind: 'block', transport: 'block', path: '/dev/sdb', removable: true, system: false, vendor: 'Generic' });
-    expect(sink.offered[1]).toMatchObject({ system: true });
+    expect(sink.offered[1]).toMatchObject({ system: true, protected: "/dev/sda holds /: it is this machine's own disk" });
+    expect(sink.offered[0]?.protected).toBeUndefined();
   });
 
   it('offers a named device discovery would hide, even with --no-block', async () => {
