@@ -11,7 +11,7 @@ import type { JobContext } from '../src/contracts/family.js';
 import { fastbootFamily } from '../src/drivers/fastboot/index.js';
 import { FASTBOOT_USB } from '../src/transports/fastboot-usb-interface.js';
 import { openImage } from '../src/images/index.js';
-import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../src/sim/index.js';
+import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../src/sim/fastboot/index.js';
 import { createWebUsbLink } from '../src/transports/usb.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';

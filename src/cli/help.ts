@@ -113,18 +113,10 @@ Options:
 ${CLIENT_OPTIONS}
 `;
 
-export const SIM_HELP = `Usage: flash-station sim fastboot [options]
+export const SIM_HELP = `Usage: flash-station sim FAMILY [options]
 
-A standalone simulated fastboot device on real sockets (see docs/simulator.md).
-
-Options:
-  --tcp PORT | --udp PORT                at least one; both allowed
-  --serial S                             default SIM0001
-  --partition NAME=SIZE                  repeatable; default boot=64M, system=2G, vendor=512M, userdata=4G
-  --max-download SIZE                    reported max-download-size, default 256M
-  --store DIR                            partition NAME lives in DIR/NAME.img
-  --slots                                A/B partitions
-  --speed BYTES_PER_SECOND               limit ingest to model a real link
+A standalone simulated device of one family, on real sockets or a tty (see docs/simulator.md).
+flash-station sim FAMILY --help lists that family's options.
 `;
 
 export const CONTROL_HELP = `Usage: flash-station pause|resume|cancel [--url WS_URL] [--token T] JOB_ID…

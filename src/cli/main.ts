@@ -1,5 +1,5 @@
 /**
- * The `flash-station` command line: `serve`, `flash`, `devices`, `jobs`, `watch`, `sim fastboot` (contract §1).
+ * The `flash-station` command line: `serve`, `flash`, `devices`, `jobs`, `watch`, `sim FAMILY` (contract §1).
  * `main(argv)` returns the exit status; bin/flash-station.js sets it.
  */
 // Each command is imported when it runs: `flash` must not pay for the station, history and server (`serve`) at start,
@@ -40,16 +40,14 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       case 'cancel':
         return await (await import('./commands/control.js')).controlCommand(command, rest, io);
       case 'sim': {
-        if (rest[0] === 'stm32' || rest[0] === 'esp') {
-          const { runSimCli } = await import('../sim/index.js');
-          return (await runSimCli(rest)) ?? EXIT.usage;
-        }
-        if (rest[0] !== 'fastboot' || rest.includes('--help') || rest.includes('-h')) {
-          io[rest[0] === 'fastboot' ? 'stdout' : 'stderr'].write(SIM_HELP);
-          return rest[0] === 'fastboot' ? EXIT.ok : EXIT.usage;
-        }
-        const { runFastbootSimCli } = await import('../sim/index.js');
-        return await runFastbootSimCli(rest.slice(1));
+        // The family's own simulator command (src/families.ts SIMULATORS); its flags and --help are its own.
+        const { runSimCli, simCliFamilies } = await import('../sim/cli.js');
+        const lines = { out: (l: string) => io.stdout.write(`${l}\n`), err: (l: string) => io.stderr.write(`${l}\n`) };
+        const status = await runSimCli(rest, lines);
+        if (status !== undefined) return status;
+        const asked = rest[0] === '--help' || rest[0] === '-h';
+        io[asked ? 'stdout' : 'stderr'].write(`${SIM_HELP}Families: ${simCliFamilies().join(', ')}\n`);
+        return asked ? EXIT.ok : EXIT.usage;
       }
       default:
         io.stderr.write(`flash-station: unknown command "${command}".\n\n${MAIN_HELP}`);

@@ -38,4 +38,23 @@ export interface SimulatorFactory {
    */
   readonly keys: readonly string[];
   create(serial: string, params: ReadonlyMap<string, string>, faults: SimFaults, options: SimOptions): Promise<SimInstance>;
+  /**
+   * `flash-station sim PROTOCOL …`: the family's standalone simulator (on real sockets or a tty), loaded only when that
+   * command runs. Absent when the family has none.
+   */
+  readonly loadCli?: () => Promise<SimCli>;
+}
+
+/** Where a standalone simulator writes its lines; defaults to stdout/stderr. `signal` stops it, besides SIGINT/SIGTERM. */
+export interface SimCliIo {
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface SimCli {
+  /** The `--help` text. */
+  readonly usage: string;
+  /** Run with the words after `sim PROTOCOL`; resolves with the exit status (0 ok, 1 failed, 2 bad usage). */
+  run(argv: string[], io?: SimCliIo): Promise<number>;
 }

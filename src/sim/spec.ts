@@ -19,6 +19,30 @@ function bad(spec: string, why: string): never {
   throw new FlashError('bad_request', `Simulator spec "${spec}": ${why}`);
 }
 
+/**
+ * Set a common fault key (`fail-after`, …) on `faults`; false when `key` is not one. Throws RangeError naming `label`
+ * for a bad value.
+ */
+export function applyFaultKey(faults: SimFaults, key: string, value: string, label = key): boolean {
+  switch (key) {
+    case 'fail-after':
+      faults.failAfter = parseSize(value, label);
+      return true;
+    case 'disconnect-after':
+      faults.disconnectAfter = parseSize(value, label);
+      return true;
+    case 'stall-after':
+      faults.stallAfter = parseSize(value, label);
+      return true;
+    case 'fail-command':
+      if (!value) throw new RangeError(`${label} needs a command name`);
+      faults.failCommand = value;
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** Split a spec; throws FlashError `bad_request` naming what is wrong. */
 export function parseSimArgs(spec: string): SimArgs {
   const m = /^([a-z0-9]+):([^?]*)(?:\?(.*))?$/i.exec(spec.trim());
@@ -32,13 +56,7 @@ export function parseSimArgs(spec: string): SimArgs {
     const key = decodeURIComponent(i < 0 ? kv : kv.slice(0, i)).trim();
     const value = decodeURIComponent(i < 0 ? '' : kv.slice(i + 1)).trim();
     try {
-      if (key === 'fail-after') faults.failAfter = parseSize(value, key);
-      else if (key === 'disconnect-after') faults.disconnectAfter = parseSize(value, key);
-      else if (key === 'stall-after') faults.stallAfter = parseSize(value, key);
-      else if (key === 'fail-command') {
-        if (!value) throw new RangeError('fail-command needs a command name');
-        faults.failCommand = value;
-      } else params.set(key, value);
+      if (!applyFaultKey(faults, key, value)) params.set(key, value);
     } catch (e) {
       bad(spec, e instanceof Error ? e.message : String(e));
     }

@@ -1,9 +1,7 @@
 // `flash-station sim esp --tty PATH …`: a standalone simulated ESP board on a tty, until SIGINT/SIGTERM.
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { SimFaults } from '../../contracts/simulator.js';
-import { parseSize } from '../units.js';
+import type { SimCli, SimCliIo } from '../../contracts/simulator.js';
+import { faultFlags, isUsageError, simCliError, simCliLines, simStoreDir, untilStopped } from '../cli-io.js';
 import { chipPersonality, ESP_SIM_CHIPS } from './chips.js';
 import { createEspSim, parseBaud, parseFlashSize, type EspSim } from './sim.js';
 import { startTtyFace } from './tty-face.js';
@@ -23,15 +21,8 @@ A simulated Espressif board (ROM loader and flasher stub) on a tty, e.g. one end
 A pty has no DTR/RTS: the board starts in download mode, and a SYNC after the stub or the
 application stands for the reset a host tries. Prints "ready PATH" once it listens.`;
 
-export interface EspSimCliIo {
-  out?: (line: string) => void;
-  err?: (line: string) => void;
-  signal?: AbortSignal;
-}
-
-export async function runEspSimCli(argv: string[], io: EspSimCliIo = {}): Promise<number> {
-  const out = io.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const err = io.err ?? ((l: string) => process.stderr.write(`${l}\n`));
+export async function runEspSimCli(argv: string[], io: SimCliIo = {}): Promise<number> {
+  const { out, err } = simCliLines(io);
   const str = { type: 'string' } as const;
   let sim: EspSim;
   let tty: string;
@@ -53,25 +44,20 @@ export async function runEspSimCli(argv: string[], io: EspSimCliIo = {}): Promis
     tty = values.tty;
     const serial = values.serial ?? 'ESPSIM1';
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(serial)) throw new RangeError(`--serial "${serial}" must be 1-64 letters, digits, '.', '_' or '-'`);
-    const faults: SimFaults = {};
-    if (values['fail-after']) faults.failAfter = parseSize(values['fail-after'], '--fail-after');
-    if (values['disconnect-after']) faults.disconnectAfter = parseSize(values['disconnect-after'], '--disconnect-after');
-    if (values['stall-after']) faults.stallAfter = parseSize(values['stall-after'], '--stall-after');
-    if (values['fail-command']) faults.failCommand = values['fail-command'];
+    const faults = faultFlags(values);
     const chip = chipPersonality(values.chip ?? 'esp32').chip;
-    const dataDir = values['data-dir'] ?? join(homedir(), '.flash-station');
     sim = await createEspSim({
       serial,
       chip,
       flashSize: parseFlashSize(values['flash-size'] ?? '4M'),
-      storeDir: resolve(values.store ?? join(dataDir, 'sim', serial)),
+      storeDir: simStoreDir(values.store, values['data-dir'], serial),
       baud: parseBaud(values.baud ?? '115200'),
       wiring: 'none',
       faults,
     });
   } catch (e) {
-    err(`flash-station sim esp: ${e instanceof Error ? e.message : String(e)}`);
-    if (e instanceof RangeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) err(ESP_SIM_USAGE);
+    err(simCliError('esp', e));
+    if (isUsageError(e)) err(ESP_SIM_USAGE);
     return 2;
   }
   let face;
@@ -84,19 +70,10 @@ export async function runEspSimCli(argv: string[], io: EspSimCliIo = {}): Promis
   }
   err(`simulated ${sim.device.chip.title} ${sim.config.serial}: flash ${sim.flash.size / 1048576} MiB in ${sim.flash.path}, ${sim.config.baud} baud`);
   out(`ready ${tty}`);
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      io.signal?.removeEventListener('abort', stop);
-      done();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    if (io.signal?.aborted) stop();
-    else io.signal?.addEventListener('abort', stop, { once: true });
-  });
+  await untilStopped(io.signal);
   await face.close();
   await sim.close();
   return 0;
 }
+
+export const espSimCli: SimCli = { usage: ESP_SIM_USAGE, run: runEspSimCli };

@@ -39,6 +39,7 @@ export function espSimConfig(serial: string, params: ReadonlyMap<string, string>
 export const espSimulatorFactory: SimulatorFactory = {
   protocol: 'esp',
   keys: KEYS,
+  loadCli: async () => (await import('./cli.js')).espSimCli,
   async create(serial, params, faults, options: SimOptions): Promise<SimInstance> {
     const config = espSimConfig(serial, params, faults, options.storeDir);
     const sim = await createEspSim(config);

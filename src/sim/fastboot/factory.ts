@@ -33,6 +33,7 @@ export function createFastbootSimulatorFactory(usb: SimUsbOptions = {}): Simulat
   return {
     protocol: 'fastboot',
     keys: KEYS,
+    loadCli: async () => (await import('./cli.js')).fastbootSimCli,
     async create(serial, params, faults, options: SimOptions): Promise<SimInstance & { device: FastbootSimDevice }> {
       const device = await FastbootSimDevice.create({ ...fastbootSimSpec(serial, params, faults), storeDir: options.storeDir });
       const candidate = (): UsbCandidate => {

@@ -39,6 +39,7 @@ export function stm32SimConfig(serial: string, params: ReadonlyMap<string, strin
 export const stm32SimulatorFactory: SimulatorFactory = {
   protocol: 'stm32',
   keys: KEYS,
+  loadCli: async () => (await import('./tty.js')).stm32SimCli,
   async create(serial: string, params: ReadonlyMap<string, string>, faults: SimFaults, options: SimOptions): Promise<SimInstance> {
     const device = Stm32SimDevice.create(stm32SimConfig(serial, params, faults, options.storeDir));
     const label = `simulated STM32 ${serial}`;

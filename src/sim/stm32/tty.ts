@@ -1,9 +1,10 @@
 // `flash-station sim stm32 --tty PATH`: the simulated bootloader on one end of a pty pair (or any serial port).
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultDataDir } from '../../core/data-dir.js';
+import type { SimCli, SimCliIo } from '../../contracts/simulator.js';
 import { openSerialTransport } from '../../transports/serial.js';
-import { formatBytes, parseDuration, parseSize } from '../units.js';
+import { faultFlags, simCliError, simCliLines, simStoreDir, untilStopped } from '../cli-io.js';
+import { formatBytes, parseDuration } from '../units.js';
 import { parseChip, parseFlashSize, Stm32SimDevice } from './device.js';
 
 export const STM32_SIM_USAGE = `usage: flash-station sim stm32 --tty PATH [options]
@@ -20,15 +21,8 @@ A simulated STM32 in its USART system bootloader (AN3155) that stm32flash -m 8n1
                           fault injection (docs/stm32.md)
 Prints "ready PATH" once it listens; stops on SIGINT/SIGTERM.`;
 
-export interface Stm32SimCliIo {
-  out?: (line: string) => void;
-  err?: (line: string) => void;
-  signal?: AbortSignal;
-}
-
-export async function runStm32SimCli(argv: string[], io: Stm32SimCliIo = {}): Promise<number> {
-  const out = io.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const err = io.err ?? ((l: string) => process.stderr.write(`${l}\n`));
+export async function runStm32SimCli(argv: string[], io: SimCliIo = {}): Promise<number> {
+  const { out, err } = simCliLines(io);
   const args = argv[0] === 'stm32' ? argv.slice(1) : argv;
   const str = { type: 'string' } as const;
   let values;
@@ -43,7 +37,7 @@ export async function runStm32SimCli(argv: string[], io: Stm32SimCliIo = {}): Pr
       },
     }));
   } catch (e) {
-    err(`flash-station sim stm32: ${e instanceof Error ? e.message : String(e)}`);
+    err(simCliError('stm32', e));
     err(STM32_SIM_USAGE);
     return 2;
   }
@@ -59,22 +53,16 @@ export async function runStm32SimCli(argv: string[], io: Stm32SimCliIo = {}): Pr
     const flashSize = values['flash-size'] ? parseFlashSize(values['flash-size'], chip) : chip.flashSize;
     const baud = values.baud === undefined ? 115200 : Number(values.baud);
     if (!Number.isInteger(baud) || baud < 1200 || baud > 4_000_000) throw new RangeError(`--baud ${values.baud} must be a whole number from 1200 to 4000000`);
-    const num = (v: string | undefined, what: string): number | undefined => (v === undefined ? undefined : parseSize(v, what));
-    const faults = {
-      ...(values['fail-after'] !== undefined ? { failAfter: num(values['fail-after'], '--fail-after') } : {}),
-      ...(values['disconnect-after'] !== undefined ? { disconnectAfter: num(values['disconnect-after'], '--disconnect-after') } : {}),
-      ...(values['stall-after'] !== undefined ? { stallAfter: num(values['stall-after'], '--stall-after') } : {}),
-      ...(values['fail-command'] !== undefined ? { failCommand: values['fail-command'] } : {}),
-    };
+    const faults = faultFlags(values);
     const goReset = values['go-reset'];
-    const storeDir = resolve(values.store ?? join(values['data-dir'] ?? defaultDataDir(), 'sim', 'stm32-sim'));
+    const storeDir = simStoreDir(values.store, values['data-dir'], 'stm32-sim');
     device = Stm32SimDevice.create({
       chip, flashSize, storeDir, baud, faults,
       ...(goReset !== undefined ? { goResetMs: parseDuration(goReset, '--go-reset') } : {}),
     });
     err(`simulated ${chip.name} (id 0x${chip.pid.toString(16)}): flash ${formatBytes(flashSize)} at 0x08000000 in ${join(storeDir, 'flash.bin')}; ${baud} baud`);
   } catch (e) {
-    err(`flash-station sim stm32: ${e instanceof Error ? e.message : String(e)}`);
+    err(simCliError('stm32', e));
     return 2;
   }
   let port;
@@ -82,7 +70,7 @@ export async function runStm32SimCli(argv: string[], io: Stm32SimCliIo = {}): Pr
     // Real chips run 8E1; a pty ignores the parity, so both ends may ask for what they like.
     port = await openSerialTransport(tty, { baudRate: device.config.baud, parity: 'even' });
   } catch (e) {
-    err(`flash-station sim stm32: ${e instanceof Error ? e.message : String(e)}`);
+    err(simCliError('stm32', e));
     device.close();
     return 1;
   }
@@ -98,22 +86,12 @@ export async function runStm32SimCli(argv: string[], io: Stm32SimCliIo = {}): Pr
     }
   })();
   out(`ready ${tty}`);
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      io.signal?.removeEventListener('abort', stop);
-      done();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    if (io.signal?.aborted) stop();
-    else io.signal?.addEventListener('abort', stop, { once: true });
-    void line.done.then(stop, stop);
-  });
+  await untilStopped(io.signal, line.done);
   line.close();
   await link.close();
   await pump;
   device.close();
   return 0;
 }
+
+export const stm32SimCli: SimCli = { usage: STM32_SIM_USAGE, run: runStm32SimCli };

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { launchStation } from '../../../src/server/launch.js';
 import type { ServerMessage } from '../../../src/protocol/messages.js';
-import { startUdpFace } from '../../../src/sim/index.js';
+import { startUdpFace } from '../../../src/sim/fastboot/index.js';
 import { readPartition, startTcpSim, tempDir, writeMixedImage } from '../drivers/sim-harness.js';
 import { until } from '../../helpers/until.js';
 

@@ -9,7 +9,7 @@ import { fastbootFamily } from '../../../src/drivers/fastboot/index.js';
 import { createNetworkProvider } from '../../../src/devices/network-provider.js';
 import { createUsbProvider, type WebUsbLike } from '../../../src/devices/usb-provider.js';
 import { createFastbootDriver } from '../drivers/fastboot-driver.js';
-import { FastbootSimDevice, SimUsbDevice, parseSimSpec, startUdpFace } from '../../../src/sim/index.js';
+import { FastbootSimDevice, SimUsbDevice, parseSimSpec, startUdpFace } from '../../../src/sim/fastboot/index.js';
 import { testContext } from '../drivers/job-context.js';
 import { startTcpSim, tempDir } from '../drivers/sim-harness.js';
 import { until } from '../../helpers/until.js';

@@ -5,7 +5,7 @@ import type { CandidateSink } from '../../../src/contracts/provider.js';
 import { fastbootFamily } from '../../../src/drivers/fastboot/index.js';
 import { createFastbootDriver } from './fastboot-driver.js';
 import { openPlanStep, type LoadedPlan } from '../../../src/images/index.js';
-import type { FastbootSimDevice } from '../../../src/sim/index.js';
+import type { FastbootSimDevice } from '../../../src/sim/fastboot/index.js';
 import { testContext } from './job-context.js';
 
 const driver = createFastbootDriver({ commandMs: 5000, writeMs: 10_000, rebootWaitMs: 10_000 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFastbootSimCli } from '../../../src/sim/index.js';
+import { runFastbootSimCli } from '../../../src/sim/fastboot/index.js';
 
 const run = promisify(execFile);
 let dir: string;

@@ -22,6 +22,12 @@ describe('main', () => {
     const s = io();
     expect(await main(['sim', 'fastboot', '--help'], s)).toBe(0);
     expect(s.out).toContain('--max-download');
+    const t = io();
+    expect(await main(['sim', '--help'], t)).toBe(0);
+    expect(t.out).toMatch(/sim FAMILY[\s\S]*Families: .*fastboot/);
+    const u = io();
+    expect(await main(['sim', 'zigbee'], u)).toBe(2);
+    expect(u.err).toContain('Families:');
   });
   it('exits 2 on an unknown command, an unknown flag or missing arguments', async () => {
     const a = io();
