@@ -58,6 +58,8 @@ export class DfuSimDevice {
   #stallFired = false;
   #disconnectFired = false;
   #leaving = false;
+  /** A disconnect fault fired: the device answers nothing more (even a request that beats the unplug timer). */
+  #unplugging = false;
   #listeners = new Set<(present: boolean) => void>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -106,6 +108,7 @@ export class DfuSimDevice {
       this.alt = 0;
       this.#pending = undefined;
       this.#leaving = false;
+      this.#unplugging = false;
       this.present = true;
       for (const l of this.#listeners) l(true);
     });
@@ -143,6 +146,14 @@ export class DfuSimDevice {
     this.status = status;
   }
 
+  /** A pending fault unplug happens now, before the request is answered (the face then reports the device gone). */
+  #unplug(): boolean {
+    if (!this.#unplugging) return false;
+    this.#unplugging = false;
+    this.reenumerate('dfu', REPLUG_MS);
+    return true;
+  }
+
   /** Advances timed states: the poll timeout of a busy block or of manifestation has elapsed. */
   #tick(now: number): void {
     if (now < this.#busyUntil) return;
@@ -156,6 +167,7 @@ export class DfuSimDevice {
 
   /** A class request with host-to-device direction (DETACH, DNLOAD, CLRSTATUS, ABORT). */
   classOut(request: number, value: number, data: Uint8Array): ControlAnswer {
+    if (this.#unplug()) return STALL;
     const now = performance.now();
     this.#tick(now);
     const name = ['DETACH', 'DNLOAD', 'UPLOAD', 'GETSTATUS', 'CLRSTATUS', 'GETSTATE', 'ABORT'][request] ?? `REQ${request}`;
@@ -215,6 +227,7 @@ export class DfuSimDevice {
 
   /** A class request with device-to-host direction (UPLOAD, GETSTATUS, GETSTATE). */
   classIn(request: number, value: number, length: number): ControlAnswer {
+    if (this.#unplug()) return STALL;
     const now = performance.now();
     this.#tick(now);
     if (request !== 3) this.log.push(request === 2 ? `UPLOAD ${value} ${length}` : request === 5 ? 'GETSTATE' : `REQ${request}`);
@@ -279,6 +292,7 @@ export class DfuSimDevice {
       this.#disconnectFired = true;
       this.state = S.manifest;
       const answer = this.#statusBytes(this.config.manifestMs);
+      this.#unplugging = true;
       this.#later(0, () => this.reenumerate('dfu', REPLUG_MS));
       return answer;
     }
@@ -314,6 +328,7 @@ export class DfuSimDevice {
     this.#received += p.data.length;
     if (this.#faults.disconnectAfter !== undefined && !this.#disconnectFired && this.#received > this.#faults.disconnectAfter) {
       this.#disconnectFired = true;
+      this.#unplugging = true;
       this.#later(0, () => this.reenumerate('dfu', REPLUG_MS));
     }
     if (this.#faults.failCommand === 'dnload' || (this.#faults.failAfter !== undefined && this.#received > this.#faults.failAfter)) {
