@@ -19,6 +19,8 @@ import { indexSparseFile, SparseSource } from './sparse-source.js';
 import { parseSparseHeader, FILE_HEADER_SIZE } from './sparse-format.js';
 import type { OpenImageOptions } from './types.js';
 import { openZip } from './zip.js';
+import { sniffAddressed } from './addressed.js';
+import { addressedSource, MAX_ADDRESSED_TEXT, parseAddressed } from './addressed-source.js';
 
 const MAX_DEPTH = 4;
 const BUNDLE_MARKERS = /(^|\/)(flash\.(json|ya?ml)|manifest\.(json|ya?ml)|android-info\.txt)$/i;
@@ -132,6 +134,12 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
         });
         const st = await stat(path);
         return rawSource(fileByteSource(path, 0, st.size, ctx.name), st.size, path, ctx, describe(st.size));
+      }
+      // Intel HEX / S-record text (a plain file): validated now, counted by the data bytes its records carry.
+      const addressed = bs.readAt && bs.size !== undefined && bs.size <= MAX_ADDRESSED_TEXT ? sniffAddressed(head) : undefined;
+      if (addressed && bs.size !== undefined) {
+        const image = await parseAddressed(bs, addressed, where, signal);
+        return addressedSource(await rawSource(bs, bs.size, ctx.chain.length === 0 ? ctx.file : undefined, ctx, describe(bs.size)), image, ctx.name);
       }
       const size = bs.size ?? (await countBytes(bs, signal));
       return rawSource(bs, size, ctx.chain.length === 0 ? ctx.file : undefined, ctx, describe(size));
