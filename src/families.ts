@@ -8,12 +8,15 @@ import { espFamily } from './drivers/esp/index.js';
 import { espSimulatorFactory } from './sim/esp/factory.js';
 import { stm32Family } from './drivers/stm32/index.js';
 import { stm32SimulatorFactory } from './sim/stm32/factory.js';
+import { dfuFamily } from './drivers/dfu/index.js';
+import { dfuSimulatorFactory } from './sim/dfu/index.js';
 import { blockFamily } from './drivers/block/index.js';
 
 export const FAMILIES: readonly Family[] = [
   fastbootFamily,
   espFamily,
   stm32Family,
+  dfuFamily,
   blockFamily,
 ];
 
@@ -21,6 +24,7 @@ export const SIMULATORS: readonly SimulatorFactory[] = [
   fastbootSimulatorFactory,
   espSimulatorFactory,
   stm32SimulatorFactory,
+  dfuSimulatorFactory,
 ];
 
 /** `serve --connect tcp:HOST[:PORT]` adds a network fastboot device (contract §1): its family and usual port. */

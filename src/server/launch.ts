@@ -75,6 +75,8 @@ export const DEMO_SIMS = [
   // Serial boards at their usual rates: a CP2102 ESP32 (the station switches it to 921600) and an STM32F103 at 115200.
   'esp:DEMOESP1?chip=esp32&flash=4M',
   'stm32:DEMOSTM1?chip=f103&flash=128K',
+  // A DfuSe bootloader (STM32F4-like, 512K) on a full-speed USB link.
+  'dfu:DEMODFU1?dfuse=1&flash=512K',
 ];
 
 function defaultStaticDir(): string | undefined {
