@@ -85,6 +85,8 @@ export function createEspFamily(options: EspFamilyOptions = {}): Family<DeviceLi
       if (candidate.kind !== 'serial') return undefined;
       if (candidate.protocol !== undefined) return candidate.protocol === 'esp' ? 100 : undefined;
       if (candidate.vendorId === ESPRESSIF_VID) return 80;
+      // No USB ids: a port the user named (`--serial-port PATH`, a pty); discovery offers only known VID:PIDs.
+      if (candidate.vendorId === undefined) return 50;
       return isKnownBridge(candidate.vendorId, candidate.productId) ? 50 : undefined;
     },
     connect(candidate: Candidate): DeviceLink {

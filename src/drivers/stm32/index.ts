@@ -86,7 +86,8 @@ export function createStm32Family(options: Stm32FamilyOptions = {}): Family<Devi
       if (candidate.kind !== 'serial') return undefined;
       if (candidate.protocol !== undefined) return candidate.protocol === 'stm32' ? 100 : undefined;
       if (candidate.vendorId === 0x0483) return 60; // ST-Link VCP or an STM32's own USB
-      return candidate.vendorId !== undefined ? 10 : undefined;
+      // Any other bridge, or a port the user named without ids (a pty): after ESP, whose probe goes first.
+      return 10;
     },
     connect(candidate) {
       if (candidate.kind !== 'serial') throw new FlashError('internal', `the STM32 family cannot connect a ${candidate.kind} candidate`);

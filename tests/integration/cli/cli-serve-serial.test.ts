@@ -1,0 +1,221 @@
+// Serial boards through a real `flash-station serve` and the CLI client (the WebSocket protocol): in-station ESP and
+// STM32 simulators flashed at addresses, by an ESP-IDF flasher_args.json plan and with an Intel HEX file (progress
+// in image bytes, monotonic, 100 before completion); and `serve --serial-port` against the standalone
+// `flash-station sim esp|stm32 --tty` on socat pty pairs, one named `?protocol=esp`, one found by probing.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import { writeIntelHex } from '../../../src/images/intel-hex.js';
+import type { Device } from '../../../src/protocol/messages.js';
+import { captureIo as io } from '../../helpers/cli-io.js';
+import { DEFAULT_PARTITIONS, espApp, partitionTable } from '../../helpers/esp-images.js';
+import { ptyPair, type PtyPair } from '../../helpers/pty-pair.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const bundle = join(root, 'node_modules', '.cache', 'flash-station-tests', `cli-serial-${process.pid}.mjs`);
+const ESP32_CHIP_ID = 0;
+let dir: string;
+const children: ChildProcess[] = [];
+const pairs: PtyPair[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fs-serve-serial-'));
+  await build({
+    entryPoints: [join(root, 'src/cli/main.ts')], outfile: bundle, bundle: true, platform: 'node', target: 'node20', format: 'esm',
+    packages: 'external', logLevel: 'warning', define: { __FLASH_STATION_VERSION__: '"9.9.9-test"' },
+  });
+});
+afterAll(async () => {
+  await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => {
+    c.once('exit', r);
+    c.kill('SIGKILL');
+  })));
+  for (const p of pairs) await p.close();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(bundle, { force: true });
+});
+
+/** `flash-station ARGS` as its own process; resolves `lines` once `readyLines` stdout lines arrived. */
+function run(args: string[], readyLines: number): { child: ChildProcess; lines: string[]; stderr: () => string; ready: Promise<void>; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--input-type=module', '-e',
+    'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));', bundle, ...args],
+  { cwd: root, env: { ...process.env, FLASH_STATION_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const lines: string[] = [];
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const ready = new Promise<void>((resolveReady, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop()!;
+      lines.push(...parts);
+      if (lines.length >= readyLines) resolveReady();
+    });
+    void exit.then((code) => reject(new Error(`${args.slice(0, 2).join(' ')} exited ${code}: ${err}`)));
+  });
+  ready.catch(() => undefined);
+  return { child, lines, stderr: () => err, ready, exit };
+}
+
+async function serve(args: string[]): Promise<{ url: string; dataDir: string; stop: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(dir, 'data-'));
+  const s = run(['serve', '--port', '0', '--data-dir', dataDir, '--no-usb', '--no-serial', '--no-block', ...args], 2);
+  await s.ready;
+  return {
+    url: s.lines[0]!.slice('listening '.length),
+    dataDir,
+    stop: async () => {
+      s.child.kill('SIGINT');
+      expect(await s.exit).toBe(0);
+    },
+  };
+}
+
+/** Polls the station's devices (through the CLI) until `pred` holds; returns that list. */
+async function devicesUntil(url: string, pred: (list: Device[]) => boolean, what: string, ms = 40_000): Promise<Device[]> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const list = await devices(url);
+    if (pred(list)) return list;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(list.map((d) => [d.id, d.state, d.info.error]))}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function devices(url: string): Promise<Device[]> {
+  const out = io();
+  expect(await main(['devices', '--url', url, '--json'], out)).toBe(0);
+  return JSON.parse(out.out) as Device[];
+}
+
+interface Event { type: string; progress?: number; totalBytes?: number; bytesTransferred?: number; stage?: string; error?: string }
+
+/** `flash --json …` through the station; the exit code and every event it printed. */
+async function flash(url: string, dataDir: string, args: string[]): Promise<{ code: number; events: Event[]; err: string }> {
+  const out = io();
+  const code = await main(['flash', '--url', url, '--data-dir', dataDir, '--json', ...args], out);
+  const events = out.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Event);
+  return { code, events, err: out.err };
+}
+
+/** A completed job's events read as the seed's client would: total, monotonic progress, 100 right before the end. */
+function expectCompleted(r: { code: number; events: Event[]; err: string }, totalBytes: number): void {
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  const started = r.events.find((e) => e.type === 'flash_started');
+  expect(started?.totalBytes).toBe(totalBytes);
+  const progress = r.events.filter((e) => e.type === 'flash_progress');
+  expect(progress.length).toBeGreaterThan(1);
+  const values = progress.map((e) => e.progress!);
+  expect(values).toEqual([...values].sort((a, b) => a - b));
+  expect(progress.at(-1)).toMatchObject({ progress: 100, bytesTransferred: totalBytes });
+  expect(r.events.at(-1)?.type).toBe('flash_completed');
+  expect(r.events.findIndex((e) => e.type === 'flash_completed')).toBe(r.events.length - 1);
+}
+
+function seeded(n: number, seed: number): Uint8Array {
+  let x = seed;
+  return Uint8Array.from({ length: n }, () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24));
+}
+
+describe('serial boards through flash-station serve', () => {
+  it('in-station ESP32 and STM32 sims: addresses, a flasher_args.json plan, an Intel HEX file', async () => {
+    const s = await serve(['--sim', 'esp:ESPE2E?chip=esp32&flash=4M', '--sim', 'stm32:STME2E?chip=f103&flash=128K']);
+    const list = await devicesUntil(s.url, (l) => l.filter((d) => d.state === 'idle').length === 2, 'both boards idle');
+    expect(list.find((d) => d.id === 'ESPE2E')).toMatchObject({ protocol: 'esp', transport: 'sim', targets: ['partition', 'address'], info: { chip: 'ESP32' } });
+    expect(list.find((d) => d.id === 'STME2E')).toMatchObject({ protocol: 'stm32', transport: 'sim', targets: ['address'], info: { flash_size: 128 * 1024 } });
+
+    // ESP-IDF build output: bootloader, partition table and app at their offsets.
+    const build = join(dir, 'idf', 'build');
+    mkdirSync(join(build, 'bootloader'), { recursive: true });
+    mkdirSync(join(build, 'partition_table'), { recursive: true });
+    const bootloader = espApp(24 * 1024, ESP32_CHIP_ID, 7);
+    const table = partitionTable(DEFAULT_PARTITIONS);
+    const app = espApp(160 * 1024, ESP32_CHIP_ID, 9);
+    writeFileSync(join(build, 'bootloader', 'bootloader.bin'), bootloader);
+    writeFileSync(join(build, 'partition_table', 'partition-table.bin'), table);
+    writeFileSync(join(build, 'hello.bin'), app);
+    writeFileSync(join(build, 'flasher_args.json'), JSON.stringify({
+      write_flash_args: ['--flash_mode', 'dio', '--flash_size', '4MB', '--flash_freq', '40m'],
+      flash_settings: { flash_mode: 'dio', flash_size: '4MB', flash_freq: '40m' },
+      flash_files: { '0x1000': 'bootloader/bootloader.bin', '0x8000': 'partition_table/partition-table.bin', '0x10000': 'hello.bin' },
+      extra_esptool_args: { after: 'hard_reset', before: 'default_reset', stub: true, chip: 'esp32' },
+    }));
+    const plan = await flash(s.url, s.dataDir, ['--device', 'ESPE2E', '--plan', join(build, 'flasher_args.json')]);
+    expectCompleted(plan, bootloader.length + table.length + app.length);
+    const espFlash = (): Buffer => readFileSync(join(s.dataDir, 'sim', 'ESPE2E', 'flash.bin'));
+    expect(espFlash().subarray(0x1000, 0x1000 + bootloader.length).equals(bootloader)).toBe(true);
+    expect(espFlash().subarray(0x8000, 0x8000 + table.length).equals(table)).toBe(true);
+    expect(espFlash().subarray(0x10000, 0x10000 + app.length).equals(app)).toBe(true);
+
+    // A raw blob at an address given as hex.
+    const blob = seeded(40 * 1024, 3);
+    writeFileSync(join(dir, 'blob.bin'), blob);
+    expectCompleted(await flash(s.url, s.dataDir, ['--device', 'ESPE2E', '--address', '0x200000', join(dir, 'blob.bin')]), blob.length);
+    expect(espFlash().subarray(0x200000, 0x200000 + blob.length).equals(blob)).toBe(true);
+
+    // STM32: an Intel HEX file with a gap, counted in data bytes; and a raw .bin at an address.
+    const lo = seeded(9000, 5);
+    const hi = seeded(1500, 6);
+    writeFileSync(join(dir, 'fw.hex'), writeIntelHex([{ address: 0x0800_0000, bytes: lo }, { address: 0x0800_8000, bytes: hi }]));
+    const hexJob = await flash(s.url, s.dataDir, ['--device', 'STME2E', '--address', '0x08000000', join(dir, 'fw.hex')]);
+    expectCompleted(hexJob, lo.length + hi.length);
+    const stmFlash = (): Buffer => readFileSync(join(s.dataDir, 'sim', 'STME2E', 'flash.bin'));
+    expect(stmFlash().subarray(0, lo.length).equals(lo)).toBe(true);
+    expect(stmFlash().subarray(0x8000, 0x8000 + hi.length).equals(hi)).toBe(true);
+    expect(stmFlash().subarray(lo.length + 16, 0x8000).every((b) => b === 0xff)).toBe(true); // the gap is not written
+
+    const bin = seeded(3000, 8);
+    writeFileSync(join(dir, 'app.bin'), bin);
+    expectCompleted(await flash(s.url, s.dataDir, ['--device', 'STME2E', '--address', '0x08010000', join(dir, 'app.bin')]), bin.length);
+    expect(stmFlash().subarray(0x10000, 0x10000 + bin.length).equals(bin)).toBe(true);
+
+    // Targets the family does not take, refused before a job exists.
+    const wrong = await flash(s.url, s.dataDir, ['--device', 'STME2E', 'factory', join(dir, 'app.bin')]);
+    expect(wrong.code).toBe(2); // bad_request: a usage error
+    expect(wrong.err).toMatch(/STME2E \(stm32\) takes --address ADDR IMAGE, not PARTITION IMAGE/);
+    await s.stop();
+  }, 120_000);
+
+  it('serve --serial-port: standalone simulators on pty pairs, one named esp, one probed (ESP first, then STM32)', async () => {
+    const esp = await ptyPair();
+    const stm = await ptyPair();
+    pairs.push(esp, stm);
+    const espStore = join(dir, 'esp-store');
+    const stmStore = join(dir, 'stm-store');
+    const espSim = run(['sim', 'esp', '--tty', esp.device, '--store', espStore, '--chip', 'esp32', '--flash-size', '4M'], 1);
+    const stmSim = run(['sim', 'stm32', '--tty', stm.device, '--store', stmStore, '--flash-size', '128K'], 1);
+    await Promise.all([espSim.ready, stmSim.ready]);
+    expect(espSim.lines[0]).toBe(`ready ${esp.device}`);
+    expect(stmSim.lines[0]).toBe(`ready ${stm.device}`);
+
+    const s = await serve(['--serial-port', `${esp.host}?protocol=esp`, '--serial-port', stm.host]);
+    const list = await devicesUntil(s.url, (l) => l.filter((d) => d.state === 'idle').length === 2, 'both ports claimed and probed');
+    const espDev = list.find((d) => d.port === esp.host);
+    const stmDev = list.find((d) => d.port === stm.host);
+    expect(espDev).toMatchObject({ protocol: 'esp', transport: 'serial', info: { chip: 'ESP32' } });
+    expect(stmDev).toMatchObject({ protocol: 'stm32', transport: 'serial', info: { product_id: '0x410' } });
+
+    const app = espApp(64 * 1024, ESP32_CHIP_ID, 11);
+    writeFileSync(join(dir, 'tty-app.bin'), app);
+    expectCompleted(await flash(s.url, s.dataDir, ['--device', espDev!.id, '--address', '0x10000', join(dir, 'tty-app.bin')]), app.length);
+    expect(readFileSync(join(espStore, 'flash.bin')).subarray(0x10000, 0x10000 + app.length).equals(app)).toBe(true);
+
+    const fw = seeded(4096, 12);
+    writeFileSync(join(dir, 'tty-fw.hex'), writeIntelHex([{ address: 0x0800_0800, bytes: fw }]));
+    expectCompleted(await flash(s.url, s.dataDir, ['--device', stmDev!.id, '--address', '0x08000800', join(dir, 'tty-fw.hex')]), fw.length);
+    expect(readFileSync(join(stmStore, 'flash.bin')).subarray(0x800, 0x800 + fw.length).equals(fw)).toBe(true);
+
+    await s.stop();
+    espSim.child.kill('SIGINT');
+    stmSim.child.kill('SIGINT');
+    await Promise.all([espSim.exit, stmSim.exit]);
+  }, 120_000);
+});
