@@ -10,6 +10,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { writeIntelHex } from '../../../src/images/intel-hex.js';
+import { openSerialTransport } from '../../../src/transports/serial.js';
 import type { Device } from '../../../src/protocol/messages.js';
 import { captureIo as io } from '../../helpers/cli-io.js';
 import { DEFAULT_PARTITIONS, espApp, partitionTable } from '../../helpers/esp-images.js';
@@ -126,6 +127,21 @@ function seeded(n: number, seed: number): Uint8Array {
 }
 
 describe('serial boards through flash-station serve', () => {
+  it('a named port another program holds shows as an error device that says so', async () => {
+    const p = await ptyPair();
+    pairs.push(p);
+    const holder = await openSerialTransport(p.host, { baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1 });
+    try {
+      const s = await serve(['--serial-port', `${p.host}?protocol=esp`]);
+      const list = await devicesUntil(s.url, (l) => l.some((d) => d.state === 'error'), 'the port to show as an error', 30_000);
+      expect(list[0]).toMatchObject({ port: p.host, protocol: 'esp', state: 'error' });
+      expect(String(list[0]!.info.error)).toMatch(/in use by another program.*close/i);
+      await s.stop();
+    } finally {
+      await holder.close();
+    }
+  }, 60_000);
+
   it('in-station ESP32 and STM32 sims: addresses, a flasher_args.json plan, an Intel HEX file', async () => {
     const s = await serve(['--sim', 'esp:ESPE2E?chip=esp32&flash=4M', '--sim', 'stm32:STME2E?chip=f103&flash=128K']);
     const list = await devicesUntil(s.url, (l) => l.filter((d) => d.state === 'idle').length === 2, 'both boards idle');
@@ -176,6 +192,28 @@ describe('serial boards through flash-station serve', () => {
     writeFileSync(join(dir, 'app.bin'), bin);
     expectCompleted(await flash(s.url, s.dataDir, ['--device', 'STME2E', '--address', '0x08010000', join(dir, 'app.bin')]), bin.length);
     expect(stmFlash().subarray(0x10000, 0x10000 + bin.length).equals(bin)).toBe(true);
+
+    // Bad input, refused before a byte is written: a HEX record with a bad checksum (when the image is opened), an
+    // ESP32-S3 app onto the ESP32 (by the family, from the image header), an address past the end of the flash.
+    const lines = writeIntelHex([{ address: 0x0800_0000, bytes: lo }]).split('\n');
+    lines[2] = lines[2]!.slice(0, -2) + (lines[2]!.endsWith('00') ? '01' : '00');
+    writeFileSync(join(dir, 'bad.hex'), lines.join('\n'));
+    const before = stmFlash();
+    const badHex = await flash(s.url, s.dataDir, ['--device', 'STME2E', '--address', '0x08000000', join(dir, 'bad.hex')]);
+    expect(badHex.code).not.toBe(0);
+    expect(badHex.err).toMatch(/bad\.hex: line 3: checksum is 0x[0-9A-F]{2}, the record adds up to 0x[0-9A-F]{2}: the file is damaged/);
+    expect(badHex.events.some((e) => e.type === 'flash_started')).toBe(false);
+    const s3 = espApp(32 * 1024, 9 /* ESP32-S3 */, 4);
+    writeFileSync(join(dir, 's3.bin'), s3);
+    const espBefore = espFlash();
+    const wrongChip = await flash(s.url, s.dataDir, ['--device', 'ESPE2E', '--address', '0x10000', join(dir, 's3.bin')]);
+    expect(wrongChip.code).toBe(1);
+    expect(wrongChip.events.at(-1)).toMatchObject({ type: 'flash_failed', error: expect.stringMatching(/ESP32-S3/) });
+    const pastEnd = await flash(s.url, s.dataDir, ['--device', 'STME2E', '--address', '0x0801f000', join(dir, 'blob.bin')]);
+    expect(pastEnd.code).toBe(1);
+    expect(pastEnd.events.at(-1)).toMatchObject({ type: 'flash_failed', error: expect.stringMatching(/past the end of the 128 KiB flash/) });
+    expect(espFlash().equals(espBefore)).toBe(true);
+    expect(stmFlash().equals(before)).toBe(true);
 
     // Targets the family does not take, refused before a job exists.
     const wrong = await flash(s.url, s.dataDir, ['--device', 'STME2E', 'factory', join(dir, 'app.bin')]);
