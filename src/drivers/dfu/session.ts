@@ -215,11 +215,17 @@ export class DfuSession {
     return `${statusName(st.status)}, ${stateName(st.state)}`;
   }
 
-  /** `@Internal Flash /0x08000000/…` as text for errors. */
+  /** An alt's layout as text for errors: `Internal Flash: 0x08000000–0x08080000` (contiguous segments merged). */
   layoutText(alt: number): string {
     const l = this.layoutOf(alt);
     if (!l) return 'no memory layout';
-    return `${l.name}: ${l.segments.map((s) => `${hex(s.start)}–${hex(s.end)}`).join(', ')}`;
+    const spans: Array<[number, number]> = [];
+    for (const seg of l.segments) {
+      const last = spans.at(-1);
+      if (last && last[1] === seg.start) last[1] = seg.end;
+      else spans.push([seg.start, seg.end]);
+    }
+    return `${l.name}: ${spans.map(([a, b]) => `${hex(a)}–${hex(b)}`).join(', ')}`;
   }
 }
 
