@@ -187,7 +187,7 @@ async function esptoolJs(): Promise<Run> {
   const open = candidate.openStream;
   if (!open) throw new Error('no stream');
   const port = new WebSerialPort(open, { usbVendorId: candidate.vendorId, usbProductId: candidate.productId });
-  const transport = new EspTransport(port as unknown as ConstructorParameters<typeof EspTransport>[0]);
+  const transport = new EspTransport(port);
   const quiet = { clean: () => undefined, writeLine: () => undefined, write: () => undefined };
   try {
     const run = await timed('esptool-js 0.7.0', async () => {

@@ -74,7 +74,8 @@ async function startNaive(): Promise<{ url: string; close(): Promise<void> }> {
     clients.add(ws);
     ws.on('message', (data) => {
       try {
-        const message = JSON.parse(data.toString()) as Record<string, unknown>;
+        const text = Buffer.isBuffer(data) ? data.toString('utf8') : (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+        const message = JSON.parse(text) as Record<string, unknown>;
         if (message.type === 'ping') ws.send(JSON.stringify({ type: 'pong', timestamp: Date.now() }));
         else if (typeof message.type === 'string' && message.type.startsWith('flash_')) broadcast(message);
       } catch { /* the guide logs and carries on */ }

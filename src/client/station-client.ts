@@ -226,7 +226,7 @@ export class StationClient {
   }
 
   async startFlash(request: StartFlashRequest): Promise<{ jobId: string; jobIds: string[]; status: 'started' | 'queued'; batchId?: string }> {
-    const r = (await this.request({ type: 'start_flash', ...request } as ClientCommand)) as ResultOk;
+    const r = (await this.request({ type: 'start_flash', ...request })) as ResultOk;
     return r as unknown as { jobId: string; jobIds: string[]; status: 'started' | 'queued'; batchId?: string };
   }
 
@@ -261,7 +261,7 @@ export class StationClient {
 
   /** Publish an event of a job this program runs itself (needs the token). */
   async publish(event: FlashEventMessage): Promise<void> {
-    await this.request({ ...event } as ClientCommand);
+    await this.request({ ...event });
   }
 
   /** Send a frame without waiting for an answer. */

@@ -22,7 +22,7 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     }
     const onAbort = (): void => {
       clock.clearTimeout(handle);
-      reject(abortReason(signal as AbortSignal));
+      if (signal) reject(abortReason(signal));
     };
     const handle = clock.setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -32,6 +32,9 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
   });
 }
 
-export function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('Aborted', 'AbortError');
+/** What an aborted wait rejects with: the signal's reason when it is an Error (a FlashError `cancelled`), else an AbortError. */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  return new DOMException(typeof reason === 'string' ? `Aborted: ${reason}` : 'Aborted', 'AbortError');
 }

@@ -40,7 +40,7 @@ export function* csvChunks(rows: Iterable<JobRow>, rowsPerChunk = 256): Generato
 
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : String(v);
+  const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : typeof v === 'object' ? JSON.stringify(v) : String(v as string | boolean | bigint);
   // Quote when needed; a leading = + - @ is prefixed so spreadsheets do not run it as a formula.
   const safe = /^[=+\-@]/.test(s) && typeof v === 'string' ? `'${s}` : s;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;

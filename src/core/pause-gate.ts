@@ -37,7 +37,7 @@ export class PauseGate {
       };
       const onAbort = (): void => {
         this.waiters = this.waiters.filter((w) => w !== release);
-        reject(abortReason(signal as AbortSignal));
+        if (signal) reject(abortReason(signal));
       };
       this.waiters.push(release);
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -35,7 +35,7 @@ function knownOnly(stored: Record<string, unknown>): Partial<Settings> {
     for (const key of Object.keys(auto)) if (AUTO_FLASH_KEYS.has(key)) a[key] = (auto as Record<string, unknown>)[key];
     out.autoFlash = a;
   }
-  return out as Partial<Settings>;
+  return out;
 }
 
 /** Merge a patch over settings and check every field; throws FlashError `bad_request` naming the bad field. */

@@ -54,7 +54,7 @@ export function waitForEntry(
         }, options.settleMs);
       }
     };
-    const onAbort = (): void => finish(() => reject(signal?.reason ?? new FlashError('cancelled', 'Cancelled')));
+    const onAbort = (): void => finish(() => reject(signal?.reason instanceof Error ? signal.reason : new FlashError('cancelled', 'Cancelled')));
     const timer = setTimeout(
       () =>
         finish(() =>

@@ -231,7 +231,7 @@ export class DeviceRegistry {
     );
     try {
       // A driver that ignores the signal must not hold the device in `describing` for ever.
-      const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true }));
+      const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(toFlashError(ac.signal.reason)), { once: true }));
       const { family, link, candidate } = entry.attached;
       applyDescription(entry, await Promise.race([family.probe(link, candidate, ac.signal), aborted]));
     } catch (e) {

@@ -146,7 +146,8 @@ export function createSerialProvider(options: SerialProviderOptions = {}): Candi
   const explicitPaths = new Set(explicit.map((s) => s.path));
   const discover = options.discover ?? true;
   const pollMs = options.pollMs ?? 1500;
-  const list = options.list ?? ((): Promise<ListedPort[]> => SerialPort.list());
+  // serialport's PortInfo is what ListedPort names; its declaration does not resolve here, so the list types as any[].
+  const list = options.list ?? ((): Promise<ListedPort[]> => SerialPort.list() as Promise<ListedPort[]>);
   const exists = options.exists ?? existsSync;
   const offered = new Set<string>();
   let timer: ReturnType<typeof setTimeout> | undefined;

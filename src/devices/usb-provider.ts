@@ -24,7 +24,7 @@ export interface UsbProviderOptions {
 /** The `usb` package, loaded only when discovery starts: a machine where its native part cannot load still runs. */
 async function loadWebUsb(): Promise<WebUsbLike> {
   const mod = await import('usb');
-  return mod.usb as unknown as WebUsbLike;
+  return mod.usb;
 }
 
 /** The candidate of one USB device, keyed by the port it is plugged into (`usb:1-2.3`). */

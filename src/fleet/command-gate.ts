@@ -91,11 +91,21 @@ export class CommandGate {
       return;
     }
     this.counters.commandsRun++;
-    void runCommand(
-      { station: this.options.station, authenticated: true, checkToken: this.options.checkToken, setAuthenticated: () => undefined },
+    runCommand(
+      { station: this.options.station, authenticated: true, checkToken: (t) => this.options.checkToken(t), setAuthenticated: () => undefined },
       parsed.command,
-    ).then((reply) => {
-      if (reply) this.options.reply(reply);
-    });
+    )
+      .then((reply) => {
+        if (reply) this.options.reply(reply);
+      })
+      .catch((e: unknown) => {
+        // runCommand answers every refusal itself; what lands here is a fault of the station or of the publish. The
+        // sender still gets an answer where one can go out, and the process does not die of an unhandled rejection.
+        try {
+          this.options.reply(refusal('internal', `The station could not carry out ${parsed.command.type}: ${e instanceof Error ? e.message : String(e)}`, parsed.command.requestId));
+        } catch {
+          // The link is closing; nothing more to tell it.
+        }
+      });
   }
 }

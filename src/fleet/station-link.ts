@@ -72,7 +72,7 @@ export class StationLink {
     this.queue = new DiskQueue(join(options.dataDir, 'mqtt-queue'), options.queueLimits ?? DEFAULT_QUEUE_LIMITS);
     this.gate = new CommandGate({
       station: deps.station,
-      checkToken: deps.checkToken,
+      checkToken: (token) => deps.checkToken(token),
       reply: (message) => this.publishResult(message),
     });
     this.counters = Object.assign(this.gate.counters, { eventsPublished: 0, statesPublished: 0, connects: 0, publishDenied: 0 });

@@ -15,7 +15,7 @@ export function parseImageDialogRequest(value: unknown): ImageDialogRequest {
   for (const key of Object.keys(v)) if (key !== 'title' && key !== 'directory') throw new TypeError(`openImageDialog: unknown option ${key}`);
   if (v.title !== undefined && (typeof v.title !== 'string' || v.title.length > 200)) throw new TypeError('openImageDialog: title must be a string of at most 200 characters');
   if (v.directory !== undefined && typeof v.directory !== 'boolean') throw new TypeError('openImageDialog: directory must be a boolean');
-  return { title: v.title as string | undefined, directory: v.directory as boolean | undefined };
+  return { title: v.title, directory: v.directory };
 }
 
 export const IMAGE_FILTERS: OpenDialogOptions['filters'] = [

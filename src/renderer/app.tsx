@@ -24,7 +24,7 @@ const MAX_RECONNECT_ATTEMPTS = 10_000;
 
 function tabFromHash(): TabId {
   const h = location.hash.replace(/^#\/?/, '');
-  return (TABS.find((t) => t.id === h)?.id ?? 'station') as TabId;
+  return TABS.find((t) => t.id === h)?.id ?? 'station';
 }
 
 function subscribeHash(cb: () => void) {

@@ -82,14 +82,14 @@ export async function runCommand(ctx: CommandContext, command: ClientCommand): P
       case 'get_settings':
         return ok(requestId, { settings: station.getSettings() });
       case 'update_settings':
-        return ok(requestId, { settings: station.updateSettings(command.settings as Parameters<StationApi['updateSettings']>[0]) });
+        return ok(requestId, { settings: station.updateSettings(command.settings) });
       case 'set_limits':
         station.setLimits(command.jobId, command.bytesPerSecond);
         return ok(requestId, { jobId: command.jobId ?? null, bytesPerSecond: command.bytesPerSecond });
       default: {
         if (!publishing) return fail(requestId, 'unknown_type', `Unknown message type "${(command as { type: string }).type}".`, true);
         const { requestId: _id, ...event } = command;
-        station.publishExternal(event as FlashEventMessage, ctx.publisher);
+        station.publishExternal(event, ctx.publisher);
         return requestId === undefined ? null : ok(requestId, { jobId: event.jobId });
       }
     }

@@ -142,7 +142,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
       if (method !== 'PUT' && method !== 'PATCH' && method !== 'POST') return methodNotAllowed(res, ctx, 'GET, PUT, PATCH');
       const body = await readBody(req);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) return error('bad_request', 'Body must be a JSON object of settings to change.');
-      return json(200, station.updateSettings(body as Parameters<StationApi['updateSettings']>[0]));
+      return json(200, station.updateSettings(body));
     }
     if (path === '/api/token/regenerate') {
       if (method !== 'POST') return methodNotAllowed(res, ctx, 'POST');

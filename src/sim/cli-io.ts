@@ -6,8 +6,8 @@ import { defaultDataDir } from '../core/data-dir.js';
 import { applyFaultKey, FAULT_KEYS } from './spec.js';
 
 export interface SimCliLines {
-  out(line: string): void;
-  err(line: string): void;
+  out: (line: string) => void;
+  err: (line: string) => void;
 }
 
 /** The caller's line writers, or stdout/stderr. */

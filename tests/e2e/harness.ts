@@ -38,7 +38,7 @@ export async function startStation(dataDir: string, sims: string[], port = 0): P
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
   const output: string[] = [];
   child.stderr?.on('data', (d: Buffer) => output.push(String(d)));
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const found = await new Promise<{ wsUrl: string; uiUrl: string }>((resolvePromise, reject) => {
     let wsUrl = '';
     const timer = setTimeout(() => reject(new Error(`station did not start in 30 s:\n${output.join('')}`)), 30_000);

@@ -13,7 +13,7 @@ export function batchLine(b: BatchSummaryMessage): string {
   return `Batch of ${b.total}: ${parts.join(', ')}`;
 }
 
-export function BatchBar({ batches, onDismiss }: { batches: readonly BatchSummaryMessage[]; onDismiss(batchId: string): void }) {
+export function BatchBar({ batches, onDismiss }: { batches: readonly BatchSummaryMessage[]; onDismiss: (batchId: string) => void }) {
   if (batches.length === 0) return null;
   return (
     <ul className="batches" aria-label="Batches">

@@ -7,9 +7,9 @@ export interface DeviceGridProps {
   devices: readonly Device[];
   currentJobs: ReadonlyMap<string, ActiveJob>;
   selected: ReadonlySet<string>;
-  onSelect(deviceId: string, selected: boolean): void;
-  onSelectAll(selected: boolean): void;
-  onNewJob(deviceId: string): void;
+  onSelect: (deviceId: string, selected: boolean) => void;
+  onSelectAll: (selected: boolean) => void;
+  onNewJob: (deviceId: string) => void;
 }
 
 export function DeviceGrid({ devices, currentJobs, selected, onSelect, onSelectAll, onNewJob }: DeviceGridProps) {

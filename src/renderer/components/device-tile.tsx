@@ -14,9 +14,9 @@ export interface DeviceTileProps {
   jobPercent: number;
   queuePosition?: number;
   selected: boolean;
-  onSelect(deviceId: string, selected: boolean): void;
+  onSelect: (deviceId: string, selected: boolean) => void;
   /** Make this device the only target and take the user to the form. */
-  onNewJob(deviceId: string): void;
+  onNewJob: (deviceId: string) => void;
 }
 
 function DeviceTileImpl({ device, jobState, jobPercent, queuePosition, selected, onSelect, onNewJob }: DeviceTileProps) {

@@ -10,7 +10,7 @@ export interface FlashFormProps {
   devices: readonly Device[];
   selected: ReadonlySet<string>;
   connected: boolean;
-  onStart(command: StartFlashCommand): Promise<string>;
+  onStart: (command: StartFlashCommand) => Promise<string>;
   /** Changes when a tile's "New job" was pressed: bring the form into view and focus what to fill in next. */
   focusRequest?: number;
 }

@@ -8,8 +8,8 @@ export type JobAction = 'pause_flash' | 'resume_flash' | 'cancel_flash';
 export interface JobCardProps {
   job: ActiveJob;
   logs: readonly LogEntry[] | undefined;
-  onAction(action: JobAction, jobId: string): Promise<void>;
-  onClear(jobId: string): void;
+  onAction: (action: JobAction, jobId: string) => Promise<void>;
+  onClear: (jobId: string) => void;
 }
 
 const ACTIVE = new Set(['queued', 'running', 'paused']);

@@ -75,7 +75,7 @@ export function patchOf(d: Draft): { patch: SettingsDoc } | { problem: string } 
 
 export interface StationSettingsFormProps {
   settings: SettingsDoc;
-  onSave(patch: SettingsDoc): Promise<void>;
+  onSave: (patch: SettingsDoc) => Promise<void>;
 }
 
 export function StationSettingsForm({ settings, onSave }: StationSettingsFormProps) {
@@ -94,10 +94,10 @@ export function StationSettingsForm({ settings, onSave }: StationSettingsFormPro
     void onSave(result.patch);
   };
 
-  const field = (key: keyof Draft, label: string, hint: string) => (
+  const field = (key: Exclude<keyof Draft, 'autoEnabled' | 'rules'>, label: string, hint: string) => (
     <label className="field">
       <span>{label}</span>
-      <input type="number" min="0" step="any" value={String(d[key])} onChange={(e) => set({ [key]: e.target.value } as Partial<Draft>)} />
+      <input type="number" min="0" step="any" value={d[key]} onChange={(e) => set({ [key]: e.target.value })} />
       <small>{hint}</small>
     </label>
   );

@@ -9,10 +9,10 @@ import { isSettingsDoc, StationSettingsForm, type SettingsDoc } from '../compone
 
 export interface SettingsViewProps {
   theme: Theme;
-  onTheme(theme: Theme): void;
+  onTheme: (theme: Theme) => void;
   notifications: boolean;
-  onNotifications(on: boolean): void;
-  onToken(token: string): void;
+  onNotifications: (on: boolean) => void;
+  onToken: (token: string) => void;
 }
 
 

@@ -348,7 +348,8 @@ function flashing(dev: Dev, s: SimSession, arg: string): void {
   }
 }
 
-function rebootTo(mode: 'bootloader' | 'fastbootd', reason: 'reboot' | 'powerdown' = 'reboot'): Handler {
+/** Says OKAY and reboots; synchronous, so `boot` can end with it. */
+function rebootTo(mode: 'bootloader' | 'fastbootd', reason: 'reboot' | 'powerdown' = 'reboot'): (dev: Dev, s: SimSession) => void {
   return (dev, s) => {
     dev.reply(s, 'OKAY');
     dev.reboot(s, mode, reason);
@@ -377,6 +378,6 @@ const COMMANDS: Record<string, Handler> = {
   powerdown: rebootTo('bootloader', 'powerdown'),
   boot: (dev, s) => {
     if (dev.downloads.size === undefined) return dev.reply(s, 'FAIL', 'no image downloaded: send download:SIZE first');
-    rebootTo('bootloader')(dev, s, '');
+    rebootTo('bootloader')(dev, s);
   },
 };

@@ -57,7 +57,7 @@ export class DownloadStore {
   size: number | undefined;
   readonly #pool = new BlockPool();
   readonly #pending = new Set<Promise<void>>();
-  #failure: unknown;
+  #failure: Error | undefined;
   /** The staging block being filled: socket reads arrive in 64 KiB pieces, and one file write per MiB (rather than
    *  per piece) keeps thread-pool hand-offs — each a futex wake on both sides — 16 times fewer. */
   #cur: Buffer | undefined;
@@ -128,7 +128,7 @@ export class DownloadStore {
       this.#pending.delete(w);
     });
     w.catch((e: unknown) => {
-      this.#failure ??= e;
+      this.#failure ??= e instanceof Error ? e : new Error(String(e));
     });
     this.#pending.add(w);
   }

@@ -1,6 +1,6 @@
 // `--sim SPEC` parsing (contract §5): `fastboot:SERIAL?max-download=16M&speed=40M&partitions=boot:64M,system:2G`.
 import { FlashError } from '../../contracts/errors.js';
-import { defaultSpec, type FastbootSimSpec, type SimMode, type SimPartitionSpec } from './config.js';
+import { defaultSpec, type FastbootSimSpec, type SimPartitionSpec } from './config.js';
 import { parseDuration, parseSize } from '../units.js';
 
 export type SimSpec = FastbootSimSpec;
@@ -84,7 +84,7 @@ export function applySimOption(spec: FastbootSimSpec, key: string, value: string
     case 'mode': {
       const m = value === 'userspace' ? 'fastbootd' : value;
       if (m !== 'bootloader' && m !== 'fastbootd') throw new RangeError(`mode must be bootloader or fastbootd (got ${value})`);
-      spec.mode = m as SimMode;
+      spec.mode = m;
       return;
     }
     case 'udp-packet': {

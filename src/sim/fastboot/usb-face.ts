@@ -205,7 +205,7 @@ export class SimUsbDevice implements WebUsbDeviceLike {
     const session = this.#ready(endpointNumber, 'out');
     const bytes = ArrayBuffer.isView(data)
       ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : new Uint8Array(data as ArrayBuffer);
+      : new Uint8Array(data);
     try {
       // The bytes are taken now (in submission order); the promise settles when they have crossed the link.
       await this.#deadline(() => session.write(bytes, true), timeout);

@@ -33,7 +33,7 @@ describe('flash-station flash', () => {
   });
 
   it('draws a progress bar with speed and ETA on a terminal, token from the environment', async () => {
-    await h.station.setLimits(undefined, 16 * 1024 * 1024);
+    h.station.setLimits(undefined, 16 * 1024 * 1024);
     const image = await makeImage(h.dir, 'b.img', 8 * 1024 * 1024);
     const t = io({ tty: true, env: { FLASH_STATION_TOKEN: h.token } });
     const code = await main(['flash', '--url', h.url, '--device', 'TEST0001', 'boot', image], t);
@@ -45,7 +45,7 @@ describe('flash-station flash', () => {
   });
 
   it('cancels the job on Ctrl-C and exits 130', async () => {
-    await h.station.setLimits(undefined, 4 * 1024 * 1024);
+    h.station.setLimits(undefined, 4 * 1024 * 1024);
     const image = await makeImage(h.dir, 'c.img', 32 * 1024 * 1024);
     const t = io();
     const running = main(['flash', '--url', h.url, '--token', h.token, '--device', 'TEST0002', 'boot', image], t);

@@ -81,8 +81,8 @@ describe('Station at scale', () => {
     expect(taken[0]).toBeGreaterThanOrEqual(0);
     expect(taken[0]!).toBeLessThan(taken[1]!);
     const starts = r.jobIds.map((id) => h!.of('flash_started', id)[0]!.timestamp);
-    expect(Math.min(starts[2]!, starts[3]!)).toBeGreaterThanOrEqual(Math.min(...[0, 1].map((i) => h!.of('flash_completed', r.jobIds[i]!)[0]!.timestamp)));
-    expect(h.of('flash_queued', r.jobIds[3]!).map((m) => m.position)).toEqual([2, 1]);
+    expect(Math.min(starts[2]!, starts[3]!)).toBeGreaterThanOrEqual(Math.min(...[0, 1].map((i) => h!.of('flash_completed', r.jobIds[i])[0]!.timestamp)));
+    expect(h.of('flash_queued', r.jobIds[3]).map((m) => m.position)).toEqual([2, 1]);
   });
 
   it('pauses, resumes and cancels all', async () => {

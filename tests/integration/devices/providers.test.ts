@@ -76,8 +76,8 @@ describe('usb provider', () => {
     const target = new EventTarget();
     const webusb: WebUsbLike = {
       getDevices: async () => [devs[0] as SimUsbDevice & { bus: string; ports: number[] }],
-      addEventListener: (type, l) => target.addEventListener(type, l as EventListener),
-      removeEventListener: (type, l) => target.removeEventListener(type, l as EventListener),
+      addEventListener: (type, l) => target.addEventListener(type, l),
+      removeEventListener: (type, l) => target.removeEventListener(type, l),
     };
     const p = createUsbProvider({ webusb });
     const s = sink();

@@ -72,7 +72,7 @@ export function legacy(s: LoadedStep): LegacyStep {
   if (s.name === 'update_super') {
     const image = args.image instanceof Uint8Array ? args.image : new Uint8Array(0);
     const location = typeof args.location === 'string' ? args.location : String((args.image as PlanImage | undefined)?.location ?? '');
-    return { ...(args as object), op: 'update_super', image, location, wipe: args.wipe === true } as LegacyStep;
+    return { ...(args as object), op: 'update_super', image, location, wipe: args.wipe === true };
   }
   return { ...args, op: s.name } as LegacyStep;
 }

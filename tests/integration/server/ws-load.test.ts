@@ -44,10 +44,8 @@ describe('flood', () => {
       ws.on('close', (code) => { console.log(JSON.stringify({ code, errors: [...codes] })); process.exit(0); });
     `;
     const { execFile } = await import('node:child_process');
-    const output = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--input-type=module', '-e', script, `${h!.url}?token=${h!.token}`], { cwd: process.cwd(), timeout: 20_000 },
-        (err, stdout) => (err ? reject(err) : resolve(stdout)));
-    });
+    const { promisify } = await import('node:util');
+    const { stdout: output } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, `${h.url}?token=${h.token}`], { cwd: process.cwd(), timeout: 20_000 });
     stop = true;
     await pinger;
     const result = JSON.parse(output) as { code: number; errors: string[] };

@@ -48,7 +48,7 @@ describe('WebDFU against the DFU simulator', () => {
     const image = pattern(70_000, 7);
     dfu.dfuseStartAddress = 0x08000000;
     const w = dfu.write(2048, image.buffer as ArrayBuffer, false);
-    await done(w.events as never);
+    await done(w.events);
     const flash = readFileSync(join(dir, 'flash.bin'));
     expect(Buffer.compare(flash.subarray(0, image.length), Buffer.from(image))).toBe(0);
     // The leave request made the part start its application: a fresh enumeration (runtime mode).
@@ -66,7 +66,7 @@ describe('WebDFU against the DFU simulator', () => {
     await dfu.connect(0);
     dfu.dfuseStartAddress = 0x08000000;
     const r = dfu.read(2048, image.length);
-    const blob = (await done(r.events as never)) as Blob;
+    const blob = (await done(r.events)) as Blob;
     expect(new Uint8Array(await blob.arrayBuffer())).toEqual(image);
   });
 
@@ -101,7 +101,7 @@ describe('WebDFU against the DFU simulator', () => {
     for (const i of again.interfaces) i.name = undefined;
     await again.connect(1);
     const r = again.read(4096, image.length);
-    const blob = (await done(r.events as never)) as Blob;
+    const blob = (await done(r.events)) as Blob;
     expect(new Uint8Array(await blob.arrayBuffer())).toEqual(image);
   });
 });

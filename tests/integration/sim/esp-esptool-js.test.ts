@@ -51,7 +51,7 @@ describe('esptool-js against the ESP simulator on a pty pair', () => {
     face = await startTtyFace(sim, pair.device);
     const host = pair.host;
     const port = new WebSerialPort((s) => openSerialTransport(host, s));
-    const transport = new EspTransport(port as unknown as ConstructorParameters<typeof EspTransport>[0]);
+    const transport = new EspTransport(port);
     const loader = new ESPLoader({ transport, baudrate: 921600, romBaudrate: 115200, terminal: quiet });
     return { loader, port };
   }

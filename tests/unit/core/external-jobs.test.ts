@@ -21,7 +21,7 @@ function setup(stationJobs: string[] = [], options: ExternalJobsOptions = {}): {
 }
 
 const started = (jobId: string, extra: Record<string, unknown> = {}): FlashEventMessage =>
-  ({ type: 'flash_started', jobId, deviceId: 'd', stage: 'Writing', totalBytes: 10, timestamp: 1, ...extra }) as FlashEventMessage;
+  ({ type: 'flash_started', jobId, deviceId: 'd', stage: 'Writing', totalBytes: 10, timestamp: 1, ...extra });
 
 describe('ExternalJobs', () => {
   it('follows a job from started to failed and records it', () => {

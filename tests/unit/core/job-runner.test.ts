@@ -173,7 +173,7 @@ describe('runJob', () => {
   });
 
   it('a cancel with a reason of its own is logged, and a plain cancel carries no detail', async () => {
-    const r = await rig(async (_step, ctx) => new Promise<void>((_res, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason))));
+    const r = await rig(async (_step, ctx) => new Promise<void>((_res, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason as Error))));
     const job = r.job([{ op: 'flash', target: { partition: 'boot' }, image: image(1000) }]);
     const done = runJob(job, r.deps);
     await elapse(20);

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { BatchSummaryMessage, Device, Job, JobLogLine, ServerMessage } from '../../../src/protocol/messages.js';
+import { wsText } from '../../helpers/ws-text.js';
 
 export interface FixtureState {
   devices: Device[];
@@ -79,7 +80,7 @@ export class StationFixture {
     this.clients.add(ws);
     ws.on('close', () => this.clients.delete(ws));
     ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as Record<string, unknown>;
+      const msg = JSON.parse(wsText(data)) as Record<string, unknown>;
       this.received.push(msg);
       if (msg.type === 'ping') ws.send(JSON.stringify({ type: 'pong', timestamp: Date.now() }));
       else if (msg.type === 'get_snapshot') ws.send(JSON.stringify({ type: 'snapshot', ...this.state, timestamp: Date.now(), requestId: msg.requestId }));

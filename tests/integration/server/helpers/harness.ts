@@ -9,6 +9,7 @@ import { startServer, type RunningServer, type ServerOptions } from '../../../..
 import type { StationApi } from '../../../../src/core/station-api.js';
 import { checkServerMessage } from '../../../../src/server/validate.js';
 import type { ServerMessage } from '../../../../src/protocol/messages.js';
+import { wsText } from '../../../helpers/ws-text.js';
 import { createTestStation } from './test-station.js';
 
 export interface Harness {
@@ -62,7 +63,7 @@ export class Conn {
     this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('error', () => undefined);
     this.ws.on('message', (data) => {
-      const m = JSON.parse(data.toString()) as ServerMessage;
+      const m = JSON.parse(wsText(data)) as ServerMessage;
       const problem = checkServerMessage(m);
       if (problem) this.invalid.push(problem);
       this.frames.push(m);
