@@ -66,17 +66,21 @@ async function refusal(s: DfuSession, what: string, cause: unknown): Promise<nev
   throw cause;
 }
 
-/** One DNLOAD and the GETSTATUS polling after it, until dfuDNLOAD-IDLE; a dfuERROR or stall throws DfuStatusError. */
-export async function sendBlock(s: DfuSession, block: number, data: Uint8Array, what: string, signal?: AbortSignal): Promise<void> {
+/**
+ * One DNLOAD and the GETSTATUS polling after it, until dfuDNLOAD-IDLE; a dfuERROR or stall throws DfuStatusError.
+ * Not cancellable inside: a device in dfuDNBUSY takes no ABORT, so a cancel waits for the block (callers check their
+ * signal between blocks); this also keeps an abort listener off every control transfer of the hot path.
+ */
+export async function sendBlock(s: DfuSession, block: number, data: Uint8Array, what: string): Promise<void> {
   try {
-    await s.req.dnload(block, data, signal);
+    await s.req.dnload(block, data);
   } catch (e) {
     if (isStall(e)) await refusal(s, what, e);
     throw e;
   }
   let st: DfuStatus;
   try {
-    st = await s.req.pollBlock(signal);
+    st = await s.req.pollBlock();
   } catch (e) {
     if (isStall(e)) await refusal(s, what, e);
     throw e;
@@ -128,7 +132,7 @@ export async function downloadPlain(s: DfuSession, payload: Payload, ctx: JobCon
     moved.done = 0;
     for await (const data of payload.blocks(ts, ctx.signal)) {
       await between(ctx, data.length);
-      await sendBlock(s, block, data, `DFU DNLOAD block ${block} (byte ${sent} of ${payload.size})`, ctx.signal);
+      await sendBlock(s, block, data, `DFU DNLOAD block ${block} (byte ${sent} of ${payload.size})`);
       block++;
       sent += data.length;
       moved.done = sent;
@@ -207,16 +211,16 @@ function command(op: number, address?: number): Uint8Array {
   return Uint8Array.of(op, address & 0xff, (address >>> 8) & 0xff, (address >>> 16) & 0xff, (address >>> 24) & 0xff);
 }
 
-export function setAddress(s: DfuSession, address: number, signal?: AbortSignal): Promise<void> {
-  return sendBlock(s, 0, command(CMD_SET_ADDRESS, address), `DfuSe SET_ADDRESS ${hex(address)}`, signal);
+export function setAddress(s: DfuSession, address: number): Promise<void> {
+  return sendBlock(s, 0, command(CMD_SET_ADDRESS, address), `DfuSe SET_ADDRESS ${hex(address)}`);
 }
 
-export function erasePage(s: DfuSession, address: number, signal?: AbortSignal): Promise<void> {
-  return sendBlock(s, 0, command(CMD_ERASE, address), `DfuSe ERASE page ${hex(address)}`, signal);
+export function erasePage(s: DfuSession, address: number): Promise<void> {
+  return sendBlock(s, 0, command(CMD_ERASE, address), `DfuSe ERASE page ${hex(address)}`);
 }
 
-export function massErase(s: DfuSession, signal?: AbortSignal): Promise<void> {
-  return sendBlock(s, 0, command(CMD_ERASE), 'DfuSe mass erase', signal);
+export function massErase(s: DfuSession): Promise<void> {
+  return sendBlock(s, 0, command(CMD_ERASE), 'DfuSe mass erase');
 }
 
 /** The DfuSe elements of one alt checked against its layout; the erasable pages they touch, each once, in order. */
@@ -249,7 +253,7 @@ export async function dfuseWrite(
     ctx.stage(`Erasing ${pages.length} page${pages.length === 1 ? '' : 's'} of ${layout.name || 'flash'} for ${options.what}`);
     for (const page of pages) {
       await between(ctx, 0);
-      await retrying(s, ctx, `erasing page ${hex(page)}`, retries, () => erasePage(s, page, ctx.signal));
+      await retrying(s, ctx, `erasing page ${hex(page)}`, retries, () => erasePage(s, page));
     }
     ctx.log('info', `Erased ${pages.length} page(s) from ${hex(pages[0]!)}`);
   }
@@ -265,11 +269,11 @@ export async function dfuseWrite(
       await between(ctx, data.length);
       await retrying(s, ctx, `writing ${hex(address)}`, retries, async (attempt) => {
         if (attempt > 0 || pointer === undefined || block > MAX_BLOCK) {
-          await setAddress(s, address, ctx.signal);
+          await setAddress(s, address);
           pointer = address;
           block = 2;
         }
-        await sendBlock(s, block, data, `DFU DNLOAD block ${block} at ${hex(address)}`, ctx.signal);
+        await sendBlock(s, block, data, `DFU DNLOAD block ${block} at ${hex(address)}`);
       });
       block++;
       moved.done += data.length;
@@ -309,6 +313,7 @@ export async function readUnprotect(s: DfuSession, ctx: JobContext): Promise<voi
 
 /** Compares a read-back block; throws verify_mismatch naming the first differing byte. */
 function compare(got: Uint8Array, want: Uint8Array, at: number, where: (offset: number) => string): void {
+  if (got.length >= want.length && Buffer.from(got.buffer, got.byteOffset, want.length).equals(want)) return;
   if (got.length < want.length) {
     throw new FlashError('verify_mismatch', `The device returned only ${got.length} of ${want.length} bytes at ${where(at)}: it holds less than the image`);
   }
@@ -354,7 +359,7 @@ export async function verifyPlain(s: DfuSession, payload: Payload, ctx: JobConte
   let at = 0;
   for await (const want of payload.blocks(ts, ctx.signal)) {
     await between(ctx, 0);
-    const got = await s.req.upload(block, want.length, ctx.signal).catch(uploadRefused(s, `UPLOAD block ${block}`));
+    const got = await s.req.upload(block, want.length).catch(uploadRefused(s, `UPLOAD block ${block}`));
     compare(got, want, at, (o) => `byte ${o} of ${what}`);
     block++;
     at += want.length;
@@ -377,12 +382,12 @@ export async function verifyDfuse(s: DfuSession, elements: readonly DfuseElement
       const address = e.address + at;
       await between(ctx, 0);
       if (pointer === undefined || block > MAX_BLOCK) {
-        await setAddress(s, address, ctx.signal);
-        await s.req.abort(ctx.signal); // SET_ADDRESS leaves dfuDNLOAD-IDLE; UPLOAD starts from dfuIDLE
+        await setAddress(s, address);
+        await s.req.abort(); // SET_ADDRESS leaves dfuDNLOAD-IDLE; UPLOAD starts from dfuIDLE
         pointer = address;
         block = 2;
       }
-      const got = await s.req.upload(block, want.length, ctx.signal).catch(uploadRefused(s, `UPLOAD at ${hex(address)}`));
+      const got = await s.req.upload(block, want.length).catch(uploadRefused(s, `UPLOAD at ${hex(address)}`));
       compare(got, want, 0, (o) => hex(address + o));
       block++;
       meter(want.length);

@@ -204,7 +204,7 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
     }
     if ('whole' in target) {
       ctx.stage('Mass-erasing the flash');
-      await retrying(s, ctx, 'the mass erase', retries, () => massErase(s, ctx.signal));
+      await retrying(s, ctx, 'the mass erase', retries, () => massErase(s));
       ctx.log('info', `${s.label}: mass erase done`);
       return;
     }
@@ -234,7 +234,7 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
     for (const page of pages) {
       await ctx.gate.pass(ctx.signal);
       if (ctx.signal.aborted) throw new FlashError('cancelled', 'Cancelled');
-      await retrying(s, ctx, `erasing page ${hex(page)}`, retries, () => erasePage(s, page, ctx.signal));
+      await retrying(s, ctx, `erasing page ${hex(page)}`, retries, () => erasePage(s, page));
     }
   }
 
@@ -410,7 +410,8 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
   /** A DfuSe part with read protection refuses SET_ADDRESS with errVENDOR; the error is cleared again. */
   async function readProtected(s: DfuSession, address: number, signal: AbortSignal): Promise<boolean> {
     try {
-      await setAddress(s, address, signal);
+      signal.throwIfAborted();
+      await setAddress(s, address);
       await s.req.abort(signal);
       return false;
     } catch (e) {
