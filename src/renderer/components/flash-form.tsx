@@ -29,12 +29,16 @@ function kindsOf(device: Device): readonly TargetKind[] {
 
 /**
  * The targets every one of these devices takes, in the first one's order (its family's preference); empty when they
- * have none in common. With no device at all, a partition (the form as it always was).
+ * have none in common. With no device at all, a partition (the form as it always was). Devices that list no
+ * partitions at all (an ESP board before its partition table is written) offer an address first.
  */
 export function commonTargets(devices: readonly Device[]): TargetKind[] {
   const [first, ...rest] = devices;
   if (!first) return ['partition'];
-  return kindsOf(first).filter((k) => rest.every((d) => kindsOf(d).includes(k)));
+  const common = kindsOf(first).filter((k) => rest.every((d) => kindsOf(d).includes(k)));
+  const noPartitions = devices.every((d) => d.partitions !== undefined && d.partitions.length === 0);
+  if (noPartitions && common.includes('address')) return ['address', ...common.filter((k) => k !== 'address')];
+  return common;
 }
 
 /** An address as typed: `0x…` hex goes on the wire as that string, decimal as the integer; undefined when neither. */
@@ -148,7 +152,7 @@ export function FlashForm({ devices, selected, connected, onStart, focusRequest 
             type="text"
             autoComplete="off"
             spellCheck={false}
-            placeholder="/path/to/boot.img (raw, sparse, .gz, .xz, .zst)"
+            placeholder={kind === 'address' ? '/path/to/firmware.bin (raw, Intel HEX, S-record)' : '/path/to/boot.img (raw, sparse, .gz, .xz, .zst)'}
             value={image}
             onChange={(e) => setImage(e.target.value)}
           />
@@ -222,7 +226,7 @@ export function FlashForm({ devices, selected, connected, onStart, focusRequest 
             value={address}
             onChange={(e) => setAddress(e.target.value)}
           />
-          <small id={`${id}-address-hint`}>Where the image starts: hex (0x08000000) or decimal.</small>
+          <small id={`${id}-address-hint`}>Where the image starts: hex (0x10000, 0x08000000) or decimal.</small>
         </div>
       ) : null}
       {kind === 'whole' ? (

@@ -194,6 +194,21 @@ describe('flash form', () => {
     expect(sent).toEqual([{ type: 'start_flash', deviceId: 'E1', image: '/fw/app.bin', partition: 'factory' }]);
   });
 
+  it('offers an address first to a board that lists no partitions yet (an ESP without a partition table)', async () => {
+    const blank = (id: string): Device => ({ ...esp(id), targets: ['partition', 'address'], partitions: [] });
+    const { el, sent } = render([blank('E2')], ['E2']);
+    const writeTo = field(el, 'Write to') as unknown as HTMLSelectElement;
+    expect([...writeTo.options].map((o) => o.textContent)).toEqual(['an address', 'a partition']);
+    expect(field(el, 'Image').placeholder).toMatch(/Intel HEX, S-record/);
+    type(field(el, 'Image'), '/fw/app.bin');
+    type(field(el, 'Address'), '0x10000');
+    await submit(el);
+    expect(sent).toEqual([{ type: 'start_flash', deviceId: 'E2', image: '/fw/app.bin', address: '0x10000' }]);
+    // With its table read, the family's own order again: a partition first.
+    const listed = render([{ ...blank('E3'), partitions: [{ name: 'factory', size: 0x100000 }] }], ['E3']);
+    expect([...(field(listed.el, 'Write to') as unknown as HTMLSelectElement).options].map((o) => o.textContent)).toEqual(['a partition', 'an address']);
+  });
+
   it('says so when the selected devices share no target, and sends nothing', async () => {
     const { el, sent } = render([sd('SD1'), stm32('S1')], ['SD1', 'S1']);
     expect(el.textContent).toMatch(/written in different ways \(SD1: the whole device; S1: an address\)/);
