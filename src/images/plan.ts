@@ -1,6 +1,5 @@
 // Flash plans: bundles (folder or zip with a manifest), manifests and inline plans; families add their own formats.
-import { constants as fsConstants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Ajv } from 'ajv';
@@ -13,6 +12,7 @@ import { fileByteSource, fileError } from './byte-source.js';
 import { MANIFEST_FILES, manifestSchema } from './manifest-schema.js';
 import { peek } from './open.js';
 import { folderResolver, readSmall, zipResolver, type ImageResolver } from './plan-images.js';
+import { readSmallFile, SMALL_FILE_MAX } from './small-file.js';
 import { sniff } from './sniff.js';
 import { openZip } from './zip.js';
 
@@ -231,28 +231,15 @@ function loaded(name: string, origin: string, r: { steps: LoadedStep[]; declared
 }
 
 /** Largest manifest read (a plan names its images; it does not hold them). */
-const MAX_MANIFEST = 1 << 20;
+const MAX_MANIFEST = SMALL_FILE_MAX;
 
-/**
- * Read a manifest only when it is a regular file of at most MAX_MANIFEST bytes: a FIFO would block a libuv worker
- * forever and /dev/zero would fill memory. `optional`: null when it does not exist.
- */
+/** A manifest through readSmallFile (regular file, bounded). `optional`: null when it does not exist. */
 async function readManifestFile(path: string, optional: boolean): Promise<string | null> {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then says what was opened.
-  const handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).catch((e: unknown) => {
-    if (optional && (e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw fileError(e, path);
-  });
-  if (!handle) return null;
   try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new FlashError('image_unreadable', `${path} is not a regular file; a manifest must be one.`);
-    if (st.size > MAX_MANIFEST) throw new FlashError('image_invalid', `${path} is ${st.size} bytes; a manifest is at most ${MAX_MANIFEST} bytes.`);
-    const buf = Buffer.alloc(st.size);
-    const { bytesRead } = await handle.read(buf, 0, st.size, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await handle.close();
+    return await readSmallFile(path, { maxBytes: MAX_MANIFEST, what: 'a manifest' });
+  } catch (e) {
+    if (optional && e instanceof FlashError && e.code === 'image_not_found') return null;
+    throw e;
   }
 }
 
