@@ -2,6 +2,7 @@
 // Builds what `npx flash-station` and the desktop app run: Node bundles with esbuild, the renderer with Vite.
 // Runs from `prepare`, so a fresh `npm ci` leaves a working CLI. Entry points that do not exist yet are skipped.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
@@ -39,6 +40,14 @@ if (existsSync(join(root, 'src/preload/preload.ts'))) {
   jobs.push(build({ ...common, entryPoints: ['src/preload/preload.ts'], outfile: 'dist/preload.cjs', format: 'cjs', external: ['electron'] }));
 }
 await Promise.all(jobs);
+
+// The block-device privilege helper (C, no dependencies; docs/block.md): built where a C compiler is, packed for the deb.
+if (process.platform === 'linux' && existsSync(join(root, 'src/drivers/block/helper/block-helper.c'))) {
+  mkdirSync(join(root, 'dist/block-helper'), { recursive: true });
+  const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-Wall', '-Wextra', '-o', 'dist/block-helper/flash-station-block-helper',
+    'src/drivers/block/helper/block-helper.c'], { cwd: root, stdio: 'inherit' });
+  if (cc.status !== 0) console.warn('flash-station: no C compiler (cc): the desktop block helper was not built');
+}
 
 if (existsSync(join(root, 'src/renderer/index.html')) && !process.argv.includes('--no-renderer')) {
   const { build: viteBuild } = await import('vite');

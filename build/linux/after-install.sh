@@ -45,4 +45,12 @@ if [ -f "$RULE_SRC" ]; then
         udevadm trigger --subsystem-match=usb --action=change || true
     fi
 fi
+# Block devices: the privilege helper that writes a disk for the desktop user, run only through pkexec under the polkit
+# action io.flashstation.block.write (whose exec.path names this exact file): root-owned, nobody else may change it.
+HELPER_SRC="$APP_DIR/resources/block-helper/flash-station-block-helper"
+POLICY_SRC="$APP_DIR/resources/polkit/io.flashstation.block.policy"
+if [ -f "$HELPER_SRC" ] && [ -f "$POLICY_SRC" ]; then
+    install -D -o root -g root -m 0755 "$HELPER_SRC" /usr/lib/flash-station/flash-station-block-helper
+    install -D -o root -g root -m 0644 "$POLICY_SRC" /usr/share/polkit-1/actions/io.flashstation.block.policy
+fi
 exit 0

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Debian package post-remove: undo after-install.sh (command link, AppArmor profile, udev rule) and reload udev.
+# Debian package post-remove: undo after-install.sh (command link, AppArmor profile, udev rule, block helper and its
+# polkit action) and reload udev.
 if type update-alternatives >/dev/null 2>&1; then
     update-alternatives --remove '${executable}' '/opt/${sanitizedProductName}/${executable}' || true
 else
@@ -19,4 +20,6 @@ if [ -f /etc/udev/rules.d/70-flash-station.rules ]; then
         udevadm control --reload-rules || true
     fi
 fi
+rm -f /usr/lib/flash-station/flash-station-block-helper /usr/share/polkit-1/actions/io.flashstation.block.policy
+rmdir /usr/lib/flash-station 2>/dev/null || true
 exit 0

@@ -69,6 +69,8 @@ export interface BlockCandidate extends CandidateBase {
   readonly mountpoints: readonly string[];
   /** Holds a mounted system file system or active swap: never offered, never written (contract §7; see `protected`). */
   readonly system: boolean;
+  /** Additive. The root helper to write through when this process may not write the disk (the desktop app). */
+  readonly helper?: string;
 }
 
 export type Candidate = UsbCandidate | SerialCandidate | NetworkCandidate | BlockCandidate;

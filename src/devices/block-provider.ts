@@ -20,6 +20,8 @@ export interface BlockProviderOptions {
   /** The disk lister (tests); default lsblk. Called with paths to list only those. */
   list?: (paths?: readonly string[]) => Promise<DiskInfo[]>;
   log?: (message: string) => void;
+  /** The root helper the desktop app writes through (src/transports/block-helper.ts), carried on each candidate. */
+  helper?: string;
 }
 
 /** Whether discovery offers this disk without being asked: removable (or hot-plugged), with a medium, not a loop. */
@@ -27,7 +29,7 @@ export function offeredByDiscovery(d: DiskInfo): boolean {
   return d.type === 'disk' && d.removable && d.size > 0 && !d.name.startsWith('zram');
 }
 
-export function toCandidate(d: DiskInfo, port?: string): BlockCandidate {
+export function toCandidate(d: DiskInfo, port?: string, helper?: string): BlockCandidate {
   return {
     kind: 'block',
     key: d.path,
@@ -44,6 +46,7 @@ export function toCandidate(d: DiskInfo, port?: string): BlockCandidate {
     mountpoints: d.mountpoints,
     system: d.system !== undefined,
     ...(d.system !== undefined ? { protected: `${d.path} ${d.system}: it is this machine's own disk` } : {}),
+    ...(helper ? { helper } : {}),
   };
 }
 
@@ -111,7 +114,7 @@ export function createBlockProvider(options: BlockProviderOptions = {}): Candida
     for (const d of disks.values()) {
       if (offered.has(d.path)) continue;
       offered.set(d.path, signature(d));
-      sink.offer(toCandidate(d, d.bus === 'usb' ? await usbPortOf(d) : undefined));
+      sink.offer(toCandidate(d, d.bus === 'usb' ? await usbPortOf(d) : undefined, options.helper));
     }
   };
 

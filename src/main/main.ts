@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultDataDir } from '../core/data-dir.js';
 import { launchStation, type LaunchedStation } from '../server/launch.js';
+import { installedBlockHelper } from '../transports/block-helper.js';
 import { parseDesktopArgs } from './args.js';
 import { imageDialogHandler } from './image-dialog.js';
 import { hardenContents, hardenSession, OPEN_IMAGE_CHANNEL, secureWebPreferences } from './security.js';
@@ -52,7 +53,9 @@ function trayStatus(): TrayStatus {
 }
 
 async function launch(): Promise<LaunchedStation> {
-  const options = { ...args, dataDir, port: args.port ?? 3001 };
+  // Writing disks as the desktop user goes through the helper the deb installs (pkexec), where it is installed.
+  const blockHelper = installedBlockHelper();
+  const options = { ...args, dataDir, port: args.port ?? 3001, ...(blockHelper ? { blockHelper } : {}) };
   try {
     return await launchStation(options);
   } catch (e) {

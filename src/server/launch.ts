@@ -36,6 +36,8 @@ export interface LaunchOptions {
   block?: boolean;
   /** `--block-device PATH` (repeatable). */
   blockDevices?: string[];
+  /** The root helper to write disks through when the station may not (the desktop app sets the installed one). */
+  blockHelper?: string;
   /** More candidate providers (tests, embedders), started after the built-in ones. */
   providers?: CandidateProvider[];
   allowOrigins?: string[];
@@ -127,7 +129,9 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
   }
   if (options.block !== false || options.blockDevices?.length) {
     const { createBlockProvider } = await import('../devices/block-provider.js');
-    providers.push(createBlockProvider({ devices: options.blockDevices ?? [], discover: options.block !== false }));
+    providers.push(createBlockProvider({
+      devices: options.blockDevices ?? [], discover: options.block !== false, ...(options.blockHelper ? { helper: options.blockHelper } : {}),
+    }));
   }
   if (options.connect?.length) {
     providers.push(createNetworkProvider(options.connect, { defaultPort: NETWORK_FAMILY.defaultPort, protocol: NETWORK_FAMILY.protocol }));

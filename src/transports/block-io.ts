@@ -1,6 +1,6 @@
 // Positional block I/O on a disk (or a regular file standing in for one): O_DIRECT | O_EXCL, ioctls through koffi.
 import { constants, readFileSync } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { access, open, stat, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import type { BlockIo, BlockLink } from '../contracts/links.js';
@@ -267,14 +267,31 @@ function errnoName(n: number): string {
   return `errno ${n}`;
 }
 
-/** A BlockLink to the disk (or file) at `path`: each open() is a fresh handle; close() closes what it opened. */
-export function createBlockLink(path: string): BlockLink & { readonly path: string } {
-  const open = new Set<BlockDeviceIo>();
+/** Opens a disk with rights this process lacks (the desktop app's pkexec helper, src/transports/block-helper.ts). */
+export interface Elevation {
+  open(path: string, signal?: AbortSignal): Promise<BlockIo>;
+}
+
+/** Whether this process may write `path` itself: root, or a writable node (the `disk` group). */
+export async function mayWrite(path: string): Promise<boolean> {
+  if (process.getuid?.() === 0) return true;
+  return access(path, constants.W_OK).then(() => true, () => false);
+}
+
+/**
+ * A BlockLink to the disk (or file) at `path`: each open() is a fresh handle; close() closes what it opened. With an
+ * `elevation`, an open for writing that this process may not do itself goes through it.
+ */
+export function createBlockLink(path: string, elevation?: Elevation): BlockLink & { readonly path: string; readonly elevated: boolean } {
+  const open = new Set<BlockIo>();
   return {
     kind: 'block',
     path,
+    elevated: elevation !== undefined,
     async open(options, signal) {
-      const io = await BlockDeviceIo.open(path, options, signal);
+      const io: BlockIo = elevation && options.write && !(await mayWrite(path))
+        ? await elevation.open(path, signal)
+        : await BlockDeviceIo.open(path, options, signal);
       open.add(io);
       const close = io.close.bind(io);
       io.close = async () => {

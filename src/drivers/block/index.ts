@@ -1,12 +1,13 @@
 // The block family: SD cards and USB sticks (and loop devices named with --block-device), written whole and read back.
-import { access, constants, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { BlockCandidate, Candidate, DeviceDescription, Family, JobContext, PlanStep } from '../../contracts/family.js';
 import type { BlockIo, BlockLink } from '../../contracts/links.js';
 import type { BlockSource } from '../../contracts/source.js';
 import { FlashError, toFlashError } from '../../contracts/errors.js';
 import { formatBytes } from '../../protocol/units.js';
-import { blockError, createBlockLink, privilegeHint } from '../../transports/block-io.js';
+import { blockError, createBlockLink } from '../../transports/block-io.js';
+import { HelperPool, writeAccess } from '../../transports/block-helper.js';
 import { assertNotSystem, diskAt, diskPresent, type DiskInfo } from './disks.js';
 import { unmountDisk, type Unmounter } from './unmount.js';
 import { DiskWriter, type WriteOptions, type WriteReport } from './write.js';
@@ -19,6 +20,17 @@ export interface BlockFamilyOptions {
   /** Unmount commands (tests); default udisks2 where it answers, else umount. */
   unmounter?: Unmounter;
 }
+
+/** One helper pool per helper path: opens of one batch share one elevated helper (one password prompt). */
+const pools = new Map<string, HelperPool>();
+function poolFor(helper: string): HelperPool {
+  let pool = pools.get(helper);
+  if (!pool) pools.set(helper, (pool = new HelperPool(helper)));
+  return pool;
+}
+
+/** Whether a link can write through the privilege helper (made for a candidate that names one). */
+const elevated = (link: BlockLink): boolean => (link as BlockLink & { elevated?: unknown }).elevated === true;
 
 /** The path a block link writes to (links made by createBlockLink carry it). */
 function linkPath(link: BlockLink): string {
@@ -54,7 +66,7 @@ export function createBlockFamily(options: BlockFamilyOptions = {}): Family<Bloc
     },
     connect(candidate: Candidate) {
       if (candidate.kind !== 'block') throw new FlashError('internal', `the block family cannot connect a ${candidate.kind} candidate`);
-      return createBlockLink(candidate.path);
+      return createBlockLink(candidate.path, candidate.helper ? poolFor(candidate.helper) : undefined);
     },
     probe(_link: BlockLink, candidate: Candidate, signal: AbortSignal) {
       signal.throwIfAborted();
@@ -86,9 +98,9 @@ async function flashDisk(link: BlockLink, source: BlockSource, verify: boolean, 
     disk = await diskAt(path);
     assertNotSystem(disk);
     if (source.size > disk.size) throw tooSmall(disk.size);
-    await access(path, constants.W_OK).catch((e: unknown) => {
-      throw new FlashError('permission_denied', `cannot write ${path}: ${privilegeHint()}`, { cause: e });
-    });
+    if ((await writeAccess(path, elevated(link))) === 'helper') {
+      ctx.log('info', `This station may not write ${path} itself: writing through the privilege helper (pkexec asks for an administrator's password once per batch)`);
+    }
     if (disk.mounted.length) {
       ctx.stage(`Unmounting ${path}`);
       await unmountDisk(disk, (m) => ctx.log('info', m), () => diskAt(path), options.unmounter);

@@ -1,7 +1,8 @@
 // Block provider: which disks it offers, system disks marked, named devices, hot-plug by polling, lister failures.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createBlockProvider, type CandidateSink } from '../../../src/devices/block-provider.js';
-import type { Candidate } from '../../../src/contracts/family.js';
+import type { BlockCandidate, Candidate } from '../../../src/contracts/family.js';
+import { createBlockFamily } from '../../../src/drivers/block/index.js';
 import type { DiskInfo } from '../../../src/drivers/block/disks.js';
 
 const disk = (path: string, extra: Partial<DiskInfo> = {}): DiskInfo => ({
@@ -42,6 +43,17 @@ describe('createBlockProvider', () => {
     await p.stop();
     expect(list).toHaveBeenCalledTimes(1);
     expect(sink.offered.map((c) => c.key)).toEqual(['/dev/loop0']);
+  });
+
+  it('carries the desktop app\'s privilege helper on each disk, and the family links it for elevated writes', async () => {
+    const helper = '/usr/lib/flash-station/flash-station-block-helper';
+    const p = createBlockProvider({ list: async () => [disk('/dev/sdb')], helper, udev: false });
+    const sink = recorder();
+    await p.start(sink);
+    await p.stop();
+    expect(sink.offered[0]).toMatchObject({ path: '/dev/sdb', helper });
+    expect(createBlockFamily().connect(sink.offered[0] as Candidate)).toMatchObject({ path: '/dev/sdb', elevated: true });
+    expect(createBlockFamily().connect({ ...(sink.offered[0] as BlockCandidate), helper: undefined } as Candidate)).toMatchObject({ elevated: false });
   });
 
   it('withdraws a disk that goes away and offers again one that changed (a card swapped in a reader)', async () => {
