@@ -235,6 +235,15 @@ describe('DFU family: plain DFU 1.1 devices', () => {
       .rejects.toMatchObject({ code: 'disconnected', transient: true, message: expect.stringContaining('during manifestation') });
   });
 
+  it('a device that is not manifestation-tolerant and resets itself after saying dfuMANIFEST: success', async () => {
+    const image = pattern(8192, 5);
+    const { family, link, dev, ctx, file } = await rig({ dfuse: '0', flash: '32K', tolerant: '0' }, { disconnectAfter: image.length });
+    const c = ctx();
+    await family.run(link, { op: 'flash', target: { whole: true }, source: await file('n.bin', image) }, c);
+    expect(c.logs.some((l) => l.includes('reset itself after manifestation'))).toBe(true);
+    expect(dev.flash.read(0, image.length)).toEqual(image);
+  });
+
   it('restarts a refused download from byte 0, then gives up with a clear error', async () => {
     const { family, link, dev, ctx, file } = await rig({ dfuse: '0', flash: '64K' }, { failAfter: 20_000 });
     const c = ctx();
