@@ -40,6 +40,9 @@ Options:
   --serial-port PATH[?protocol=esp|stm32&baud=N]
                          add a serial port explicitly, e.g. a pty or an odd adapter (repeatable); protocol says
                          which family it is (else ESP is tried first, then STM32), baud the line rate
+  --no-block             skip discovery of removable disks (SD cards, USB sticks)
+  --block-device PATH    offer a disk discovery would hide, e.g. a loop device or a fixed disk (repeatable; works
+                         with --no-block); the machine's own disks (/, /boot, /usr, /var, /home, swap) are never written
   --allow-origin ORIGIN  accept browser pages from ORIGIN too (repeatable)
   --tls-cert FILE        serve HTTPS and WSS with this PEM certificate (chain) …
   --tls-key FILE         … and its PEM key (docs/security.md: making them for a LAN station)
