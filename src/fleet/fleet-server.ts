@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { ErrorCode } from '../contracts/errors.js';
 import { createGuards, requestToken, tokenMatches } from '../server/guards.js';
 import { sendError, sendJson } from '../server/http-errors.js';
+import { listenOn } from '../server/listen.js';
 import { createRateLimiter } from '../server/rate-limit.js';
 import { FLEET_PAGE, FLEET_SCRIPT_SOURCE } from './fleet-page.js';
 import type { FleetStore } from './fleet-store.js';
@@ -142,15 +143,7 @@ export async function startFleetServer(options: FleetServerOptions): Promise<Run
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  boundPort = typeof address === 'object' && address ? address.port : options.port;
+  boundPort = await listenOn(server, options.port, options.host);
   return {
     port: boundPort,
     close: () => new Promise<void>((resolve) => {

@@ -12,6 +12,7 @@ import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './client-channel.js'
 import { createGuards, requestToken, tokenMatches } from './guards.js';
 import { createHeavyGate } from './heavy-gate.js';
 import { handleApi } from './http-api.js';
+import { listenOn } from './listen.js';
 import { sendError } from './http-errors.js';
 import { serveStatic } from './static-files.js';
 import { WsHub } from './ws-hub.js';
@@ -165,15 +166,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
   });
 
   warmValidators(); // before the first client's first command, which would otherwise wait for ajv
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  boundPort = typeof address === 'object' && address ? address.port : options.port;
+  boundPort = await listenOn(server, options.port, options.host);
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
 
   return {
