@@ -14,7 +14,23 @@ export interface PlanImage {
   readonly location: string;
   /** Declared expanded size when known cheaply (zip entry size, file size of a raw image), else undefined. */
   readonly declaredSize?: number;
-  open(options?: { signal?: AbortSignal }): Promise<BlockSource>;
+  /**
+   * `onPrepare` hears of a long pass the image needs before it can be written (decompressing it to learn its size),
+   * while it runs; an image opened without one never calls it.
+   */
+  open(options?: { signal?: AbortSignal; onPrepare?: (p: ImagePrepareProgress) => void }): Promise<BlockSource>;
+}
+
+/** A long pass an image needs before any byte of it is written, as it goes: a job shows it as a stage of its own. */
+export interface ImagePrepareProgress {
+  /** What the pass does: `Decompressing to learn the size`. */
+  stage: string;
+  /** Why it is needed (one sentence for the job's log). */
+  note: string;
+  /** Expanded bytes so far. */
+  bytes: number;
+  /** How far through its input it is, 0–1, when known. */
+  fraction?: number;
 }
 
 /** A plan step before its image is opened. Every other op is already final (`PlanStep` of contracts/family.ts). */

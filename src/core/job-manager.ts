@@ -28,6 +28,8 @@ export interface JobManagerDeps {
   clock: Clock;
   /** How long record hashes are followed after their job (and, `closeWaitMs`, on close: default 15 s). */
   hashes?: HashRecordsOptions & { closeWaitMs?: number };
+  /** Where images that must be decoded before writing are spooled (DATA_DIR/spool); without it they decode at request time. */
+  spoolDir?: string;
 }
 
 /** On close, how long the hashes of completed jobs still underway are awaited before history records them as missing. */
@@ -128,6 +130,7 @@ export class JobManager {
       images: this.deps.images,
       deviceWaitMs: this.deps.settings().deviceWaitMs,
       startableNow: (ids) => this.scheduler.startableNow(ids),
+      ...(this.deps.spoolDir ? { spoolDir: this.deps.spoolDir } : {}),
     });
     if (this.closing) {
       await Promise.all(specs.map((s) => s.release()));

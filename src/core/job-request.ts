@@ -3,13 +3,13 @@ import { stat, access } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { DeviceRegistry } from '../devices/registry.js';
-import type { LoadedPlan, LoadedStep } from '../images/index.js';
+import type { LoadedPlan, LoadedStep, PlanImage, PreparedImage } from '../images/index.js';
 import type { Device, PartitionInfo } from '../protocol/messages.js';
 import { FlashError } from './errors.js';
 import type { ImageBackend } from './image-backend.js';
 import { describeSelector, matchesSelector } from './device-select.js';
 import type { JobSpec } from './job-spec.js';
-import { preopenedImage, refCounted, releaseSource } from './job-spec.js';
+import { afterLast, preopenedImage, refCounted, releaseSource } from './job-spec.js';
 import type { StartFlashRequest } from './station-api.js';
 import type { Family, Target, TargetKind } from '../contracts/family.js';
 import { parseAddress, targetText } from '../contracts/plan.js';
@@ -24,6 +24,8 @@ export interface ResolveDeps {
   deviceWaitMs: number;
   /** Which of these devices would start at once (one decode feeds them; the others decode when they run). */
   startableNow(deviceIds: string[]): string[];
+  /** Where an image that must be decoded before writing is spooled (DATA_DIR/spool); without it, it is decoded now. */
+  spoolDir?: string;
 }
 
 export interface ResolvedRequest {
@@ -87,7 +89,13 @@ async function imageSpecs(
   if (typeof image !== 'string' || !image) throw new FlashError('bad_request', '`image` must be a file path.');
   for (const id of deviceIds) checkTarget(devices.get(id), familyOf(deps, id), target);
   const fileSize = await checkImageFile(image);
-  const source = await deps.images.openImage(image);
+  // Cheap checks only: an image that must be decoded before it is written is decoded by its job, as a first stage.
+  const check = deps.images.checkImage && deps.spoolDir
+    ? await deps.images.checkImage(image, { spoolDir: deps.spoolDir, ...largestTarget(deviceIds, devices, deps, target) },
+      (path, o) => deps.images.openImage(path, o))
+    : { source: await deps.images.openImage(image) };
+  if (check.prepare) return preparedSpecs(req, deviceIds, devices, deps, target, fileSize, check.prepare);
+  const source = check.source;
   try {
     for (const id of deviceIds) checkFits(devices.get(id), familyOf(deps, id), target, source);
   } catch (e) {
@@ -127,6 +135,62 @@ async function imageSpecs(
       discardPreopened: () => img.discard(),
     };
   });
+}
+
+/**
+ * Jobs for an image that needs a long pass before it is written: each job's first open runs it (one decode into the
+ * spool for the whole batch, shown as the job's first stage), then checks the image fits that job's target; the spool
+ * file is deleted when the last job of the batch has ended.
+ */
+function preparedSpecs(
+  req: StartFlashRequest,
+  deviceIds: string[],
+  devices: Map<string, Device | undefined>,
+  deps: ResolveDeps,
+  target: Target,
+  fileSize: number,
+  prepared: PreparedImage,
+): JobSpec[] {
+  const image = req.image as string;
+  const release = afterLast(deviceIds.length, () => prepared.release());
+  const planJson = JSON.stringify({ steps: [{ op: 'flash', ...targetFields(target), image }] });
+  return deviceIds.map((deviceId) => {
+    const img: PlanImage = {
+      name: image,
+      location: image,
+      open: async (o) => {
+        const source = await prepared.open(o);
+        try {
+          checkFits(deps.registry.get(deviceId) ?? devices.get(deviceId), familyOf(deps, deviceId), target, source);
+        } catch (e) {
+          releaseSource(source);
+          throw e;
+        }
+        return source;
+      },
+    };
+    const steps: LoadedStep[] = [{ op: 'flash', target, image: img }];
+    if (req.verify) steps.push({ op: 'verify', target, image: img });
+    return { deviceId, target: `${targetText(target)} ← ${image}`, imagePath: image, imageFileSize: fileSize, steps, planJson, release };
+  });
+}
+
+/** The spool's limit: the largest target of the batch when every device's is known (a bigger image fits none). */
+function largestTarget(deviceIds: string[], devices: Map<string, Device | undefined>, deps: ResolveDeps, target: Target): { maxBytes?: number } {
+  let most = 0;
+  for (const id of deviceIds) {
+    const device = devices.get(id);
+    let size: number | undefined;
+    if (device && 'partition' in target) {
+      const p = findPartition(device, familyOf(deps, id), target.partition);
+      size = p && p.size > 0 ? p.size : undefined;
+    } else if (device && 'whole' in target && typeof device.info.capacity === 'number' && device.info.capacity > 0) {
+      size = device.info.capacity;
+    }
+    if (size === undefined) return {};
+    most = Math.max(most, size);
+  }
+  return most > 0 ? { maxBytes: most } : {};
 }
 
 async function planSpecs(

@@ -18,7 +18,8 @@ import type { TokenBucket } from './token-bucket.js';
 import type { BlockSource } from '../contracts/source.js';
 import type { Link } from '../contracts/links.js';
 import type { Family, JobContext, PlanStep } from '../contracts/family.js';
-import { targetText } from '../contracts/plan.js';
+import { targetText, type ImagePrepareProgress } from '../contracts/plan.js';
+import { formatBytes } from '../protocol/units.js';
 import { withSource } from '../images/index.js';
 
 export interface RunnerDeps {
@@ -35,14 +36,18 @@ export interface RunnerDeps {
   hashes: HashRecords;
 }
 
+/** The history stage index of an image's long pass before the first step (steps count from 0). */
+const PREPARE_STAGE = -1;
+
 /** How long an attached device must stay put after a reboot before we take it as back (network devices). */
 const REBOOT_SETTLE_MS = 1500;
 
 /**
  * Run a job from its images to its last step and say how it ended. Never throws: the caller (the job lifecycle) sends
  * the final event and writes the final record. The steps, in order:
- *   1. open every image (totals known, a broken image fails before anything is written);
- *   2. announce the start (`flash_started`, history row running);
+ *   1. open every image (totals known, a broken image fails before anything is written); an image that needs a long
+ *      pass first (decompressing it to learn its size) announces the job at once and shows that pass as its stage;
+ *   2. announce the start (`flash_started`, history row running), unless step 1 did;
  *   3. run each step through the driver, retrying transient faults;
  *   4. hand the image hashes to HashRecords and send the last progress frame (100 %).
  */
@@ -53,7 +58,7 @@ export async function runJob(job: ActiveJob, deps: RunnerDeps): Promise<JobOutco
     try {
       run = new JobRun(job, deps);
       await run.openImages();
-      run.announceStart();
+      if (!run.announced) run.announceStart();
       for (const [i, step] of job.spec.steps.entries()) await run.runStep(i, step);
       await run.complete();
       return { state: 'completed' };
@@ -118,6 +123,10 @@ class JobRun {
   private final = false;
   /** Set when a cancel had to close the device's connection (see cancelWatchdog). */
   private forced = false;
+  /** Set once `flash_started` went out. */
+  announced = false;
+  /** Set while an image's long pass runs (its history stage is open). */
+  private preparing = false;
 
   constructor(
     private readonly job: ActiveJob,
@@ -134,33 +143,65 @@ class JobRun {
     this.ctx = this.context();
   }
 
-  /** Step 1: open every flash image first, so totalBytes covers all of them and a broken one fails before any write. */
+  /**
+   * Step 1: open every flash image first, so totalBytes covers all of them and a broken one fails before any write.
+   * An image that needs a long pass before it can be written (decompressing it to learn its size) reports it through
+   * `onPrepare`: the job is announced then (state running, total not known yet) and the pass is its stage, with how
+   * far it is; cancel stops it. Nothing is sent to the device before every image is open.
+   */
   async openImages(): Promise<void> {
     const { job, signal } = this;
     let total = 0;
     let exact = true;
     let expanded = 0;
-    for (const [i, step] of job.spec.steps.entries()) {
-      if (step.op !== 'flash') continue;
-      const source = await step.image.open({ signal });
-      this.opened[i] = source;
-      total += source.dataBytes;
-      expanded += source.size;
-      exact &&= source.exact;
+    try {
+      for (const [i, step] of job.spec.steps.entries()) {
+        if (step.op !== 'flash') continue;
+        const source = await step.image.open({ signal, onPrepare: (p) => this.prepareProgress(p) });
+        this.opened[i] = source;
+        total += source.dataBytes;
+        expanded += source.size;
+        exact &&= source.exact;
+      }
+    } finally {
+      if (this.preparing) {
+        this.preparing = false;
+        this.deps.record.stageEnded(PREPARE_STAGE, 0);
+      }
     }
     if (signal.aborted) throw signal.reason;
     job.totalBytes = total;
     job.exactTotal = exact;
     job.spec.imageBytes = expanded;
+    if (this.announced) {
+      this.deps.record.update({ total_bytes: total, image_bytes: expanded });
+      this.pacer.poke();
+    }
+  }
+
+  /** An image's long pass goes on: announce the job (once), open its history stage (once), show how far it is. */
+  private prepareProgress(p: ImagePrepareProgress): void {
+    const { job } = this;
+    if (this.signal.aborted) return;
+    if (!this.announced) this.announceStart(p.stage);
+    if (!this.preparing) {
+      this.preparing = true;
+      this.deps.record.stageStarted(PREPARE_STAGE, p.stage);
+      this.log('info', p.note);
+    }
+    const how = p.fraction !== undefined ? `${Math.floor(p.fraction * 100)} %` : `${formatBytes(p.bytes)} so far`;
+    job.stage = `${p.stage} (${how})`;
+    this.pacer.poke();
   }
 
   /** Step 2: the job runs: history learns the device (a job that waited for it learns it only now); clients learn the total. */
-  announceStart(): void {
+  announceStart(stage?: string): void {
     const { job, deps } = this;
     const steps = job.spec.steps;
+    this.announced = true;
     job.state = 'running';
     job.startedAt = Date.now();
-    job.stage = steps[0] ? stageFor(steps[0], 0, steps.length, this.family) : 'Starting';
+    job.stage = stage ?? (steps[0] ? stageFor(steps[0], 0, steps.length, this.family) : 'Starting');
     job.meter.start();
     const device = deps.registry.get(this.deviceId);
     deps.record.update({

@@ -59,9 +59,14 @@ export function releaseSource(source: BlockSource | undefined): void {
 
 /** Close a plan once every job that uses it has ended. */
 export function refCounted(plan: LoadedPlan | undefined, users: number): () => Promise<void> {
+  return afterLast(users, async () => plan?.close());
+}
+
+/** A release each of `users` jobs calls once when it ends; the last call runs `close`. */
+export function afterLast(users: number, close: () => Promise<void>): () => Promise<void> {
   let left = users;
   return async () => {
     left--;
-    if (left === 0 && plan) await plan.close();
+    if (left === 0) await close();
   };
 }

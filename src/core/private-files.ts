@@ -1,6 +1,6 @@
 // The data dir holds the token and every job's history: keep it 0700 and its files 0600, even when it was made in
 // advance with looser modes, without ever tightening a shared directory such as /tmp.
-import { chmod, lstat, readdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** What securing a data dir did, for the station's log. */
@@ -35,4 +35,14 @@ export async function securePrivateDir(dir: string): Promise<PrivateDirReport> {
     report.tightened.push(name);
   }
   return report;
+}
+
+/**
+ * A private scratch folder inside the data dir (0700; what goes in it is made 0600), emptied of what a previous run
+ * left: DATA_DIR/spool, where images are decoded before writing. Nothing there outlives the station that made it.
+ */
+export async function freshPrivateDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (process.platform !== 'win32') await chmod(dir, 0o700);
 }

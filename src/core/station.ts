@@ -1,12 +1,13 @@
 // Station: the composition root of the core — device registry, jobs, history, settings — behind StationApi.
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DeviceRegistry } from '../devices/registry.js';
 import type { Device, FlashEventMessage, Job, JobLogLine } from '../protocol/messages.js';
 import { AutoFlash } from './auto-flash.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlashError } from './errors.js';
 import { EventBus } from './event-bus.js';
-import { securePrivateDir } from './private-files.js';
+import { freshPrivateDir, securePrivateDir } from './private-files.js';
 import { ExternalJobs, type ExternalJobsOptions } from './external-jobs.js';
 import { History, rowToJob, type ImageRecord } from './history.js';
 import { analytics, csvChunks } from './history-export.js';
@@ -70,11 +71,14 @@ export async function createStation(options: StationOptions): Promise<Station> {
   const history = new History(options.dataDir);
   // After both exist: settings.json and history.db (with its -wal/-shm) are 0600 in a 0700 dir.
   const privacy = await securePrivateDir(options.dataDir);
+  // Images decoded before writing (shared by a batch, deleted when it ends); a stopped station's leftovers go.
+  const spoolDir = join(options.dataDir, 'spool');
+  await freshPrivateDir(spoolDir);
   const bus = new EventBus();
   const registry = new DeviceRegistry({ emit: bus.emit, families: options.families ?? FAMILIES });
   const jobs = new JobManager({
     registry, history, images: options.images ?? defaultImageBackend, emit: bus.emit,
-    settings: () => settings.get(), clock: options.clock ?? systemClock,
+    settings: () => settings.get(), clock: options.clock ?? systemClock, spoolDir,
     ...(options.hashes ? { hashes: options.hashes } : {}),
   });
   const external = new ExternalJobs(history, (id) => jobs.has(id) || (history.row(id)?.external === 0), {

@@ -3,6 +3,7 @@
 import { FlashError } from '../contracts/errors.js';
 import type { ByteSource } from './byte-source.js';
 import { readXzIndex } from './xz-index.js';
+import { formatBytes } from '../protocol/units.js';
 
 /** Expanded size of an xz file from its index; FlashError `image_invalid` when the index is missing (truncated file). */
 export async function xzExpandedSize(src: ByteSource, what: string, signal?: AbortSignal): Promise<number> {
@@ -82,4 +83,64 @@ export async function zstdExpandedSize(src: ByteSource, what: string, signal?: A
   }
   if (frames === 0) throw bad('no zstd frame');
   return total;
+}
+
+/** Deflate's largest expansion: one 258-byte match per 2 bits (zlib's technical notes: 1032:1). */
+const DEFLATE_MAX_RATIO = 1032;
+/** Deflate's least expansion: stored blocks, 5 bytes of header per at most 65 535 bytes. */
+const STORED_BLOCK = 65_535;
+const FOUR_GIB = 2 ** 32;
+
+/** What the gzip trailer says about the expanded size: the size, or why it cannot be trusted. */
+export type GzipSize = { size: number } | { size?: undefined; why: string };
+
+/**
+ * The expanded size of a gzip file from its trailer (ISIZE), only when it cannot be wrong. ISIZE is the size modulo
+ * 4 GiB of the *last member* only, so it is taken when the header parses, the file is too small to expand past
+ * 4 GiB even at deflate's best ratio (so no wrap), and the figure is one a single member spanning the file can have.
+ * A file made of several members (`cat a.gz b.gz`) whose last member looks like the whole is the one case this cannot
+ * see; its stream is held to the size while it is read and fails with `image_invalid` past it. Otherwise `why` says
+ * why the size is left to a decode.
+ */
+export async function gzipExpandedSize(src: ByteSource, signal?: AbortSignal): Promise<GzipSize> {
+  const readAt = src.readAt;
+  const fileSize = src.size;
+  if (!readAt || fileSize === undefined) return { why: 'the gzip stream is not a file of its own' };
+  if (fileSize < 18 + 2) return { why: 'the gzip file is too short to hold a trailer' };
+  const head = await readAt.call(src, 0, Math.min(fileSize, 4096), signal);
+  const headerLen = gzipHeaderLength(head);
+  if (headerLen === undefined) return { why: 'its gzip header is longer than expected' };
+  const tail = await readAt.call(src, fileSize - 8, 8, signal);
+  const isize = new DataView(tail.buffer, tail.byteOffset, 8).getUint32(4, true);
+  const payload = fileSize - headerLen - 8;
+  if (payload <= 0) return { why: 'the gzip file holds no compressed data' };
+  if (payload * DEFLATE_MAX_RATIO + 1024 >= FOUR_GIB) {
+    return { why: `gzip records the size only modulo 4 GiB, and ${formatBytes(payload)} of deflate data can expand past that` };
+  }
+  const leastPayload = (n: number): number => n + 5 * (Math.floor(n / STORED_BLOCK) + 1);
+  // Fewer expanded bytes than even stored blocks would need for this much data, or more than deflate can give.
+  // (Slack: sync flushes add empty stored blocks of 5 bytes.)
+  if (leastPayload(isize) + 64 + payload / 1000 < payload || isize > payload * DEFLATE_MAX_RATIO + 1024) {
+    return { why: 'the size in its gzip trailer does not fit its compressed data (several members, or a damaged trailer)' };
+  }
+  return { size: isize };
+}
+
+/** Bytes of a gzip member header (RFC 1952: fixed 10, then FEXTRA, FNAME, FCOMMENT, FHCRC), or undefined when it does not end within `b`. */
+export function gzipHeaderLength(b: Uint8Array): number | undefined {
+  if (b.length < 10 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) return undefined;
+  const flg = b[3] ?? 0;
+  let at = 10;
+  if (flg & 4) {
+    if (at + 2 > b.length) return undefined;
+    at += 2 + ((b[at] ?? 0) | ((b[at + 1] ?? 0) << 8));
+  }
+  for (const bit of [8, 16]) {
+    if (!(flg & bit)) continue;
+    const end = b.indexOf(0, at);
+    if (end < 0) return undefined;
+    at = end + 1;
+  }
+  if (flg & 2) at += 2;
+  return at <= b.length ? at : undefined;
 }

@@ -17,6 +17,28 @@ type Bunzip = () => Duplex;
 
 let bunzip: Bunzip | null = null;
 
+/** What the decoders have done in this process, by format: for tests and benches that prove an image is decoded once. */
+export interface DecodeCount {
+  /** Streams started (a peek at the head of a stream counts too). */
+  passes: number;
+  /** Streams read to their end: each is one full decode. */
+  wholePasses: number;
+  /** Expanded bytes produced. */
+  bytes: number;
+}
+
+const counts: Record<Compression, DecodeCount> = {
+  gzip: { passes: 0, wholePasses: 0, bytes: 0 },
+  xz: { passes: 0, wholePasses: 0, bytes: 0 },
+  zstd: { passes: 0, wholePasses: 0, bytes: 0 },
+  bzip2: { passes: 0, wholePasses: 0, bytes: 0 },
+};
+
+/** A copy of the decode counters (they only grow; compare two readings). */
+export function decodeCounts(): Record<Compression, DecodeCount> {
+  return { gzip: { ...counts.gzip }, xz: { ...counts.xz }, zstd: { ...counts.zstd }, bzip2: { ...counts.bzip2 } };
+}
+
 /** Input slices fed to a decoder: small enough that a synchronous decoder (zstd) never blocks the loop for long. */
 const FEED_BYTES = 256 << 10;
 
@@ -59,57 +81,67 @@ export function decompressed(inner: ByteSource, kind: Compression, description: 
     description,
     size,
     async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-      const bz2 = kind === 'bzip2' ? systemLibbz2() : null;
-      if (kind === 'zstd' || kind === 'xz' || bz2) {
-        let total = 0;
-        const run = bz2 ? (i: AsyncIterable<Uint8Array>, w: string) => libbz2Decompress(bz2, i, w) : kind === 'zstd' ? zstdDecompress : xzDecompress;
-        for await (const out of run(inner.stream(signal), description)) {
-          signal?.throwIfAborted();
-          total += out.length;
-          if (size !== undefined && total > size) throw tooLong(description, kind, size);
-          yield out;
-        }
-        if (size !== undefined && total !== size) {
-          throw new FlashError('image_invalid', `${description}: the ${kind} stream gave ${total} bytes, ${size} expected: it is truncated or corrupt`);
-        }
-        return;
+      const count = counts[kind];
+      count.passes++;
+      for await (const out of decode(signal)) {
+        count.bytes += out.length;
+        yield out;
       }
-      const d = decoder(kind);
-      // Node streams keep written chunks queued: give them copies of the lent input slices.
-      const input = owned(inner.stream(signal));
-      const src = Readable.from(kind === 'bzip2' ? sliced(input) : input, { objectMode: false, highWaterMark: 1 });
-      let failure: unknown = null;
-      src.on('error', (e) => {
-        failure ??= e;
-        d.destroy(e);
-      });
-      d.on('error', (e) => {
-        failure ??= e;
-      });
-      src.pipe(d);
-      // unbzip2-stream is an old-style (through) stream: iterate it through its events.
-      const out$ = kind === 'bzip2' ? classicIterable(d) : (d as AsyncIterable<Buffer>);
+      count.wholePasses++;
+    },
+  };
+
+  async function* decode(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const bz2 = kind === 'bzip2' ? systemLibbz2() : null;
+    if (kind === 'zstd' || kind === 'xz' || bz2) {
       let total = 0;
-      try {
-        for await (const out of out$) {
-          signal?.throwIfAborted();
-          total += out.length;
-          if (size !== undefined && total > size) throw tooLong(description, kind, size);
-          yield out;
-        }
-      } catch (e) {
-        if (signal?.aborted) throw new FlashError('cancelled', 'Cancelled');
-        throw decodeError(kind, description, failure ?? e);
-      } finally {
-        src.destroy();
-        d.destroy();
+      const run = bz2 ? (i: AsyncIterable<Uint8Array>, w: string) => libbz2Decompress(bz2, i, w) : kind === 'zstd' ? zstdDecompress : xzDecompress;
+      for await (const out of run(inner.stream(signal), description)) {
+        signal?.throwIfAborted();
+        total += out.length;
+        if (size !== undefined && total > size) throw tooLong(description, kind, size);
+        yield out;
       }
-      if (failure) throw decodeError(kind, description, failure);
       if (size !== undefined && total !== size) {
         throw new FlashError('image_invalid', `${description}: the ${kind} stream gave ${total} bytes, ${size} expected: it is truncated or corrupt`);
       }
-    },
-  };
+      return;
+    }
+    const d = decoder(kind);
+    // Node streams keep written chunks queued: give them copies of the lent input slices.
+    const input = owned(inner.stream(signal));
+    const src = Readable.from(kind === 'bzip2' ? sliced(input) : input, { objectMode: false, highWaterMark: 1 });
+    let failure: unknown = null;
+    src.on('error', (e) => {
+      failure ??= e;
+      d.destroy(e);
+    });
+    d.on('error', (e) => {
+      failure ??= e;
+    });
+    src.pipe(d);
+    // unbzip2-stream is an old-style (through) stream: iterate it through its events.
+    const out$ = kind === 'bzip2' ? classicIterable(d) : (d as AsyncIterable<Buffer>);
+    let total = 0;
+    try {
+      for await (const out of out$) {
+        signal?.throwIfAborted();
+        total += out.length;
+        if (size !== undefined && total > size) throw tooLong(description, kind, size);
+        yield out;
+      }
+    } catch (e) {
+      if (signal?.aborted) throw new FlashError('cancelled', 'Cancelled');
+      throw decodeError(kind, description, failure ?? e);
+    } finally {
+      src.destroy();
+      d.destroy();
+    }
+    if (failure) throw decodeError(kind, description, failure);
+    if (size !== undefined && total !== size) {
+      throw new FlashError('image_invalid', `${description}: the ${kind} stream gave ${total} bytes, ${size} expected: it is truncated or corrupt`);
+    }
+  }
 }
 
 /** Output beyond the size the container declared (a zip entry, the xz index): refused as soon as it appears. */

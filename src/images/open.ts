@@ -1,6 +1,6 @@
 // openImage: sniff an image file by magic bytes, layer by layer, and return it as a validated BlockSource.
-import { createHash } from 'node:crypto';
-import { access, stat } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { BlockSource } from '../contracts/source.js';
 import { FlashError } from '../contracts/errors.js';
@@ -9,12 +9,12 @@ import { fileDataExtents } from './file-extents.js';
 import { tuneMalloc } from './malloc-tuning.js';
 import { fileByteSource, fileError, type ByteSource } from './byte-source.js';
 import { fileIdentity, unchangedCheck } from './file-identity.js';
-import { xzExpandedSize, zstdExpandedSize } from './container-size.js';
+import { gzipExpandedSize, xzExpandedSize, zstdExpandedSize } from './container-size.js';
 import { decompressed, type Compression } from './decompress.js';
 import { formatBytes } from '../protocol/units.js';
 import { RawSource, type ByteRange } from './raw-source.js';
 import { sniff, SNIFF_BYTES } from './sniff.js';
-import { spooled, spoolToFile } from './spool.js';
+import { spoolToFile, type SpoolFile, type SpoolProgress } from './spool.js';
 import { indexSparseFile, SparseSource } from './sparse-source.js';
 import { parseSparseHeader, FILE_HEADER_SIZE } from './sparse-format.js';
 import type { OpenImageOptions } from './types.js';
@@ -37,8 +37,30 @@ export interface OpenContext {
   file?: string;
   /** Rejects with `image_mismatch` once that file changed (replaced, resized, written to) since it was opened. */
   unchanged?: () => Promise<void>;
-  /** Where a compressed raw stream of unknown size is decoded once (see OpenImageOptions.spoolDir). */
-  spool?: { dir: string; key: string; onPrepare?: (bytes: number) => void };
+  /** Where a compressed raw stream of unknown size is decoded once (see OpenImageOptions.spool). */
+  spool?: { file: SpoolFile; onPrepare?: (p: SpoolProgress) => void; maxBytes?: number; reserveBytes?: number };
+  /** Only the cheap checks: a stream that must be decoded before writing rejects with PreparationNeeded. */
+  defer?: boolean;
+  /** Compressed bytes the innermost decoder has read of its input, and that input's size (for progress). */
+  input?: () => { read: number; of: number };
+  /** The innermost compression, and why its expanded size is not known cheaply (when it is not). */
+  compression?: Compression;
+  sizeUnknownBecause?: string;
+}
+
+/**
+ * Thrown by a `defer` open when every cheap check passed and the image needs a long pass before it can be written:
+ * decoding a compressed raw stream to learn its size (which also proves it whole). `stage` says what that pass does,
+ * `note` why it is needed (for the job's log).
+ */
+export class PreparationNeeded extends Error {
+  constructor(
+    readonly stage: string,
+    readonly note: string,
+  ) {
+    super(stage);
+    this.name = 'PreparationNeeded';
+  }
 }
 
 /** Open `path` (raw, sparse, gzip, xz, zstd, bzip2, zip, nested) as a BlockSource; validates its structure first. */
@@ -62,13 +84,9 @@ export async function openImage(path: string, options: OpenImageOptions = {}): P
     chain: [],
     file: path,
     unchanged: unchangedCheck(path, fileIdentity(st)),
-    ...(options.spoolDir ? { spool: { dir: options.spoolDir, key: spoolKey(fileIdentity(st)), ...(options.onPrepare ? { onPrepare: options.onPrepare } : {}) } } : {}),
+    ...(options.spool ? { spool: { file: options.spool, onPrepare: options.onPrepare, maxBytes: options.spoolMaxBytes, reserveBytes: options.spoolReserveBytes } } : {}),
+    ...(options.defer ? { defer: true } : {}),
   });
-}
-
-/** The spool file name of an image file: its identity, so a changed file never reuses an old spool. */
-function spoolKey(id: ReturnType<typeof fileIdentity>): string {
-  return createHash('sha256').update(`${id.dev}:${id.ino}:${id.size}:${id.mtimeMs}`).digest('hex').slice(0, 32);
 }
 
 /** Open any byte source (a file, a zip entry, a decompressed stream) as a BlockSource. */
@@ -95,12 +113,32 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
     case 'bzip2': {
       if (ctx.chain.length >= MAX_DEPTH) throw new FlashError('image_invalid', `${where} is nested more than ${MAX_DEPTH} deep`);
       let size: number | undefined;
+      let why: string | undefined;
       if (bs.readAt && bs.size !== undefined) {
         if (fmt === 'xz') size = await xzExpandedSize(bs, where, signal);
         else if (fmt === 'zstd') size = await zstdExpandedSize(bs, where, signal);
+        else if (fmt === 'gzip') {
+          const g = await gzipExpandedSize(bs, signal);
+          size = g.size;
+          if (g.size === undefined) why = g.why;
+        }
       }
-      const inner = decompressed(bs, fmt satisfies Compression, `${where} (${fmt})`, size);
-      return openByteSource(inner, { ...ctx, chain: [...ctx.chain, fmt] });
+      if (size === undefined) {
+        why ??= fmt === 'bzip2' ? 'bzip2 does not record the expanded size'
+          : fmt === 'zstd' ? 'its zstd frames do not record their content size'
+          : fmt === 'xz' ? 'the xz stream is not a file of its own (no index to read)'
+          : 'the gzip stream is not a file of its own';
+      }
+      // Count what the decoder reads of a file of known length: the spool's progress.
+      let input = bs;
+      let counter = ctx.input;
+      if ((ctx.spool || ctx.defer) && bs.size !== undefined) {
+        const c = { read: 0, of: bs.size };
+        input = counted(bs, c);
+        counter = () => c;
+      }
+      const inner = decompressed(input, fmt satisfies Compression, `${where} (${fmt})`, size);
+      return openByteSource(inner, { ...ctx, chain: [...ctx.chain, fmt], input: counter, compression: fmt, sizeUnknownBecause: why });
     }
     case 'zip': {
       if (!bs.readAt || bs.size === undefined) {
@@ -126,14 +164,16 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
     }
     case 'raw': {
       // A compressed stream that does not record its size: decode it once into a spool file (proving it whole), or,
-      // without a spool dir, once to count and again to flash.
+      // without a spool, once to count and again to flash.
+      if (bs.size === undefined && ctx.defer) throw preparation(ctx);
       if (bs.size === undefined && ctx.spool) {
-        const { dir, key, onPrepare } = ctx.spool;
-        const path = await spooled(dir, key, async (tmp) => {
-          await spoolToFile(bs, tmp, { signal, onProgress: (p) => onPrepare?.(p.bytes) });
-        });
-        const st = await stat(path);
-        return rawSource(fileByteSource(path, 0, st.size, ctx.name), st.size, path, ctx, describe(st.size));
+        const { file, onPrepare, maxBytes, reserveBytes } = ctx.spool;
+        const input = ctx.input;
+        const made = await file.fill((dest, o) => spoolToFile(bs, dest, {
+          ...o, hash: ctx.hash, maxBytes, reserveBytes, expectBytes: input?.().of, input,
+        }), { signal, onProgress: onPrepare });
+        const spoolBytes = fileByteSource(file.path, 0, made.size, ctx.name);
+        return rawSource(spoolBytes, made.size, file.path, ctx, describe(made.size), made.sha256);
       }
       // Intel HEX / S-record text (a plain file): validated now, counted by the data bytes its records carry.
       const addressed = bs.readAt && bs.size !== undefined && bs.size <= MAX_ADDRESSED_TEXT ? sniffAddressed(head) : undefined;
@@ -148,7 +188,7 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
 }
 
 /** A raw image: its .bmap if any, and the file's holes when it is a file on disk. */
-async function rawSource(bs: ByteSource, size: number, filePath: string | undefined, ctx: OpenContext, description: string): Promise<BlockSource> {
+async function rawSource(bs: ByteSource, size: number, filePath: string | undefined, ctx: OpenContext, description: string, sha256?: string): Promise<BlockSource> {
   let mapped: ByteRange[] | undefined;
   if (ctx.bmap) {
     for (const p of ctx.bmap.paths) {
@@ -160,23 +200,36 @@ async function rawSource(bs: ByteSource, size: number, filePath: string | undefi
   }
   // A raw file that is sparse on disk (a spool file too): its holes are known from the file system instead of read.
   const extents = filePath ? await fileDataExtents(filePath, size) : undefined;
-  return new RawSource(bs, { size, description, hash: ctx.hash, reopenable: true, mapped, filePath, extents, unchanged: ctx.unchanged });
+  // A spool file's hash was taken while it was decoded: nothing reads it again (and it may go when the batch ends).
+  const hashFrom = sha256 !== undefined ? { sha256 } : { filePath };
+  return new RawSource(bs, { size, description, hash: ctx.hash, reopenable: true, mapped, extents, unchanged: ctx.unchanged, ...hashFrom });
 }
 
-/**
- * True when opening `path` would have to decode the whole image first to learn its size: a raw image inside gzip or
- * bzip2 (their headers do not record it). Cheap: reads the file's head and decodes only the first block of it. A
- * caller that must answer quickly (start_flash) opens such an image later, as the job's first stage.
- */
-export async function decodesToSize(path: string): Promise<boolean> {
-  const st = await stat(path).catch(() => undefined);
-  if (!st?.isFile()) return false;
-  const bs = fileByteSource(path, 0, st.size, basename(path));
-  const fmt = sniff(await peek(bs, SNIFF_BYTES));
-  if (fmt !== 'gzip' && fmt !== 'bzip2') return false;
-  const inner = await peek(decompressed(bs, fmt, path), SNIFF_BYTES).catch(() => undefined);
-  // A stream that does not even start to decode is refused when it is opened; here it is simply not deferred.
-  return inner !== undefined && inner.length > 0 && sniff(inner) === 'raw';
+/** What the long pass of a deferred image does (the job's stage) and why it is needed (its log). */
+function preparation(ctx: OpenContext): PreparationNeeded {
+  const why = ctx.sizeUnknownBecause ?? 'its format does not record the expanded size';
+  const once = 'so it is decompressed once into the station\'s spool — which also proves the stream whole — and written from there';
+  if (ctx.compression === 'bzip2') return new PreparationNeeded('Checking the bzip2 stream is whole before writing', `${capital(why)}, ${once}.`);
+  return new PreparationNeeded('Decompressing to learn the size', `${capital(why)}, ${once}.`);
+}
+
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** `bs` whose streamed bytes are counted into `c.read`. */
+function counted(bs: ByteSource, c: { read: number }): ByteSource {
+  return {
+    description: bs.description,
+    size: bs.size,
+    ...(bs.readAt ? { readAt: bs.readAt.bind(bs) } : {}),
+    async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+      for await (const b of bs.stream(signal)) {
+        c.read += b.length;
+        yield b;
+      }
+    },
+  };
 }
 
 /** The first `n` bytes (fewer if the source is shorter). */

@@ -21,6 +21,10 @@ function rawOffload(path: string, regions: readonly RawRegion[]): () => Promise<
   };
 }
 
+function knownHash(sha256: string): () => Promise<string> {
+  return () => Promise.resolve(sha256);
+}
+
 /** A byte range [start, end) of the image. */
 export interface ByteRange {
   start: number;
@@ -43,6 +47,8 @@ export interface RawOptions {
    * being read, here and in the worker hash. Undefined: read everything.
    */
   extents?: Extent[];
+  /** The SHA-256 of the image, already known (a spool computed it while decoding): nothing is read again for it. */
+  sha256?: string;
 }
 
 export class RawSource extends HashedSource {
@@ -57,7 +63,7 @@ export class RawSource extends HashedSource {
     const regions = rawRegions(o.size, o.mapped, o.extents);
     super({ size: o.size, blockSize: SCAN_BLOCK, description: o.description, reopenable: o.reopenable,
       dataBytes: regionBytes(regions, 'data'), exact: false, hash: o.hash,
-      offload: o.filePath ? rawOffload(o.filePath, regions) : undefined, unchanged: o.unchanged });
+      offload: o.sha256 !== undefined ? knownHash(o.sha256) : o.filePath ? rawOffload(o.filePath, regions) : undefined, unchanged: o.unchanged });
     this.mapped = o.mapped;
     this.regions = regions;
     const readAt = bytes.readAt;

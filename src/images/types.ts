@@ -1,5 +1,6 @@
 // Public types of the image pipeline: sparse pieces for drivers, loaded plans for the core, open options.
 import type { BlockSource } from '../contracts/source.js';
+import type { SpoolFile, SpoolProgress } from './spool.js';
 
 /** Options of `openImage`. */
 export interface OpenImageOptions {
@@ -13,13 +14,22 @@ export interface OpenImageOptions {
   /** Compute the SHA-256 of the expanded image while streaming (default true). */
   hash?: boolean;
   /**
-   * Where a compressed raw image whose format records no expanded size (bzip2; gzip past ISIZE) is decoded once into
-   * a sparse file, proving it whole and giving its size, instead of being decoded once to count and again to flash.
-   * Without it, such an image is decoded to count its bytes.
+   * Where a compressed raw image whose expanded size is not known cheaply (bzip2; gzip past what ISIZE can say; zstd
+   * frames without a content size) is decoded once, proving it whole and giving its size and hash, instead of being
+   * decoded once to count and again to flash (spool.ts). Without it, such an image is decoded to count its bytes.
    */
-  spoolDir?: string;
-  /** Progress of that decode (expanded bytes so far). */
-  onPrepare?: (bytes: number) => void;
+  spool?: SpoolFile;
+  /** Progress of that decode. */
+  onPrepare?: (p: SpoolProgress) => void;
+  /** The spool refuses to grow past this (the largest target the image may go to). */
+  spoolMaxBytes?: number;
+  /** Free space the spool leaves on its disk (default 256 MiB). */
+  spoolReserveBytes?: number;
+  /**
+   * Only the cheap checks (headers, tables, indexes, the first block of a stream): an image that needs a long pass
+   * before it can be written rejects with `PreparationNeeded` instead of decoding (see checkImage in prepare.ts).
+   */
+  defer?: boolean;
 }
 
 /**
