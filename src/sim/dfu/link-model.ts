@@ -23,14 +23,23 @@ export function controlTransferMicros(model: ControlLinkModel, dataBytes: number
   return (wire * 8 * 1e6) / model.bitsPerSecond + model.turnaroundUs;
 }
 
-/** Waits until `performance.now()` reaches `until` (ms): a timer for the bulk, then event-loop turns for the rest. */
+/** Below this (ms) the last stretch of a wait is spun in place: one event-loop turn can take longer than that. */
+const SPIN_MS = 0.05;
+
+/**
+ * Waits until `performance.now()` reaches `until` (ms): a timer for the bulk, event-loop turns for the rest, and the
+ * last few tens of microseconds spun in place, so that a high-speed transfer (40–90 µs) does not last a whole turn.
+ */
 export async function sleepUntil(until: number): Promise<void> {
   let left = until - performance.now();
   if (left > 2) await new Promise<void>((r) => setTimeout(r, left - 1.5));
   left = until - performance.now();
-  while (left > 0) {
+  while (left > SPIN_MS) {
     await new Promise<void>((r) => setImmediate(r));
     left = until - performance.now();
+  }
+  while (performance.now() < until) {
+    // spin: at most SPIN_MS
   }
 }
 
