@@ -31,7 +31,7 @@ export async function devicesCommand(argv: string[], io: CliIo): Promise<number>
     }
     const rows = [['ID', 'STATE', 'PROTOCOL', 'TRANSPORT', 'PORT', 'NAME', 'TARGETS', 'PARTITIONS']];
     for (const d of devices) {
-      rows.push([d.id, d.state, d.protocol, d.transport, d.port ?? '-', d.name, d.targets?.join(',') ?? '-', String(d.partitions?.length ?? 0)]);
+      rows.push([d.id, d.state, d.protocol, d.transport, d.port ?? '-', d.name, d.targets?.join(',') ?? '-', d.partitions ? String(d.partitions.length) : '-']);
     }
     io.stdout.write(`${table(rows)}\n`);
     return EXIT.ok;

@@ -147,6 +147,11 @@ describe('serial boards through flash-station serve', () => {
     const list = await devicesUntil(s.url, (l) => l.filter((d) => d.state === 'idle').length === 2, 'both boards idle');
     expect(list.find((d) => d.id === 'ESPE2E')).toMatchObject({ protocol: 'esp', transport: 'sim', targets: ['partition', 'address'], info: { chip: 'ESP32' } });
     expect(list.find((d) => d.id === 'STME2E')).toMatchObject({ protocol: 'stm32', transport: 'sim', targets: ['address'], info: { flash_size: 128 * 1024 } });
+    // The table a person reads: an STM32 has no partitions at all ("-"); the blank ESP board an empty table (0).
+    const shown = io();
+    expect(await main(['devices', '--url', s.url], shown)).toBe(0);
+    expect(shown.out).toMatch(/^STME2E\s+idle\s+stm32\s+sim\s+sim:STME2E\s+.+\s+address\s+-$/m);
+    expect(shown.out).toMatch(/^ESPE2E\s+idle\s+esp\s+sim\s+sim:ESPE2E\s+.+\s+partition,address\s+0$/m);
 
     // ESP-IDF build output: bootloader, partition table and app at their offsets.
     const build = join(dir, 'idf', 'build');
