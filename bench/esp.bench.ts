@@ -8,39 +8,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { ESPLoader, Transport as EspTransport } from 'esptool-js';
-import type { JobContext, SerialCandidate } from '../src/contracts/family.js';
+import type { SerialCandidate } from '../src/contracts/family.js';
 import type { SimInstance } from '../src/contracts/simulator.js';
 import { createEspFamily, readEspPlan } from '../src/drivers/esp/index.js';
 import { WebSerialPort } from '../src/drivers/esp/web-serial.js';
-import { runEspSimCli } from '../src/sim/esp/cli.js';
 import { espSimulatorFactory } from '../src/sim/esp/factory.js';
+import { load, serveSimsOnTtys, silentContext } from './bench-kit.js';
 
 
 // ---------------------------------------------------------------- child: simulators on ptys
 
-if (process.argv[2] === 'sim') {
-  const stop = new AbortController();
-  process.on('SIGTERM', () => stop.abort());
-  const ends = process.argv.slice(3).map((spec) => {
-    const [tty = '', store = ''] = spec.split('=');
-    let ready: () => void = () => undefined;
-    const isReady = new Promise<void>((r) => (ready = r));
-    const done = runEspSimCli(['--tty', tty, '--store', store, '--flash-size', '4M'], {
-      out: (l) => (l.startsWith('ready') ? ready() : undefined),
-      err: () => undefined,
-      signal: stop.signal,
-    });
-    return { isReady, done };
-  });
-  await Promise.all(ends.map((e) => e.isReady));
-  process.stdout.write('ready\n');
-  await Promise.all(ends.map((e) => e.done));
-  process.exit(0);
-}
+if (process.argv[2] === 'sim') await serveSimsOnTtys('esp', process.argv.slice(3), ['--flash-size', '4M']);
 
 const quick = process.env.BENCH_QUICK === '1';
 const APP = quick ? 256 * 1024 : 1536 * 1024;
@@ -49,7 +31,6 @@ const BAUD = 921600;
 const work = mkdtempSync(join(tmpdir(), 'esp-bench-'));
 const storeRoot = mkdtempSync('/dev/shm/esp-bench-');
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
-const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 /** App-like bytes: half fresh random words, half copies of earlier runs (code and tables repeat), header first. */
 function appImage(size: number, chipId: number, seed: number): Uint8Array {
@@ -127,22 +108,6 @@ function checkFlash(store: string): void {
   }
 }
 
-function ctxFor(): JobContext {
-  return {
-    jobId: 'bench',
-    deviceId: 'bench',
-    signal: new AbortController().signal,
-    gate: { pass: async () => undefined },
-    throttle: { take: async () => undefined },
-    moved: () => undefined,
-    stage: () => undefined,
-    log: () => undefined,
-    waitForDevice: async () => {
-      throw new Error('unused');
-    },
-  };
-}
-
 interface Run {
   tool: string;
   seconds: number;
@@ -167,7 +132,7 @@ async function ours(): Promise<Run> {
     const run = await timed('station (ESP family)', async () => {
       const plan = await readEspPlan(build);
       if (!plan) throw new Error('flasher_args.json not read');
-      const ctx = ctxFor();
+      const ctx = silentContext();
       await family.probe(link, candidate, ctx.signal);
       for (const step of plan.steps) {
         if (step.op === 'flash') await family.run(link, { op: 'flash', target: step.target, source: await step.image.open(), options: step.options }, ctx);
@@ -281,7 +246,7 @@ if (process.env.ESP_BENCH_PARALLEL !== '0') {
       const family = createEspFamily({ baud: BAUD });
       const candidate: SerialCandidate = { kind: 'serial', key: p.host, transport: 'serial', path: p.host, protocol: 'esp' };
       const link = family.connect(candidate);
-      const ctx = ctxFor();
+      const ctx = silentContext();
       await family.probe(link, candidate, ctx.signal);
       for (const step of plan.steps) {
         if (step.op === 'flash') await family.run(link, { op: 'flash', target: step.target, source: await step.image.open(), options: step.options }, ctx);

@@ -5,12 +5,12 @@
 // BENCH_QUICK=1: 16 KiB, one round, one baud. Child mode (`sim TTY:STORE…`): runs simulators, prints `ready`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { JobContext, SerialCandidate } from '../src/contracts/family.js';
+import type { SerialCandidate } from '../src/contracts/family.js';
 import { createStm32Family } from '../src/drivers/stm32/index.js';
-import { runStm32SimCli } from '../src/sim/stm32/tty.js';
 import type { BlockSource, Chunk } from '../src/contracts/source.js';
+import { load, serveSimsOnTtys, silentContext } from './bench-kit.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const KiB = 1024;
@@ -23,26 +23,7 @@ const ONLY_OURS = process.env.STM32_BENCH_OURS === '1';
 
 // ---------------------------------------------------------------- child: simulators
 
-if (process.argv[2] === 'sim') {
-  const baud = process.argv[3] ?? '115200';
-  const stop = new AbortController();
-  process.on('SIGTERM', () => stop.abort());
-  const ends = process.argv.slice(4).map((spec) => {
-    const [tty = '', store = ''] = spec.split('=');
-    let ready: () => void = () => undefined;
-    const isReady = new Promise<void>((r) => (ready = r));
-    const done = runStm32SimCli(['--tty', tty, '--store', store, '--baud', baud, '--flash-size', '128K'], {
-      out: (l) => (l.startsWith('ready') ? ready() : undefined),
-      err: () => undefined,
-      signal: stop.signal,
-    });
-    return { isReady, done };
-  });
-  await Promise.all(ends.map((e) => e.isReady));
-  process.stdout.write('ready\n');
-  await Promise.all(ends.map((e) => e.done));
-  process.exit(0);
-}
+if (process.argv[2] === 'sim') await serveSimsOnTtys('stm32', process.argv.slice(4), ['--baud', process.argv[3] ?? '115200', '--flash-size', '128K']);
 
 // ---------------------------------------------------------------- parent
 
@@ -65,16 +46,6 @@ function memorySource(bytes: Uint8Array): BlockSource {
       yield { kind: 'data', offset: 0, bytes };
     },
     sha256: async () => '',
-  };
-}
-
-function silentContext(): JobContext {
-  const abort = new AbortController();
-  return {
-    jobId: 'bench', deviceId: 'bench', signal: abort.signal,
-    gate: { pass: async () => undefined }, throttle: { take: async () => undefined },
-    moved: () => undefined, stage: () => undefined, log: () => undefined,
-    waitForDevice: () => Promise.reject(new Error('no reboot here')),
   };
 }
 
@@ -109,10 +80,6 @@ async function startSims(self: string, baud: number, ends: Array<{ tty: string; 
     child.once('exit', (code) => reject(new Error(`simulator exited ${code}`)));
   });
   return child;
-}
-
-function load(): string {
-  return loadavg().map((l) => l.toFixed(2)).join(' ');
 }
 
 interface Run {
