@@ -119,6 +119,11 @@ export interface JobContext {
   log(level: LogLevel, message: string): void;
   /** After a reboot: wait until the same device (same serial) is back and return its link. */
   waitForDevice(timeoutMs: number): Promise<Link>;
+  /**
+   * Additive. What the device now shows changed under the job (an ESP board got a new partition table): merged into
+   * its listing at once (`device_updated`), as a probe would have found it.
+   */
+  describe?(patch: Partial<DeviceDescription>): void;
 }
 
 /** What a family learns from a device when it probes it. */

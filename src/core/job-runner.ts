@@ -336,6 +336,7 @@ class JobRun {
       },
       log: (level, message) => this.log(level, message),
       waitForDevice: (timeoutMs) => this.waitForDevice(timeoutMs),
+      describe: (patch) => deps.registry.redescribe(job.deviceId, patch),
     };
   }
 

@@ -245,6 +245,14 @@ export class DeviceRegistry {
     if (this.entries.get(id) === entry) this.changed(id);
   }
 
+  /** A job's driver saw the device change (contract JobContext.describe): merge it in and tell the clients. */
+  redescribe(id: string, patch: Partial<DeviceDescription>): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    applyDescription(entry, { ...patch, info: patch.info ?? {} });
+    this.changed(id);
+  }
+
   private detach(id: string): void {
     if (!this.entries.delete(id)) return;
     this.detachedAt.set(id, Date.now());

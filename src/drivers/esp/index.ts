@@ -55,6 +55,17 @@ export function createEspFamily(options: EspFamilyOptions = {}): Family<DeviceLi
     return b;
   }
 
+  /** After a write over the partition table: read it back, so later steps and the device's listing use the new one. */
+  async function rereadPartitions(b: Board, t: Transport, ctx: JobContext): Promise<void> {
+    try {
+      b.partitions = parsePartitionTable(await b.session.loader.readFlash(PARTITION_TABLE_OFFSET, PARTITION_TABLE_SIZE));
+    } catch (e) {
+      b.partitions = [];
+      ctx.log('warn', `The partition table at 0x${PARTITION_TABLE_OFFSET.toString(16)} could not be read back: ${espError(e, t, 'reading the partition table').message}`);
+    }
+    ctx.describe?.({ partitions: b.partitions.map((p) => ({ name: p.label, size: p.size })), info: { partition_table: b.partitions.length > 0 } });
+  }
+
   function address(b: Board, target: Target, what: string): { address: number; size?: number } {
     if ('address' in target) return { address: target.address };
     if ('partition' in target) {
@@ -146,8 +157,11 @@ export function createEspFamily(options: EspFamilyOptions = {}): Family<DeviceLi
           if (size !== undefined && step.source.size > size) {
             throw new FlashError('image_too_large', `${step.source.description} (${step.source.size} bytes) does not fit partition ${'partition' in step.target ? step.target.partition : ''} (${size} bytes)`);
           }
-          if (step.op === 'flash') await flashRegion(b.session, t, at, step.source, ctx, {});
-          else await verifyRegion(b.session, t, at, step.source, ctx);
+          if (step.op === 'flash') {
+            await flashRegion(b.session, t, at, step.source, ctx, {});
+            const tableEnd = PARTITION_TABLE_OFFSET + PARTITION_TABLE_SIZE;
+            if (at < tableEnd && at + step.source.size > PARTITION_TABLE_OFFSET) await rereadPartitions(b, t, ctx);
+          } else await verifyRegion(b.session, t, at, step.source, ctx);
           return;
         }
         case 'erase': {

@@ -175,6 +175,13 @@ describe('serial boards through flash-station serve', () => {
     expect(espFlash().subarray(0x1000, 0x1000 + bootloader.length).equals(bootloader)).toBe(true);
     expect(espFlash().subarray(0x8000, 0x8000 + table.length).equals(table)).toBe(true);
     expect(espFlash().subarray(0x10000, 0x10000 + app.length).equals(app)).toBe(true);
+    // The plan wrote a partition table: the board lists its labels at once, and takes one as a target.
+    const labelled = await devicesUntil(s.url, (l) => (l.find((d) => d.id === 'ESPE2E')?.partitions?.length ?? 0) > 0, 'the new partition table', 5000);
+    expect(labelled.find((d) => d.id === 'ESPE2E')).toMatchObject({ partitions: DEFAULT_PARTITIONS.map((p) => ({ name: p.label, size: p.size })), info: { partition_table: true } });
+    const app2 = espApp(48 * 1024, ESP32_CHIP_ID, 10);
+    writeFileSync(join(dir, 'app2.bin'), app2);
+    expectCompleted(await flash(s.url, s.dataDir, ['--device', 'ESPE2E', 'factory', join(dir, 'app2.bin')]), app2.length);
+    expect(espFlash().subarray(0x10000, 0x10000 + app2.length).equals(app2)).toBe(true);
 
     // A raw blob at an address given as hex.
     const blob = seeded(40 * 1024, 3);

@@ -36,6 +36,19 @@ describe('DeviceRegistry', () => {
     expect(events[events.length - 1]).toMatchObject({ type: 'device_detached', deviceId: 'A' });
   });
 
+  it('merges what a job saw change (redescribe) into the listing and announces it; unknown ids are ignored', async () => {
+    const events: ServerMessage[] = [];
+    const r = new DeviceRegistry({ emit: (m) => events.push(m) });
+    r.sink.attach(dev('R', ok));
+    await r.entry('R')!.ready;
+    const before = events.length;
+    r.redescribe('R', { partitions: [{ name: 'factory', size: 0x100000 }], info: { partition_table: true } });
+    expect(r.get('R')).toMatchObject({ partitions: [{ name: 'factory', size: 0x100000 }], info: { product: 'p', partition_table: true } });
+    expect(events.slice(before)).toEqual([expect.objectContaining({ type: 'device_updated', device: expect.objectContaining({ id: 'R', partitions: [{ name: 'factory', size: 0x100000 }] }) })]);
+    r.redescribe('nobody', { info: { x: 1 } });
+    expect(events).toHaveLength(before + 1);
+  });
+
   it('puts a device whose describe() fails in state error with the reason in info', async () => {
     const r = new DeviceRegistry({ emit: () => undefined });
     r.sink.attach(dev('B', driver(async () => Promise.reject(new FlashError('timeout', 'no answer to getvar')))));
