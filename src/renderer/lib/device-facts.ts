@@ -36,6 +36,7 @@ export function deviceFacts(device: Device): DeviceFact[] {
   for (const { key, label, kind } of INFO_FACTS) {
     const value = device.info[key];
     if (value === undefined || value === '') continue;
+    if (key === 'chip' && value === product) continue; // an STM32's name is its chip: said once
     facts.push({ label, value: shown(value, kind) });
   }
   return facts;
