@@ -18,6 +18,8 @@ export function stageFor(step: LoadedStep, index: number, count: number, family?
     case 'erase':
       return `Erasing ${where(step.target)} ${at}`;
     case 'reboot':
+      // ESP's `hard` reset and STM32's `go` start the application the image holds.
+      if (step.mode === 'hard' || step.mode === 'go') return `Starting the application ${at}`;
       return step.mode === undefined || step.mode === 'system' ? `Rebooting ${at}` : `Rebooting to ${step.mode} ${at}`;
     case 'wait_for_device':
       return `Waiting for the device ${at}`;

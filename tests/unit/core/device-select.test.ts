@@ -51,6 +51,9 @@ describe('stage sentences', () => {
   it('says what a step does and where it is in the plan', () => {
     expect(stageFor({ op: 'erase', target: { partition: 'userdata' } }, 1, 3)).toBe('Erasing userdata partition (2/3)');
     expect(stageFor({ op: 'reboot', mode: 'system' }, 2, 3)).toBe('Rebooting (3/3)');
+    expect(stageFor({ op: 'reboot', mode: 'hard' }, 3, 4)).toBe('Starting the application (4/4)');
+    expect(stageFor({ op: 'reboot', mode: 'go' }, 1, 2)).toBe('Starting the application (2/2)');
+    expect(stageFor({ op: 'reboot', mode: 'bootloader' }, 0, 1)).toBe('Rebooting to bootloader (1/1)');
     expect(stageFor({ op: 'command', name: 'set_active', args: { slot: 'b' } }, 0, 1, fastbootFamily)).toBe('Setting active slot b (1/1)');
     expect(stageFor({ op: 'flash', target: { address: 0x10000 }, image: { name: 'a', location: 'a', open: async () => Promise.reject(new Error('unused')) } }, 0, 2)).toBe('Writing 0x10000 (1/2)');
   });
