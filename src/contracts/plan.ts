@@ -55,7 +55,8 @@ export interface LoadedPlan {
 /** Human text of a target for stages and logs: `boot`, `0x10000`, `the whole device`. */
 export function targetText(target: Target): string {
   if ('partition' in target) return target.partition;
-  if ('address' in target) return `0x${target.address.toString(16)}`;
+  // Memory-mapped addresses as their data sheets write them (0x08000000); flash offsets short (0x10000).
+  if ('address' in target) return `0x${target.address.toString(16).padStart(target.address > 0xffffff ? 8 : 1, '0')}`;
   return 'the whole device';
 }
 

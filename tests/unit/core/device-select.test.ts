@@ -52,6 +52,9 @@ describe('stage sentences', () => {
     expect(stageFor({ op: 'erase', target: { partition: 'userdata' } }, 1, 3)).toBe('Erasing userdata partition (2/3)');
     expect(stageFor({ op: 'reboot', mode: 'system' }, 2, 3)).toBe('Rebooting (3/3)');
     expect(stageFor({ op: 'reboot', mode: 'hard' }, 3, 4)).toBe('Starting the application (4/4)');
+    const at = (address: number) => stageFor({ op: 'flash', target: { address }, image: { name: 'a', location: 'a', open: async () => Promise.reject(new Error('unused')) } }, 0, 1);
+    expect(at(0x0800_0000)).toBe('Writing 0x08000000 (1/1)'); // as STM32 data sheets write it
+    expect(at(0x1000)).toBe('Writing 0x1000 (1/1)');
     expect(stageFor({ op: 'reboot', mode: 'go' }, 1, 2)).toBe('Starting the application (2/2)');
     expect(stageFor({ op: 'reboot', mode: 'bootloader' }, 0, 1)).toBe('Rebooting to bootloader (1/1)');
     expect(stageFor({ op: 'command', name: 'set_active', args: { slot: 'b' } }, 0, 1, fastbootFamily)).toBe('Setting active slot b (1/1)');
