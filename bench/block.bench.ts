@@ -1,6 +1,7 @@
 // Block devices: an xz image (1 GiB holding 256 MiB of data) onto loop devices, ours against `bmaptool copy` (with
 // and without a .bmap) and etcher-sdk's pipeSourceToDestinations, verification on for all; then one xz image onto
-// 4 loop devices at once (decode once, write many) against one device. Wall time, CPU and peak RSS per run
+// 4 loop devices at once (decode once, write many) against one device; and ours through the desktop app's privilege
+// helper (run directly as root) against ours writing directly. Wall time, CPU and peak RSS per run
 // (/usr/bin/time), the load average beside every figure. Every run gets a fresh sparse loop device and is checked
 // byte for byte against the raw image afterwards (not timed). Runs alternate (A B C A B C …). Needs root.
 // BENCH_QUICK=1: 128 MiB holding 32 MiB, one round. BLOCK_BENCH_DIR=path keeps the images between runs.
@@ -10,6 +11,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createBlockFamily } from '../src/drivers/block/index.js';
 import { createBlockLink } from '../src/transports/block-io.js';
+import { HelperPool } from '../src/transports/block-helper.js';
+import type { BlockIo, BlockLink } from '../src/contracts/links.js';
 import { openImage } from '../src/images/open.js';
 import { shareSource } from '../src/images/share.js';
 import type { BlockSource, Chunk } from '../src/contracts/source.js';
@@ -57,13 +60,34 @@ function wrap(chunks: (signal?: AbortSignal) => AsyncIterable<Chunk>, stats: { p
   };
 }
 
+/** A link that opens through the privilege helper (as the desktop app's does), run directly since we are root. */
+function helperLink(pool: HelperPool, dev: string): BlockLink {
+  const opened: BlockIo[] = [];
+  return {
+    kind: 'block', path: dev,
+    open: async (_o, signal) => {
+      const io = await pool.open(dev, signal);
+      opened.push(io);
+      return io;
+    },
+    close: async () => {
+      await Promise.all(opened.map((io) => io.close()));
+    },
+  } as BlockLink;
+}
+
 async function child(image: string, devs: string[]): Promise<void> {
   const stats = { passes: 0, dataBytes: 0 };
   const source = counted(await openImage(image), stats);
   const views = devs.length > 1 ? shareSource(source, devs.length) : [source];
+  const helper = process.env.BLOCK_BENCH_HELPER;
+  const pool = helper ? new HelperPool(helper, { uid: 0 }) : undefined;
   const t0 = performance.now();
-  await Promise.all(devs.map((dev, i) => createBlockFamily().run(createBlockLink(dev),
-    { op: 'flash', target: { whole: true }, source: views[i] as BlockSource }, silentContext())));
+  await Promise.all(devs.map(async (dev, i) => {
+    const link = pool ? helperLink(pool, dev) : createBlockLink(dev);
+    await createBlockFamily().run(link, { op: 'flash', target: { whole: true }, source: views[i] as BlockSource }, silentContext());
+    await link.close();
+  }));
   process.stdout.write(`${JSON.stringify({ ms: performance.now() - t0, decodePasses: stats.passes, decodedDataBytes: stats.dataBytes })}\n`);
 }
 
@@ -158,6 +182,13 @@ function timed(cmd: string[], env: Record<string, string> = {}): { wall: number;
   return { wall: Number(m[1]), user: Number(m[2]), sys: Number(m[3]), rssKiB: Number(m[4]), stdout: r.stdout };
 }
 
+/** The privilege helper, built once with cc beside the images. */
+function helperBin(): string {
+  const bin = p('flash-station-block-helper');
+  if (!existsSync(bin)) execFileSync('cc', ['-O2', '-o', bin, join(root, 'src/drivers/block/helper/block-helper.c')]);
+  return bin;
+}
+
 function exact(dev: string): boolean {
   return spawnSync('cmp', ['-n', String(SIZE), p('os.img'), dev], { stdio: 'ignore' }).status === 0;
 }
@@ -172,6 +203,8 @@ const variants: Record<string, (devs: string[]) => string[]> = {
   [`ours x${DEVICES} (no bmap)`]: (d) => [process.execPath, self, p('nobmap/os.img.xz'), ...d],
   // (with the .bmap: tmpfs has no zero-range fallocate, so BLKZEROOUT on a RAM-backed loop writes zero pages)
   'ours x1 (bmap, RAM)': (d) => [process.execPath, self, p('os.img.xz'), ...d],
+  // Through the desktop app's privilege helper (src/drivers/block/helper), run directly as root: the pipe's cost.
+  'ours via helper (bmap)': (d) => [process.execPath, self, p('os.img.xz'), ...d],
   [`ours x${DEVICES} (bmap, RAM)`]: (d) => [process.execPath, self, p('os.img.xz'), ...d],
 };
 
@@ -183,7 +216,7 @@ function runOne(variant: string): Run {
     const build = variants[variant];
     if (!build) throw new Error(variant);
     const before = loadavg()[0] ?? 0;
-    const t = timed(build(devs), { BLOCK_BENCH_TASK: 'child' });
+    const t = timed(build(devs), { BLOCK_BENCH_TASK: 'child', ...(variant.includes('helper') ? { BLOCK_BENCH_HELPER: helperBin() } : {}) });
     const load = ((loadavg()[0] ?? 0) + before) / 2;
     const line = t.stdout.trim().split('\n').pop() ?? '';
     const extra = line.startsWith('{') && variant.startsWith('ours') ? (JSON.parse(line) as Record<string, number>) : undefined;
@@ -222,6 +255,7 @@ async function parent(): Promise<void> {
     'ours (no bmap)/etcher-sdk': med('ours (no bmap)', 'wall_s') / med('etcher-sdk', 'wall_s'),
     [`ours x${DEVICES}/ours x1 (no bmap)`]: med(`ours x${DEVICES} (no bmap)`, 'wall_s') / med('ours (no bmap)', 'wall_s'),
     [`ours x${DEVICES}/ours x1 (bmap, RAM)`]: med(`ours x${DEVICES} (bmap, RAM)`, 'wall_s') / med('ours x1 (bmap, RAM)', 'wall_s'),
+    'ours via helper/ours direct (bmap)': med('ours via helper (bmap)', 'wall_s') / med('ours (bmap)', 'wall_s'),
   };
   console.log('\nmedians (peak RSS: the largest)');
   for (const s of summary) console.log(`  ${s.variant.padEnd(22)} ${s.wall_s.toFixed(2)} s  ${s.rss_mib.toFixed(0)} MiB  load ${s.load.toFixed(2)}`);

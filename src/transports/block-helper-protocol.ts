@@ -32,7 +32,7 @@ export interface HelperReply {
   id: number;
   /** ≥ 0 (bytes read for R, 1/0 for P), or a negative errno. */
   result: number;
-  data?: Buffer;
+  data?: Uint8Array;
 }
 
 /** The 24-byte header of a request (a W request's data follows it). */
@@ -80,44 +80,73 @@ export function encodeReply(r: HelperReply): Buffer {
 
 /**
  * Splits what the helper writes to stdout into the hello and then replies, however the pipe cuts it. `expected` is
- * the number of devices the helper was given (its hello must list exactly those).
+ * the number of devices the helper was given (its hello must list exactly those). A reply's data is copied straight
+ * into the buffer `destination(id)` names (a read's own buffer), else into a new one: a 4 MiB read reply arrives in
+ * 64 KiB pipe reads, and joining them would copy and allocate it over and over.
  */
 export class HelperDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly head = Buffer.alloc(6 + HELPER_MAX_DEVICES * 16);
+  private headLen = 0;
   private hello: HelperDeviceHello[] | undefined;
+  /** The reply whose data is arriving. */
+  private body: { reply: HelperReply; into: Uint8Array; got: number } | undefined;
 
-  constructor(private readonly expected: number) {}
+  constructor(
+    private readonly expected: number,
+    private readonly destination: (id: number, length: number) => Uint8Array | undefined = () => undefined,
+  ) {}
 
   /** Feed bytes; returns the hello (once, when complete) and the complete replies. Throws on a malformed stream. */
   push(chunk: Buffer): { hello?: HelperDeviceHello[]; replies: HelperReply[] } {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const out: { hello?: HelperDeviceHello[]; replies: HelperReply[] } = { replies: [] };
-    if (!this.hello) {
-      if (this.buf.length < 6) return out;
-      if (this.buf.toString('latin1', 0, 4) !== HELPER_MAGIC || this.buf[4] !== HELPER_VERSION) {
-        throw new FlashError('internal', 'the block helper answered with something other than its hello (a different program or version?)');
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.body) {
+        const b = this.body;
+        const n = Math.min(b.into.length - b.got, chunk.length - at);
+        b.into.set(chunk.subarray(at, at + n), b.got);
+        b.got += n;
+        at += n;
+        if (b.got === b.into.length) {
+          b.reply.data = b.into;
+          out.replies.push(b.reply);
+          this.body = undefined;
+        }
+        continue;
       }
-      const count = this.buf[5] ?? 0;
-      if (count !== this.expected) throw new FlashError('internal', `the block helper opened ${count} devices, not ${this.expected}`);
-      const len = 6 + count * 16;
-      if (this.buf.length < len) return out;
-      const hello: HelperDeviceHello[] = [];
-      for (let i = 0; i < count; i++) {
-        const at = 6 + i * 16;
-        hello.push({ status: this.buf.readInt32LE(at), sectorSize: this.buf.readUInt32LE(at + 4), size: Number(this.buf.readBigUInt64LE(at + 8)) });
+      const need = this.hello ? REPLY_HEADER : this.headLen < 6 ? 6 : 6 + (this.head[5] ?? 0) * 16;
+      const n = Math.min(need - this.headLen, chunk.length - at);
+      chunk.copy(this.head, this.headLen, at, at + n);
+      this.headLen += n;
+      at += n;
+      if (this.headLen < need) continue;
+      if (!this.hello) {
+        if (this.head.toString('latin1', 0, 4) !== HELPER_MAGIC || this.head[4] !== HELPER_VERSION) {
+          throw new FlashError('internal', 'the block helper answered with something other than its hello (a different program or version?)');
+        }
+        const count = this.head[5] ?? 0;
+        if (count !== this.expected) throw new FlashError('internal', `the block helper opened ${count} devices, not ${this.expected}`);
+        if (need === 6 && count > 0) continue; // now the per-device part
+        const hello: HelperDeviceHello[] = [];
+        for (let i = 0; i < count; i++) {
+          const o = 6 + i * 16;
+          hello.push({ status: this.head.readInt32LE(o), sectorSize: this.head.readUInt32LE(o + 4), size: Number(this.head.readBigUInt64LE(o + 8)) });
+        }
+        this.hello = hello;
+        out.hello = hello;
+        this.headLen = 0;
+        continue;
       }
-      this.hello = hello;
-      out.hello = hello;
-      this.buf = this.buf.subarray(len);
-    }
-    while (this.buf.length >= REPLY_HEADER) {
-      const n = this.buf.readUInt32LE(8);
-      if (n > HELPER_MAX_IO) throw new FlashError('internal', `the block helper sent a reply of ${n} bytes (at most ${HELPER_MAX_IO})`);
-      if (this.buf.length < REPLY_HEADER + n) break;
-      const reply: HelperReply = { id: this.buf.readUInt32LE(0), result: this.buf.readInt32LE(4) };
-      if (n > 0) reply.data = Buffer.from(this.buf.subarray(REPLY_HEADER, REPLY_HEADER + n));
-      out.replies.push(reply);
-      this.buf = this.buf.subarray(REPLY_HEADER + n);
+      this.headLen = 0;
+      const reply: HelperReply = { id: this.head.readUInt32LE(0), result: this.head.readInt32LE(4) };
+      const size = this.head.readUInt32LE(8);
+      if (size > HELPER_MAX_IO) throw new FlashError('internal', `the block helper sent a reply of ${size} bytes (at most ${HELPER_MAX_IO})`);
+      if (size === 0) {
+        out.replies.push(reply);
+        continue;
+      }
+      const dest = this.destination(reply.id, size);
+      this.body = { reply, into: dest && dest.length >= size ? dest.subarray(0, size) : Buffer.alloc(size), got: 0 };
     }
     return out;
   }

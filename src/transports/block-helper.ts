@@ -77,14 +77,15 @@ const defaultSpawn: Spawn = (file, args) => spawn(file, args, { stdio: ['pipe', 
 export class HelperSession {
   readonly ready: Promise<HelperDeviceHello[]>;
   private readonly child: ChildProcess;
-  private readonly pending = new Map<number, { resolve(r: HelperReply): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, { resolve(r: HelperReply): void; reject(e: Error): void; into?: Uint8Array }>();
   private readonly open = new Set<number>();
   private nextId = 1;
   private ended: FlashError | undefined;
   private stderr = '';
 
   constructor(readonly command: HelperCommand, readonly paths: readonly string[], spawnFn: Spawn = defaultSpawn) {
-    const decoder = new HelperDecoder(paths.length);
+    // A read's data goes straight into the reader's buffer.
+    const decoder = new HelperDecoder(paths.length, (id) => this.pending.get(id)?.into);
     this.child = spawnFn(command.file, command.args);
     let onHello!: (h: HelperDeviceHello[]) => void;
     let onFail!: (e: Error) => void;
@@ -147,11 +148,12 @@ export class HelperSession {
     this.pending.clear();
   }
 
-  request(device: number, op: HelperOp, offset: number, length: number, data?: Uint8Array): Promise<HelperReply> {
+  /** One request; `into` receives a read's data (else the reply carries a new buffer). */
+  request(device: number, op: HelperOp, offset: number, length: number, data?: Uint8Array, into?: Uint8Array): Promise<HelperReply> {
     if (this.ended) return Promise.reject(this.ended);
     const id = this.nextId++ >>> 0;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, ...(into ? { into } : {}) });
       const stdin = this.child.stdin;
       if (!stdin) return reject(new FlashError('internal', 'the block helper has no input pipe'));
       stdin.write(encodeRequest({ op, device, id, offset, length }));
@@ -194,8 +196,8 @@ export class HelperBlockIo implements BlockIo {
     }
   }
 
-  private async call(op: HelperOp, offset: number, length: number, what: string, data?: Uint8Array): Promise<HelperReply> {
-    const r = await this.session.request(this.device, op, offset, length, data);
+  private async call(op: HelperOp, offset: number, length: number, what: string, data?: Uint8Array, into?: Uint8Array): Promise<HelperReply> {
+    const r = await this.session.request(this.device, op, offset, length, data, into);
     if (r.result < 0) throw errnoError(r.result, this.path, what);
     return r;
   }
@@ -215,8 +217,9 @@ export class HelperBlockIo implements BlockIo {
     let done = 0;
     while (done < into.length) {
       const n = Math.min(HELPER_MAX_IO, into.length - done);
-      const r = await this.call('R', offset + done, n, `read at byte ${offset + done}`);
-      if (r.data) into.set(r.data.subarray(0, n), done);
+      const part = into.subarray(done, done + n);
+      const r = await this.call('R', offset + done, n, `read at byte ${offset + done}`, undefined, part);
+      if (r.data && r.data.buffer !== part.buffer) part.set(r.data.subarray(0, n));
       done += r.data?.length ?? 0;
       if ((r.data?.length ?? 0) < n) break;
     }

@@ -51,6 +51,19 @@ describe('block helper protocol', () => {
       }));
   });
 
+  it('copies a reply\'s data straight into the buffer named for its id, across pipe reads', () => {
+    const into = new Uint8Array(300);
+    const d = new HelperDecoder(1, (id) => (id === 9 ? into : undefined));
+    const data = Buffer.alloc(300, 0xab);
+    const stream = Buffer.concat([encodeHello([{ status: 0, sectorSize: 512, size: 1 << 20 }]), encodeReply({ id: 9, result: 300, data }), encodeReply({ id: 10, result: 3, data: Buffer.from('xyz') })]);
+    const replies: HelperReply[] = [];
+    for (let at = 0; at < stream.length; at += 7) replies.push(...d.push(stream.subarray(at, at + 7)).replies);
+    expect(replies.map((r) => r.id)).toEqual([9, 10]);
+    expect(replies[0]?.data?.buffer).toBe(into.buffer);
+    expect(Buffer.from(into).equals(data)).toBe(true);
+    expect(Buffer.from(replies[1]?.data ?? []).toString()).toBe('xyz');
+  });
+
   it('refuses a stream that does not start with the helper hello, or lists other devices', () => {
     expect(() => new HelperDecoder(1).push(Buffer.from('Password: '))).toThrow(/hello/);
     expect(() => new HelperDecoder(1).push(encodeHello([{ status: 0, sectorSize: 512, size: 1 }, { status: 0, sectorSize: 512, size: 1 }]))).toThrow(/opened 2 devices, not 1/);

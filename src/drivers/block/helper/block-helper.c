@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,10 +93,16 @@ static uint64_t get64(const uint8_t *b) {
   return v;
 }
 
-/* A whole disk under /dev: a block device that sysfs does not call a partition. 0, or -errno. */
-static int check_whole_disk(const char *path, struct stat *st) {
-  if (strncmp(path, "/dev/", 5) != 0 || strstr(path, "/../") != NULL) return -EINVAL;
-  if (stat(path, st) != 0) return -errno;
+/*
+ * A whole disk under /dev: a block device that sysfs does not call a partition. 0, or -errno. Symlinks (such as
+ * /dev/disk/by-id/...) are resolved first, and what they resolve to must be under /dev too (not /dev/shm, which users
+ * may write).
+ */
+static int check_whole_disk(const char *path, char *real, struct stat *st) {
+  if (strncmp(path, "/dev/", 5) != 0) return -EINVAL;
+  if (realpath(path, real) == NULL) return -errno;
+  if (strncmp(real, "/dev/", 5) != 0 || strncmp(real, "/dev/shm/", 9) == 0 || strncmp(real, "/dev/mqueue/", 12) == 0) return -EINVAL;
+  if (stat(real, st) != 0) return -errno;
   if (!S_ISBLK(st->st_mode)) return -ENOTBLK;
   char sys[96];
   snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/partition", major(st->st_rdev), minor(st->st_rdev));
@@ -108,9 +115,10 @@ static void open_device(struct dev *d, const char *path) {
   d->fd = -1;
   d->sector = 512;
   d->size = 0;
-  d->status = check_whole_disk(path, &st);
+  char real[PATH_MAX];
+  d->status = check_whole_disk(path, real, &st);
   if (d->status != 0) return;
-  int fd = open(path, O_RDWR | O_DIRECT | O_EXCL | O_CLOEXEC | O_NOCTTY);
+  int fd = open(real, O_RDWR | O_DIRECT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
   if (fd < 0) {
     d->status = -errno;
     return;

@@ -2,7 +2,7 @@
 // against loop devices — the pkexec step cannot run in CI, its command line is tested in the unit tests. The block
 // family writes and reads back through it; one helper serves a batch; it refuses what it must refuse.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -116,11 +116,17 @@ describe('block helper on loop devices', () => {
     const file = join(disk.dir, 'plain.bin');
     writeFileSync(file, Buffer.alloc(MiB));
     const rootDisk = execFileSync('findmnt', ['-n', '-o', 'SOURCE', '/'], { encoding: 'utf8' }).trim();
-    const [mounted, outside, notBlock, system] = helloStatuses([disk.dev, file, '/dev/null', rootDisk.startsWith('/dev/') ? rootDisk : '/dev/vda']);
+    // A symlink (as /dev/disk/by-id/… are) is resolved: what it points to is checked and opened.
+    const free = loop(MiB);
+    const link = `/dev/shm/fs-helper-test-${process.pid}`;
+    symlinkSync(free.dev, link);
+    cleanups.push(() => rmSync(link, { force: true }));
+    const [mounted, outside, notBlock, system, linked] = helloStatuses([disk.dev, file, '/dev/null', rootDisk.startsWith('/dev/') ? rootDisk : '/dev/vda', link]);
     expect(mounted).toBe(-16); // EBUSY: O_EXCL on a disk with a mounted file system
     expect(outside).toBe(-22); // EINVAL: not under /dev
     expect(notBlock).toBe(-15); // ENOTBLK
     expect(system).toBeLessThan(0); // the disk holding /: O_EXCL (EBUSY) or the container's device rules (EPERM)
+    expect(linked).toBe(0);
   });
 
   it('checks every request itself: out of range, unaligned, and a malformed request ends it', async () => {
