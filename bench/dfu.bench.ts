@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebDFU } from 'dfu';
-import type { JobContext, UsbCandidate } from '../src/contracts/family.js';
+import type { JobContext } from '../src/contracts/family.js';
 import { createDfuFamily } from '../src/drivers/dfu/index.js';
 import { openImage } from '../src/images/open.js';
 import { createDfuSim, DfuSimDevice, dfuSimConfig, type DfuSimInstance } from '../src/sim/dfu/index.js';
@@ -133,7 +133,7 @@ async function ours(s: Scenario, dir: string, image: Uint8Array): Promise<Run> {
   const instance = sim(dir, s);
   try {
     const family = createDfuFamily();
-    const link = family.connect(instance.candidate() as UsbCandidate);
+    const link = family.connect(instance.candidate());
     await family.probe(link, instance.candidate(), AbortSignal.timeout(10_000));
     const path = join(dir, 'image.bin');
     writeFileSync(path, image);
@@ -173,7 +173,7 @@ async function webdfu(s: Scenario, dir: string, image: Uint8Array): Promise<Run>
     const c = ceiling(s, instance);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const w = dfu.write(instance.device.config.transferSize, image.slice().buffer as ArrayBuffer, s.params.dfuse !== '1');
+    const w = dfu.write(instance.device.config.transferSize, image.slice().buffer, s.params.dfuse !== '1');
     await new Promise<void>((resolve, reject) => {
       w.events.on('end', () => resolve());
       w.events.on('error', (e: unknown) => (String(e).includes('disconnected') ? resolve() : reject(e instanceof Error ? e : new Error(String(e)))));

@@ -40,7 +40,8 @@ export interface ControlOptions {
 /** True for the errors WebUSB implementations raise when the device left the bus (unplug, reset, re-enumeration). */
 export function isGoneError(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
-  const text = `${e.name} ${e.message} ${String((e as { code?: unknown }).code ?? '')}`;
+  const code = (e as { code?: unknown }).code;
+  const text = `${e.name} ${e.message} ${typeof code === 'string' || typeof code === 'number' ? code : ''}`;
   return /NotFoundError|disconnected|Device unavailable|No such device|LIBUSB_ERROR_NO_DEVICE|ENODEV/i.test(text);
 }
 
@@ -82,7 +83,9 @@ export class UsbControl {
     const fn = this.device.controlTransferOut?.bind(this.device);
     if (!fn) throw new FlashError('unsupported', `${this.label} cannot do USB control transfers here (no controlTransferOut)`);
     const what = options.what ?? `request ${setup.request}`;
-    const r = await this.#run(() => fn(setup, data as Uint8Array<ArrayBuffer> | undefined), what, options);
+    // Always a buffer, empty for no data stage: the `usb` package's WebUSB reads `data.buffer` unconditionally.
+    const payload = (data ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>;
+    const r = await this.#run(() => fn(setup, payload), what, options);
     if (r.status === 'stall') throw new UsbStallError(this.label, what, setup.request);
     if (r.status !== 'ok') throw new FlashError('protocol_error', `${this.label} answered ${what} with ${r.status}`, { transient: true });
     return r.bytesWritten;

@@ -57,13 +57,13 @@ describe('DFU devices in a station', () => {
     const fwPath = join(dir, 'fw.dfu');
     writeFileSync(fwPath, buildDfuSuffix(fw, { idVendor: 1155, idProduct: 0xdf11 }));
     const b = await st.startFlash({ deviceId: 'PLAIN01', partition: 'data', image: fwPath, verify: true });
-    expect(await finished(st, a.jobId!)).toBe('completed');
-    expect(await finished(st, b.jobId!)).toBe('completed');
+    expect(await finished(st, a.jobId)).toBe('completed');
+    expect(await finished(st, b.jobId)).toBe('completed');
     const flash1 = readFileSync(join(dir, 'sim', 'DFUSE01', 'flash.bin'));
     expect(new Uint8Array(flash1.subarray(0x4000, 0x4000 + app.length))).toEqual(app);
     const flash2 = readFileSync(join(dir, 'sim', 'PLAIN01', 'flash.bin'));
     expect(new Uint8Array(flash2.subarray(0x8000, 0x8000 + fw.length))).toEqual(fw);
-    expect(st.job(a.jobId!)!.bytesTransferred).toBe(app.length);
+    expect(st.job(a.jobId)!.bytesTransferred).toBe(app.length);
   });
 
   it('refuses a suffix for another device unless the plan step forces it', async () => {
@@ -72,13 +72,13 @@ describe('DFU devices in a station', () => {
     const path = join(dir, 'other.dfu');
     writeFileSync(path, buildDfuSuffix(pattern(3000, 3), { idVendor: 0x1d50, idProduct: 0x6017 }));
     const r = await st.startFlash({ deviceId: 'DFUSE02', address: '0x08000000', image: path });
-    expect(await finished(st, r.jobId!)).toBe('failed');
-    expect(st.job(r.jobId!)!.errorCode).toBe('image_mismatch');
+    expect(await finished(st, r.jobId)).toBe('failed');
+    expect(st.job(r.jobId)!.errorCode).toBe('image_mismatch');
     const forced = await st.startFlash({
       deviceId: 'DFUSE02',
       plan: { steps: [{ op: 'flash', address: '0x08000000', image: path, options: { force: true } }] } as never,
     });
-    expect(await finished(st, forced.jobId!)).toBe('completed');
+    expect(await finished(st, forced.jobId)).toBe('completed');
   });
 
   it('a runtime-mode sim is detached into DFU mode and comes back with its layout', async () => {
@@ -93,13 +93,13 @@ describe('DFU devices in a station', () => {
     const path = join(dir, 'big.bin');
     writeFileSync(path, pattern(400_000, 4));
     const r = await st.startFlash({ deviceId: 'DFUSE03', address: '0x08000000', image: path });
-    await until(() => (st.job(r.jobId!)?.bytesTransferred ?? 0) > 20_000, 10_000, 'bytes moving');
-    st.cancel(r.jobId!);
-    expect(await finished(st, r.jobId!)).toBe('cancelled');
+    await until(() => (st.job(r.jobId)?.bytesTransferred ?? 0) > 20_000, 10_000, 'bytes moving');
+    st.cancel(r.jobId);
+    expect(await finished(st, r.jobId)).toBe('cancelled');
     await until(() => st.devices()[0]?.state === 'idle', 5000, 'the device idle again');
     const small = join(dir, 'small.bin');
     writeFileSync(small, pattern(4000, 5));
     const again = await st.startFlash({ deviceId: 'DFUSE03', address: '0x08000000', image: small, verify: true });
-    expect(await finished(st, again.jobId!)).toBe('completed');
+    expect(await finished(st, again.jobId)).toBe('completed');
   });
 });

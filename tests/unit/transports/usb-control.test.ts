@@ -69,6 +69,17 @@ describe('UsbControl', () => {
     expect(await c.out(setup(1), new Uint8Array(10))).toBe(10);
   });
 
+  it('hands a request without a data stage an empty buffer (the usb package reads data.buffer)', async () => {
+    const seen: unknown[] = [];
+    const { device } = fakeDevice(async () => ({ status: 'ok' }), async (_s, d) => {
+      seen.push(d);
+      return { status: 'ok', bytesWritten: 0 };
+    });
+    expect(await new UsbControl(device).out(setup(4))).toBe(0);
+    expect(seen[0]).toBeInstanceOf(Uint8Array);
+    expect((seen[0] as Uint8Array).byteLength).toBe(0);
+  });
+
   it('turns a stall into a UsbStallError (device_rejected) naming the request', async () => {
     const { device } = fakeDevice(async () => ({ status: 'stall' }), async () => ({ status: 'stall', bytesWritten: 0 }));
     const c = new UsbControl(device, { label: 'board X' });
