@@ -156,7 +156,7 @@ async function run(mode: Mode): Promise<Record<string, unknown>> {
   const bytes = jobIds.reduce((n, id) => n + (station.job(id)?.bytesTransferred ?? 0), 0);
   await station.close();
   for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+  await Promise.all(children.filter((c) => c.exitCode === null).map((c) => new Promise((r) => c.once('exit', r))));
   rmSync(dir, { recursive: true, force: true });
 
   const linkSum = devices * linkMiB * 2 ** 20; // null devices: compared with the USB 2.0 links they stand for

@@ -38,9 +38,9 @@ export function* csvChunks(rows: Iterable<JobRow>, rowsPerChunk = 256): Generato
   if (lines.length) yield `${lines.join('\r\n')}\r\n`;
 }
 
-function csvCell(v: unknown): string {
+function csvCell(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return '';
-  const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : typeof v === 'object' ? JSON.stringify(v) : String(v as string | boolean | bigint);
+  const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : v;
   // Quote when needed; a leading = + - @ is prefixed so spreadsheets do not run it as a formula.
   const safe = /^[=+\-@]/.test(s) && typeof v === 'string' ? `'${s}` : s;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;

@@ -43,7 +43,7 @@ function render(devices: Device[], selected: string[]): { el: HTMLElement; sent:
 /** The control whose <label> reads `name` (how a person and the e2e tests find it). */
 function field(el: HTMLElement, name: string): HTMLInputElement {
   const label = [...el.querySelectorAll('label')].find((l) => l.textContent?.trim() === name);
-  const input = label?.htmlFor ? (el.querySelector(`[id="${label.htmlFor}"]`) as HTMLInputElement | null) : null;
+  const input = label?.htmlFor ? el.querySelector<HTMLInputElement>(`[id="${label.htmlFor}"]`) : null;
   if (!input) throw new Error(`no field labelled ${name}`);
   return input;
 }
