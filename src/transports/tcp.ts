@@ -1,6 +1,6 @@
-// A TCP connection as a byte pipe that any network family frames its own way (fastboot's FB01 + 8-byte lengths
-// lives in fastboot-tcp.ts): connect under a deadline with errors a technician can act on, wait for the socket to take
-// more under a deadline, and close without hanging on a peer that never answers the FIN.
+// A TCP connection as a byte pipe that a network family frames its own way (its handshake and message lengths live in
+// its own transport file, transports/FAMILY-tcp.ts): connect under a deadline with errors a technician can act on,
+// wait for the socket to take more under a deadline, and close without hanging on a peer that never answers the FIN.
 import { connect, type Socket } from 'node:net';
 import { FlashError } from '../contracts/errors.js';
 import { raceDeadline } from './deadline.js';

@@ -1,6 +1,6 @@
-// A connected UDP socket as a datagram pipe that any network family frames its own way (fastboot's 4-byte header,
-// sequence numbers and retransmits live in fastboot-udp.ts): connect with errors a technician can act on, and an inbox
-// of the datagrams that decode, taken one at a time under a deadline.
+// A connected UDP socket as a datagram pipe that a network family frames its own way (its packet header, sequence
+// numbers and retransmits live in its own transport file, transports/FAMILY-udp.ts): connect with errors a technician
+// can act on, and an inbox of the datagrams that decode, taken one at a time under a deadline.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { FlashError } from '../contracts/errors.js';
