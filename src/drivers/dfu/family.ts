@@ -36,6 +36,8 @@ export interface DfuFamilyOptions {
   probeTimeoutMs?: number;
   /** How long a device may take to come back after DETACH or a reset, ms (default 15000). */
   reenumerateMs?: number;
+  /** Raw images larger than this stream instead of being read whole (default BUFFER_LIMIT, 64 MiB). */
+  bufferLimit?: number;
 }
 
 const COMMANDS = ['detach', 'leave', 'unprotect'] as const;
@@ -112,6 +114,7 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
     const alt = altOf(s, target);
     if (image.kind === 'stream') {
       if (s.dfuse) throw new FlashError('image_too_large', `${image.name} (${image.payload.size} bytes) is larger than any DfuSe part's memory`);
+      if ('address' in target) throw new FlashError('bad_request', `${s.label} is a plain DFU device: it takes a partition (alt setting: ${s.names.join(', ')}), not an address`);
       return { kind: 'plain', alt: alt ?? onlyAlt(s), payload: image.payload, what: `${image.name} to ${s.names[alt ?? 0]}` };
     }
     const file = image.file;
@@ -320,13 +323,13 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
       try {
         switch (step.op) {
           case 'flash': {
-            const work = plan(s, await loadImage(step.source, ctx.signal), step.target, step, 'Writing');
+            const work = plan(s, await loadImage(step.source, ctx.signal, options.bufferLimit), step.target, step, 'Writing');
             moved.total = work.kind === 'plain' ? work.payload.size : work.parts.reduce((n, p) => n + p.elements.reduce((m, e) => m + e.data.length, 0), 0);
             await flash(s, work, step, ctx, moved);
             return;
           }
           case 'verify': {
-            const work = plan(s, await loadImage(step.source, ctx.signal), step.target, step, 'Verifying');
+            const work = plan(s, await loadImage(step.source, ctx.signal, options.bufferLimit), step.target, step, 'Verifying');
             await verify(s, work, ctx);
             return;
           }

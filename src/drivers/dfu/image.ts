@@ -95,11 +95,11 @@ export function sourceName(source: BlockSource): string {
  * Opens a step's image as DFU input: read whole and parsed (raw, .dfu with its suffix and CRC checked, DfuSe), or, for
  * a raw file larger than BUFFER_LIMIT, streamed as it is (such files are partition images, which carry no suffix).
  */
-export async function loadImage(source: BlockSource, signal?: AbortSignal): Promise<DfuImage> {
+export async function loadImage(source: BlockSource, signal?: AbortSignal, limit = BUFFER_LIMIT): Promise<DfuImage> {
   const name = sourceName(source);
-  if (source.size > BUFFER_LIMIT) {
+  if (source.size > limit) {
     if (/\.dfu$/i.test(name)) {
-      throw new FlashError('image_too_large', `${name} (${source.size} bytes) is larger than the ${BUFFER_LIMIT / 1048576} MiB a .dfu file can be`);
+      throw new FlashError('image_too_large', `${name} (${source.size} bytes) is larger than the ${limit} bytes a .dfu file can be here`);
     }
     return { kind: 'stream', payload: sourcePayload(source), name };
   }

@@ -27,12 +27,12 @@ function pattern(n: number, seed: number): Uint8Array {
   return out;
 }
 
-async function rig(params: Record<string, string>, faults: SimFaults = {}) {
+async function rig(params: Record<string, string>, faults: SimFaults = {}, bufferLimit?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'fs-dfufam-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const sim = (await dfuSimulatorFactory.create('DFU0001', new Map(Object.entries(params)), faults, { storeDir: join(dir, 'store') })) as DfuSimInstance;
   cleanups.push(() => sim.close());
-  const family = createDfuFamily({ reenumerateMs: 3000 });
+  const family = createDfuFamily({ reenumerateMs: 3000, ...(bufferLimit !== undefined ? { bufferLimit } : {}) });
   const candidate = (): UsbCandidate => sim.candidate() as UsbCandidate;
   const link = family.connect(candidate());
   /** What the station does for a job: wait until the device is back on the bus, and hand out its new link. */
@@ -251,6 +251,20 @@ describe('DFU family: plain DFU 1.1 devices', () => {
       .rejects.toMatchObject({ code: 'device_error', message: expect.stringContaining('tried 4 times') });
     expect(c.logs.filter((l) => l.includes('from byte 0')).length).toBe(3);
     expect(dev.state).toBe(2);
+  });
+
+  it('streams a raw image larger than the buffer limit, and reads it back streaming', async () => {
+    const { family, link, dev, ctx, file } = await rig({ dfuse: '0', flash: '128K', alts: 'rootfs:96K,env:32K' }, {}, 16 * 1024);
+    const image = pattern(70_000, 8);
+    const c = ctx();
+    await family.run(link, { op: 'flash', target: { partition: 'rootfs' }, source: await file('rootfs.img', image) }, c);
+    expect(c.movedTotal).toBe(image.length);
+    expect(dev.flash.read(0, image.length)).toEqual(image);
+    await family.run(link, { op: 'verify', target: { partition: 'rootfs' }, source: await file('rootfs2.img', image) }, ctx());
+    await expect(family.run(link, { op: 'flash', target: { partition: 'rootfs' }, source: await file('big.dfu', image) }, ctx()))
+      .rejects.toMatchObject({ code: 'image_too_large' });
+    await expect(family.run(link, { op: 'flash', target: { address: 0 }, source: await file('r3.img', image) }, ctx()))
+      .rejects.toMatchObject({ code: 'bad_request' });
   });
 
   it('a runtime-mode device is detached into DFU mode before a job writes it', async () => {
