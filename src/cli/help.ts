@@ -34,7 +34,8 @@ Options:
   --data-dir DIR         settings, history, token, logs (default: the per-user config dir of "flash-station")
   --connect URI          add a network fastboot device: tcp:HOST[:PORT] or udp:HOST[:PORT] (repeatable)
   --sim SPEC             add a simulated device, e.g. fastboot:SIM0001?speed=40M (repeatable)
-  --demo                 add a few simulated devices that run at USB 2.0 speed
+  --demo                 add simulated devices to try it with: fastboot at USB 2.0 speed, an ESP32 and an STM32
+                         at their serial baud, …
   --no-usb               skip USB discovery
   --no-serial            skip serial discovery (USB-UART bridges and native USB of ESP and STM32 boards)
   --serial-port PATH[?protocol=esp|stm32&baud=N]
