@@ -124,6 +124,56 @@ describe('runJob', () => {
     expect(r.updates[0]).toMatchObject({ state: 'running', total_bytes: 40 * 1024 });
   });
 
+  it('an image with a long pass first: announced at once, the pass is the stage with how far it is, then the steps', async () => {
+    const r = await rig(async (step, ctx) => {
+      if (step.op === 'flash') ctx.moved(4096);
+    });
+    const slow: PlanImage = {
+      name: 'img.bz2', location: '/images/img.bz2',
+      open: async (o) => {
+        for (let i = 0; i <= 4; i++) {
+          o?.onPrepare?.({ stage: 'Checking the bzip2 stream is whole before writing', note: 'bzip2 does not record the size.', bytes: i * 1024, fraction: i / 4 });
+          await new Promise((res) => setTimeout(res, 150));
+        }
+        return source(4096);
+      },
+    };
+    const job = r.job([{ op: 'flash', target: { partition: 'boot' }, image: slow }]);
+    const done = runJob(job, r.deps);
+    await elapse(200);
+    // Visible while the pass runs: running, its stage, nothing sent yet.
+    expect(r.events.filter((e) => e.type === 'flash_started')).toEqual([expect.objectContaining({ stage: 'Checking the bzip2 stream is whole before writing', totalBytes: 0 })]);
+    expect(job.snapshot()).toMatchObject({ state: 'running', stage: 'Checking the bzip2 stream is whole before writing (25 %)', progress: 0 });
+    expect(r.events).toContainEqual(expect.objectContaining({ type: 'flash_log', level: 'info', message: 'bzip2 does not record the size.' }));
+    await elapse(1500);
+    expect(await done).toEqual({ state: 'completed' });
+    const stages = r.events.flatMap((e) => (e.type === 'flash_progress' ? [e.stage] : []));
+    expect(stages[0]).toMatch(/^Checking the bzip2 stream is whole before writing \(\d+ %\)$/);
+    expect(stages).toContain('Writing boot partition (1/1)');
+    expect(r.events.filter((e) => e.type === 'flash_started')).toHaveLength(1);
+    expect(r.updates).toContainEqual({ total_bytes: 4096, image_bytes: 4096 });
+  });
+
+  it('a cancel during the long pass ends the job cancelled before any step ran', async () => {
+    const r = await rig(async () => undefined);
+    const slow: PlanImage = {
+      name: 'img.bz2', location: '/images/img.bz2',
+      open: async (o) => {
+        o?.onPrepare?.({ stage: 'Decompressing to learn the size', note: 'n', bytes: 0 });
+        await new Promise((_res, rej) => o?.signal?.addEventListener('abort', () => rej(new FlashError('cancelled', 'Cancelled'))));
+        return source(1);
+      },
+    };
+    const job = r.job([{ op: 'flash', target: { partition: 'boot' }, image: slow }]);
+    const done = runJob(job, r.deps);
+    await elapse(50);
+    expect(job.state).toBe('running');
+    job.abort.abort(new FlashError('cancelled', 'Cancelled'));
+    await elapse(50);
+    expect(await done).toEqual({ state: 'cancelled' });
+    expect(r.runs).toEqual([]);
+  });
+
   it('a broken image fails the job before anything is written or announced', async () => {
     const r = await rig(async () => undefined);
     const bad = image(10, async () => Promise.reject(new FlashError('image_invalid', 'boot.img: bad sparse header')));
