@@ -13,8 +13,13 @@ import type { WebUsbDeviceLike } from './webusb.js';
 export interface Transport {
   readonly kind: DeviceTransport;
   readonly closed: boolean;
-  /** Send bytes. Resolves once the transport has accepted them; several writes may be in flight. */
-  write(data: Uint8Array, signal?: AbortSignal): Promise<void>;
+  /**
+   * Send bytes. Resolves once the transport has accepted them; several writes may be in flight. `sent`, when given,
+   * is called once the transport refers to `data` no more (handed to the OS, the transfer ended, or the write
+   * failed), so the caller may refill its buffer; a transport that does not call it leaves the buffer to the caller's
+   * garbage collector (a buffer pool then simply does not reuse it).
+   */
+  write(data: Uint8Array, signal?: AbortSignal, sent?: () => void): Promise<void>;
   /** Resolves when every accepted write has reached the device. */
   drain(signal?: AbortSignal): Promise<void>;
   /** Read one packet/message of at most `maxLength` bytes. Rejects with FlashError code `timeout` after `timeoutMs`. */

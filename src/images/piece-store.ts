@@ -7,6 +7,7 @@ import type { BlockSource } from '../contracts/source.js';
 import { FlashError } from '../contracts/errors.js';
 import type { BlockRun } from './block-runs.js';
 import { PIECE_SLICE_BYTES } from './types.js';
+import { copyMeter, type BufferPool } from './buffer-pool.js';
 
 export interface PieceStore {
   /** Called for every run as planning takes it from the source. */
@@ -16,14 +17,68 @@ export interface PieceStore {
   close(): Promise<void>;
 }
 
-/** Re-reads data with `readAt` (raw and uncompressed sparse files): nothing is kept between planning and sending. */
+/** A source that can read expanded bytes straight into a caller's buffer (raw and uncompressed sparse files). */
+export type ReadIntoSource = BlockSource & {
+  /** Reads `target.length` bytes at `offset` (fewer at the image's end); resolves with the number read. */
+  readInto?(target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number>;
+};
+
+/** Slice reads kept in flight ahead of the consumer (they run on the thread pool while the device takes the bytes). */
+const READ_AHEAD = 2;
+
+/**
+ * Re-reads data with `readAt` (raw and uncompressed sparse files): nothing is kept between planning and sending.
+ * With a pool and a source that reads into buffers, slices are read into the pool's buffers, a few ahead of the
+ * consumer; a slice's buffer is reused once the consumer releases it (the transport has sent it).
+ */
 export class ReadAtStore implements PieceStore {
   constructor(
-    private readonly source: BlockSource,
+    private readonly source: ReadIntoSource,
     private readonly blockSize: number,
+    private readonly pool?: BufferPool,
   ) {}
   put(): void {}
-  async *read(start: number, blocks: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  read(start: number, blocks: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const pool = this.pool;
+    const readInto = this.source.readInto;
+    if (pool && readInto && pool.bufferBytes >= PIECE_SLICE_BYTES) return this.readPooled(start, blocks, pool, readInto, signal);
+    return this.readFresh(start, blocks, signal);
+  }
+
+  private async *readPooled(
+    start: number,
+    blocks: number,
+    pool: BufferPool,
+    readInto: NonNullable<ReadIntoSource['readInto']>,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Uint8Array> {
+    const end = (start + blocks) * this.blockSize;
+    let next = start * this.blockSize;
+    const ahead: Promise<Uint8Array>[] = [];
+    const readOne = (off: number): Promise<Uint8Array> => {
+      const n = Math.min(PIECE_SLICE_BYTES, end - off);
+      const b = pool.take().subarray(0, n);
+      const avail = Math.max(0, Math.min(n, this.source.size - off));
+      const p = (avail > 0 ? readInto.call(this.source, b.subarray(0, avail), off, signal) : Promise.resolve(0)).then((got) => {
+        if (got !== avail) throw new FlashError('image_unreadable', `${this.source.description}: short read at ${off}`);
+        if (avail < n) b.fill(0, avail); // the image's last block, zero-padded
+        return b;
+      });
+      p.catch(() => undefined);
+      return p;
+    };
+    while (next < end || ahead.length > 0) {
+      while (ahead.length < READ_AHEAD + 1 && next < end) {
+        ahead.push(readOne(next));
+        next += PIECE_SLICE_BYTES;
+      }
+      signal?.throwIfAborted();
+      const b = ahead.shift();
+      if (b) yield await b;
+    }
+  }
+
+  private async *readFresh(start: number, blocks: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
     const readAt = this.source.readAt;
     if (!readAt) throw new FlashError('internal', 'source has no readAt');
     let off = start * this.blockSize;
@@ -36,6 +91,7 @@ export class ReadAtStore implements PieceStore {
         if (b.length !== avail) throw new FlashError('image_unreadable', `${this.source.description}: short read at ${off}`);
         const padded = new Uint8Array(n); // the image's last block, zero-padded
         padded.set(b);
+        copyMeter.count(b.length);
         b = padded;
       }
       yield b;
@@ -77,7 +133,14 @@ export class BufferStore implements PieceStore {
   constructor(
     private readonly blockSize: number,
     private readonly memoryLimit = 8 << 20,
+    /** Where the slices handed out come from (reused once released); without it, fresh buffers. */
+    private readonly pool?: BufferPool,
   ) {}
+
+  /** A buffer for `n` bytes of a slice: the pool's, or a fresh one. */
+  private sliceBuffer(n: number): Uint8Array {
+    return this.pool && n <= this.pool.bufferBytes ? this.pool.take().subarray(0, n) : Buffer.allocUnsafe(n);
+  }
 
   async put(run: BlockRun): Promise<void> {
     if (run.kind !== 'data') return;
@@ -85,6 +148,7 @@ export class BufferStore implements PieceStore {
     const mem = this.memBytes + n <= this.memoryLimit ? this.arenaSpace(n) : null;
     if (mem) {
       mem.set(run.bytes);
+      copyMeter.count(n);
       this.fifo.push({ start: run.start, blocks: run.blocks, mem });
       this.memBytes += n;
       return;
@@ -150,13 +214,20 @@ export class BufferStore implements PieceStore {
       const segEndTaken = skip + take === seg.blocks;
       if (seg.mem) {
         const view = seg.mem.subarray(skip * bs, (skip + take) * bs);
-        for (let o = 0; o < view.length; o += PIECE_SLICE_BYTES) yield new Uint8Array(view.subarray(o, o + PIECE_SLICE_BYTES)); // a copy: the arena is refilled
+        for (let o = 0; o < view.length; o += PIECE_SLICE_BYTES) {
+          // A copy: the arena is refilled while slices may still be on their way to the device.
+          const part = view.subarray(o, o + PIECE_SLICE_BYTES);
+          const b = this.sliceBuffer(part.length);
+          b.set(part);
+          copyMeter.count(part.length);
+          yield b;
+        }
       } else if (seg.spillAt !== undefined && this.spill) {
         const base = seg.spillAt + skip * bs;
         const len = take * bs;
         for (let o = 0; o < len; o += PIECE_SLICE_BYTES) {
           const n = Math.min(PIECE_SLICE_BYTES, len - o);
-          const b = Buffer.allocUnsafe(n);
+          const b = this.sliceBuffer(n);
           const { bytesRead } = await this.spill.fh.read(b, 0, n, base + o);
           if (bytesRead !== n) throw new FlashError('image_unreadable', 'temporary piece file was cut short');
           yield b;

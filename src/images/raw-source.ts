@@ -55,6 +55,8 @@ export class RawSource extends HashedSource {
   private readonly mapped: ByteRange[] | undefined;
   private readonly regions: RawRegion[];
   readonly readAt?: (offset: number, length: number, signal?: AbortSignal) => Promise<Uint8Array>;
+  /** The file's bytes read straight into a caller's buffer (reused buffers: no fresh memory per read). */
+  readonly readInto?: (target: Uint8Array, offset: number, signal?: AbortSignal) => Promise<number>;
 
   constructor(
     private readonly bytes: ByteSource,
@@ -68,6 +70,8 @@ export class RawSource extends HashedSource {
     this.regions = regions;
     const readAt = bytes.readAt;
     if (readAt) this.readAt = (offset, length, signal) => readAt.call(bytes, offset, length, signal);
+    const readInto = bytes.readInto;
+    if (readInto) this.readInto = (target, offset, signal) => readInto.call(bytes, target, offset, signal);
   }
 
   protected async *produce(signal: AbortSignal | undefined, lent: boolean): AsyncGenerator<Chunk> {

@@ -14,7 +14,8 @@ import {
   encodeSparseHeader,
   writeChunkHeader,
 } from './sparse-format.js';
-import type { SparsePiece } from './types.js';
+import { PIECE_SLICE_BYTES, type SparsePiece } from './types.js';
+import { BufferPool, copyMeter } from './buffer-pool.js';
 
 export interface ResparseOptions {
   signal?: AbortSignal;
@@ -24,6 +25,21 @@ export interface ResparseOptions {
 
 const STAGING = 64 << 10;
 
+/** A piece whose slices come from reused buffers: give each slice back once it has left for the device. */
+export interface LendingPiece extends SparsePiece {
+  /**
+   * `slice` (one of this piece's `bytes()`) is no longer referred to by anyone — the transport has sent it — so its
+   * buffer may be refilled for a later slice. Slices never released are not reused (that costs fresh memory only).
+   */
+  release(slice: Uint8Array): void;
+}
+
+/** Buffers of one resparse: 1 MiB read slices and the 64 KiB staging blocks that carry headers and small chunks. */
+interface Pools {
+  slices: BufferPool;
+  stages: BufferPool;
+}
+
 /**
  * Pieces of `source`, each a complete sparse file of at most `maxBytes` keeping the image's total_blks (DONT_CARE
  * before and after its own blocks), filled to at least 7/8 of `maxBytes` except the last. Read each piece's bytes to
@@ -32,7 +48,7 @@ const STAGING = 64 << 10;
  * Memory: with `source.readAt` only chunk metadata is kept while planning and a piece's data is read again when it
  * streams; otherwise one piece's data is kept — up to `memoryLimit` in memory, the rest in a temporary file.
  */
-export async function* resparse(source: BlockSource, maxBytes: number, options: ResparseOptions = {}): AsyncGenerator<SparsePiece> {
+export async function* resparse(source: BlockSource, maxBytes: number, options: ResparseOptions = {}): AsyncGenerator<LendingPiece> {
   const bs = source.blockSize;
   if (!Number.isSafeInteger(maxBytes) && maxBytes !== Number.POSITIVE_INFINITY) {
     throw new FlashError('bad_request', `piece limit ${maxBytes} is not a whole number of bytes`);
@@ -42,7 +58,8 @@ export async function* resparse(source: BlockSource, maxBytes: number, options: 
   }
   const totalBlocks = Math.ceil(source.size / bs);
   if (totalBlocks > 0xffffffff) throw new FlashError('too_large', `${source.description} has more blocks than a sparse image can hold`);
-  const store: PieceStore = source.readAt ? new ReadAtStore(source, bs) : new BufferStore(bs, options.memoryLimit);
+  const pools: Pools = { slices: new BufferPool(PIECE_SLICE_BYTES), stages: new BufferPool(STAGING) };
+  const store: PieceStore = source.readAt ? new ReadAtStore(source, bs, pools.slices) : new BufferStore(bs, options.memoryLimit, pools.slices);
   // An indexed sparse file is planned from its chunk table alone; its data is read once, when a piece streams.
   const layout = source.readAt && source instanceof SparseSource ? source.layoutRuns() : undefined;
   // Both stores are done with a run's bytes when `put` returns (one copies or writes it out, the other reads it again
@@ -51,14 +68,14 @@ export async function* resparse(source: BlockSource, maxBytes: number, options: 
   const runs = layout ?? toBlockRuns(chunks, bs, source.size);
   try {
     for await (const plan of planPieces(runs, { blockSize: bs, totalBlocks, maxBytes }, (r) => store.put(r))) {
-      yield makePiece(plan, store, bs, totalBlocks);
+      yield makePiece(plan, store, bs, totalBlocks, pools);
     }
   } finally {
     await store.close();
   }
 }
 
-function makePiece(plan: PiecePlan, store: PieceStore, bs: number, totalBlocks: number): SparsePiece {
+function makePiece(plan: PiecePlan, store: PieceStore, bs: number, totalBlocks: number, pools: Pools): LendingPiece {
   let started = false;
   return {
     index: plan.index,
@@ -70,7 +87,11 @@ function makePiece(plan: PiecePlan, store: PieceStore, bs: number, totalBlocks: 
     bytes(signal?: AbortSignal): AsyncIterable<Uint8Array> {
       if (started) throw new FlashError('internal', `sparse piece ${plan.index + 1} can be read only once`);
       started = true;
-      return pieceBytes(plan, store, bs, totalBlocks, signal);
+      return pieceBytes(plan, store, bs, totalBlocks, pools, signal);
+    },
+    release(slice: Uint8Array): void {
+      pools.slices.release(slice);
+      pools.stages.release(slice);
     },
   };
 }
@@ -80,15 +101,19 @@ async function* pieceBytes(
   store: PieceStore,
   bs: number,
   totalBlocks: number,
+  pools: Pools,
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
-  let stage = new Uint8Array(STAGING);
+  // Headers and small chunks are gathered in a staging block; each block goes out as one slice and is reused once
+  // released. Data slices of the store go out as they are: no copy.
+  let stage: Uint8Array | undefined;
   let fill = 0;
   let sent = 0;
+  const room = (): Uint8Array => (stage ??= pools.stages.take());
   const flush = function* (): Generator<Uint8Array> {
-    if (fill > 0) {
+    if (stage && fill > 0) {
       const out = stage.subarray(0, fill);
-      stage = new Uint8Array(STAGING);
+      stage = undefined;
       fill = 0;
       sent += out.length;
       yield out;
@@ -96,14 +121,15 @@ async function* pieceBytes(
   };
   const chunk = function* (type: number, blocks: number, total: number, value?: number): Generator<Uint8Array> {
     if (fill + CHUNK_HEADER_SIZE + 4 > STAGING) yield* flush();
-    writeChunkHeader(stage, fill, type, blocks, total);
+    const at = room();
+    writeChunkHeader(at, fill, type, blocks, total);
     fill += CHUNK_HEADER_SIZE;
     if (value !== undefined) {
-      new DataView(stage.buffer, stage.byteOffset + fill, 4).setUint32(0, value, true);
+      new DataView(at.buffer, at.byteOffset + fill, 4).setUint32(0, value, true);
       fill += 4;
     }
   };
-  stage.set(encodeSparseHeader(bs, totalBlocks, plan.chunkCount), 0);
+  room().set(encodeSparseHeader(bs, totalBlocks, plan.chunkCount), 0);
   fill = 28;
   if (plan.startBlock > 0) yield* chunk(CHUNK_DONT_CARE, plan.startBlock, CHUNK_HEADER_SIZE);
   for (const e of plan.entries) {
@@ -114,8 +140,10 @@ async function* pieceBytes(
       yield* chunk(CHUNK_RAW, e.blocks, CHUNK_HEADER_SIZE + e.blocks * bs);
       for await (const b of store.read(e.start, e.blocks, signal)) {
         if (b.length < STAGING / 4 && fill + b.length <= STAGING) {
-          stage.set(b, fill);
+          room().set(b, fill);
+          copyMeter.count(b.length);
           fill += b.length;
+          pools.slices.release(b); // copied: its buffer is free again
           continue;
         }
         yield* flush();

@@ -7,6 +7,7 @@ import { ByteReader } from './byte-reader.js';
 import { HashedSource } from './hashed-source.js';
 import { SegmentList, hashFileInWorker } from './hash-worker.js';
 import { READ_BYTES } from './byte-source.js';
+import { copyMeter } from './buffer-pool.js';
 import {
   CHUNK_CRC32,
   CHUNK_DONT_CARE,
@@ -119,6 +120,8 @@ export class SparseSource extends HashedSource {
   private readonly header: SparseHeader;
   private readonly index: SparseIndex | undefined;
   readonly readAt?: (offset: number, length: number, signal?: AbortSignal) => Promise<Uint8Array>;
+  /** Expanded bytes read straight into a caller's buffer (indexed files): raw chunks from the file, no copy. */
+  readonly readInto?: (target: Uint8Array, offset: number, signal?: AbortSignal) => Promise<number>;
 
   constructor(
     private readonly bytes: ByteSource,
@@ -132,6 +135,7 @@ export class SparseSource extends HashedSource {
     this.index = o.index;
     const index = o.index;
     if (index && bytes.readAt) this.readAt = (off, len, signal) => this.readIndexed(index, off, len, signal);
+    if (index && bytes.readInto) this.readInto = (target, off, signal) => this.readIndexedInto(index, target, off, signal);
   }
 
   /**
@@ -270,6 +274,46 @@ export class SparseSource extends HashedSource {
     }
   }
 
+  /** The chunk holding expanded byte `offset` (binary search of the chunk table). */
+  private chunkAt(ix: SparseIndex, offset: number): number {
+    let lo = 0;
+    let hi = ix.kinds.length - 1;
+    const blk = Math.floor(offset / this.header.blockSize);
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((ix.starts[mid] ?? 0) <= blk) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private async readIndexedInto(ix: SparseIndex, target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number> {
+    const readInto = this.bytes.readInto;
+    if (!readInto) throw new FlashError('internal', 'no reads into buffers');
+    signal?.throwIfAborted();
+    const bs = this.header.blockSize;
+    const end = Math.min(offset + target.length, this.size);
+    let pos = offset;
+    for (let i = this.chunkAt(ix, offset); pos < end && i < ix.kinds.length; i++) {
+      const cStart = (ix.starts[i] ?? 0) * bs;
+      const cEnd = Math.min((ix.starts[i + 1] ?? 0) * bs, end);
+      if (cEnd <= pos) continue;
+      const dst = target.subarray(pos - offset, cEnd - offset);
+      const kind = ix.kinds[i];
+      const w = ix.where[i] ?? 0;
+      if (kind === 0) {
+        const got = await readInto.call(this.bytes, dst, w + (pos - cStart), signal);
+        if (got !== dst.length) throw new FlashError('image_unreadable', `${this.description}: file ended early (was it changed while open?)`);
+      } else if (kind === 1) {
+        for (let p = pos; p < cEnd; p++) dst[p - pos] = (w >>> (8 * ((p - cStart) % 4))) & 0xff;
+      } else {
+        dst.fill(0);
+      }
+      pos = cEnd;
+    }
+    return Math.max(0, end - offset);
+  }
+
   private async readIndexed(ix: SparseIndex, offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     const readAt = this.bytes.readAt;
     if (!readAt) throw new FlashError('internal', 'no random access');
@@ -300,6 +344,7 @@ export class SparseSource extends HashedSource {
       if (kind === 0) {
         const b = await readAt.call(this.bytes, w + (pos - cStart), cEnd - pos, signal);
         out.set(b, pos - offset);
+        copyMeter.count(b.length);
       } else if (kind === 1) {
         for (let p = pos; p < cEnd; p++) out[p - offset] = (w >>> (8 * ((p - cStart) % 4))) & 0xff;
       }

@@ -138,12 +138,17 @@ class TcpTransport implements Transport {
     if (this.isClosed) throw new FlashError('disconnected', `${this.label} is closed`, { transient: true });
   }
 
-  async write(data: Uint8Array, signal?: AbortSignal): Promise<void> {
-    this.check();
-    if (data.length === 0) return;
+  async write(data: Uint8Array, signal?: AbortSignal, sent?: () => void): Promise<void> {
+    if (this.failure || this.isClosed || data.length === 0) {
+      sent?.();
+      this.check();
+      return;
+    }
+    // Header and bytes leave in one writev (cork), straight from the caller's buffer: no copy. The socket calls back
+    // once the kernel has them (or the write failed), and only then may the caller refill that buffer (`sent`).
     this.socket.cork();
     this.socket.write(encodeFrameHeader(data.length));
-    const ok = this.socket.write(data);
+    const ok = sent ? this.socket.write(data, () => sent()) : this.socket.write(data);
     this.socket.uncork();
     this.bytesSent += data.length;
     if (!ok) await this.waitDrain(signal);

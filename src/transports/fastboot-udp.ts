@@ -209,9 +209,17 @@ class UdpTransport implements Transport {
     return Math.max(1, Math.ceil((timeoutMs ?? this.timeoutMs) / this.retransmitMs));
   }
 
-  async write(data: Uint8Array, signal?: AbortSignal): Promise<void> {
-    if (data.length === 0) return;
-    const back = await this.exchange(UdpId.fastboot, data, this.attemptsFor(undefined), signal);
+  async write(data: Uint8Array, signal?: AbortSignal, sent?: () => void): Promise<void> {
+    if (data.length === 0) {
+      sent?.();
+      return;
+    }
+    let back: Uint8Array;
+    try {
+      back = await this.exchange(UdpId.fastboot, data, this.attemptsFor(undefined), signal);
+    } finally {
+      sent?.(); // every packet was acknowledged (or the exchange gave up): nothing refers to `data` any more
+    }
     if (back.length) throw new FlashError('protocol_error', `${this.label} sent fastboot data out of turn while receiving data`);
   }
 

@@ -162,22 +162,29 @@ class UsbTransport implements Transport {
     );
   }
 
-  async write(data: Uint8Array, signal?: AbortSignal): Promise<void> {
-    this.check();
-    // Never a zero-length packet: an empty write sends nothing at all.
-    for (let off = 0; off < data.length; off += this.transferSize) {
-      throwIfAborted(signal);
-      while (this.inFlight.size >= this.maxInFlight) {
-        await raceDeadline(Promise.race(this.inFlight), undefined, () => this.timeout('transfer'), signal);
-      }
+  async write(data: Uint8Array, signal?: AbortSignal, sent?: () => void): Promise<void> {
+    // This write's transfers: `data` is referred to until the last of them has ended (they outlive the call).
+    const mine: Promise<void>[] = [];
+    try {
       this.check();
-      this.submit(data.subarray(off, Math.min(data.length, off + this.transferSize)));
+      // Never a zero-length packet: an empty write sends nothing at all.
+      for (let off = 0; off < data.length; off += this.transferSize) {
+        throwIfAborted(signal);
+        while (this.inFlight.size >= this.maxInFlight) {
+          await raceDeadline(Promise.race(this.inFlight), undefined, () => this.timeout('transfer'), signal);
+        }
+        this.check();
+        mine.push(this.submit(data.subarray(off, Math.min(data.length, off + this.transferSize))));
+      }
+    } finally {
+      if (sent) void Promise.allSettled(mine).then(() => sent());
     }
   }
 
-  private submit(piece: Uint8Array): void {
+  private submit(piece: Uint8Array): Promise<void> {
     const p: Promise<void> = this.transferOut(piece).finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);
+    return p;
   }
 
   private async transferOut(piece: Uint8Array): Promise<void> {

@@ -15,6 +15,11 @@ export interface DownloadPlan {
   bytes: AsyncIterable<Uint8Array>;
   /** `system_a, piece 2/5`: where errors say it happened. */
   what: string;
+  /**
+   * Gives a slice of `bytes` back to the buffer pool it came from; called by the transport once the slice has left
+   * (handed to the OS, or its USB transfer ended), so its buffer is refilled for a later slice instead of a fresh one.
+   */
+  release?: (slice: Uint8Array) => void;
 }
 
 const ZEROS = new Uint8Array(1 << 20);
@@ -63,7 +68,8 @@ export async function sendDownload(client: FastbootClient, plan: DownloadPlan, c
         cancelled = true;
         break;
       }
-      await client.transport.write(slice);
+      const release = plan.release;
+      await client.transport.write(slice, undefined, release && (() => release(slice)));
       sent += slice.length;
       count();
     }

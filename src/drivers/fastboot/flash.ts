@@ -84,7 +84,8 @@ async function writeImage(session: Session, target: string, source: BlockSource,
       pieces++;
       const what = `${target}${suffix}, piece ${piece.index + 1}`;
       ctx.stage(`Writing ${target}${suffix} (piece ${piece.index + 1})`);
-      await sendDownload(client, { length: piece.length, dataBytes: piece.dataBytes, bytes: piece.bytes(), what }, ctx);
+      const release = (slice: Uint8Array): void => piece.release(slice);
+      await sendDownload(client, { length: piece.length, dataBytes: piece.dataBytes, bytes: piece.bytes(), what, release }, ctx);
       // The piece's bytes are all read: plan the next piece while the device writes this one (AOSP does them in turn).
       next = it.next();
       next.catch(() => undefined);

@@ -112,6 +112,27 @@ describe('USB transport: OUT transfers', () => {
     await t.close();
   });
 
+  it("calls a write's `sent` once its last transfer has ended, not when the write resolves", async () => {
+    const rec = recordingDevice();
+    const t = await createWebUsbLink(rec.device, FASTBOOT_USB, { transferSize: 16 * 1024, inFlight: 4 }).open();
+    const sent: string[] = [];
+    // Two writes of two transfers each fit in flight together: both resolve while all four transfers are pending.
+    await t.write(new Uint8Array(32 * 1024), undefined, () => sent.push('a'));
+    await t.write(new Uint8Array(32 * 1024), undefined, () => sent.push('b'));
+    expect(rec.outs.length).toBe(4);
+    expect(sent).toEqual([]); // the device may still read either buffer: neither may be refilled yet
+    const settleAndLook = async (i: number): Promise<string[]> => {
+      rec.outs[i]?.settle();
+      await new Promise((r) => setImmediate(r));
+      return [...sent];
+    };
+    expect(await settleAndLook(0)).toEqual([]);
+    expect(await settleAndLook(1)).toEqual(['a']);
+    expect(await settleAndLook(2)).toEqual(['a']);
+    expect(await settleAndLook(3)).toEqual(['a', 'b']);
+    await t.close();
+  });
+
   it('defaults to several in flight (4), and 1 means one at a time', async () => {
     expect(DEFAULT_IN_FLIGHT).toBeGreaterThan(1);
     const rec = recordingDevice();
