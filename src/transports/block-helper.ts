@@ -276,8 +276,17 @@ export class HelperPool {
   open(path: string, signal?: AbortSignal): Promise<HelperBlockIo> {
     signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
-      this.waiting.push({ path, resolve, reject });
+      const w: Waiting = { path, resolve, reject };
+      this.waiting.push(w);
       this.timer ??= setTimeout(() => this.flush(), this.o.windowMs ?? 400);
+      // Cancelled while waiting for its batch: it leaves the batch (once the helper runs, the job closes what opened).
+      signal?.addEventListener('abort', () => {
+        const i = this.waiting.indexOf(w);
+        if (i >= 0) {
+          this.waiting.splice(i, 1);
+          reject(signal.reason);
+        }
+      }, { once: true });
     });
   }
 

@@ -103,4 +103,18 @@ describe('HelperSession and HelperPool', () => {
     expect(b).toMatchObject({ status: 'rejected', reason: { code: 'device_busy' } });
     if (a.status === 'fulfilled') await a.value.close(); // the helper's stdin ends: it exits
   });
+
+  it('an open cancelled while it waits for its batch leaves it; the others still get their helper', async () => {
+    const seen: Array<{ file: string; args: string[] }> = [];
+    const hello = encodeHello([{ status: 0, sectorSize: 512, size: 1 << 20 }]).toString('hex');
+    const pool = new HelperPool(HELPER, { uid: 0, windowMs: 50, spawn: fake(`process.stdout.write(Buffer.from('${hello}', 'hex')); process.stdin.on('data', (d) => { const r = Buffer.alloc(12); r.writeUInt32LE(d.readUInt32LE(4), 0); process.stdout.write(r); })`, seen) });
+    const ac = new AbortController();
+    const cancelled = pool.open('/dev/sdb', ac.signal);
+    const kept = pool.open('/dev/sdc');
+    ac.abort(new Error('cancelled by the job'));
+    await expect(cancelled).rejects.toThrow('cancelled by the job');
+    const io = await kept;
+    expect(seen).toEqual([{ file: HELPER, args: ['/dev/sdc'] }]);
+    await io.close();
+  });
 });
