@@ -80,7 +80,11 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
         current = await ctx.waitForDevice(reenumerateMs);
         continue;
       }
-      if (!s.runtime) return s;
+      if (!s.runtime) {
+        // Back after DETACH or a reset: the station learns the alt settings the runtime enumeration did not show.
+        if (round > 0) ctx.describe?.({ partitions: partitionsOf(s), info: { ...functionalInfo(s), mode: 'dfu' } });
+        return s;
+      }
       if (round >= 2) throw new FlashError('device_error', `${s.label} came back in runtime mode again after DFU DETACH — put it in DFU mode by hand (docs/dfu.md)`);
       ctx.stage('Switching the device to DFU mode');
       ctx.log('info', `${s.label} runs its application (DFU runtime mode): sending DFU DETACH`);
@@ -371,20 +375,8 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
   };
 
   async function describe(s: DfuSession, candidate: Candidate, signal: AbortSignal): Promise<DeviceDescription> {
-    const f = s.functional;
     const device = s.device;
-    const info: DeviceDescription['info'] = {
-      mode: s.runtime ? 'runtime' : 'dfu',
-      dfu_version: dfuVersion(s),
-      dfuse: s.dfuse,
-      transfer_size: f.transferSize,
-      can_upload: f.canUpload,
-      manifestation_tolerant: f.manifestationTolerant,
-      will_detach: f.willDetach,
-      detach_timeout_ms: f.detachTimeoutMs,
-      vendorId: device.vendorId,
-      productId: device.productId,
-    };
+    const info = functionalInfo(s);
     const name = device.productName || (s.dfuse ? 'DfuSe bootloader' : 'USB DFU device');
     const serial = device.serialNumber ?? undefined;
     if (s.runtime) {
@@ -399,7 +391,7 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
     }
     const st = await s.req.getStatus(signal);
     info.poll_timeout_ms = st.pollTimeout;
-    const partitions: PartitionInfo[] = s.alts.map((a, i) => ({ name: s.names[i]!, size: s.layouts[i] ? layoutSize(s.layouts[i]) : 0 }));
+    const partitions = partitionsOf(s);
     if (s.dfuse) {
       const first = s.layouts.findIndex((l) => l);
       if (first >= 0) {
@@ -427,6 +419,28 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
       throw e;
     }
   }
+}
+
+/** What the descriptors say, without I/O: mode, version, DfuSe, transfer size, attributes, USB ids. */
+function functionalInfo(s: DfuSession): DeviceDescription['info'] {
+  const f = s.functional;
+  return {
+    mode: s.runtime ? 'runtime' : 'dfu',
+    dfu_version: dfuVersion(s),
+    dfuse: s.dfuse,
+    transfer_size: f.transferSize,
+    can_upload: f.canUpload,
+    manifestation_tolerant: f.manifestationTolerant,
+    will_detach: f.willDetach,
+    detach_timeout_ms: f.detachTimeoutMs,
+    vendorId: s.device.vendorId,
+    productId: s.device.productId,
+  };
+}
+
+/** The alt settings as partitions; a DfuSe alt's size is its layout's. */
+function partitionsOf(s: DfuSession): PartitionInfo[] {
+  return s.alts.map((_, i) => ({ name: s.names[i]!, size: s.layouts[i] ? layoutSize(s.layouts[i]) : 0 }));
 }
 
 function dfuVersion(s: DfuSession): string {

@@ -271,8 +271,13 @@ describe('DFU family: plain DFU 1.1 devices', () => {
     const { family, link, candidate, dev, ctx, file } = await rig({ dfuse: '0', flash: '32K', runtime: '1' });
     expect(family.match({ ...candidate(), protocol: undefined })).toBe(20);
     const image = pattern(5000, 6);
-    await family.run(link, { op: 'flash', target: { whole: true }, source: await file('rt.bin', image) }, ctx());
+    const c = ctx();
+    const described: unknown[] = [];
+    c.describe = (patch) => described.push(patch);
+    await family.run(link, { op: 'flash', target: { whole: true }, source: await file('rt.bin', image) }, c);
     expect(dev.flash.read(0, image.length)).toEqual(image);
     expect(dev.log).toContain('reenumerate dfu');
+    // The station learns the DFU-mode alt settings the runtime enumeration did not show.
+    expect(described).toEqual([expect.objectContaining({ partitions: [{ name: 'firmware', size: 0 }], info: expect.objectContaining({ mode: 'dfu' }) })]);
   });
 });
