@@ -1,5 +1,5 @@
-// Fastboot host benchmarks: our host vs AOSP `fastboot` over TCP loopback into the same simulator (whole-process wall
-// time, alternated A/B), the in-process USB face with a USB 2.0 link model (transfer size × transfers in flight), and
+// Fastboot host benchmarks: the station vs AOSP `fastboot` over TCP loopback into two identical simulators (the job's
+// own time and the CLI's whole-process wall time against AOSP's, alternated, with os.loadavg()), the in-process USB face with a USB 2.0 link model (transfer size × transfers in flight), and
 // 8 simulated devices flashed in parallel. BENCH_QUICK=1 shrinks everything to a few seconds.
 import { build } from 'esbuild';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,6 +13,7 @@ import { FASTBOOT_USB } from '../src/transports/fastboot-usb-interface.js';
 import { openImage } from '../src/images/index.js';
 import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../src/sim/fastboot/index.js';
 import { createWebUsbLink } from '../src/transports/usb.js';
+import { load } from './bench-kit.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const MiB = 1024 * 1024;
@@ -132,11 +133,24 @@ function stop(p: ChildProcess): Promise<void> {
 
 // ------------------------------------------------------------------ 1. our host vs AOSP fastboot over TCP
 
+/** Goals of issue 14: the job's own time ≤ 1.0× AOSP's wall time, the CLI's whole-process wall time ≤ 1.15×. */
+const JOB_GOAL = 1.0;
+const CLI_GOAL = 1.15;
+
+/**
+ * The same image into two identical simulators over TCP loopback: one for AOSP `fastboot -s tcp:…`, one held by a
+ * running station (`serve --connect`, started and attached before the timed part). Alternated, median of the rounds.
+ * Measures AOSP's whole-process wall time, the station job's own time (`flash_started` → `flash_completed` from the
+ * CLI's `--json` events) and the `flash-station flash` process's wall time. BENCH_DIRECT=1 adds our host without the
+ * station (`bench/fastboot-host-entry.ts`) into the station's simulator.
+ */
 async function versusAosp(): Promise<void> {
   const imageSize = QUICK ? 64 * MiB : 1024 * MiB;
   const dataSize = QUICK ? 16 * MiB : 256 * MiB;
   const maxDownload = QUICK ? '16M' : '256M';
   const rounds = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+  const withDirect = process.env.BENCH_DIRECT === '1';
+  const images = (process.env.BENCH_IMAGES ?? 'raw,sparse').split(',');
   const raw = join(work, 'bench.img');
   const sparse = join(work, 'bench.simg');
   makeImage(raw, imageSize, dataSize);
@@ -153,79 +167,122 @@ async function versusAosp(): Promise<void> {
     },
   };
   const banner = { js: "import { createRequire as __fsCreateRequire } from 'node:module';\nconst require = __fsCreateRequire(import.meta.url);" };
-  await build({ entryPoints: { cli: join(root, 'src/cli/main.ts') }, outdir: buildDir, splitting: true, outExtension: { '.js': '.mjs' }, bundle: true, platform: 'node', format: 'esm', plugins: [bundleWs], banner, define, logLevel: 'error', absWorkingDir: root });
+  await build({ entryPoints: { cli: join(root, 'src/cli/main.ts') }, outdir: buildDir, splitting: true, outExtension: { '.js': '.mjs' }, bundle: true, platform: 'node', target: 'node20', format: 'esm', plugins: [bundleWs], banner, define, logLevel: 'error', absWorkingDir: root });
   await build({ entryPoints: [join(root, 'bench/fastboot-host-entry.ts')], outfile: join(buildDir, 'entry.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', define, logLevel: 'error', absWorkingDir: root });
   const cliRun = join(buildDir, 'run-cli.mjs');
-  writeFileSync(cliRun, `import { main } from './cli.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  // What bin/flash-station.js does with dist/cli.js.
+  writeFileSync(cliRun, `const { main } = await import('./cli.mjs');\nprocess.exitCode = await main(process.argv.slice(2));\n`);
   // Resolve bare package imports from the project's node_modules.
   spawnSync('ln', ['-sfn', join(root, 'node_modules'), join(work, 'node_modules')]);
 
-  const port = await freePort();
-  const store = join(storeRoot, 'store');
-  const sim = spawn(process.execPath, [cliRun, 'sim', 'fastboot', '--tcp', String(port), '--serial', 'BENCH01', '--partition', `system=${imageSize / MiB + 64}M`, '--max-download', maxDownload, '--store', store], { stdio: ['ignore', 'pipe', 'pipe'] });
-  try {
+  // Two identical simulators, each with its own partition store: AOSP's and the station's.
+  const startSim = async (name: string): Promise<{ sim: ChildProcess; target: string }> => {
+    const port = await freePort();
+    const sim = spawn(process.execPath, [cliRun, 'sim', 'fastboot', '--tcp', String(port), '--serial', name, '--partition', `system=${imageSize / MiB + 64}M`, '--max-download', maxDownload, '--store', join(storeRoot, `store-${name}`)], { stdio: 'ignore' });
     await waitPort(port);
-    const target = `tcp:127.0.0.1:${port}`;
+    return { sim, target: `tcp:127.0.0.1:${port}` };
+  };
+  const forAosp = await startSim('BENCHA');
+  const forStation = await startSim('BENCHS');
+  try {
     const rows: Array<{ failures: string[] } & Record<string, unknown>> = [];
     for (const [label, file] of [['raw', raw], ['sparse', sparse]] as const) {
-      const times: Record<string, number[]> = { aosp: [], direct: [], station: [] };
-      const cpu: Record<string, number[]> = { aosp: [], direct: [], station: [] };
+      if (!images.includes(label)) continue;
+      const times: Record<string, number[]> = { aosp: [], direct: [], job: [], cli: [] };
+      const cpu: Record<string, number[]> = { aosp: [], direct: [], cli: [] };
+      const loads: string[] = [];
       const failures: string[] = [];
       for (let r = 0; r < rounds; r++) {
-        // Alternate who goes first each round so page cache and device state favour neither.
-        const order = r % 2 === 0 ? ['aosp', 'direct', 'station'] : ['station', 'direct', 'aosp'];
+        // Alternate who goes first each round so page cache and machine load favour neither.
+        const order = r % 2 === 0 ? ['aosp', 'station', 'direct'] : ['direct', 'station', 'aosp'];
+        loads.push(load());
         for (const who of order) {
           if (who === 'aosp') {
-            const t = await timed('fastboot', ['-s', target, 'flash', 'system', file]);
+            const t = await timed('fastboot', ['-s', forAosp.target, 'flash', 'system', file]);
             if (t.code !== 0) failures.push(`aosp: ${t.out.slice(-300)}`);
             else {
               times.aosp?.push(t.ms);
               cpu.aosp?.push(t.cpuMs);
             }
           } else if (who === 'direct') {
-            const t = await timed(process.execPath, [join(buildDir, 'entry.mjs'), 'tcp', '127.0.0.1', String(port), 'system', file]);
+            if (!withDirect) continue;
+            const [host = '', port = ''] = forStation.target.slice(4).split(':');
+            const t = await timed(process.execPath, [join(buildDir, 'entry.mjs'), 'tcp', host, port, 'system', file]);
             if (t.code !== 0) failures.push(`direct: ${t.out.slice(-300)}`);
             else {
               times.direct?.push(t.ms);
               cpu.direct?.push(t.cpuMs);
             }
           } else {
-            const t = await stationFlash(cliRun, target, file);
-            if (t.code !== 0) failures.push(`station: ${t.out.slice(-300)}`);
+            const t = await stationFlash(cliRun, forStation.target, file);
+            if (t.code !== 0 || t.jobMs === undefined) failures.push(`station: ${t.out.slice(-300)}`);
             else {
-              times.station?.push(t.ms);
-              cpu.station?.push(t.cpuMs);
+              times.cli?.push(t.ms);
+              times.job?.push(t.jobMs);
+              cpu.cli?.push(t.cpuMs);
             }
           }
         }
       }
+      loads.push(load());
       const aosp = median(times.aosp ?? []);
+      const ratio = (xs: number[] | undefined): number | null => (aosp && xs?.length ? +(median(xs) / aosp).toFixed(2) : null);
       const row = {
         image: `${label} ${imageSize / MiB} MiB (${dataSize / MiB} MiB data)`,
         aospMs: Math.round(aosp),
-        directMs: Math.round(median(times.direct ?? [])),
-        stationCliMs: Math.round(median(times.station ?? [])),
-        directRatio: aosp ? +(median(times.direct ?? []) / aosp).toFixed(2) : null,
-        stationRatio: aosp && times.station?.length ? +(median(times.station) / aosp).toFixed(2) : null,
+        jobMs: Math.round(median(times.job ?? [])),
+        cliMs: Math.round(median(times.cli ?? [])),
+        jobRatio: ratio(times.job),
+        cliRatio: ratio(times.cli),
+        ...(withDirect ? { directMs: Math.round(median(times.direct ?? [])), directRatio: ratio(times.direct) } : {}),
         aospCpuMs: Math.round(median(cpu.aosp ?? [])),
-        directCpuMs: Math.round(median(cpu.direct ?? [])),
-        stationCliCpuMs: Math.round(median(cpu.station ?? [])),
+        cliCpuMs: Math.round(median(cpu.cli ?? [])),
+        all: Object.fromEntries(Object.entries(times).filter(([, v]) => v.length).map(([k, v]) => [k, v.map((x) => Math.round(x))])),
+        loadavg: loads,
         runs: rounds,
         failures,
       };
       rows.push(row);
     }
-    console.log('\nOur host vs AOSP fastboot, TCP loopback, whole-process wall time (median, alternated), goal ratio < 0.8');
-    console.table(rows.map(({ failures, ...r }) => ({ ...r, failures: failures.length })));
-    for (const r of rows) for (const f of r.failures) console.log('  failure:', f.replace(/\s+/g, ' '));
-    results.versusAosp = rows;
+    console.log(`\nStation vs AOSP fastboot, TCP loopback, two identical simulators, median of ${rounds} alternated rounds`);
+    console.log(`goals: job (flash_started → flash_completed) ≤ ${JOB_GOAL}× AOSP's wall time, CLI process ≤ ${CLI_GOAL}×`);
+    const shown = ['image', 'aospMs', 'jobMs', 'cliMs', 'jobRatio', 'cliRatio', 'directMs', 'directRatio', 'aospCpuMs', 'cliCpuMs', 'runs'];
+    console.table(rows.map((r) => ({ ...Object.fromEntries(shown.filter((k) => k in r).map((k) => [k, r[k]])), failures: r.failures.length })));
+    for (const r of rows) {
+      const met = (x: unknown, goal: number): string => (typeof x === 'number' ? (x <= goal ? 'met' : 'NOT met') : 'n/a');
+      console.log(`  ${String(r.image)}: job ${String(r.jobRatio)}× (${met(r.jobRatio, JOB_GOAL)}), CLI ${String(r.cliRatio)}× (${met(r.cliRatio, CLI_GOAL)}); runs (ms) ${JSON.stringify(r.all)}; os.loadavg() per round ${(r.loadavg as string[]).join(' | ')}`);
+      for (const f of r.failures) console.log('  failure:', f.replace(/\s+/g, ' '));
+    }
+    results.versusAosp = { goals: { job: JOB_GOAL, cli: CLI_GOAL }, rows };
   } finally {
-    await stop(sim);
+    await stop(forAosp.sim);
+    await stop(forStation.sim);
   }
 }
 
-/** `flash-station serve --connect` (not timed), then the timed `flash-station flash` process, then stop the station. */
-async function stationFlash(cliRun: string, target: string, file: string): Promise<{ ms: number; cpuMs: number; code: number; out: string }> {
+/** The job's own time from the CLI's `--json` events: `flash_started` → `flash_completed`. */
+function jobTime(out: string): number | undefined {
+  let started: number | undefined;
+  let completed: number | undefined;
+  for (const line of out.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const m = JSON.parse(line) as { type?: string; timestamp?: number };
+      if (m.type === 'flash_started') started = m.timestamp;
+      if (m.type === 'flash_completed') completed = m.timestamp;
+    } catch {
+      // not an event line
+    }
+  }
+  return started !== undefined && completed !== undefined ? completed - started : undefined;
+}
+
+/**
+ * `flash-station serve --connect` (not timed; the station attaches the device and holds its connection), then the
+ * timed `flash-station flash --json` process, then stop the station (it waits for the record hash it still owes, so
+ * that never overlaps the next round).
+ */
+async function stationFlash(cliRun: string, target: string, file: string): Promise<{ ms: number; cpuMs: number; jobMs?: number; code: number; out: string }> {
   const dataDir = mkdtempSync(join(work, 'station-'));
   const station = spawn(process.execPath, [cliRun, 'serve', '--port', '0', '--connect', target, '--no-usb', '--no-serial', '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -242,7 +299,8 @@ async function stationFlash(cliRun: string, target: string, file: string): Promi
       if (Date.now() > end) return { ms: 0, cpuMs: 0, code: 1, out: `device never attached: ${d.stdout} ${d.stderr}` };
       await new Promise((r) => setTimeout(r, 200));
     }
-    return await timed(process.execPath, [cliRun, 'flash', '--url', url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
+    const t = await timed(process.execPath, [cliRun, 'flash', '--json', '--url', url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
+    return { ...t, jobMs: jobTime(t.out) };
   } catch (e) {
     return { ms: 0, cpuMs: 0, code: 1, out: e instanceof Error ? e.message : String(e) };
   } finally {
