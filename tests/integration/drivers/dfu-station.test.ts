@@ -81,6 +81,18 @@ describe('DFU devices in a station', () => {
     expect(await finished(st, forced.jobId)).toBe('completed');
   });
 
+  it('a device that resets after manifestation is found again for its read-back (runtime, DETACH, DFU mode)', async () => {
+    const { station: st, dir } = await station(['dfu:NOTTOL1?dfuse=0&flash=32K&tolerant=0']);
+    await until(() => st.devices()[0]?.state === 'idle', 10_000, 'an idle DFU device');
+    const fw = pattern(9000, 6);
+    const path = join(dir, 'fw.bin');
+    writeFileSync(path, fw);
+    const r = await st.startFlash({ deviceId: 'NOTTOL1', partition: 'firmware', image: path, verify: true });
+    expect(await finished(st, r.jobId)).toBe('completed');
+    const flash = readFileSync(join(dir, 'sim', 'NOTTOL1', 'flash.bin'));
+    expect(new Uint8Array(flash.subarray(0, fw.length))).toEqual(fw);
+  });
+
   it('a runtime-mode sim is detached into DFU mode and comes back with its layout', async () => {
     const { station: st } = await station(['dfu:RUNTIME1?dfuse=1&flash=128K&runtime=1']);
     await until(() => st.devices()[0]?.info.mode === 'dfu' && st.devices()[0]?.state === 'idle', 10_000, 'the device in DFU mode');
