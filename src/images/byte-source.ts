@@ -12,11 +12,17 @@ export interface ByteSource {
    * Slices are lent: each is valid only until the consumer asks for the next one (or stops), because producers refill
    * the same buffers (fresh buffers for every slice cost a page fault per 4 KiB). Copy what must be kept (`owned`).
    */
-  stream(signal?: AbortSignal): AsyncIterable<Uint8Array>;
+  stream(signal?: AbortSignal, options?: StreamOptions): AsyncIterable<Uint8Array>;
   /** Random access (files and stored zip entries). */
   readAt?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
   /** Read into a caller's buffer (files): lets a scanner reuse its buffers instead of faulting in fresh pages. */
   readInto?(target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number>;
+}
+
+/** How a stream will be read. */
+export interface StreamOptions {
+  /** Only its first bytes are wanted (a sniff): a decoder need not decode ahead of them. */
+  head?: boolean;
 }
 
 export const READ_BYTES = 4 << 20;

@@ -51,6 +51,8 @@ const BZ_OK = 0;
 const BZ_STREAM_END = 4;
 const BZ_DATA_ERROR_MAGIC = -5;
 const OUT_BYTES = 1 << 20;
+/** Output buffers when only the head of the stream is wanted (to sniff what it holds). */
+const HEAD_BYTES = 64 << 10;
 
 const ERRORS: Record<number, string> = {
   [-3]: 'out of memory',
@@ -59,7 +61,9 @@ const ERRORS: Record<number, string> = {
 };
 
 /** The decompressed bytes of a bzip2 file (concatenated streams too); slices are lent (see ByteSource.stream). */
-export async function* libbz2Decompress(lib: Libbz2, input: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+/** With `head`, only the first bytes are wanted: small output buffers and no read-ahead, so one block is decoded. */
+export async function* libbz2Decompress(lib: Libbz2, input: AsyncIterable<Uint8Array>, what: string, head = false): AsyncGenerator<Uint8Array> {
+  const outBytes = head ? HEAD_BYTES : OUT_BYTES;
   const strm = new Uint8Array(STREAM_BYTES);
   const v = new DataView(strm.buffer);
   const corrupt = (ret: number): FlashError =>
@@ -78,7 +82,7 @@ export async function* libbz2Decompress(lib: Libbz2, input: AsyncIterable<Uint8A
   };
   start();
   let open = true;
-  const outs = [Buffer.allocUnsafe(OUT_BYTES), Buffer.allocUnsafe(OUT_BYTES)];
+  const outs = [Buffer.allocUnsafe(outBytes), Buffer.allocUnsafe(outBytes)];
   const outAt = outs.map((b) => lib.address(b));
   const it = input[Symbol.asyncIterator]();
   let slice: Uint8Array | null = null; // kept referenced while libbz2 reads it
@@ -112,11 +116,11 @@ export async function* libbz2Decompress(lib: Libbz2, input: AsyncIterable<Uint8A
     }
     sawStream = false;
     v.setBigUint64(24, outAt[k] ?? 0n, true);
-    v.setUint32(32, OUT_BYTES, true);
+    v.setUint32(32, outBytes, true);
     const ret = await new Promise<number>((resolve, reject) => {
       lib.decompress.async(strm, (err: unknown, r: number) => (err ? reject(err as Error) : resolve(r)));
     });
-    const produced = OUT_BYTES - v.getUint32(32, true);
+    const produced = outBytes - v.getUint32(32, true);
     if (ret === BZ_STREAM_END) {
       lib.end(strm);
       open = false;
@@ -139,5 +143,5 @@ export async function* libbz2Decompress(lib: Libbz2, input: AsyncIterable<Uint8A
     open = false;
     slice = null;
     await it.return?.();
-  });
+  }, !head);
 }

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { Readable, type Duplex } from 'node:stream';
 import { createGunzip, constants as zc } from 'node:zlib';
 import { FlashError } from '../contracts/errors.js';
-import { owned, type ByteSource } from './byte-source.js';
+import { owned, type ByteSource, type StreamOptions } from './byte-source.js';
 import { libbz2Decompress, systemLibbz2 } from './bz2-libbz2.js';
 import { xzDecompress } from './xz-stream.js';
 import { zstdDecompress } from './zstd-stream.js';
@@ -80,10 +80,10 @@ export function decompressed(inner: ByteSource, kind: Compression, description: 
   return {
     description,
     size,
-    async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    async *stream(signal?: AbortSignal, options?: StreamOptions): AsyncGenerator<Uint8Array> {
       const count = counts[kind];
       count.passes++;
-      for await (const out of decode(signal)) {
+      for await (const out of decode(signal, options?.head ?? false)) {
         count.bytes += out.length;
         yield out;
       }
@@ -91,11 +91,11 @@ export function decompressed(inner: ByteSource, kind: Compression, description: 
     },
   };
 
-  async function* decode(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  async function* decode(signal: AbortSignal | undefined, head: boolean): AsyncGenerator<Uint8Array> {
     const bz2 = kind === 'bzip2' ? systemLibbz2() : null;
     if (kind === 'zstd' || kind === 'xz' || bz2) {
       let total = 0;
-      const run = bz2 ? (i: AsyncIterable<Uint8Array>, w: string) => libbz2Decompress(bz2, i, w) : kind === 'zstd' ? zstdDecompress : xzDecompress;
+      const run = bz2 ? (i: AsyncIterable<Uint8Array>, w: string) => libbz2Decompress(bz2, i, w, head) : kind === 'zstd' ? zstdDecompress : xzDecompress;
       for await (const out of run(inner.stream(signal), description)) {
         signal?.throwIfAborted();
         total += out.length;

@@ -42,20 +42,22 @@ export interface DecodeStep {
 /**
  * Run `step` into alternating buffers, starting the next call before the consumer gets the bytes of the last, and
  * yield each buffer's produced bytes (lent: valid until the next iteration). `step` throws on a library error.
- * `finish` runs once the library is idle, however the loop ends.
+ * `finish` runs once the library is idle, however the loop ends. Without `ahead` (a caller that wants only the
+ * first bytes) the next call starts only when the consumer asks for more.
  */
-export async function* pingPong(outs: readonly Uint8Array[], step: (k: number) => Promise<DecodeStep>, finish: () => Promise<void> | void): AsyncGenerator<Uint8Array> {
+export async function* pingPong(outs: readonly Uint8Array[], step: (k: number) => Promise<DecodeStep>, finish: () => Promise<void> | void, ahead = true): AsyncGenerator<Uint8Array> {
   let k = 0;
   let job: Promise<DecodeStep> | null = step(0);
   try {
     while (job) {
       const { produced, more } = await job;
       job = null;
-      if (more) {
+      if (more && ahead) {
         job = step(k ^ 1);
         job.catch(() => undefined);
       }
       if (produced > 0) yield (outs[k] as Uint8Array).subarray(0, produced);
+      if (more && !ahead) job = step(k ^ 1);
       k ^= 1;
     }
   } finally {

@@ -7,7 +7,7 @@ import { FlashError } from '../contracts/errors.js';
 import { loadBmap } from './bmap.js';
 import { fileDataExtents } from './file-extents.js';
 import { tuneMalloc } from './malloc-tuning.js';
-import { fileByteSource, fileError, type ByteSource } from './byte-source.js';
+import { fileByteSource, fileError, type ByteSource, type StreamOptions } from './byte-source.js';
 import { fileIdentity, unchangedCheck } from './file-identity.js';
 import { gzipExpandedSize, xzExpandedSize, zstdExpandedSize } from './container-size.js';
 import { decompressed, type Compression } from './decompress.js';
@@ -223,8 +223,8 @@ function counted(bs: ByteSource, c: { read: number }): ByteSource {
     description: bs.description,
     size: bs.size,
     ...(bs.readAt ? { readAt: bs.readAt.bind(bs) } : {}),
-    async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-      for await (const b of bs.stream(signal)) {
+    async *stream(signal?: AbortSignal, options?: StreamOptions): AsyncGenerator<Uint8Array> {
+      for await (const b of bs.stream(signal, options)) {
         c.read += b.length;
         yield b;
       }
@@ -237,7 +237,7 @@ export async function peek(bs: ByteSource, n: number, signal?: AbortSignal): Pro
   if (bs.readAt) return bs.readAt(0, bs.size === undefined ? n : Math.min(n, bs.size), signal);
   const parts: Uint8Array[] = [];
   let got = 0;
-  const it = bs.stream(signal)[Symbol.asyncIterator]();
+  const it = bs.stream(signal, { head: true })[Symbol.asyncIterator]();
   try {
     while (got < n) {
       const r = await it.next();

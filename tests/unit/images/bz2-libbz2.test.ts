@@ -44,3 +44,34 @@ describe('libbz2Decompress', () => {
     await expect(decode(Buffer.from('BZh9 but not really'))).rejects.toMatchObject({ code: 'image_invalid' });
   });
 });
+
+describe('libbz2Decompress for a sniff (head)', () => {
+  it('decodes only what the first bytes need: small slices, no block decoded ahead, still the right bytes', async () => {
+    const lib = systemLibbz2();
+    if (!lib) throw new Error('no system libbz2 (Debian libbz2-1.0)');
+    const plain = randomBytes(500_000);
+    const packed = execFileSync('bzip2', ['-c', '-1'], { input: plain }); // 100 kB blocks
+    const pulled = async (head: boolean): Promise<{ pulls: number; first: Buffer }> => {
+      let pulls = 0;
+      async function* input(): AsyncGenerator<Uint8Array> {
+        for (let o = 0; o < packed.length; o += 16_384) {
+          pulls++;
+          yield packed.subarray(o, o + 16_384);
+        }
+      }
+      const it = libbz2Decompress(lib, input(), 'img.bz2', head)[Symbol.asyncIterator]();
+      const first = Buffer.from((await it.next()).value as Uint8Array);
+      await new Promise((r) => setTimeout(r, 50)); // a read-ahead would be under way by now
+      const n = pulls;
+      await it.return?.(undefined);
+      return { pulls: n, first };
+    };
+    const head = await pulled(true);
+    const full = await pulled(false);
+    expect(head.first.length).toBeLessThanOrEqual(64 << 10);
+    expect(head.first.equals(plain.subarray(0, head.first.length))).toBe(true);
+    // The first block is ~100 kB of input (7 slices); without head the decoder has read on into later blocks.
+    expect(head.pulls).toBeLessThanOrEqual(8);
+    expect(full.pulls).toBeGreaterThan(head.pulls);
+  });
+});
