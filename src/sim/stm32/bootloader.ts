@@ -34,6 +34,8 @@ export interface BootloaderOptions {
   goResetMs?: number;
   /** Called when the device leaves the bootloader (Go, a protection reset) and comes back. */
   onPresence?: (present: boolean) => void;
+  /** Called when a one-shot fault fires (`disconnect-after`, `stall-after`), so the device can keep it fired. */
+  onFault?: (fault: 'disconnect' | 'stall') => void;
 }
 
 /** Thrown inside the command loop: the chip resets and waits for 0x7F again. */
@@ -210,10 +212,12 @@ export class Stm32Bootloader {
     const f = this.faults;
     if (f.disconnectAfter !== undefined && this.dataBytes > f.disconnectAfter && before <= f.disconnectAfter) {
       this.log.push('disconnect (fault)');
+      this.options.onFault?.('disconnect');
       io.disconnect();
       return;
     }
     if (f.stallAfter !== undefined && this.dataBytes > f.stallAfter) {
+      if (!this.stalled) this.options.onFault?.('stall');
       this.log.push('stall (fault)');
       this.stalled = true;
       return;

@@ -48,6 +48,8 @@ export interface SimLine {
 export class Stm32SimDevice {
   private line: SimLine | undefined;
   private readonly presence = new Set<(present: boolean) => void>();
+  /** One-shot faults that already fired on this board. */
+  private readonly fired = new Set<'disconnect' | 'stall'>();
 
   private constructor(
     readonly config: Stm32SimConfig,
@@ -68,9 +70,14 @@ export class Stm32SimDevice {
     this.line?.close();
     const rx = new UartReceiver(this.config.baud);
     const tx = new UartTransmitter(this.config.baud, deliver);
-    const bootloader = new Stm32Bootloader(this.memory, this.config.faults, {
+    // An unplug or a hang happens once, as on a bench: the host that reconnects (a retry) finds a healthy board.
+    const faults = { ...this.config.faults };
+    if (this.fired.has('disconnect')) delete faults.disconnectAfter;
+    if (this.fired.has('stall')) delete faults.stallAfter;
+    const bootloader = new Stm32Bootloader(this.memory, faults, {
       ...(this.config.goResetMs !== undefined ? { goResetMs: this.config.goResetMs } : {}),
       onPresence: (p) => this.presence.forEach((l) => l(p)),
+      onFault: (f) => this.fired.add(f),
     });
     const done = bootloader.run({
       rx,

@@ -234,6 +234,27 @@ describe('serial boards through flash-station serve', () => {
     await s.stop();
   }, 120_000);
 
+  it('a board unplugged mid-write: the job logs the byte offset, waits for it, writes again and completes', async () => {
+    const s = await serve(['--sim', 'esp:ESPDROP?disconnect-after=100000', '--sim', 'stm32:STMDROP?disconnect-after=20000']);
+    await devicesUntil(s.url, (l) => l.filter((d) => d.state === 'idle').length === 2, 'both boards idle');
+    const blob = seeded(300_000, 21);
+    writeFileSync(join(dir, 'drop.bin'), blob);
+    const fw = seeded(60_000, 22);
+    writeFileSync(join(dir, 'drop-fw.bin'), fw);
+    for (const [id, args, total] of [
+      ['ESPDROP', ['--address', '0x10000', join(dir, 'drop.bin')], blob.length],
+      ['STMDROP', ['--address', '0x08000000', join(dir, 'drop-fw.bin')], fw.length],
+    ] as const) {
+      const r = await flash(s.url, s.dataDir, ['--device', id, ...args]);
+      expectCompleted(r, total);
+      const warnings = r.events.filter((e) => e.type === 'flash_log' && (e as { level?: string }).level === 'warn').map((e) => (e as { message?: string }).message);
+      expect(warnings).toEqual([expect.stringMatching(/byte offset .*retrying/)]);
+    }
+    expect(readFileSync(join(s.dataDir, 'sim', 'ESPDROP', 'flash.bin')).subarray(0x10000, 0x10000 + blob.length).equals(blob)).toBe(true);
+    expect(readFileSync(join(s.dataDir, 'sim', 'STMDROP', 'flash.bin')).subarray(0, fw.length).equals(fw)).toBe(true);
+    await s.stop();
+  }, 120_000);
+
   it('serve --serial-port: standalone simulators on pty pairs, one named esp, one probed (ESP first, then STM32)', async () => {
     const esp = await ptyPair();
     const stm = await ptyPair();
