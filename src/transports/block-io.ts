@@ -280,7 +280,7 @@ export async function mayWrite(path: string): Promise<boolean> {
 
 /**
  * A BlockLink to the disk (or file) at `path`: each open() is a fresh handle; close() closes what it opened. With an
- * `elevation`, an open for writing that this process may not do itself goes through it.
+ * `elevation`, opening a disk this process may not write goes through it (reads too: a verify step after a flash).
  */
 export function createBlockLink(path: string, elevation?: Elevation): BlockLink & { readonly path: string; readonly elevated: boolean } {
   const open = new Set<BlockIo>();
@@ -289,7 +289,7 @@ export function createBlockLink(path: string, elevation?: Elevation): BlockLink 
     path,
     elevated: elevation !== undefined,
     async open(options, signal) {
-      const io: BlockIo = elevation && options.write && !(await mayWrite(path))
+      const io: BlockIo = elevation && !(await mayWrite(path))
         ? await elevation.open(path, signal)
         : await BlockDeviceIo.open(path, options, signal);
       open.add(io);

@@ -12,6 +12,7 @@ import { assertNotSystem, diskAt, diskPresent, type DiskInfo } from './disks.js'
 import { unmountDisk, type Unmounter } from './unmount.js';
 import { DiskWriter, type WriteOptions, type WriteReport } from './write.js';
 import { verifyRegions } from './verify.js';
+import { compareWithImage } from './compare.js';
 
 export { parseLsblk, listDisks, diskAt, SYSTEM_MOUNTS, type DiskInfo } from './disks.js';
 
@@ -74,13 +75,14 @@ export function createBlockFamily(options: BlockFamilyOptions = {}): Family<Bloc
       return Promise.resolve(describeCandidate(candidate));
     },
     async run(link: BlockLink, step: PlanStep, ctx: JobContext) {
-      if (step.op !== 'flash') {
-        throw new FlashError('unsupported', `a disk takes only flash steps (the whole image, read back after writing), not ${step.op}`);
+      if (step.op !== 'flash' && step.op !== 'verify') {
+        throw new FlashError('unsupported', `a disk takes only flash steps (the whole image, read back after writing) and verify steps, not ${step.op}`);
       }
       if (!('whole' in step.target)) {
         throw new FlashError('bad_request', 'a disk is written whole: give no partition and no address');
       }
-      await flashDisk(link, step.source, step.options?.verify !== false, ctx, options);
+      if (step.op === 'verify') await verifyDisk(link, step.source, ctx);
+      else await flashDisk(link, step.source, step.options?.verify !== false, ctx, options);
     },
   };
 }
@@ -143,6 +145,31 @@ async function flashDisk(link: BlockLink, source: BlockSource, verify: boolean, 
     ctx.log(err.code === 'cancelled' ? 'info' : 'error', `${path}: ${state}`);
     if (err.code === 'cancelled') throw new FlashError('cancelled', 'Cancelled', { cause: e, detail: state });
     throw err;
+  } finally {
+    await io.close();
+  }
+}
+
+/** A verify step: the disk read back with O_DIRECT and compared with the image itself (not with what was written). */
+async function verifyDisk(link: BlockLink, source: BlockSource, ctx: JobContext): Promise<void> {
+  const path = linkPath(link);
+  const label = `Verifying ${path} against the image`;
+  ctx.stage(`${label}: 0 %`);
+  const io = await link.open({ write: false, direct: true, exclusive: true }, ctx.signal);
+  try {
+    let shown = 0;
+    await compareWithImage(io, source, {
+      signal: ctx.signal,
+      gate: () => ctx.gate.pass(ctx.signal),
+      progress: (done, total) => {
+        const pct = Math.floor((done / Math.max(1, total)) * 100);
+        if (pct > shown) {
+          shown = pct;
+          ctx.stage(`${label}: ${pct} %`);
+        }
+      },
+    });
+    ctx.log('info', `${path} holds the image (read back with direct I/O, compared with the image itself)`);
   } finally {
     await io.close();
   }

@@ -11,7 +11,7 @@ import { openImage } from '../../../../src/images/open.js';
 import type { BlockLink } from '../../../../src/contracts/links.js';
 import { FlashError } from '../../../../src/contracts/errors.js';
 import { testContext } from '../job-context.js';
-import { makeLoop, type Loop } from './loop.js';
+import { makeLoop, scribble, type Loop } from './loop.js';
 import { head, makeImage, sameBytes } from './images.js';
 
 const MiB = 1 << 20;
@@ -182,6 +182,24 @@ describe('block family on loop devices', () => {
     const ctx2 = testContext();
     await flash(createBlockLink(plain.dev), img.xz, ctx2);
     expect(ctx2.logs.some((l) => l.message.includes('the kernel did not reread the partition table'))).toBe(true);
+  });
+
+  it('a verify step compares the disk with the image itself, naming the first byte that differs', async () => {
+    const disk = loop(16 * MiB, { fill: 0x77 });
+    const img = makeImage(join(disk.dir, 'os.img'), 10 * MiB + 512, [{ start: 2 * MiB, end: 5 * MiB + 100 }]);
+    await flash(createBlockLink(disk.dev), img.xz);
+    const ctx = testContext();
+    await createBlockFamily().run(createBlockLink(disk.dev), { op: 'verify', target: { whole: true }, source: await openImage(img.xz) }, ctx);
+    expect(ctx.stages.at(-1)).toBe(`Verifying ${disk.dev} against the image: 100 %`);
+    expect(ctx.logs.map((l) => l.message)).toContain(`${disk.dev} holds the image (read back with direct I/O, compared with the image itself)`);
+    scribble(disk.dev, 3 * MiB + 4096 + 17, 1, 0x01); // inside the data
+    const err = await failure(createBlockFamily().run(createBlockLink(disk.dev), { op: 'verify', target: { whole: true }, source: await openImage(img.xz) }, testContext()));
+    expect(err.code).toBe('verify_mismatch');
+    expect(err.detail).toBe(`byte offset ${3 * MiB + 4096 + 17}`);
+    scribble(disk.dev, 3 * MiB + 4096 + 17, 1, readFileSync(img.raw)[3 * MiB + 4096 + 17] ?? 0);
+    scribble(disk.dev, 8 * MiB + 3, 1, 0x01); // where the image has zeros
+    const err2 = await failure(createBlockFamily().run(createBlockLink(disk.dev), { op: 'verify', target: { whole: true }, source: await openImage(img.xz) }, testContext()));
+    expect(err2.detail).toBe(`byte offset ${8 * MiB + 3}`);
   });
 
   it('writes a regular file standing in for a disk (buffered where direct I/O is refused)', async () => {

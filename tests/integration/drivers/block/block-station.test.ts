@@ -82,4 +82,13 @@ describe('block devices through a real station', () => {
     expect(c.frames.some((m) => m.type === 'flash_progress' && m.jobId === r.jobId && m.stage.startsWith(`Verifying ${disk.dev}`))).toBe(true);
     expect(sameBytes(img.raw, disk.dev)).toBe(true);
   });
+
+  it('start_flash with verify: true adds a read-back against the image itself, and completes', async () => {
+    const img = makeImage(join(disk.dir, 'v.img'), 5 * MiB, [{ start: MiB, end: 2 * MiB }]);
+    const r = (await c.request({ type: 'start_flash', deviceId: disk.dev, image: img.xz, verify: true })) as ResultMessage & { jobId: string };
+    expect(r).toMatchObject({ ok: true });
+    const end = await c.next((m) => (m.type === 'flash_completed' || m.type === 'flash_failed') && m.jobId === r.jobId, 60_000);
+    expect(end).toMatchObject({ type: 'flash_completed' });
+    expect(c.frames.some((m) => m.type === 'flash_progress' && m.jobId === r.jobId && m.stage.includes('against the image'))).toBe(true);
+  });
 });
