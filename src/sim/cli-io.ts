@@ -1,6 +1,7 @@
 // What every standalone simulator command (`flash-station sim FAMILY …`) shares: its output lines, its error line,
 // where its store lives by default, the common fault flags, and running until SIGINT/SIGTERM or the caller's signal.
 import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { SimCliIo, SimFaults } from '../contracts/simulator.js';
 import { defaultDataDir } from '../core/data-dir.js';
 import { applyFaultKey, FAULT_KEYS } from './spec.js';
@@ -27,6 +28,49 @@ export function simCliError(family: string, e: unknown): string {
 export function isUsageError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return e instanceof RangeError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
+}
+
+/** The flags every simulator command takes besides its own. */
+const COMMON_FLAGS = {
+  store: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'fail-after': { type: 'string' },
+  'disconnect-after': { type: 'string' },
+  'stall-after': { type: 'string' },
+  'fail-command': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type SimFlags<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O & typeof COMMON_FLAGS; strict: true; allowPositionals: false }>
+>['values'];
+
+/**
+ * The flags of `flash-station sim FAMILY` (the family's `options` and the common ones: --store, --data-dir, the fault
+ * flags, --help), after an optional leading family word. A bad flag prints the message and the usage: `{ status: 2 }`;
+ * --help prints the usage: `{ status: 0 }`.
+ */
+export function parseSimFlags<const O extends NonNullable<ParseArgsConfig['options']>>(
+  family: string,
+  usage: string,
+  argv: string[],
+  options: O,
+  lines: SimCliLines,
+): { values: SimFlags<O> } | { status: number } {
+  let values: SimFlags<O>;
+  try {
+    ({ values } = parseArgs({ args: argv[0] === family ? argv.slice(1) : argv, options: { ...options, ...COMMON_FLAGS }, strict: true, allowPositionals: false }));
+  } catch (e) {
+    lines.err(simCliError(family, e));
+    lines.err(usage);
+    return { status: 2 };
+  }
+  // The generic values type cannot be read inside; every command has --help (COMMON_FLAGS).
+  if ((values as { help?: boolean }).help) {
+    lines.out(usage);
+    return { status: 0 };
+  }
+  return { values };
 }
 
 /** `--store DIR` if given, else `DATA_DIR/sim/NAME` with DATA_DIR from `--data-dir` or the station's default. */

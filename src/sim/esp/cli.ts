@@ -1,7 +1,6 @@
 // `flash-station sim esp --tty PATH …`: a standalone simulated ESP board on a tty, until SIGINT/SIGTERM.
-import { parseArgs } from 'node:util';
 import type { SimCli, SimCliIo } from '../../contracts/simulator.js';
-import { faultFlags, isUsageError, simCliError, simCliLines, simStoreDir, untilStopped } from '../cli-io.js';
+import { faultFlags, isUsageError, parseSimFlags, simCliError, simCliLines, simStoreDir, untilStopped } from '../cli-io.js';
 import { chipPersonality, ESP_SIM_CHIPS } from './chips.js';
 import { createEspSim, parseBaud, parseFlashSize, type EspSim } from './sim.js';
 import { startTtyFace } from './tty-face.js';
@@ -24,22 +23,12 @@ application stands for the reset a host tries. Prints "ready PATH" once it liste
 export async function runEspSimCli(argv: string[], io: SimCliIo = {}): Promise<number> {
   const { out, err } = simCliLines(io);
   const str = { type: 'string' } as const;
+  const flags = parseSimFlags('esp', ESP_SIM_USAGE, argv, { tty: str, chip: str, 'flash-size': str, serial: str, baud: str }, { out, err });
+  if ('status' in flags) return flags.status;
+  const { values } = flags;
   let sim: EspSim;
   let tty: string;
   try {
-    const { values } = parseArgs({
-      args: argv[0] === 'esp' ? argv.slice(1) : argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        tty: str, chip: str, 'flash-size': str, store: str, serial: str, baud: str, 'data-dir': str,
-        'fail-after': str, 'disconnect-after': str, 'stall-after': str, 'fail-command': str, help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      out(ESP_SIM_USAGE);
-      return 0;
-    }
     if (!values.tty) throw new RangeError('give --tty PATH (one end of a pty pair)');
     tty = values.tty;
     const serial = values.serial ?? 'ESPSIM1';

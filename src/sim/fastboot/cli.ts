@@ -1,7 +1,6 @@
 // `flash-station sim fastboot …`: a standalone simulated fastboot device on real TCP/UDP sockets (contract §1).
-import { parseArgs } from 'node:util';
 import type { SimCli, SimCliIo } from '../../contracts/simulator.js';
-import { simCliError, simCliLines, simStoreDir, untilStopped } from '../cli-io.js';
+import { parseSimFlags, simCliError, simCliLines, simStoreDir, untilStopped } from '../cli-io.js';
 import { formatBytes } from '../units.js';
 import { defaultSpec } from './config.js';
 import { FastbootSimDevice } from './device.js';
@@ -43,31 +42,15 @@ function parsePort(text: string, flag: string): number {
 /** Run `flash-station sim fastboot` with `argv` after `sim fastboot`. Resolves with the exit status. */
 export async function runFastbootSimCli(argv: string[], io: SimCliIo = {}): Promise<number> {
   const { out, err } = simCliLines(io);
-  const args = argv[0] === 'fastboot' ? argv.slice(1) : argv;
   const str = { type: 'string' } as const;
   const multi = { type: 'string', multiple: true } as const;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        tcp: multi, udp: multi, host: str, serial: str, partition: multi, 'max-download': str, store: str,
-        'data-dir': str, slots: { type: 'boolean' }, logical: str, mode: str, speed: str, latency: str,
-        'reboot-delay': str, 'flash-speed': str, product: str, 'fail-after': str, 'disconnect-after': str, 'stall-after': str,
-        'fail-command': str, 'stall-command': str, 'repeat-faults': { type: 'boolean' }, 'udp-packet': str, help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    err(simCliError('fastboot', e));
-    err(FASTBOOT_SIM_USAGE);
-    return 2;
-  }
-  if (values.help) {
-    out(FASTBOOT_SIM_USAGE);
-    return 0;
-  }
+  const flags = parseSimFlags('fastboot', FASTBOOT_SIM_USAGE, argv, {
+    tcp: multi, udp: multi, host: str, serial: str, partition: multi, 'max-download': str, slots: { type: 'boolean' },
+    logical: str, mode: str, speed: str, latency: str, 'reboot-delay': str, 'flash-speed': str, product: str,
+    'stall-command': str, 'repeat-faults': { type: 'boolean' }, 'udp-packet': str,
+  }, { out, err });
+  if ('status' in flags) return flags.status;
+  const { values } = flags;
   const tcpPorts = values.tcp ?? [];
   const udpPorts = values.udp ?? [];
   let spec;

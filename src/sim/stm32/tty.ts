@@ -1,9 +1,8 @@
 // `flash-station sim stm32 --tty PATH`: the simulated bootloader on one end of a pty pair (or any serial port).
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { SimCli, SimCliIo } from '../../contracts/simulator.js';
 import { openSerialTransport } from '../../transports/serial.js';
-import { faultFlags, simCliError, simCliLines, simStoreDir, untilStopped } from '../cli-io.js';
+import { faultFlags, parseSimFlags, simCliError, simCliLines, simStoreDir, untilStopped } from '../cli-io.js';
 import { formatBytes, parseDuration } from '../units.js';
 import { parseChip, parseFlashSize, Stm32SimDevice } from './device.js';
 
@@ -23,28 +22,10 @@ Prints "ready PATH" once it listens; stops on SIGINT/SIGTERM.`;
 
 export async function runStm32SimCli(argv: string[], io: SimCliIo = {}): Promise<number> {
   const { out, err } = simCliLines(io);
-  const args = argv[0] === 'stm32' ? argv.slice(1) : argv;
   const str = { type: 'string' } as const;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        tty: str, chip: str, 'flash-size': str, store: str, 'data-dir': str, baud: str, 'go-reset': str,
-        'fail-after': str, 'disconnect-after': str, 'stall-after': str, 'fail-command': str, help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    err(simCliError('stm32', e));
-    err(STM32_SIM_USAGE);
-    return 2;
-  }
-  if (values.help) {
-    out(STM32_SIM_USAGE);
-    return 0;
-  }
+  const flags = parseSimFlags('stm32', STM32_SIM_USAGE, argv, { tty: str, chip: str, 'flash-size': str, baud: str, 'go-reset': str }, { out, err });
+  if ('status' in flags) return flags.status;
+  const { values } = flags;
   let device: Stm32SimDevice;
   const tty = values.tty;
   try {

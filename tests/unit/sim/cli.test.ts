@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SimCliIo, SimulatorFactory } from '../../../src/contracts/simulator.js';
-import { faultFlags, isUsageError, simStoreDir, untilStopped } from '../../../src/sim/cli-io.js';
+import { faultFlags, isUsageError, parseSimFlags, simStoreDir, untilStopped } from '../../../src/sim/cli-io.js';
 import { runSimCli, simCliFamilies } from '../../../src/sim/cli.js';
 
 function factory(protocol: 'fastboot' | 'esp', withCli: boolean, seen: Array<{ argv: string[]; io?: SimCliIo }>): SimulatorFactory {
@@ -40,6 +40,18 @@ describe('runSimCli', () => {
 });
 
 describe('sim command helpers', () => {
+  it('parses a family\'s flags with the common ones; --help and bad flags end with the usage', () => {
+    const lines = { out: [] as string[], err: [] as string[] };
+    const io = { out: (l: string) => void lines.out.push(l), err: (l: string) => void lines.err.push(l) };
+    const ok = parseSimFlags('esp', 'USAGE', ['esp', '--tty', '/dev/x', '--fail-after', '1M', '--store', '/s'], { tty: { type: 'string' } }, io);
+    expect(ok).toEqual({ values: { tty: '/dev/x', 'fail-after': '1M', store: '/s' } });
+    expect(parseSimFlags('esp', 'USAGE', ['-h'], {}, io)).toEqual({ status: 0 });
+    expect(lines.out).toEqual(['USAGE']);
+    expect(parseSimFlags('esp', 'USAGE', ['--bogus'], {}, io)).toEqual({ status: 2 });
+    expect(lines.err[0]).toMatch(/^flash-station sim esp: .*--bogus/);
+    expect(lines.err[1]).toBe('USAGE');
+  });
+
   it('parses the common fault flags and names the flag in a bad value', () => {
     expect(faultFlags({ 'fail-after': '1M', 'stall-after': '0x10', 'fail-command': 'flash' })).toEqual({ failAfter: 1 << 20, stallAfter: 16, failCommand: 'flash' });
     expect(faultFlags({})).toEqual({});
