@@ -234,6 +234,62 @@ describe('serial boards through flash-station serve', () => {
     await s.stop();
   }, 120_000);
 
+  it('pause, resume and cancel a serial job through the station: the same events as for fastboot', async () => {
+    const s = await serve(['--sim', 'esp:ESPCTL?chip=esp32&flash=4M', '--sim', 'stm32:STMCTL?flash=128K']);
+    await devicesUntil(s.url, (l) => l.filter((d) => d.state === 'idle').length === 2, 'both boards idle');
+    const blob = seeded(1_000_000, 31); // ~11 s at 921600: time to pause
+    writeFileSync(join(dir, 'ctl.bin'), blob);
+    const out = io();
+    const running = main(['flash', '--url', s.url, '--data-dir', s.dataDir, '--json', '--device', 'ESPCTL', '--address', '0x10000', join(dir, 'ctl.bin')], out);
+    const events = (): Event[] => out.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Event);
+    const moved = async (min: number): Promise<void> => {
+      const end = Date.now() + 60_000;
+      while ((events().filter((e) => e.type === 'flash_progress').at(-1)?.bytesTransferred ?? 0) < min) {
+        if (Date.now() > end) throw new Error(`no progress past ${min}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await moved(50_000);
+    const jobId = (events().find((e) => e.type === 'flash_started') as { jobId?: string } | undefined)?.jobId;
+    expect(jobId).toBeDefined();
+    expect(await main(['pause', '--url', s.url, '--data-dir', s.dataDir, jobId!], io())).toBe(0);
+    // The station's own count (not the frames, which stop while paused) stands still once the block in flight landed.
+    const bytesNow = async (): Promise<number> => {
+      const j = io();
+      expect(await main(['jobs', '--url', s.url, '--json'], j)).toBe(0);
+      return (JSON.parse(j.out) as Array<{ jobId: string; bytesTransferred: number; state: string }>).find((x) => x.jobId === jobId)!.bytesTransferred;
+    };
+    await new Promise((r) => setTimeout(r, 1500));
+    const held = await bytesNow();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await bytesNow()).toBe(held);
+    expect(held).toBeLessThan(blob.length);
+    expect(await main(['resume', '--url', s.url, '--data-dir', s.dataDir, jobId!], io())).toBe(0);
+    expect(await running).toBe(0);
+    const types = events().map((e) => e.type);
+    expect(types.indexOf('flash_paused')).toBeGreaterThan(types.indexOf('flash_started'));
+    expect(types.indexOf('flash_resumed')).toBeGreaterThan(types.indexOf('flash_paused'));
+    expectCompleted({ code: 0, events: events(), err: out.err }, blob.length);
+    expect(readFileSync(join(s.dataDir, 'sim', 'ESPCTL', 'flash.bin')).subarray(0x10000, 0x10000 + blob.length).equals(blob)).toBe(true);
+
+    // Cancel an STM32 write between blocks: flash_failed with reason "cancelled", exit 130.
+    const fw = seeded(100_000, 32);
+    writeFileSync(join(dir, 'ctl-fw.bin'), fw);
+    const cout = io();
+    const cancelled = main(['flash', '--url', s.url, '--data-dir', s.dataDir, '--json', '--device', 'STMCTL', '--address', '0x08000000', join(dir, 'ctl-fw.bin')], cout);
+    const cEvents = (): Event[] => cout.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Event);
+    const end = Date.now() + 60_000;
+    while (!cEvents().some((e) => e.type === 'flash_progress' && (e.bytesTransferred ?? 0) > 0)) {
+      if (Date.now() > end) throw new Error('the STM32 write did not move');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const cJob = (cEvents().find((e) => e.type === 'flash_started') as { jobId?: string }).jobId!;
+    expect(await main(['cancel', '--url', s.url, '--data-dir', s.dataDir, cJob], io())).toBe(0);
+    expect(await cancelled).toBe(130);
+    expect(cEvents().at(-1)).toMatchObject({ type: 'flash_failed', error: 'Cancelled', reason: 'cancelled' });
+    await s.stop();
+  }, 120_000);
+
   it('a board unplugged mid-write: the job logs the byte offset, waits for it, writes again and completes', async () => {
     const s = await serve(['--sim', 'esp:ESPDROP?disconnect-after=100000', '--sim', 'stm32:STMDROP?disconnect-after=20000']);
     await devicesUntil(s.url, (l) => l.filter((d) => d.state === 'idle').length === 2, 'both boards idle');
