@@ -1,10 +1,12 @@
-// Fastboot over TCP (port 5554): `FB01` handshake, then every message framed by an 8-byte big-endian length.
-import { connect, type Socket } from 'node:net';
+// Fastboot over TCP (port 5554): `FB01` handshake, then every message framed by an 8-byte big-endian length. The
+// socket itself (connect, backpressure, close) is the generic one in tcp.ts.
+import type { Socket } from 'node:net';
 import type { DeviceLink, Transport } from '../contracts/links.js';
 import { FlashError } from '../contracts/errors.js';
 import { describeBytes, raceDeadline } from './deadline.js';
 import { MessageQueue } from './message-queue.js';
 import { reconnectingLink } from './reconnecting-link.js';
+import { closeSocket, connectTcp, formatHostPort, waitForDrain } from './tcp.js';
 import {
   FrameDecoder,
   HANDSHAKE_LENGTH,
@@ -22,10 +24,6 @@ export interface TcpLinkOptions {
   timeoutMs?: number;
   /** Deadline to connect and complete the handshake, in ms. */
   connectTimeoutMs?: number;
-}
-
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export function createFastbootTcpLink(host: string, port: number = FASTBOOT_PORT, options: TcpLinkOptions = {}): DeviceLink {
@@ -62,8 +60,8 @@ class TcpTransport implements Transport {
   static async connect(host: string, port: number, options: TcpLinkOptions, signal?: AbortSignal): Promise<TcpTransport> {
     const label = `tcp:${formatHostPort(host, port)}`;
     const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-    const socket = connect({ host, port });
-    socket.setNoDelay(true);
+    const started = Date.now();
+    const socket = await connectTcp(host, port, { connectTimeoutMs, label }, signal);
     const handshake = new Promise<{ version: number; rest: Uint8Array }>((resolve, reject) => {
       let got: Uint8Array = new Uint8Array(0);
       const onData = (chunk: Buffer): void => {
@@ -84,8 +82,7 @@ class TcpTransport implements Transport {
       };
       const onError = (e: Error): void => {
         cleanup();
-        const refused = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/.test(e.message);
-        reject(new FlashError(refused ? 'unreachable' : 'disconnected', `Could not connect to ${label}: ${e.message}`, { transient: true, cause: e }));
+        reject(new FlashError('disconnected', `${label} failed during the fastboot TCP handshake: ${e.message}`, { transient: true, cause: e }));
       };
       const onClose = (): void => {
         cleanup();
@@ -99,13 +96,13 @@ class TcpTransport implements Transport {
       socket.on('data', onData);
       socket.on('error', onError);
       socket.on('close', onClose);
-      socket.once('connect', () => socket.write(encodeHandshake()));
+      socket.write(encodeHandshake());
     });
     let result: { version: number; rest: Uint8Array };
     try {
       result = await raceDeadline(
         handshake,
-        connectTimeoutMs,
+        Math.max(1, connectTimeoutMs - (Date.now() - started)),
         () => new FlashError('timeout', `${label} did not complete the fastboot TCP handshake within ${connectTimeoutMs / 1000} s`, { transient: true }),
         signal,
       );
@@ -155,21 +152,8 @@ class TcpTransport implements Transport {
   }
 
   private waitDrain(signal?: AbortSignal): Promise<void> {
-    if (!this.socket.writableNeedDrain) return Promise.resolve();
-    const drained = new Promise<void>((resolve, reject) => {
-      const onDrain = (): void => {
-        this.socket.off('close', onClose);
-        resolve();
-      };
-      const onClose = (): void => {
-        this.socket.off('drain', onDrain);
-        reject(this.failure ?? new FlashError('disconnected', `${this.label} closed`, { transient: true }));
-      };
-      this.socket.once('drain', onDrain);
-      this.socket.once('close', onClose);
-    });
-    return raceDeadline(
-      drained,
+    return waitForDrain(
+      this.socket,
       this.timeoutMs,
       () =>
         new FlashError(
@@ -177,6 +161,7 @@ class TcpTransport implements Transport {
           `${this.label} stopped taking data for ${this.timeoutMs / 1000} s, after ${describeBytes(this.bytesSent)} sent`,
           { transient: true },
         ),
+      () => this.failure ?? new FlashError('disconnected', `${this.label} closed`, { transient: true }),
       signal,
     );
   }
@@ -202,14 +187,6 @@ class TcpTransport implements Transport {
     this.isClosed = true;
     this.failure ??= new FlashError('disconnected', `${this.label} is closed`, { transient: true });
     this.queue.fail(this.failure);
-    await new Promise<void>((resolve) => {
-      if (this.socket.destroyed) return resolve();
-      this.socket.once('close', () => resolve());
-      this.socket.end();
-      setTimeout(() => {
-        this.socket.destroy();
-        resolve();
-      }, 1000).unref();
-    });
+    await closeSocket(this.socket, 1000);
   }
 }

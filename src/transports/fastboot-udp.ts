@@ -1,11 +1,13 @@
 // Fastboot over UDP (port 5554): query and init, then stop-and-wait packets with continuation and 500 ms retransmit.
-import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+// The socket and its inbox are the generic ones in udp.ts.
+import type { Socket } from 'node:dgram';
 import type { DeviceLink, Transport } from '../contracts/links.js';
 import { FlashError } from '../contracts/errors.js';
 import { cancelledError, describeBytes, throwIfAborted } from './deadline.js';
-import { formatHostPort, FASTBOOT_PORT } from './fastboot-tcp.js';
+import { FASTBOOT_PORT } from './fastboot-tcp.js';
 import { reconnectingLink } from './reconnecting-link.js';
+import { formatHostPort } from './tcp.js';
+import { connectUdp, DatagramInbox } from './udp.js';
 import {
   FLAG_CONTINUATION,
   UDP_HEADER_LENGTH,
@@ -37,12 +39,9 @@ export function createFastbootUdpLink(host: string, port: number = FASTBOOT_PORT
 
 class UdpTransport implements Transport {
   readonly kind = 'udp' as const;
-  private isClosed = false;
   private seq = 0;
   private maxData = UDP_MIN_PACKET - UDP_HEADER_LENGTH;
-  private inbox: UdpPacket[] = [];
-  private wake: (() => void) | undefined;
-  private socketError: FlashError | undefined;
+  private readonly inbox: DatagramInbox<UdpPacket>;
   private queueTail: Promise<unknown> = Promise.resolve();
   private bytesSent = 0;
   private readonly leftover: Uint8Array[] = [];
@@ -56,43 +55,12 @@ class UdpTransport implements Transport {
   ) {
     this.retransmitMs = Math.max(50, options.retransmitMs ?? 500);
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    socket.on('message', (msg: Buffer) => {
-      const p = decodePacket(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
-      if (!p) return;
-      this.inbox.push(p);
-      this.notify();
-    });
-    socket.on('error', (e) => {
-      this.socketError ??= new FlashError('disconnected', `${label}: ${e.message}`, { transient: true, cause: e });
-      this.isClosed = true;
-      this.notify();
-    });
-    socket.on('close', () => {
-      this.isClosed = true;
-      this.notify();
-    });
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.inbox = new DatagramInbox(socket, label, decodePacket);
   }
 
   static async connect(host: string, port: number, options: UdpLinkOptions, signal?: AbortSignal): Promise<UdpTransport> {
     const label = `udp:${formatHostPort(host, port)}`;
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.connect(port, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    }).catch((e: unknown) => {
-      socket.close();
-      const message = e instanceof Error ? e.message : String(e);
-      throw new FlashError('unreachable', `Could not reach ${label}: ${message}`, { transient: true, cause: e });
-    });
+    const socket = await connectUdp(host, port, label);
     const t = new UdpTransport(socket, label, options);
     try {
       const attempts = Math.max(1, options.connectAttempts ?? 4);
@@ -114,31 +82,12 @@ class UdpTransport implements Transport {
   }
 
   get closed(): boolean {
-    return this.isClosed;
+    return this.inbox.closed;
   }
 
   /** Negotiated payload bytes per packet. */
   get packetData(): number {
     return this.maxData;
-  }
-
-  private nextPacket(deadline: number): Promise<UdpPacket | undefined> {
-    const p = this.inbox.shift();
-    if (p) return Promise.resolve(p);
-    if (this.socketError) return Promise.reject(this.socketError);
-    if (this.isClosed) return Promise.reject(new FlashError('disconnected', `${this.label} is closed`, { transient: true }));
-    const left = deadline - Date.now();
-    if (left <= 0) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve(undefined);
-      }, left);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve(this.nextPacket(deadline));
-      };
-    });
   }
 
   /** One request/response exchange (message split into packets, each acknowledged); serialised per transport. */
@@ -164,12 +113,12 @@ class UdpTransport implements Transport {
     const errorText: string[] = [];
     while (left > 0) {
       throwIfAborted(signal);
-      if (this.isClosed) throw this.socketError ?? new FlashError('disconnected', `${this.label} is closed`, { transient: true });
+      if (this.inbox.closed) throw this.inbox.error ?? new FlashError('disconnected', `${this.label} is closed`, { transient: true });
       this.socket.send(encodePacket(header.id, header.flags, header.seq, body));
       const deadline = Date.now() + this.retransmitMs;
       let reply: UdpPacket | undefined;
       for (;;) {
-        const p = await this.nextPacket(deadline);
+        const p = await this.inbox.next(deadline);
         if (signal?.aborted) throw cancelledError();
         if (!p) break;
         if (answers(header, p)) {
@@ -241,9 +190,8 @@ class UdpTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.notify();
+    if (this.inbox.closed) return;
+    this.inbox.end();
     await new Promise<void>((resolve) => {
       try {
         this.socket.close(() => resolve());
