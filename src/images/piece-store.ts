@@ -24,7 +24,7 @@ export type ReadIntoSource = BlockSource & {
 };
 
 /** Slice reads kept in flight ahead of the consumer (they run on the thread pool while the device takes the bytes). */
-const READ_AHEAD = 2;
+const READ_AHEAD = 3;
 
 /**
  * Re-reads data with `readAt` (raw and uncompressed sparse files): nothing is kept between planning and sending.

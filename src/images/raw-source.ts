@@ -25,6 +25,9 @@ function knownHash(sha256: string): () => Promise<string> {
   return () => Promise.resolve(sha256);
 }
 
+/** Data reads of a file scan kept in flight beyond the one being scanned (4 MiB each). */
+const SCAN_AHEAD = 2;
+
 /** A byte range [start, end) of the image. */
 export interface ByteRange {
   start: number;
@@ -113,8 +116,8 @@ export class RawSource extends HashedSource {
   }
 
   /**
-   * Scan a file region by region: skips and holes cost no read; data is read through two buffers (the next read
-   * overlaps the scan of the current one), reused while they hold only fills. Most of a sparse-looking raw image is
+   * Scan a file region by region: skips and holes cost no read; data is read through a few buffers (the next reads
+   * overlap the scan of the current one), reused while they hold only fills. Most of a sparse-looking raw image is
    * zeros, and fresh buffers would fault in every page of it.
    */
   private async *scanFile(signal: AbortSignal | undefined, out: Chunk[], emit: () => Generator<Chunk>, lent: boolean): AsyncGenerator<Chunk> {
@@ -127,17 +130,24 @@ export class RawSource extends HashedSource {
       regionReads.push(reads.length);
       if (r.kind === 'data') for (let at = r.start; at < r.end; at += READ_BYTES) reads.push({ at, n: Math.min(READ_BYTES, r.end - at) });
     }
+    // A ring of SCAN_AHEAD + 1 buffers: reads k+1 … k+SCAN_AHEAD run on the thread pool while read k is scanned. Each
+    // read is a hop to another thread and back, and on a loaded machine each hop waits for a core: several in flight
+    // overlap those waits. The buffer read k+SCAN_AHEAD goes into is read k-1's, which the consumer is done with.
+    const ring = SCAN_AHEAD + 1;
     const bufs: Buffer[] = [];
-    const read = (k: number): Promise<number> | null => {
-      const r = reads[k];
-      if (!r) return null;
-      let b = bufs[k % 2];
-      if (!b) bufs[k % 2] = b = Buffer.allocUnsafe(READ_BYTES);
-      const p = readInto.call(this.bytes, b.subarray(0, r.n), r.at, signal);
-      p.catch(() => undefined);
-      return p;
+    const pending = new Map<number, Promise<number>>();
+    let issued = 0;
+    const issue = (upTo: number): void => {
+      for (; issued <= upTo && issued < reads.length; issued++) {
+        const r = reads[issued] as { at: number; n: number };
+        const slot = issued % ring;
+        let b = bufs[slot];
+        if (!b) bufs[slot] = b = Buffer.allocUnsafe(READ_BYTES);
+        const p = readInto.call(this.bytes, b.subarray(0, r.n), r.at, signal);
+        p.catch(() => undefined);
+        pending.set(issued, p);
+      }
     };
-    let next = read(0);
     let k = 0;
     for (let ri = 0; ri < this.regions.length; ri++) {
       const r = this.regions[ri] as RawRegion;
@@ -149,13 +159,14 @@ export class RawSource extends HashedSource {
         continue;
       }
       for (k = regionReads[ri] ?? k; k < reads.length && (reads[k]?.at ?? 0) < r.end; k++) {
-        const n = await (next as Promise<number>);
-        const cur = bufs[k % 2] as Buffer;
-        next = read(k + 1);
+        issue(k + SCAN_AHEAD);
+        const n = await (pending.get(k) as Promise<number>);
+        pending.delete(k);
+        const cur = bufs[k % ring] as Buffer;
         scanFills(cur.subarray(0, n), (reads[k] as { at: number }).at, out);
         // Data chunks are views of `cur` and belong to the consumer now: read into a fresh buffer next time. A buffer
         // that held only fills is reused, so long zero runs cost no page faults.
-        if (!lent && out.some((c) => c.kind === 'data')) bufs[k % 2] = Buffer.allocUnsafe(READ_BYTES);
+        if (!lent && out.some((c) => c.kind === 'data')) bufs[k % ring] = Buffer.allocUnsafe(READ_BYTES);
         yield* emit();
       }
     }
