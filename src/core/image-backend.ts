@@ -1,13 +1,13 @@
 // The image pipeline functions the core uses, gathered so a Station can be given another implementation in tests.
 import { checkImage, loadPlan, openImage, shareSource } from '../images/index.js';
-import type { CheckImageOptions, ImageCheck, LoadedPlan, OpenImageOptions, PlanReader, SharedBlockSource } from '../images/index.js';
+import type { CheckImageOptions, ImageCheck, LoadedPlan, LoadPlanOptions, OpenImageOptions, PlanReader, SharedBlockSource } from '../images/index.js';
 import type { PlanInput } from '../protocol/messages.js';
 import type { BlockSource } from '../contracts/source.js';
 
 export interface ImageBackend {
   openImage(path: string, options?: OpenImageOptions): Promise<BlockSource>;
   /** `readers`: the families' own plan formats (Family.readPlan), tried before the generic manifest. */
-  loadPlan(input: string | PlanInput, readers?: readonly PlanReader[]): Promise<LoadedPlan>;
+  loadPlan(input: string | PlanInput, readers?: readonly PlanReader[], options?: LoadPlanOptions): Promise<LoadedPlan>;
   shareSource(source: BlockSource, consumers: number): SharedBlockSource[];
   /**
    * The cheap checks only: the image opened, or what long pass it needs first (done by the job, as its first stage).

@@ -200,7 +200,8 @@ async function planSpecs(
   deps: ResolveDeps,
 ): Promise<JobSpec[]> {
   const readers = deps.registry.families.flatMap((f) => (f.readPlan ? [f.readPlan.bind(f)] : []));
-  const plan: LoadedPlan = await deps.images.loadPlan(req.plan as NonNullable<StartFlashRequest['plan']>, readers);
+  const plan: LoadedPlan = await deps.images.loadPlan(req.plan as NonNullable<StartFlashRequest['plan']>, readers,
+    deps.spoolDir !== undefined ? { spoolDir: deps.spoolDir } : {});
   try {
     if (!plan.steps.length) throw new FlashError('bad_request', `The plan "${plan.name}" has no steps.`);
     for (const id of deviceIds) checkPlan(plan.steps, devices.get(id), familyOf(deps, id));

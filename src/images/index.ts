@@ -27,7 +27,7 @@ export { openImage, PreparationNeeded } from './open.js';
 export { resparse } from './resparse.js';
 export { writeSparse } from './sparse-writer.js';
 export { shareSource } from './share.js';
-export { loadPlan, openPlanStep, withSource, type PlanReader } from './plan.js';
+export { loadPlan, openPlanStep, withSource, type LoadPlanOptions, type PlanReader } from './plan.js';
 export { checkFits } from './fits.js';
 export { checkImage, type CheckImageOptions, type ImageCheck, type ImageOpener, type PreparedImage } from './prepare.js';
 export { decodeCounts, type DecodeCount } from './decompress.js';

@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { BlockSource } from '../contracts/source.js';
+import type { ImagePrepareProgress } from '../contracts/plan.js';
 import { FlashError } from '../contracts/errors.js';
 import { loadBmap } from './bmap.js';
 import { fileDataExtents } from './file-extents.js';
@@ -38,7 +39,7 @@ export interface OpenContext {
   /** Rejects with `image_mismatch` once that file changed (replaced, resized, written to) since it was opened. */
   unchanged?: () => Promise<void>;
   /** Where a compressed raw stream of unknown size is decoded once (see OpenImageOptions.spool). */
-  spool?: { file: SpoolFile; onPrepare?: (p: SpoolProgress) => void; maxBytes?: number; reserveBytes?: number };
+  spool?: { file: SpoolFile; onPrepare?: (p: ImagePrepareProgress) => void; maxBytes?: number; reserveBytes?: number };
   /** Only the cheap checks: a stream that must be decoded before writing rejects with PreparationNeeded. */
   defer?: boolean;
   /** Compressed bytes the innermost decoder has read of its input, and that input's size (for progress). */
@@ -168,10 +169,11 @@ export async function openByteSource(bs: ByteSource, ctx: OpenContext): Promise<
       if (bs.size === undefined && ctx.defer) throw preparation(ctx);
       if (bs.size === undefined && ctx.spool) {
         const { file, onPrepare, maxBytes, reserveBytes } = ctx.spool;
+        const why = preparation(ctx);
         const input = ctx.input;
         const made = await file.fill((dest, o) => spoolToFile(bs, dest, {
           ...o, hash: ctx.hash, maxBytes, reserveBytes, expectBytes: input?.().of, input,
-        }), { signal, onProgress: onPrepare });
+        }), { signal, ...(onPrepare ? { onProgress: (p: SpoolProgress) => onPrepare({ stage: why.stage, note: why.note, ...p }) } : {}) });
         const spoolBytes = fileByteSource(file.path, 0, made.size, ctx.name);
         return rawSource(spoolBytes, made.size, file.path, ctx, describe(made.size), made.sha256);
       }

@@ -1,9 +1,11 @@
 // Images a plan refers to: files beside a manifest, or entries of a (possibly nested) zip; opened lazily.
+import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { FlashError } from '../contracts/errors.js';
 import type { ByteSource } from './byte-source.js';
 import { openByteSource, openImage } from './open.js';
+import { SpoolFile } from './spool.js';
 import type { PlanImage } from './types.js';
 import type { ZipArchive } from './zip.js';
 
@@ -12,8 +14,31 @@ export interface ImageResolver {
   resolve(name: string): Promise<PlanImage>;
 }
 
+/**
+ * Where a plan's images that must be decoded before writing are decoded (spool.ts): one spool file per image, made
+ * when first needed and shared by every job of the plan's batch, all deleted when the plan is closed.
+ */
+export class PlanSpools {
+  private readonly files = new Map<string, SpoolFile>();
+
+  constructor(private readonly dir: string) {}
+
+  for(key: string): SpoolFile {
+    let f = this.files.get(key);
+    if (!f) {
+      f = new SpoolFile(join(this.dir, `${randomUUID()}.raw`));
+      this.files.set(key, f);
+    }
+    return f;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.files.values()].map((f) => f.remove()));
+  }
+}
+
 /** Images are files: relative names inside `baseDir` (a bundle folder), or absolute paths when `baseDir` is undefined. */
-export function folderResolver(baseDir: string | undefined): ImageResolver {
+export function folderResolver(baseDir: string | undefined, spools?: PlanSpools): ImageResolver {
   return {
     async resolve(name: string): Promise<PlanImage> {
       let path: string;
@@ -28,13 +53,16 @@ export function folderResolver(baseDir: string | undefined): ImageResolver {
       }
       const st = await stat(path).catch(() => null);
       if (!st?.isFile()) throw new FlashError('image_not_found', `${name} is named by the plan but ${path} does not exist`);
-      return { name, location: path, declaredSize: st.size, open: (o) => openImage(path, { signal: o?.signal }) };
+      return {
+        name, location: path, declaredSize: st.size,
+        open: (o) => openImage(path, { signal: o?.signal, ...(spools ? { spool: spools.for(path) } : {}), ...(o?.onPrepare ? { onPrepare: o.onPrepare } : {}) }),
+      };
     },
   };
 }
 
 /** Images are entries of a zip (a bundle zip or a factory image's nested zip). */
-export function zipResolver(zip: ZipArchive, prefix = ''): ImageResolver {
+export function zipResolver(zip: ZipArchive, prefix = '', spools?: PlanSpools): ImageResolver {
   const names = new Set(zip.entries.filter((e) => !e.isDirectory).map((e) => e.name));
   return {
     async resolve(name: string): Promise<PlanImage> {
@@ -45,17 +73,20 @@ export function zipResolver(zip: ZipArchive, prefix = ''): ImageResolver {
       const full = prefix + clean;
       if (!names.has(full)) throw new FlashError('image_not_found', `${name} is named by the plan but ${zip.description} has no ${full}`);
       const info = zip.entries.find((e) => e.name === full);
-      return zipImage(zip, full, name, info?.size);
+      return zipImage(zip, full, name, info?.size, spools);
     },
   };
 }
 
-export function zipImage(zip: ZipArchive, entry: string, name: string, declaredSize?: number): PlanImage {
+export function zipImage(zip: ZipArchive, entry: string, name: string, declaredSize?: number, spools?: PlanSpools): PlanImage {
   return {
     name,
     location: `${zip.description}!${entry}`,
     declaredSize,
-    open: (o) => openByteSource(zip.entry(entry), { name: entry.split('/').pop() ?? entry, signal: o?.signal, hash: true, chain: ['zip'] }),
+    open: (o) => openByteSource(zip.entry(entry), {
+      name: entry.split('/').pop() ?? entry, signal: o?.signal, hash: true, chain: ['zip'],
+      ...(spools ? { spool: { file: spools.for(entry), ...(o?.onPrepare ? { onPrepare: o.onPrepare } : {}) } } : {}),
+    }),
   };
 }
 

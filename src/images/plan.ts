@@ -11,7 +11,7 @@ import { FlashError } from '../contracts/errors.js';
 import { fileByteSource, fileError } from './byte-source.js';
 import { MANIFEST_FILES, manifestSchema } from './manifest-schema.js';
 import { peek } from './open.js';
-import { folderResolver, readSmall, zipResolver, type ImageResolver } from './plan-images.js';
+import { folderResolver, PlanSpools, readSmall, zipResolver, type ImageResolver } from './plan-images.js';
 import { readSmallFile, SMALL_FILE_MAX } from './small-file.js';
 import { sniff } from './sniff.js';
 import { openZip } from './zip.js';
@@ -250,10 +250,34 @@ export type PlanReader = (path: string) => Promise<LoadedPlan | undefined>;
  * Load a plan: an inline plan, or a path to a bundle folder, bundle zip or manifest (.json/.yaml) — or any format a
  * family reads (`readers`, tried first: an Android factory zip, ESP-IDF's flasher_args.json).
  */
-export async function loadPlan(input: string | PlanInput, readers: readonly PlanReader[] = []): Promise<LoadedPlan> {
+export async function loadPlan(input: string | PlanInput, readers: readonly PlanReader[] = [], options: LoadPlanOptions = {}): Promise<LoadedPlan> {
+  const spools = options.spoolDir !== undefined ? new PlanSpools(options.spoolDir) : undefined;
+  const plan = await loadAnyPlan(input, readers, spools);
+  if (!spools) return plan;
+  return {
+    name: plan.name,
+    origin: plan.origin,
+    steps: plan.steps,
+    declaredBytes: plan.declaredBytes,
+    close: async () => {
+      await plan.close();
+      await spools.close();
+    },
+  };
+}
+
+export interface LoadPlanOptions {
+  /**
+   * Where the plan's images that must be decoded before writing are decoded once (DATA_DIR/spool): their jobs show
+   * it as a first stage; the files go when the plan is closed. Without it, such an image is decoded to count its size.
+   */
+  spoolDir?: string;
+}
+
+async function loadAnyPlan(input: string | PlanInput, readers: readonly PlanReader[], spools: PlanSpools | undefined): Promise<LoadedPlan> {
   if (typeof input !== 'string') {
     const m = checkManifest(input, 'inline plan');
-    return loaded(m.name ?? 'inline plan', 'inline', await resolveSteps(m, folderResolver(undefined)), () => undefined);
+    return loaded(m.name ?? 'inline plan', 'inline', await resolveSteps(m, folderResolver(undefined, spools)), () => undefined);
   }
   const path = resolve(input);
   const st = await stat(path).catch((e: unknown) => {
@@ -269,7 +293,7 @@ export async function loadPlan(input: string | PlanInput, readers: readonly Plan
       const text = await readManifestFile(p, true);
       if (text === null) continue;
       const m = parseManifestText(text, p);
-      return loaded(m.name ?? basename(path), path, await resolveSteps(m, folderResolver(path)), () => undefined);
+      return loaded(m.name ?? basename(path), path, await resolveSteps(m, folderResolver(path, spools)), () => undefined);
     }
     throw new FlashError('image_invalid', `${path} is a folder without a manifest (${MANIFEST_FILES.slice(0, 2).join(' or ')})`);
   }
@@ -285,7 +309,7 @@ export async function loadPlan(input: string | PlanInput, readers: readonly Plan
       if (manifest) {
         const prefix = manifest.name.includes('/') ? manifest.name.slice(0, manifest.name.lastIndexOf('/') + 1) : '';
         const m = parseManifestText(await readSmall(zip.entry(manifest.name)), `${zip.description}!${manifest.name}`);
-        return loaded(m.name ?? basename(path), path, await resolveSteps(m, zipResolver(zip, prefix)), () => zip.close());
+        return loaded(m.name ?? basename(path), path, await resolveSteps(m, zipResolver(zip, prefix, spools)), () => zip.close());
       }
     } catch (e) {
       zip.close();
@@ -296,7 +320,7 @@ export async function loadPlan(input: string | PlanInput, readers: readonly Plan
   }
   if (st.size > MAX_MANIFEST) throw new FlashError('image_invalid', `${path} is not a plan (a manifest, bundle or factory zip); flash it as an image`);
   const m = parseManifestText((await readManifestFile(path, false)) ?? '', path);
-  return loaded(m.name ?? basename(path), path, await resolveSteps(m, folderResolver(dirname(path))), () => undefined);
+  return loaded(m.name ?? basename(path), path, await resolveSteps(m, folderResolver(dirname(path), spools)), () => undefined);
 }
 
 /** Open a loaded step's image (if any), giving the PlanStep a driver runs. Call once per step, when it runs. */

@@ -72,7 +72,7 @@ export async function checkImage(path: string, options: CheckImageOptions, open:
             spool: file,
             ...(options.maxBytes !== undefined ? { spoolMaxBytes: options.maxBytes } : {}),
             ...(options.reserveBytes !== undefined ? { spoolReserveBytes: options.reserveBytes } : {}),
-            ...(onPrepare ? { onPrepare: (p) => onPrepare({ stage, note, ...p }) } : {}),
+            ...(onPrepare ? { onPrepare } : {}),
           });
         },
         release: () => file.remove(),

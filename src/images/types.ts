@@ -1,6 +1,7 @@
 // Public types of the image pipeline: sparse pieces for drivers, loaded plans for the core, open options.
 import type { BlockSource } from '../contracts/source.js';
-import type { SpoolFile, SpoolProgress } from './spool.js';
+import type { ImagePrepareProgress } from '../contracts/plan.js';
+import type { SpoolFile } from './spool.js';
 
 /** Options of `openImage`. */
 export interface OpenImageOptions {
@@ -19,8 +20,8 @@ export interface OpenImageOptions {
    * decoded once to count and again to flash (spool.ts). Without it, such an image is decoded to count its bytes.
    */
   spool?: SpoolFile;
-  /** Progress of that decode. */
-  onPrepare?: (p: SpoolProgress) => void;
+  /** Progress of that decode, with what it does and why (for a job's stage and log). */
+  onPrepare?: (p: ImagePrepareProgress) => void;
   /** The spool refuses to grow past this (the largest target the image may go to). */
   spoolMaxBytes?: number;
   /** Free space the spool leaves on its disk (default 256 MiB). */

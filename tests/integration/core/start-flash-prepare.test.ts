@@ -132,6 +132,22 @@ describe('start_flash with an image that must be decoded first', () => {
     }
   }, 120_000);
 
+  it('a plan image that must be decoded first: the job shows the stage, one decode, the spool goes with the plan', async () => {
+    const { station: s, events, dataDir, provider } = await stationWith([{ id: 'M1', partitions: { boot: 64 * MiB, system: 64 * MiB } }]);
+    const bundle = mkdtempSync(join(dir, 'bundle-'));
+    const data = Buffer.concat([randomBytes(5 * MiB), Buffer.alloc(4 * MiB)]);
+    writeFileSync(join(bundle, 'system.img.gz'), gzipSync(data, { level: 1 }));
+    writeFileSync(join(bundle, 'flash.json'), JSON.stringify({ name: 'p', steps: [{ op: 'flash', partition: 'system', image: 'system.img.gz' }] }));
+    const before = decodeCounts().gzip;
+    const { jobId } = await s.startFlash({ deviceId: 'M1', plan: bundle });
+    expect(decodeCounts().gzip.passes).toBe(before.passes);
+    await until(() => s.job(jobId)?.state === 'completed', 60_000, 'the plan job');
+    expect(decodeCounts().gzip.wholePasses - before.wholePasses).toBe(1);
+    expect(progressOf(events, jobId).some((e) => e.stage.startsWith(GZ_STAGE))).toBe(true);
+    expect(readFileSync(provider.partitionFile('M1', 'system')).subarray(0, data.length).equals(data)).toBe(true);
+    await until(() => spoolFiles(dataDir).length === 0, 10_000, 'the spool file to go with the plan');
+  }, 120_000);
+
   it('a station starting afresh empties what a stopped one left in its spool', async () => {
     const dataDir = mkdtempSync(join(dir, 'data-'));
     const provider = new FileDeviceProvider([]);
