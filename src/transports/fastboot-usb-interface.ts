@@ -60,4 +60,5 @@ export function hasFastbootInterface(device: WebUsbDeviceLike): boolean {
 export const FASTBOOT_USB: UsbInterfaceFilter = {
   find: findFastbootInterface,
   what: 'fastboot interface (class FF, subclass 42, protocol 03)',
+  hints: { docs: 'docs/fastboot.md', holders: 'fastboot, adb' },
 };

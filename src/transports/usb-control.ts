@@ -177,8 +177,16 @@ export function usbLabel(device: WebUsbDeviceLike): string {
   return `USB device ${device.serialNumber || `${hex4(device.vendorId)}:${hex4(device.productId)}`}`;
 }
 
-/** Maps a failure to open the device to a FlashError a technician can act on. */
-export function openUsbError(e: unknown, label: string): FlashError {
+/** What a family's USB open errors point to: its doc page and the host tools that may hold its devices. */
+export interface UsbOpenHints {
+  /** The doc that explains the udev rule, e.g. `docs/dfu.md`. */
+  docs: string;
+  /** Programs to close when the device is busy, e.g. `dfu-util`. */
+  holders: string;
+}
+
+/** Maps a failure to open a USB device (bulk or control) to a FlashError a technician can act on. */
+export function openUsbError(e: unknown, label: string, hints: UsbOpenHints = { docs: 'docs/dfu.md', holders: 'dfu-util' }): FlashError {
   if (isFlashError(e)) return e;
   const message = e instanceof Error ? e.message : String(e);
   if (isPermissionError(e)) {
@@ -186,15 +194,15 @@ export function openUsbError(e: unknown, label: string): FlashError {
       'permission_denied',
       `No permission to open ${label} (${message}). Install the udev rule we ship: ` +
         `sudo cp ${udevRulePath()} /etc/udev/rules.d/ && sudo udevadm control --reload && sudo udevadm trigger, ` +
-        'then replug the device (docs/dfu.md).',
+        `then replug the device (${hints.docs}).`,
       { cause: e },
     );
   }
   if (isGoneError(e)) {
     return new FlashError('disconnected', `${label} went away while it was being opened — replug it and retry`, { cause: e, transient: true });
   }
-  if (/EBUSY|LIBUSB_ERROR_BUSY|busy|already claimed/i.test(message)) {
-    return new FlashError('port_busy', `${label} is in use by another program (${message}): close dfu-util or a browser tab using it, then retry.`, {
+  if (/EBUSY|LIBUSB_ERROR_BUSY|busy|already claimed|InvalidStateError/i.test(`${e instanceof Error ? e.name : ''} ${message}`)) {
+    return new FlashError('port_busy', `${label} is in use by another program (${message}): close ${hints.holders} or a browser tab using it, then retry.`, {
       cause: e,
       transient: true,
     });

@@ -3,7 +3,7 @@ import type { DeviceLink, Transport } from '../contracts/links.js';
 import { FlashError, isFlashError } from '../contracts/errors.js';
 import { describeBytes, raceDeadline, throwIfAborted } from './deadline.js';
 import { reconnectingLink } from './reconnecting-link.js';
-import { isPermissionError, udevRulePath } from './usb-permissions.js';
+import { openUsbError, type UsbOpenHints } from './usb-control.js';
 import type { WebUsbDeviceLike } from '../contracts/webusb.js';
 
 export const MIN_TRANSFER_SIZE = 16 * 1024;
@@ -51,6 +51,8 @@ export interface UsbInterfaceFilter {
   find(device: WebUsbDeviceLike): UsbBulkInterface | undefined;
   /** Named in the error when the device has none, e.g. `… interface (class FF, subclass 42, protocol 03)`. */
   readonly what: string;
+  /** Where open errors point the technician (the family's docs, the host tools that may hold the device). */
+  readonly hints?: UsbOpenHints;
 }
 
 /** Opens (and re-opens) the bulk interface `filter` finds on one WebUSB device. */
@@ -66,7 +68,7 @@ export function createWebUsbLink(device: WebUsbDeviceLike, filter: UsbInterfaceF
       }
       await device.claimInterface(found.interfaceNumber);
     } catch (e) {
-      throw openError(e, label);
+      throw openUsbError(e, label, filter.hints);
     }
     return new UsbTransport(device, found, options, label);
   });
@@ -74,31 +76,6 @@ export function createWebUsbLink(device: WebUsbDeviceLike, filter: UsbInterfaceF
 
 function hex4(n: number): string {
   return n.toString(16).padStart(4, '0');
-}
-
-function openError(e: unknown, label: string): FlashError {
-  if (isFlashError(e)) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  if (isPermissionError(e)) {
-    return new FlashError(
-      'permission_denied',
-      `No permission to open ${label} (${message}). Install the udev rule we ship: ` +
-        `sudo cp ${udevRulePath()} /etc/udev/rules.d/ && sudo udevadm control --reload && sudo udevadm trigger, ` +
-        'then replug the device (docs/fastboot.md).',
-      { cause: e },
-    );
-  }
-  if (/EBUSY|LIBUSB_ERROR_BUSY|busy|already claimed|InvalidStateError/i.test(`${e instanceof Error ? e.name : ''} ${message}`)) {
-    return new FlashError(
-      'port_busy',
-      `${label} is in use by another program (${message}): close fastboot, adb or a browser tab using it, then retry.`,
-      { cause: e, transient: true },
-    );
-  }
-  return new FlashError('device_error', `Could not open ${label}: ${message}. Replug it and try again.`, {
-    cause: e,
-    transient: true,
-  });
 }
 
 /** A transfer error as a FlashError: a timeout, or (anything else) the device went away. */

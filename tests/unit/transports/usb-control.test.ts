@@ -9,7 +9,7 @@ import type {
   UsbOutTransferResultLike,
   WebUsbDeviceLike,
 } from '../../../src/contracts/webusb.js';
-import { UsbControl, createUsbControlLink, isStall } from '../../../src/transports/usb-control.js';
+import { UsbControl, createUsbControlLink, isStall, openUsbError } from '../../../src/transports/usb-control.js';
 
 type InAnswer = (setup: UsbControlSetup, length: number) => Promise<UsbInTransferResultLike>;
 type OutAnswer = (setup: UsbControlSetup, data?: BufferSource) => Promise<UsbOutTransferResultLike>;
@@ -193,5 +193,17 @@ describe('createUsbControlLink', () => {
     const e = await createUsbControlLink(device, { label: 'board P' }).open().catch((x: unknown) => x);
     expect((e as FlashError).code).toBe('permission_denied');
     expect((e as Error).message).toMatch(/udev rule.*docs\/dfu\.md/);
+  });
+
+  it('maps open failures for any family, with that family\'s doc and the tools that may hold the device', () => {
+    const hints = { docs: 'docs/x.md', holders: 'xtool' };
+    const denied = openUsbError(Object.assign(new Error('LIBUSB_ERROR_ACCESS'), { name: 'SecurityError' }), 'board Q', hints);
+    expect(denied).toMatchObject({ code: 'permission_denied', message: expect.stringMatching(/\(docs\/x\.md\)\.$/) });
+    const busy = openUsbError(Object.assign(new Error('Unable to claim interface.'), { name: 'InvalidStateError' }), 'board Q', hints);
+    expect(busy).toMatchObject({ code: 'port_busy', transient: true, message: expect.stringMatching(/close xtool or a browser tab/) });
+    expect(openUsbError(new Error('LIBUSB_ERROR_NO_DEVICE'), 'board Q', hints)).toMatchObject({ code: 'disconnected', transient: true });
+    expect(openUsbError(new Error('LIBUSB_ERROR_IO'), 'board Q')).toMatchObject({ code: 'device_error', message: 'Could not open board Q: LIBUSB_ERROR_IO. Replug it and try again.' });
+    const already = new FlashError('cancelled', 'Cancelled');
+    expect(openUsbError(already, 'board Q')).toBe(already);
   });
 });
