@@ -1,6 +1,7 @@
 // The main screen: the device grid, the flash form and the live jobs.
 import { useCallback, useState } from 'react';
 import type { StartFlashCommand } from '../../protocol/messages.js';
+import { parseAddress, targetText } from '../../contracts/plan.js';
 import { DeviceGrid } from '../components/device-grid.js';
 import { FlashForm } from '../components/flash-form.js';
 import { LiveProgressMonitor } from '../components/LiveProgressMonitor.js';
@@ -37,7 +38,8 @@ export function StationView({ notifications }: { notifications: boolean }) {
       const result = await command(ctx.connection, cmd);
       const ids = Array.isArray(result.jobIds) ? (result.jobIds as string[]) : [String(result.jobId)];
       const status = typeof result.status === 'string' ? result.status : 'started';
-      const where = cmd.partition ?? (cmd.address !== undefined ? `@${typeof cmd.address === 'number' ? `0x${cmd.address.toString(16)}` : cmd.address}` : 'whole device');
+      const address = parseAddress(cmd.address);
+      const where = targetText(cmd.partition !== undefined ? { partition: cmd.partition } : address !== undefined ? { address } : { whole: true });
       const target = typeof cmd.plan === 'string' ? `plan ${cmd.plan}` : cmd.image ? `${where} ← ${cmd.image}` : '';
       if (target) ctx.connection.annotate(ids, target);
       return `${ids.length > 1 ? `${ids.length} jobs` : `Job ${ids[0]}`} ${status}.`;
