@@ -28,6 +28,7 @@ export function udevRulePath(
 }
 
 export function isPermissionError(e: unknown): boolean {
-  const text = e instanceof Error ? `${e.name} ${e.message} ${String((e as { code?: unknown }).code ?? '')}` : String(e);
+  const code = (e as { code?: unknown } | null)?.code;
+  const text = e instanceof Error ? `${e.name} ${e.message} ${typeof code === 'string' || typeof code === 'number' ? code : ''}` : String(e);
   return /EACCES|EPERM|LIBUSB_ERROR_ACCESS|permission denied|access denied|SecurityError|operation not permitted/i.test(text);
 }
