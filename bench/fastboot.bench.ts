@@ -150,11 +150,13 @@ async function versusAosp(): Promise<void> {
   const maxDownload = QUICK ? '16M' : '256M';
   const rounds = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
   const withDirect = process.env.BENCH_DIRECT === '1';
+  const warmup = Number(process.env.BENCH_WARMUP ?? 1);
   const images = (process.env.BENCH_IMAGES ?? 'raw,sparse').split(',');
   const raw = join(work, 'bench.img');
   const sparse = join(work, 'bench.simg');
   makeImage(raw, imageSize, dataSize);
   spawnSync('img2simg', [raw, sparse]);
+  spawnSync('sync');
 
   const buildDir = join(work, 'build');
   mkdirSync(buildDir, { recursive: true });
@@ -184,6 +186,7 @@ async function versusAosp(): Promise<void> {
   };
   const forAosp = await startSim('BENCHA');
   const forStation = await startSim('BENCHS');
+  const station = await startStation(cliRun, forStation.target);
   try {
     const rows: Array<{ failures: string[] } & Record<string, unknown>> = [];
     for (const [label, file] of [['raw', raw], ['sparse', sparse]] as const) {
@@ -192,15 +195,17 @@ async function versusAosp(): Promise<void> {
       const cpu: Record<string, number[]> = { aosp: [], direct: [], cli: [] };
       const loads: string[] = [];
       const failures: string[] = [];
-      for (let r = 0; r < rounds; r++) {
+      // Rounds before 0 warm up and are not counted (page cache, both simulators' first flash, the station's first job).
+      for (let r = -warmup; r < rounds; r++) {
         // Alternate who goes first each round so page cache and machine load favour neither.
         const order = r % 2 === 0 ? ['aosp', 'station', 'direct'] : ['direct', 'station', 'aosp'];
-        loads.push(load());
+        const counted = r >= 0;
+        if (counted) loads.push(load());
         for (const who of order) {
           if (who === 'aosp') {
             const t = await timed('fastboot', ['-s', forAosp.target, 'flash', 'system', file]);
             if (t.code !== 0) failures.push(`aosp: ${t.out.slice(-300)}`);
-            else {
+            else if (counted) {
               times.aosp?.push(t.ms);
               cpu.aosp?.push(t.cpuMs);
             }
@@ -209,14 +214,14 @@ async function versusAosp(): Promise<void> {
             const [host = '', port = ''] = forStation.target.slice(4).split(':');
             const t = await timed(process.execPath, [join(buildDir, 'entry.mjs'), 'tcp', host, port, 'system', file]);
             if (t.code !== 0) failures.push(`direct: ${t.out.slice(-300)}`);
-            else {
+            else if (counted) {
               times.direct?.push(t.ms);
               cpu.direct?.push(t.cpuMs);
             }
           } else {
-            const t = await stationFlash(cliRun, forStation.target, file);
+            const t = await stationFlash(cliRun, station, forStation.target, file);
             if (t.code !== 0 || t.jobMs === undefined) failures.push(`station: ${t.out.slice(-300)}`);
-            else {
+            else if (counted) {
               times.cli?.push(t.ms);
               times.job?.push(t.jobMs);
               cpu.cli?.push(t.cpuMs);
@@ -255,6 +260,8 @@ async function versusAosp(): Promise<void> {
     }
     results.versusAosp = { goals: { job: JOB_GOAL, cli: CLI_GOAL }, rows };
   } finally {
+    await stop(station.proc);
+    rmSync(station.dataDir, { recursive: true, force: true });
     await stop(forAosp.sim);
     await stop(forStation.sim);
   }
@@ -277,36 +284,62 @@ function jobTime(out: string): number | undefined {
   return started !== undefined && completed !== undefined ? completed - started : undefined;
 }
 
+interface RunningStation {
+  proc: ChildProcess;
+  url: string;
+  dataDir: string;
+}
+
 /**
- * `flash-station serve --connect` (not timed; the station attaches the device and holds its connection), then the
- * timed `flash-station flash --json` process, then stop the station (it waits for the record hash it still owes, so
- * that never overlaps the next round).
+ * `flash-station serve --connect` for the station's simulator (not timed): it attaches the device and holds its
+ * connection for all the rounds, like a station that is running when the operator flashes.
  */
-async function stationFlash(cliRun: string, target: string, file: string): Promise<{ ms: number; cpuMs: number; jobMs?: number; code: number; out: string }> {
+async function startStation(cliRun: string, target: string): Promise<RunningStation> {
   const dataDir = mkdtempSync(join(work, 'station-'));
-  const station = spawn(process.execPath, [cliRun, 'serve', '--port', '0', '--connect', target, '--no-usb', '--no-serial', '--data-dir', dataDir], {
+  const proc = spawn(process.execPath, [cliRun, 'serve', '--port', '0', '--connect', target, '--no-usb', '--no-serial', '--no-block', '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FLASH_STATION_TOKEN: 'bench-token-0123456789abcdef0123' },
   });
-  try {
-    const line = await waitLine(station, /listening (ws:\/\/\S+)/);
-    const url = line.replace('listening ', '');
-    // Wait until the station has attached the device.
-    const end = Date.now() + 15_000;
-    for (;;) {
-      const d = spawnSync(process.execPath, [cliRun, 'devices', '--json', '--url', url], { encoding: 'utf8' });
-      if (d.stdout.includes(target)) break;
-      if (Date.now() > end) return { ms: 0, cpuMs: 0, code: 1, out: `device never attached: ${d.stdout} ${d.stderr}` };
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const t = await timed(process.execPath, [cliRun, 'flash', '--json', '--url', url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
-    return { ...t, jobMs: jobTime(t.out) };
-  } catch (e) {
-    return { ms: 0, cpuMs: 0, code: 1, out: e instanceof Error ? e.message : String(e) };
-  } finally {
-    await stop(station);
-    rmSync(dataDir, { recursive: true, force: true });
+  const line = await waitLine(proc, /listening (ws:\/\/\S+)/);
+  const url = line.replace('listening ', '');
+  // Wait until the station has attached the device.
+  const end = Date.now() + 15_000;
+  for (;;) {
+    const d = spawnSync(process.execPath, [cliRun, 'devices', '--json', '--url', url], { encoding: 'utf8' });
+    if (d.stdout.includes(target)) break;
+    if (Date.now() > end) throw new Error(`device never attached: ${d.stdout} ${d.stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
+  return { proc, url, dataDir };
+}
+
+/** CPU time (user + system, clock ticks) of a process so far (Linux). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+/**
+ * Waits until the station is idle again: after a job it still computes the image's record hash (a worker at nice 10
+ * reading the file), which must not overlap the next timed run of either host.
+ */
+async function settle(pid: number, maxMs = 30_000): Promise<void> {
+  const end = Date.now() + maxMs;
+  let before = cpuTicks(pid);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = cpuTicks(pid);
+    if (now - before <= 2 || Date.now() > end) return;
+    before = now;
+  }
+}
+
+/** The timed `flash-station flash --json` process against the running station, then wait for the station to settle. */
+async function stationFlash(cliRun: string, station: RunningStation, target: string, file: string): Promise<{ ms: number; cpuMs: number; jobMs?: number; code: number; out: string }> {
+  const t = await timed(process.execPath, [cliRun, 'flash', '--json', '--url', station.url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
+  if (station.proc.pid !== undefined) await settle(station.proc.pid);
+  return { ...t, jobMs: jobTime(t.out) };
 }
 
 // ------------------------------------------------------------------ 2. in-process USB face, USB 2.0 link model
