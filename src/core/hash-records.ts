@@ -137,14 +137,20 @@ function failed(e: unknown): string {
   return `hashing failed (${message})`;
 }
 
-/** `p`'s value, or `fallback` once `ms` pass. */
+/** `p`'s value, or `fallback` once `ms` pass or if `p` rejects (never an unhandled rejection). */
 function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(fallback), ms);
     timer.unref();
-    void p.then((v) => {
-      clearTimeout(timer);
-      resolve(v);
-    });
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(fallback);
+      },
+    );
   });
 }
