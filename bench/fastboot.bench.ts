@@ -186,7 +186,8 @@ async function versusAosp(): Promise<void> {
   };
   const forAosp = await startSim('BENCHA');
   const forStation = await startSim('BENCHS');
-  const station = await startStation(cliRun, forStation.target);
+  // BENCH_FRESH_STATION=1: a station started for each flash instead (the method before 2 Dec).
+  const station = process.env.BENCH_FRESH_STATION === '1' ? undefined : await startStation(cliRun, forStation.target);
   try {
     const rows: Array<{ failures: string[] } & Record<string, unknown>> = [];
     for (const [label, file] of [['raw', raw], ['sparse', sparse]] as const) {
@@ -249,7 +250,8 @@ async function versusAosp(): Promise<void> {
       };
       rows.push(row);
     }
-    console.log(`\nStation vs AOSP fastboot, TCP loopback, two identical simulators, median of ${rounds} alternated rounds`);
+    const method = station ? 'one running station' : 'a station started per flash';
+    console.log(`\nStation vs AOSP fastboot, TCP loopback, two identical simulators, ${method}, median of ${rounds} alternated rounds`);
     console.log(`goals: job (flash_started → flash_completed) ≤ ${JOB_GOAL}× AOSP's wall time, CLI process ≤ ${CLI_GOAL}×`);
     const shown = ['image', 'aospMs', 'jobMs', 'cliMs', 'jobRatio', 'cliRatio', 'directMs', 'directRatio', 'aospCpuMs', 'cliCpuMs', 'runs'];
     console.table(rows.map((r) => ({ ...Object.fromEntries(shown.filter((k) => k in r).map((k) => [k, r[k]])), failures: r.failures.length })));
@@ -258,10 +260,12 @@ async function versusAosp(): Promise<void> {
       console.log(`  ${String(r.image)}: job ${String(r.jobRatio)}× (${met(r.jobRatio, JOB_GOAL)}), CLI ${String(r.cliRatio)}× (${met(r.cliRatio, CLI_GOAL)}); runs (ms) ${JSON.stringify(r.all)}; os.loadavg() per round ${(r.loadavg as string[]).join(' | ')}`);
       for (const f of r.failures) console.log('  failure:', f.replace(/\s+/g, ' '));
     }
-    results.versusAosp = { goals: { job: JOB_GOAL, cli: CLI_GOAL }, rows };
+    results.versusAosp = { goals: { job: JOB_GOAL, cli: CLI_GOAL }, method, rows };
   } finally {
-    await stop(station.proc);
-    rmSync(station.dataDir, { recursive: true, force: true });
+    if (station) {
+      await stop(station.proc);
+      rmSync(station.dataDir, { recursive: true, force: true });
+    }
     await stop(forAosp.sim);
     await stop(forStation.sim);
   }
@@ -336,7 +340,18 @@ async function settle(pid: number, maxMs = 30_000): Promise<void> {
 }
 
 /** The timed `flash-station flash --json` process against the running station, then wait for the station to settle. */
-async function stationFlash(cliRun: string, station: RunningStation, target: string, file: string): Promise<{ ms: number; cpuMs: number; jobMs?: number; code: number; out: string }> {
+async function stationFlash(cliRun: string, station: RunningStation | undefined, target: string, file: string): Promise<{ ms: number; cpuMs: number; jobMs?: number; code: number; out: string }> {
+  if (!station) {
+    // The method before 2 Dec: a station started for this one flash (cold: its first job, its own start-up beside it).
+    const fresh = await startStation(cliRun, target);
+    try {
+      const t = await timed(process.execPath, [cliRun, 'flash', '--json', '--url', fresh.url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
+      return { ...t, jobMs: jobTime(t.out) };
+    } finally {
+      await stop(fresh.proc);
+      rmSync(fresh.dataDir, { recursive: true, force: true });
+    }
+  }
   const t = await timed(process.execPath, [cliRun, 'flash', '--json', '--url', station.url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
   if (station.proc.pid !== undefined) await settle(station.proc.pid);
   return { ...t, jobMs: jobTime(t.out) };
