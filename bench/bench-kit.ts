@@ -1,6 +1,9 @@
-// What the benchmarks share: the load average beside each figure, a JobContext that neither pauses nor throttles, and
-// the child mode that serves standalone simulators (`flash-station sim FAMILY --tty …`) on pty ends.
+// What the benchmarks share: the load average beside each figure, a JobContext that neither pauses nor throttles,
+// image-like bytes, and the child mode that serves standalone simulators (`flash-station sim FAMILY --tty …`) on ptys.
+import { randomFillSync } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { JobContext } from '../src/contracts/family.js';
 import { runSimCli } from '../src/sim/cli.js';
 
@@ -46,4 +49,32 @@ export async function serveSimsOnTtys(family: string, specs: string[], flags: st
   process.stdout.write('ready\n');
   await Promise.all(ends.map((e) => e.done));
   process.exit(0);
+}
+
+/**
+ * `size` bytes that compress like a system image: real binaries (ELF files over 20 kB under /usr/lib and /usr/bin),
+ * random bytes where there are not enough.
+ */
+export function binaryPool(size = 64 << 20): Buffer {
+  const out = Buffer.alloc(size);
+  let o = 0;
+  for (const d of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/bin', '/usr/lib']) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (o >= out.length) break;
+      try {
+        const st = statSync(join(d, n));
+        if (st.isFile() && st.size > 20_000) o += readFileSync(join(d, n)).copy(out, o);
+      } catch {
+        // unreadable: skip
+      }
+    }
+  }
+  if (o < out.length) randomFillSync(out, o);
+  return out;
 }

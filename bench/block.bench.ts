@@ -6,7 +6,7 @@
 // byte for byte against the raw image afterwards (not timed). Runs alternate (A B C A B C …). Needs root.
 // BENCH_QUICK=1: 128 MiB holding 32 MiB, one round. BLOCK_BENCH_DIR=path keeps the images between runs.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createBlockFamily } from '../src/drivers/block/index.js';
@@ -16,7 +16,7 @@ import type { BlockIo, BlockLink } from '../src/contracts/links.js';
 import { openImage } from '../src/images/open.js';
 import { shareSource } from '../src/images/share.js';
 import type { BlockSource, Chunk } from '../src/contracts/source.js';
-import type { JobContext } from '../src/contracts/family.js';
+import { binaryPool, silentContext } from './bench-kit.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const MiB = 1 << 20;
@@ -27,16 +27,6 @@ const ROUNDS = Number(process.env.BLOCK_BENCH_ROUNDS ?? (quick ? 1 : 3));
 const DEVICES = 4;
 
 // ---------------------------------------------------------------- child: our flash, in its own process
-
-function silentContext(): JobContext {
-  const abort = new AbortController();
-  return {
-    jobId: 'bench', deviceId: 'bench', signal: abort.signal,
-    gate: { pass: async () => undefined }, throttle: { take: async () => undefined },
-    moved: () => undefined, stage: () => undefined, log: () => undefined,
-    waitForDevice: () => Promise.reject(new Error('no reboot here')),
-  };
-}
 
 /** Count how often the decoder runs and how much data it yields: one pass, however many disks read it. */
 function counted(source: BlockSource, stats: { passes: number; dataBytes: number }): BlockSource {
@@ -110,35 +100,10 @@ const dir = child_ ? '' : (process.env.BLOCK_BENCH_DIR ?? mkdtempSync(join(tmpdi
 if (!child_) mkdirSync(dir, { recursive: true });
 const p = (n: string): string => join(dir, n);
 
-/** Real binaries compress like a system image; random bytes where there are not enough. */
-function dataPool(): Buffer {
-  const out = Buffer.alloc(64 * MiB);
-  let o = 0;
-  for (const d of ['/usr/lib/x86_64-linux-gnu', '/usr/bin', '/usr/lib/aarch64-linux-gnu']) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(d);
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      if (o >= out.length) break;
-      try {
-        const st = statSync(join(d, n));
-        if (st.isFile() && st.size > 20_000) o += readFileSync(join(d, n)).copy(out, o);
-      } catch {
-        // unreadable: skip
-      }
-    }
-  }
-  for (; o < out.length; o += 32) out.writeDoubleLE(Math.random(), o);
-  return out;
-}
-
 function makeImages(): void {
   if (existsSync(p('os.img.xz')) && existsSync(p('nobmap/os.img.xz')) && statSync(p('os.img')).size === SIZE) return;
   console.log(`making a ${SIZE / MiB} MiB image holding ${DATA / MiB} MiB of data, its .bmap and xz (once) in ${dir}`);
-  const pool = dataPool();
+  const pool = binaryPool();
   const fd = openSync(p('os.img'), 'w');
   ftruncateSync(fd, SIZE);
   const runs = DATA / RUN;

@@ -4,14 +4,14 @@
 // Tool and ours run alternately (ABAB…), each in a fresh process, on files already in the page cache.
 // Full run: a 4 GiB image holding 1 GiB of data (sparse on disk). BENCH_QUICK=1: 256 MiB holding 64 MiB.
 import { spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileByteSource } from '../src/images/byte-source.js';
 import { decompressed, type Compression } from '../src/images/decompress.js';
 import { HashedSource } from '../src/images/hashed-source.js';
 import { openImage, resparse, writeSparse } from '../src/images/index.js';
+import { binaryPool } from './bench-kit.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const MiB = 1 << 20;
@@ -24,35 +24,11 @@ const keep = process.env.IMAGES_BENCH_DIR !== undefined && !process.env.IMAGES_B
 const dir = process.env.IMAGES_BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'fs-images-bench-'));
 const p = (n: string): string => join(dir, n);
 
-/** Real binaries (ELF files under /usr/lib and /usr/bin) compress like a system image; random bytes where missing. */
+/** Real binaries compress like a system image (bench-kit binaryPool). */
 let pool: Buffer | null = null;
-function buildPool(): Buffer {
-  const out = Buffer.alloc(64 * MiB);
-  let o = 0;
-  for (const d of ['/usr/lib/x86_64-linux-gnu', '/usr/bin', '/usr/lib']) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(d);
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      if (o >= out.length) break;
-      try {
-        const st = statSync(join(d, n));
-        if (!st.isFile() || st.size < 20_000) continue;
-        o += readFileSync(join(d, n)).copy(out, o);
-      } catch {
-        // unreadable: skip
-      }
-    }
-  }
-  if (o < out.length) randomFillSync(out, o);
-  return out;
-}
 
 function fillData(buf: Buffer, seed: number): void {
-  pool ??= buildPool();
+  pool ??= binaryPool();
   const at = (seed * 7 * MiB) % (pool.length - buf.length);
   pool.copy(buf, 0, at, at + buf.length);
   buf.writeUInt32LE(seed, 0); // no two runs alike
