@@ -1,4 +1,5 @@
 // Byte sources: the layers below a BlockSource (a file, a decompressor, a zip entry), each streamable again.
+import { closeSync, openSync as openSyncFs, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { FlashError } from '../contracts/errors.js';
 
@@ -15,8 +16,20 @@ export interface ByteSource {
   stream(signal?: AbortSignal, options?: StreamOptions): AsyncIterable<Uint8Array>;
   /** Random access (files and stored zip entries). */
   readAt?(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Blocking reads for a walk over many small headers (files): a thread-pool round trip per few bytes costs more than
+   * the read itself. `close()` when done. Keep each use short: it holds the event loop.
+   */
+  openSync?(): SyncReader;
   /** Read into a caller's buffer (files): lets a scanner reuse its buffers instead of faulting in fresh pages. */
   readInto?(target: Uint8Array, offset: number, signal?: AbortSignal): Promise<number>;
+}
+
+/** Blocking positional reads of a file region (see ByteSource.openSync). */
+export interface SyncReader {
+  /** Up to `length` bytes at `offset` of the region (fewer at its end), into `into` when given. */
+  readAt(offset: number, length: number, into?: Uint8Array): Uint8Array;
+  close(): void;
 }
 
 /** How a stream will be read. */
@@ -87,11 +100,35 @@ export function fileByteSource(path: string, start: number, size: number, descri
     await withHandle((fh) => fill(fh, target, n, offset));
     return n;
   };
+  const openSync = (): SyncReader => {
+    let fd: number;
+    try {
+      fd = openSyncFs(path, 'r');
+    } catch (e) {
+      throw fileError(e, path);
+    }
+    return {
+      readAt: (offset, length, into) => {
+        const n = Math.max(0, Math.min(length, size - offset));
+        const b = into && into.length >= n ? into : Buffer.allocUnsafe(n);
+        let got = 0;
+        while (got < n) {
+          const r = readSync(fd, b, got, n - got, start + offset + got);
+          if (r === 0) break;
+          got += r;
+        }
+        if (got !== n) throw new FlashError('image_unreadable', `${description}: file ended early (was it changed while open?)`);
+        return b.subarray(0, n);
+      },
+      close: () => closeSync(fd),
+    };
+  };
   return {
     description,
     size,
     readAt,
     readInto,
+    openSync,
     async *stream(signal?: AbortSignal): AsyncGenerator<Uint8Array> {
       const fh = await openFile(path);
       try {

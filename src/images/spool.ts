@@ -203,6 +203,13 @@ export class SpoolFile {
     if (this.removed) throw new FlashError('cancelled', 'Cancelled: the batch this image was decoded for has ended');
     const { signal, onProgress } = options;
     signal?.throwIfAborted();
+    // A decode every waiter has left is stopping: let it end, then start afresh for this caller.
+    while (this.running && this.stop?.signal.aborted) {
+      await this.running.catch(() => undefined);
+      if (this.done) return this.done;
+      if (this.removed) throw new FlashError('cancelled', 'Cancelled: the batch this image was decoded for has ended');
+      signal?.throwIfAborted();
+    }
     if (!this.running) {
       const stop = new AbortController();
       this.stop = stop;
@@ -244,6 +251,7 @@ export class SpoolFile {
         };
         signal.addEventListener('abort', onAbort, { once: true });
         running.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+        if (signal.aborted) onAbort(); // (a listener may have cancelled on the progress replayed to it above)
       });
     } finally {
       leave();

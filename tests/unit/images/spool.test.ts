@@ -148,6 +148,36 @@ describe('SpoolFile', () => {
     expect(readdirSync(folder)).toEqual([]);
   });
 
+  it('a fill that arrives while an abandoned decode is stopping starts a fresh one instead of sharing its cancel', async () => {
+    const file = new SpoolFile(join(dir, 'h', 'late.raw'));
+    const s = stepper();
+    const m = maker(s.gate);
+    const stop = new AbortController();
+    const first = file.fill(m.make, { signal: stop.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    stop.abort(); // the only waiter leaves: the decode is told to stop, but is still running
+    const late = file.fill(maker().make);
+    s.open();
+    await expect(first).rejects.toMatchObject({ code: 'cancelled' });
+    expect(await late).toMatchObject({ size: data.length });
+    await file.remove();
+  });
+
+  it('a waiter that cancels on the progress replayed to it when it joins is cancelled; the decode goes on', async () => {
+    const file = new SpoolFile(join(dir, 'i', 'replay.raw'));
+    const s = stepper();
+    const m = maker(s.gate);
+    const first = file.fill(m.make);
+    await new Promise((r) => setTimeout(r, 20)); // the decode has reported its start
+    const stop = new AbortController();
+    const late = file.fill(m.make, { signal: stop.signal, onProgress: () => stop.abort() });
+    s.open();
+    await expect(late).rejects.toMatchObject({ code: 'cancelled' });
+    expect(await first).toMatchObject({ size: data.length });
+    expect(m.aborted).toBe(false);
+    await file.remove();
+  });
+
   it('a failed decode reaches every waiter and leaves no file; the next fill decodes again', async () => {
     const folder = join(dir, 'g');
     const file = new SpoolFile(join(folder, 'bad.raw'));
