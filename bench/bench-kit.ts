@@ -78,3 +78,16 @@ export function binaryPool(size = 64 << 20): Buffer {
   if (o < out.length) randomFillSync(out, o);
   return out;
 }
+
+/** `n` bytes that differ with `seed` and do not compress (xorshift32): an application image for serial and DFU benches. */
+export function pattern(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = 0x9e3779b9 ^ seed;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { SerialCandidate } from '../src/contracts/family.js';
 import { createStm32Family } from '../src/drivers/stm32/index.js';
 import type { BlockSource, Chunk } from '../src/contracts/source.js';
-import { load, serveSimsOnTtys, silentContext } from './bench-kit.js';
+import { load, pattern, serveSimsOnTtys, silentContext } from './bench-kit.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const KiB = 1024;
@@ -26,18 +26,6 @@ const ONLY_OURS = process.env.STM32_BENCH_OURS === '1';
 if (process.argv[2] === 'sim') await serveSimsOnTtys('stm32', process.argv.slice(4), ['--baud', process.argv[3] ?? '115200', '--flash-size', '128K']);
 
 // ---------------------------------------------------------------- parent
-
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = 0x9e3779b9 ^ seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 function memorySource(bytes: Uint8Array): BlockSource {
   return {
