@@ -175,6 +175,8 @@ class JobRun {
     job.spec.imageBytes = expanded;
     if (this.announced) {
       this.deps.record.update({ total_bytes: total, image_bytes: expanded });
+      // Speeds and the average count the device work, not the decode before it.
+      if (job.state === 'running') job.meter.start();
       this.pacer.poke();
     }
   }
@@ -202,7 +204,7 @@ class JobRun {
     job.state = 'running';
     job.startedAt = Date.now();
     job.stage = stage ?? (steps[0] ? stageFor(steps[0], 0, steps.length, this.family) : 'Starting');
-    job.meter.start();
+    if (stage === undefined) job.meter.start(); // (an image's long pass first: the meter starts when it ends)
     const device = deps.registry.get(this.deviceId);
     deps.record.update({
       state: 'running', started_at: job.startedAt, total_bytes: job.totalBytes, image_bytes: job.spec.imageBytes ?? null, stage: job.stage,

@@ -152,6 +152,8 @@ describe('runJob', () => {
     expect(stages).toContain('Writing boot partition (1/1)');
     expect(r.events.filter((e) => e.type === 'flash_started')).toHaveLength(1);
     expect(r.updates).toContainEqual({ total_bytes: 4096, image_bytes: 4096 });
+    // The meter (speeds, the average) counts from the end of the pass (~0.75 s of the 1.7 s), not from the announce.
+    expect(job.meter.activeMs()).toBeLessThan(1200);
   });
 
   it('a cancel during the long pass ends the job cancelled before any step ran', async () => {
