@@ -48,11 +48,11 @@ function run(args: string[], readyLines: number): { child: ChildProcess; lines: 
   children.push(child);
   const lines: string[] = [];
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const ready = new Promise<void>((resolveReady, reject) => {
     let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       const parts = buf.split('\n');
       buf = parts.pop()!;

@@ -53,7 +53,7 @@ describe('createBlockProvider', () => {
     await p.stop();
     expect(sink.offered[0]).toMatchObject({ path: '/dev/sdb', helper });
     expect(createBlockFamily().connect(sink.offered[0] as Candidate)).toMatchObject({ path: '/dev/sdb', elevated: true });
-    expect(createBlockFamily().connect({ ...(sink.offered[0] as BlockCandidate), helper: undefined } as Candidate)).toMatchObject({ elevated: false });
+    expect(createBlockFamily().connect({ ...(sink.offered[0] as BlockCandidate), helper: undefined })).toMatchObject({ elevated: false });
   });
 
   it('withdraws a disk that goes away and offers again one that changed (a card swapped in a reader)', async () => {
