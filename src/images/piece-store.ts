@@ -12,7 +12,7 @@ import { copyMeter, type BufferPool } from './buffer-pool.js';
 export interface PieceStore {
   /** Called for every run as planning takes it from the source. */
   put(run: BlockRun): Promise<void> | void;
-  /** The data bytes of blocks [start, start + blocks), in slices of at most PIECE_SLICE_BYTES. */
+  /** The data bytes of blocks [start, start + blocks), in slices of at most the store's slice size. */
   read(start: number, blocks: number, signal?: AbortSignal): AsyncGenerator<Uint8Array>;
   close(): Promise<void>;
 }
@@ -24,7 +24,7 @@ export type ReadIntoSource = BlockSource & {
 };
 
 /** Slice reads kept in flight ahead of the consumer (they run on the thread pool while the device takes the bytes). */
-const READ_AHEAD = 3;
+const READ_AHEAD = 2;
 
 /**
  * Re-reads data with `readAt` (raw and uncompressed sparse files): nothing is kept between planning and sending.
@@ -32,16 +32,21 @@ const READ_AHEAD = 3;
  * consumer; a slice's buffer is reused once the consumer releases it (the transport has sent it).
  */
 export class ReadAtStore implements PieceStore {
+  /** Largest slice: the pool's buffer size, or PIECE_SLICE_BYTES without a pool. */
+  private readonly slice: number;
+
   constructor(
     private readonly source: ReadIntoSource,
     private readonly blockSize: number,
     private readonly pool?: BufferPool,
-  ) {}
+  ) {
+    this.slice = pool?.bufferBytes ?? PIECE_SLICE_BYTES;
+  }
   put(): void {}
   read(start: number, blocks: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
     const pool = this.pool;
     const readInto = this.source.readInto;
-    if (pool && readInto && pool.bufferBytes >= PIECE_SLICE_BYTES) return this.readPooled(start, blocks, pool, readInto, signal);
+    if (pool && readInto) return this.readPooled(start, blocks, pool, readInto, signal);
     return this.readFresh(start, blocks, signal);
   }
 
@@ -56,7 +61,7 @@ export class ReadAtStore implements PieceStore {
     let next = start * this.blockSize;
     const ahead: Promise<Uint8Array>[] = [];
     const readOne = (off: number): Promise<Uint8Array> => {
-      const n = Math.min(PIECE_SLICE_BYTES, end - off);
+      const n = Math.min(this.slice, end - off);
       const b = pool.take().subarray(0, n);
       const avail = Math.max(0, Math.min(n, this.source.size - off));
       const p = (avail > 0 ? readInto.call(this.source, b.subarray(0, avail), off, signal) : Promise.resolve(0)).then((got) => {
@@ -70,7 +75,7 @@ export class ReadAtStore implements PieceStore {
     while (next < end || ahead.length > 0) {
       while (ahead.length < READ_AHEAD + 1 && next < end) {
         ahead.push(readOne(next));
-        next += PIECE_SLICE_BYTES;
+        next += this.slice;
       }
       signal?.throwIfAborted();
       const b = ahead.shift();
@@ -84,7 +89,7 @@ export class ReadAtStore implements PieceStore {
     let off = start * this.blockSize;
     const end = (start + blocks) * this.blockSize;
     while (off < end) {
-      const n = Math.min(PIECE_SLICE_BYTES, end - off);
+      const n = Math.min(this.slice, end - off);
       const avail = Math.max(0, Math.min(n, this.source.size - off));
       let b = avail > 0 ? await readAt.call(this.source, off, avail, signal) : new Uint8Array(0);
       if (b.length !== n) {
@@ -133,9 +138,14 @@ export class BufferStore implements PieceStore {
   constructor(
     private readonly blockSize: number,
     private readonly memoryLimit = 8 << 20,
-    /** Where the slices handed out come from (reused once released); without it, fresh buffers. */
+    /** Where the slices handed out come from (reused once released; its buffer size is the slice size). */
     private readonly pool?: BufferPool,
-  ) {}
+  ) {
+    this.slice = pool?.bufferBytes ?? PIECE_SLICE_BYTES;
+  }
+
+  /** Largest slice handed out. */
+  private readonly slice: number;
 
   /** A buffer for `n` bytes of a slice: the pool's, or a fresh one. */
   private sliceBuffer(n: number): Uint8Array {
@@ -214,9 +224,9 @@ export class BufferStore implements PieceStore {
       const segEndTaken = skip + take === seg.blocks;
       if (seg.mem) {
         const view = seg.mem.subarray(skip * bs, (skip + take) * bs);
-        for (let o = 0; o < view.length; o += PIECE_SLICE_BYTES) {
+        for (let o = 0; o < view.length; o += this.slice) {
           // A copy: the arena is refilled while slices may still be on their way to the device.
-          const part = view.subarray(o, o + PIECE_SLICE_BYTES);
+          const part = view.subarray(o, o + this.slice);
           const b = this.sliceBuffer(part.length);
           b.set(part);
           copyMeter.count(part.length);
@@ -225,8 +235,8 @@ export class BufferStore implements PieceStore {
       } else if (seg.spillAt !== undefined && this.spill) {
         const base = seg.spillAt + skip * bs;
         const len = take * bs;
-        for (let o = 0; o < len; o += PIECE_SLICE_BYTES) {
-          const n = Math.min(PIECE_SLICE_BYTES, len - o);
+        for (let o = 0; o < len; o += this.slice) {
+          const n = Math.min(this.slice, len - o);
           const b = this.sliceBuffer(n);
           const { bytesRead } = await this.spill.fh.read(b, 0, n, base + o);
           if (bytesRead !== n) throw new FlashError('image_unreadable', 'temporary piece file was cut short');

@@ -21,6 +21,11 @@ export interface ResparseOptions {
   signal?: AbortSignal;
   /** Without `readAt`, bytes of one piece kept in memory before the rest goes to a temporary file (default 8 MiB). */
   memoryLimit?: number;
+  /**
+   * Largest slice of a piece's bytes, and the size of the reused read buffers (default PIECE_SLICE_BYTES, 1 MiB). A
+   * driver sending over a socket wants larger ones: fewer writes and fewer hops to the thread pool per MiB.
+   */
+  sliceBytes?: number;
 }
 
 const STAGING = 64 << 10;
@@ -58,7 +63,11 @@ export async function* resparse(source: BlockSource, maxBytes: number, options: 
   }
   const totalBlocks = Math.ceil(source.size / bs);
   if (totalBlocks > 0xffffffff) throw new FlashError('too_large', `${source.description} has more blocks than a sparse image can hold`);
-  const pools: Pools = { slices: new BufferPool(PIECE_SLICE_BYTES), stages: new BufferPool(STAGING) };
+  const sliceBytes = options.sliceBytes ?? PIECE_SLICE_BYTES;
+  if (!Number.isSafeInteger(sliceBytes) || sliceBytes < STAGING) {
+    throw new FlashError('bad_request', `slice size ${sliceBytes} is not a whole number of bytes of at least ${STAGING}`);
+  }
+  const pools: Pools = { slices: new BufferPool(sliceBytes), stages: new BufferPool(STAGING) };
   const store: PieceStore = source.readAt ? new ReadAtStore(source, bs, pools.slices) : new BufferStore(bs, options.memoryLimit, pools.slices);
   // An indexed sparse file is planned from its chunk table alone; its data is read once, when a piece streams.
   const layout = source.readAt && source instanceof SparseSource ? source.layoutRuns() : undefined;

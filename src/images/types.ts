@@ -55,7 +55,8 @@ export interface SparsePiece {
   /** Number of chunks in this sparse file (its header's total_chunks). */
   readonly chunkCount: number;
   /**
-   * The piece's bytes, once, as slices of at most `PIECE_SLICE_BYTES`; their lengths add up to `length`.
+   * The piece's bytes, once, as slices of at most `PIECE_SLICE_BYTES` (or resparse's `sliceBytes`); their lengths add
+   * up to `length`.
    * Fails with FlashError `image_invalid` / `image_unreadable` when the image turns out broken mid-stream.
    */
   bytes(signal?: AbortSignal): AsyncIterable<Uint8Array>;

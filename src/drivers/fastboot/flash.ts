@@ -2,7 +2,7 @@
 import type { BlockSource } from '../../contracts/source.js';
 import type { JobContext } from '../../contracts/family.js';
 import { FlashError } from '../../contracts/errors.js';
-import { resparse } from '../../images/index.js';
+import { PIECE_SLICE_BYTES, resparse } from '../../images/index.js';
 import { annotate } from './client.js';
 import { sendDownload } from './download.js';
 import { formatBytes } from '../../protocol/units.js';
@@ -49,6 +49,16 @@ async function checkTarget(session: Session, target: string, source: BlockSource
   }
 }
 
+/**
+ * Largest write of download data over TCP: 4 MiB (elsewhere 1 MiB, PIECE_SLICE_BYTES). Over TCP each write is a
+ * frame the socket must take before the next (a wait for drain) and each slice a read on the thread pool: with 1 MiB
+ * writes a sparse flash took ~1.05 s against AOSP's ~0.76 s into the same simulator (AOSP sends a 4 MiB raw chunk in
+ * one write), with 4 MiB ~0.77 s (2 Dec, load 1.5-2). USB keeps 1 MiB: it cuts writes into transfers that stay in
+ * flight across writes anyway, and errors, pause and bandwidth limits keep their 1 MiB granularity there.
+ */
+const TCP_WRITE_BYTES = 4 << 20;
+const WRITE_BYTES = PIECE_SLICE_BYTES;
+
 /** Whole-data images that fit in one download go raw, as AOSP sends them; everything else as sparse pieces. */
 function sendsRaw(source: BlockSource, maxDownload: number): boolean {
   return source.exact && source.dataBytes === source.size && source.size > 0 && source.size <= maxDownload;
@@ -64,7 +74,8 @@ async function writeImage(session: Session, target: string, source: BlockSource,
     const what = `${target}${suffix}`;
     ctx.log('info', `Writing ${source.description} to ${target}: ${data}, raw in one download`);
     ctx.stage(`Writing ${target}${suffix}`);
-    await sendDownload(client, { length: source.size, dataBytes: source.size, bytes: dataOf(source), what }, ctx);
+    const sliceBytes = client.transport.kind === 'tcp' ? TCP_WRITE_BYTES : WRITE_BYTES;
+    await sendDownload(client, { length: source.size, dataBytes: source.size, bytes: dataOf(source, sliceBytes), what }, ctx);
     await client.okay(flashCommand, flashOpts).catch((e: unknown) => {
       throw annotate(e, `after ${formatBytes(source.size)} of ${target} had been downloaded`);
     });
@@ -74,7 +85,8 @@ async function writeImage(session: Session, target: string, source: BlockSource,
   ctx.log('info', `Writing ${source.description} to ${target}: ${data}, as sparse pieces of at most ${formatBytes(maxDownload)}`);
   let pieces = 0;
   let imageBytesBefore = 0;
-  const it = resparse(source, maxDownload, { signal: ctx.signal })[Symbol.asyncIterator]();
+  const sliceBytes = client.transport.kind === 'tcp' ? TCP_WRITE_BYTES : WRITE_BYTES;
+  const it = resparse(source, maxDownload, { signal: ctx.signal, sliceBytes })[Symbol.asyncIterator]();
   let next = it.next();
   try {
     for (;;) {
@@ -114,10 +126,9 @@ function seconds(since: number): string {
 
 /** The raw bytes of an all-data source, chunk by chunk. */
 // Cancel is checked between slices by sendDownload, never inside the stream: a download is finished, not torn.
-async function* dataOf(source: BlockSource): AsyncIterable<Uint8Array> {
+async function* dataOf(source: BlockSource, max: number): AsyncIterable<Uint8Array> {
   for await (const chunk of source.chunks()) {
     if (chunk.kind !== 'data') throw new FlashError('internal', `${source.description} was expected to hold data only`);
-    const max = 1 << 20;
     for (let off = 0; off < chunk.bytes.length; off += max) yield chunk.bytes.subarray(off, off + max);
   }
 }
