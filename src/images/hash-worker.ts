@@ -55,7 +55,8 @@ parentPort.postMessage(h.digest('hex'));
  */
 export function hashFileInWorker(path: string, segments: HashSegments): Promise<string> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER_CODE, { eval: true, workerData: { path, segs: segments } });
+    // No inherited execArgv: a station started with `--input-type=module` would run this CommonJS code as a module.
+    const w = new Worker(WORKER_CODE, { eval: true, execArgv: [], workerData: { path, segs: segments } });
     w.unref();
     let settled = false;
     w.once('message', (hex: string) => {
