@@ -118,7 +118,7 @@ export async function* libbz2Decompress(lib: Libbz2, input: AsyncIterable<Uint8A
     v.setBigUint64(24, outAt[k] ?? 0n, true);
     v.setUint32(32, outBytes, true);
     const ret = await new Promise<number>((resolve, reject) => {
-      lib.decompress.async(strm, (err: unknown, r: number) => (err ? reject(err as Error) : resolve(r)));
+      lib.decompress.async(strm, (err: Error | null, r: number) => (err ? reject(err) : resolve(r)));
     });
     const produced = outBytes - v.getUint32(32, true);
     if (ret === BZ_STREAM_END) {

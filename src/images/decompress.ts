@@ -153,7 +153,8 @@ function tooLong(description: string, kind: Compression, size: number): FlashErr
 async function* classicIterable(d: Duplex): AsyncGenerator<Buffer> {
   const queue: Buffer[] = [];
   let ended = false;
-  let error: unknown = null;
+  // Set from the stream's 'error' handler: typed so that the check below does not narrow it to null.
+  let error = null as Error | null;
   let wake: (() => void) | null = null;
   const poke = (): void => {
     wake?.();
@@ -169,7 +170,7 @@ async function* classicIterable(d: Duplex): AsyncGenerator<Buffer> {
     poke();
   });
   d.on('error', (e: unknown) => {
-    error ??= e;
+    error ??= e instanceof Error ? e : new Error(String(e));
     poke();
   });
   for (;;) {

@@ -26,7 +26,7 @@ export function shareSource(source: BlockSource, consumers: number, options: Sha
   let it: AsyncIterator<Chunk> | null = null;
   let producing: Promise<void> | null = null;
   let ended = false;
-  let failure: unknown = null;
+  let failure: Error | null = null;
   let waiters: (() => void)[] = [];
 
   const notify = (): void => {
@@ -65,7 +65,7 @@ export function shareSource(source: BlockSource, consumers: number, options: Sha
         }
       },
       (e: unknown) => {
-        failure = e;
+        failure = e instanceof Error ? e : new Error(String(e));
       },
     ).finally(() => {
       producing = null;

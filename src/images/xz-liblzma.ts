@@ -44,7 +44,7 @@ export function systemLiblzma(): Liblzma | null {
       loaded = {
         decoder: lib.func('int lzma_stream_decoder(void *strm, uint64_t memlimit, uint32_t flags)') as Liblzma['decoder'],
         code: code as Liblzma['code'],
-        end: lib.func('void lzma_end(void *strm)') as Liblzma['end'],
+        end: lib.func('void lzma_end(void *strm)'),
         address,
         version,
       };
@@ -118,7 +118,7 @@ export async function* liblzmaDecompress(lib: Liblzma, input: AsyncIterable<Uint
     const ret = calls++ === 0
       ? lib.code(strm, action)
       : await new Promise<number>((resolve, reject) => {
-        lib.code.async(strm, action, (err: unknown, r: number) => (err ? reject(err as Error) : resolve(r)));
+        lib.code.async(strm, action, (err: Error | null, r: number) => (err ? reject(err) : resolve(r)));
       });
     return { ret, produced: OUT_BYTES - Number(v.getBigUint64(32, true)) };
   };

@@ -50,7 +50,8 @@ export async function* lzmaNativeDecompress(input: AsyncIterable<Uint8Array>, wh
   const out: Buffer[] = [];
   let acked = 0;
   let ended = false;
-  let failure: Error | null = null;
+  // Set from the stream's callback: typed so that the checks below do not narrow it to null.
+  let failure = null as Error | null;
   let wake: (() => void) | null = null;
   // Expansion ratio seen lately: input bytes acknowledged and output bytes received, halved as they grow.
   const fedSizes: number[] = [];

@@ -284,7 +284,7 @@ export class HelperPool {
         const i = this.waiting.indexOf(w);
         if (i >= 0) {
           this.waiting.splice(i, 1);
-          reject(signal.reason);
+          reject(signal.reason instanceof Error ? signal.reason : new FlashError('cancelled', 'Cancelled'));
         }
       }, { once: true });
     });

@@ -63,7 +63,9 @@ function loadNative(): Native | null {
 
 function callAsync(fn: AsyncCall, ...args: unknown[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    fn.async(...args, (err: unknown, res: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(Number(res))));
+    fn.async(...args, (err: unknown, res: unknown) =>
+      err ? reject(err instanceof Error ? err : new Error(typeof err === 'string' ? err : JSON.stringify(err))) : resolve(Number(res)),
+    );
   });
 }
 

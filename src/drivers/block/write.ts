@@ -74,7 +74,7 @@ export class DiskWriter {
   private cur: Pending | null = null;
   private zeroRun: { start: number; end: number } | null = null;
   private readonly inflight = new Set<Promise<void>>();
-  private failure: unknown = null;
+  private failure: Error | null = null;
   private zeroOutWorks: boolean;
   private zeros: Uint8Array | null = null;
   private readonly o: Required<Omit<WriteOptions, 'present'>> & Pick<WriteOptions, 'present'>;
@@ -256,7 +256,7 @@ export class DiskWriter {
         if (buf) this.free.push(buf);
       },
       (e: unknown) => {
-        this.failure ??= e;
+        this.failure ??= e instanceof Error ? e : new Error(String(e));
       },
     ).finally(() => this.inflight.delete(p));
     this.inflight.add(p);

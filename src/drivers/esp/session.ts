@@ -31,8 +31,6 @@ export interface EspSession {
   close(): Promise<void>;
 }
 
-type PortArg = ConstructorParameters<typeof EspTransport>[0];
-
 /** esptool-js reports failures as plain Errors; turn them into ours, naming the port and what to do. */
 export function espError(e: unknown, t: Transport, what: string): FlashError {
   if (isFlashError(e)) return e;
@@ -80,7 +78,7 @@ export async function openSession(t: Transport, info: PortInfo, options: Session
   const romBaud = options.romBaud ?? 115200;
   const baud = options.baud ?? 921600;
   const port = new WebSerialPort(async () => t, { usbVendorId: info.vendorId, usbProductId: info.productId }, t);
-  const transport = new EspTransport(port as unknown as PortArg, false);
+  const transport = new EspTransport(port, false);
   // esptool-js prints some trace lines to the console whatever `tracing` says; the station logs its own.
   transport.trace = () => undefined;
   const log = options.log ?? (() => undefined);

@@ -119,7 +119,8 @@ export function createStm32Family(options: Stm32FamilyOptions = {}): Family<Devi
       const stepEntry = 'options' in step ? step.options?.entry : undefined;
       const entry = typeof stepEntry === 'string' ? parseEntrySequence(stepEntry) : defaultEntry;
       if (step.op === 'command' && step.name === 'enter_bootloader') {
-        const seq = parseEntrySequence(String((step.args as { sequence?: unknown } | undefined)?.sequence ?? options.entry ?? ''));
+        const given = (step.args as { sequence?: unknown } | undefined)?.sequence; // a string: checkCommand saw to it
+        const seq = parseEntrySequence(typeof given === 'string' ? given : (options.entry ?? ''));
         await playSignals(t, seq.entry, ctx.signal);
         sessions.delete(t);
         await session(t, ctx.signal, undefined);
