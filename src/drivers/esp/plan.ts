@@ -1,10 +1,11 @@
 // ESP plans: ESP-IDF's build/flasher_args.json (or a folder holding one), each flash_files entry at its offset; and an
 // Arduino/PlatformIO merged binary, written whole from address 0.
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FlashError } from '../../contracts/errors.js';
 import type { LoadedPlan, LoadedStep } from '../../contracts/plan.js';
 import { folderResolver } from '../../images/plan-images.js';
+import { readSmallFile } from '../../images/small-file.js';
 
 const FILE = 'flasher_args.json';
 const MAX_JSON = 1 << 20;
@@ -91,9 +92,8 @@ async function mergedPlan(path: string): Promise<LoadedPlan | undefined> {
 export async function readEspPlan(path: string): Promise<LoadedPlan | undefined> {
   const file = await locate(path);
   if (!file) return mergedPlan(path);
-  const st = await stat(file);
-  if (st.size > MAX_JSON) throw new FlashError('image_invalid', `${file} is ${st.size} bytes; a flasher_args.json is a few KiB`);
-  const parsed = parseFlasherArgs(await readFile(file, 'utf8'), file);
+  // Bounded and regular-file-only, even if the file changed since locate() looked at it.
+  const parsed = parseFlasherArgs(await readSmallFile(file, { maxBytes: MAX_JSON, what: 'a flasher_args.json' }), file);
   const resolver = folderResolver(dirname(file));
   const steps: LoadedStep[] = [];
   let declaredBytes = 0;

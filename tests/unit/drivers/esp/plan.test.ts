@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,18 @@ describe('flasher_args.json plans', () => {
     expect(await readEspPlan(join(dir, 'missing'))).toBeUndefined();
     writeFileSync(join(build, 'flasher_args.json'), JSON.stringify({ flash_files: { '0x0': 'gone.bin' } }));
     await expect(readEspPlan(build)).rejects.toMatchObject({ code: 'image_not_found' });
+  });
+
+  it('refuses a flasher_args.json over 1 MiB, and declines one that is not a regular file', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fs-espplan-'));
+    const big = join(dir, 'big');
+    mkdirSync(big);
+    writeFileSync(join(big, 'flasher_args.json'), ' '.repeat((1 << 20) + 1));
+    await expect(readEspPlan(big)).rejects.toMatchObject({ code: 'image_invalid', message: expect.stringMatching(/a flasher_args\.json is at most 1048576 bytes/) });
+    const fifo = join(dir, 'fifo');
+    mkdirSync(fifo);
+    execFileSync('mkfifo', [join(fifo, 'flasher_args.json')]);
+    await expect(readEspPlan(fifo)).resolves.toBeUndefined();
   });
 
   it('takes an Arduino/PlatformIO merged binary as one image at 0, and leaves other .bin files alone', async () => {
