@@ -1,54 +1,32 @@
-// What the benchmarks share: the load average beside each figure, a JobContext that neither pauses nor throttles,
-// image-like bytes, and the child mode that serves standalone simulators (`flash-station sim FAMILY --tty …`) on ptys.
+// What the benchmarks share: the load average beside each figure, a JobContext that neither pauses nor throttles, and
+// test images. Kept free of the station and the families: benches that time whole processes import it too.
 import { randomFillSync } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { JobContext } from '../src/contracts/family.js';
-import { runSimCli } from '../src/sim/cli.js';
 
 /** os.loadavg() as "1m 5m 15m", printed with every figure (the machine is shared). */
 export function load(): string {
   return loadavg().map((l) => l.toFixed(2)).join(' ');
 }
 
-/** A job context for driving a family directly: no pause, no throttle, no reboot to wait for, nothing reported. */
-export function silentContext(signal: AbortSignal = new AbortController().signal): JobContext {
+/**
+ * A job context for driving a family directly: no pause, no throttle, no reboot to wait for, no log; bytes that reach
+ * the device go to `moved` when given.
+ */
+export function silentContext(options: { signal?: AbortSignal; deviceId?: string; moved?: (n: number) => void } = {}): JobContext {
   return {
     jobId: 'bench',
-    deviceId: 'bench',
-    signal,
+    deviceId: options.deviceId ?? 'bench',
+    signal: options.signal ?? new AbortController().signal,
     gate: { pass: () => Promise.resolve() },
     throttle: { take: () => Promise.resolve() },
-    moved: () => undefined,
+    moved: options.moved ?? (() => undefined),
     stage: () => undefined,
     log: () => undefined,
     waitForDevice: () => Promise.reject(new Error('no reboot to wait for in this bench')),
   };
-}
-
-/**
- * Child mode: one standalone simulator of `family` per `TTY=STORE` spec, each with `flags`; prints `ready` once all
- * listen, runs until SIGTERM, then exits.
- */
-export async function serveSimsOnTtys(family: string, specs: string[], flags: string[]): Promise<never> {
-  const stop = new AbortController();
-  process.on('SIGTERM', () => stop.abort());
-  const ends = specs.map((spec) => {
-    const [tty = '', store = ''] = spec.split('=');
-    let ready: () => void = () => undefined;
-    const isReady = new Promise<void>((r) => (ready = r));
-    const done = runSimCli([family, '--tty', tty, '--store', store, ...flags], {
-      out: (l) => (l.startsWith('ready') ? ready() : undefined),
-      err: () => undefined,
-      signal: stop.signal,
-    });
-    return { isReady, done };
-  });
-  await Promise.all(ends.map((e) => e.isReady));
-  process.stdout.write('ready\n');
-  await Promise.all(ends.map((e) => e.done));
-  process.exit(0);
 }
 
 /**

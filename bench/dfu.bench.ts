@@ -6,7 +6,7 @@
 // writes the same image on the same simulator for comparison. The load average is printed beside every figure.
 // BENCH_QUICK=1: smaller images, one round.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebDFU } from 'dfu';
 import type { JobContext } from '../src/contracts/family.js';
@@ -14,6 +14,7 @@ import { createDfuFamily } from '../src/drivers/dfu/index.js';
 import { openImage } from '../src/images/open.js';
 import { createDfuSim, DfuSimDevice, dfuSimConfig, type DfuSimInstance } from '../src/sim/dfu/index.js';
 import { LINK_MODELS, controlTransferMicros, type ControlLinkModel } from '../src/sim/dfu/link-model.js';
+import { load, pattern } from './bench-kit.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = Number(process.env.DFU_BENCH_ROUNDS ?? (quick ? 1 : 3));
@@ -39,22 +40,6 @@ const ALL_SCENARIOS: Scenario[] = [
 const only = process.env.DFU_BENCH_ONLY;
 const SCENARIOS = only === undefined ? ALL_SCENARIOS : [ALL_SCENARIOS[Number(only)]!];
 const TOOLS = process.env.DFU_BENCH_OURS === '1' ? (['flash-station'] as const) : (['flash-station', 'WebDFU (npm dfu)'] as const);
-
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = 0x9e3779b9 ^ seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function load(): string {
-  return loadavg().map((l) => l.toFixed(2)).join(' ');
-}
 
 function sim(dir: string, s: Scenario): DfuSimInstance {
   const cfg = dfuSimConfig('BENCH1', new Map(Object.entries(s.params)));

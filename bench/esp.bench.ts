@@ -17,7 +17,8 @@ import type { SimInstance } from '../src/contracts/simulator.js';
 import { createEspFamily, readEspPlan } from '../src/drivers/esp/index.js';
 import { WebSerialPort } from '../src/drivers/esp/web-serial.js';
 import { espSimulatorFactory } from '../src/sim/esp/factory.js';
-import { load, serveSimsOnTtys, silentContext } from './bench-kit.js';
+import { load, silentContext } from './bench-kit.js';
+import { serveSimsOnTtys } from './sim-children.js';
 
 
 // ---------------------------------------------------------------- child: simulators on ptys

@@ -13,7 +13,7 @@ import { FASTBOOT_USB } from '../src/transports/fastboot-usb-interface.js';
 import { openImage } from '../src/images/index.js';
 import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../src/sim/fastboot/index.js';
 import { createWebUsbLink } from '../src/transports/usb.js';
-import { load } from './bench-kit.js';
+import { load, silentContext } from './bench-kit.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const MiB = 1024 * 1024;
@@ -360,17 +360,7 @@ async function stationFlash(cliRun: string, station: RunningStation | undefined,
 // ------------------------------------------------------------------ 2. in-process USB face, USB 2.0 link model
 
 function benchContext(onMoved: (n: number) => void = () => undefined): JobContext {
-  return {
-    jobId: 'bench',
-    deviceId: 'bench',
-    signal: new AbortController().signal,
-    gate: { pass: async () => undefined },
-    throttle: { take: async () => undefined },
-    moved: onMoved,
-    stage: () => undefined,
-    log: () => undefined,
-    waitForDevice: () => Promise.reject(new Error('no reboot expected')),
-  };
+  return silentContext({ moved: onMoved });
 }
 
 const USB2_RATE = 53_000_000;

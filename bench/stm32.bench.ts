@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import type { SerialCandidate } from '../src/contracts/family.js';
 import { createStm32Family } from '../src/drivers/stm32/index.js';
 import type { BlockSource, Chunk } from '../src/contracts/source.js';
-import { load, pattern, serveSimsOnTtys, silentContext } from './bench-kit.js';
+import { load, pattern, silentContext } from './bench-kit.js';
+import { serveSimsOnTtys } from './sim-children.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const KiB = 1024;
