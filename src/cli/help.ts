@@ -1,6 +1,6 @@
 // Usage texts for `flash-station --help` and each command's `--help`.
 
-export const MAIN_HELP = `flash-station — a flashing station for fastboot devices, steered over a local WebSocket
+export const MAIN_HELP = `flash-station — a flashing station for fastboot, ESP, STM32, DFU and block devices, steered over a local WebSocket
 
 Usage: flash-station <command> [options]
 
@@ -34,7 +34,7 @@ Options:
   --data-dir DIR         settings, history, token, logs (default: the per-user config dir of "flash-station")
   --connect URI          add a network fastboot device: tcp:HOST[:PORT] or udp:HOST[:PORT] (repeatable)
   --sim SPEC             add a simulated device, e.g. fastboot:SIM0001?speed=40M (repeatable)
-  --demo                 add simulated devices to try it with: fastboot at USB 2.0 speed, an ESP32 and an STM32
+  --demo                 add simulated devices to try it with: fastboot at USB 2.0 speed, an ESP32, an STM32, a DfuSe device
                          at their serial baud, …
   --no-usb               skip USB discovery
   --no-serial            skip serial discovery (USB-UART bridges and native USB of ESP and STM32 boards)

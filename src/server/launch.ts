@@ -69,7 +69,7 @@ export interface LaunchedStation {
   close(): Promise<void>;
 }
 
-/** Simulated devices for `--demo`: fastboot at USB 2.0 high speed with a few partitions each; one ESP, one STM32. */
+/** Simulated devices for `--demo`: fastboot at USB 2.0 high speed with a few partitions each; one ESP, one STM32, one DFU. */
 export const DEMO_SIMS = [
   'fastboot:DEMO0001?speed=40M&partitions=boot:64M,system:1G,vendor:256M,userdata:2G',
   'fastboot:DEMO0002?speed=40M&partitions=boot:64M,system:1G,vendor:256M,userdata:2G',
