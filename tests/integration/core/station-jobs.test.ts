@@ -78,7 +78,7 @@ describe('Station jobs', () => {
     expect(await code({ deviceId: 'DEV1', partition: 'boot', image: join(h.dir, 'missing.img') })).toBe('image_not_found');
     expect(await code({ deviceId: 'DEV1', partition: 'boot', image: join(h.dir, 'adir') })).toBe('image_unreadable');
     expect(await code({ deviceId: 'DEV1', partition: 'nosuch', image: img.path })).toBe('partition_not_found');
-    expect(await code({ deviceId: 'DEV1', partition: 'boot', image: big.path })).toBe('image_invalid');
+    expect(await code({ deviceId: 'DEV1', partition: 'boot', image: big.path })).toBe('image_too_large');
     expect(await code({ deviceId: 'DEV1', partition: 'boot', image: 'relative.img' })).toBe('bad_request');
     expect(await code({ deviceId: 'DEV1', partition: 'boot' })).toBe('bad_request');
     expect(await code({ deviceId: 'DEV1', image: img.path })).toBe('bad_request');

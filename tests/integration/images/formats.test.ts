@@ -81,7 +81,7 @@ describe('formats made by the command-line tools', () => {
 describe('validation before writing', () => {
   it('refuses an image larger than its partition', async () => {
     const src = await openImage(p('img.simg'));
-    expect(() => checkFits(src, src.size - 1, 'boot')).toThrow(/holds only/);
+    expect(() => checkFits(src, src.size - 1, 'boot')).toThrow(expect.objectContaining({ code: 'image_too_large', message: expect.stringMatching(/holds only/) }));
     expect(() => checkFits(src, src.size, 'boot')).not.toThrow();
   });
 
