@@ -215,9 +215,14 @@ export class SerialTransport implements Transport {
         if (got > 0) this.onChunk(buf.subarray(0, got));
       }
     };
-    void loop().finally(() => {
-      if (generation === this.generation) this.reading = false;
-    });
+    // A throw past the read (a consumer's onChunk) ends the link as lost rather than as an unhandled rejection.
+    loop()
+      .catch((e: unknown) => {
+        if (generation === this.generation && !this.isClosed) this.lost(e instanceof Error ? e.message : String(e));
+      })
+      .finally(() => {
+        if (generation === this.generation) this.reading = false;
+      });
   }
 
   private wake(): void {
