@@ -9,4 +9,11 @@ if (!existsSync(cli)) {
   process.exit(2);
 }
 const { main } = await import(cli);
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// A finished command must end the process, even if something it used is still open (a device that never closes its
+// side of a socket, a stuck native handle): a station told to stop stops. Nothing open: Node exits before this fires.
+setTimeout(() => {
+  process.stderr.write('flash-station: something was still open 3 s after the command finished; exiting anyway\n');
+  process.exit(code);
+}, 3000).unref();

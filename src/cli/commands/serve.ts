@@ -3,6 +3,9 @@ import { parseArgs } from 'node:util';
 import { EXIT, type CliIo } from '../io.js';
 import { SERVE_HELP } from '../help.js';
 
+/** Longest a stop may take before serve gives up waiting (its parts are bounded well below this). */
+const CLOSE_BOUND_MS = 40_000;
+
 export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -110,10 +113,21 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   io.stderr.write(`flash-station: ${signal}: stopping — cancelling running jobs and closing the history database\n`);
   // A second signal while closing forces the exit.
   const offForce = io.onSignal(() => process.exit(EXIT.cancelled));
+  let bound: ReturnType<typeof setTimeout> | undefined;
   try {
-    // launched.close() closes the station first, so every client still hears its jobs end, then the server.
-    await launched.close();
+    // launched.close() closes the station first, so every client still hears its jobs end, then the server. Its own
+    // waits are bounded (jobs 10 s, record hashes 15 s); past CLOSE_BOUND_MS something is stuck, and a station told to
+    // stop must stop all the same.
+    const stuck = new Promise<'stuck'>((resolve) => {
+      bound = setTimeout(() => resolve('stuck'), CLOSE_BOUND_MS);
+      bound.unref();
+    });
+    if ((await Promise.race([launched.close(), stuck])) === 'stuck') {
+      io.stderr.write(`flash-station: the station did not finish stopping within ${CLOSE_BOUND_MS / 1000} s; exiting anyway\n`);
+      return EXIT.failed;
+    }
   } finally {
+    clearTimeout(bound);
     offForce();
   }
   return EXIT.ok;
