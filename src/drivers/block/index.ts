@@ -11,7 +11,7 @@ import { HelperPool, writeAccess } from '../../transports/block-helper.js';
 import { assertNotSystem, diskAt, diskPresent, type DiskInfo } from './disks.js';
 import { unmountDisk, type Unmounter } from './unmount.js';
 import { DiskWriter, type WriteOptions, type WriteReport } from './write.js';
-import { verifyRegions } from './verify.js';
+import { verifyRegions, type VerifyOptions } from './verify.js';
 import { compareWithImage } from './compare.js';
 
 export { parseLsblk, listDisks, diskAt, SYSTEM_MOUNTS, type DiskInfo } from './disks.js';
@@ -122,20 +122,7 @@ async function flashDisk(link: BlockLink, source: BlockSource, verify: boolean, 
       (report.skippedBytes ? `, left ${formatBytes(report.skippedBytes)} unmapped by the bmap alone` : '') +
       (disk ? `; the kernel ${reread ? 'reread' : 'did not reread'} the partition table` : ''));
     if (verify) {
-      const label = `Verifying ${path}`;
-      ctx.stage(`${label}: 0 %`);
-      let shown = 0;
-      await verifyRegions(io, report.regions, {
-        signal: ctx.signal,
-        gate: () => ctx.gate.pass(ctx.signal),
-        progress: (done, total) => {
-          const pct = Math.floor((done / Math.max(1, total)) * 100);
-          if (pct > shown) {
-            shown = pct;
-            ctx.stage(`${label}: ${pct} %`);
-          }
-        },
-      });
+      await verifyRegions(io, report.regions, readBackOptions(ctx, `Verifying ${path}`));
       ctx.log('info', `Read back ${path} with direct I/O: it matches what was written`);
     }
   } catch (e) {
@@ -150,25 +137,30 @@ async function flashDisk(link: BlockLink, source: BlockSource, verify: boolean, 
   }
 }
 
+/** Options of a read-back pass: cancel, pause and throttle through the job, and its stage as `label: N %`. */
+function readBackOptions(ctx: JobContext, label: string): VerifyOptions {
+  ctx.stage(`${label}: 0 %`);
+  let shown = 0;
+  return {
+    signal: ctx.signal,
+    gate: () => ctx.gate.pass(ctx.signal),
+    progress: (done, total) => {
+      const pct = Math.floor((done / Math.max(1, total)) * 100);
+      if (pct > shown) {
+        shown = pct;
+        ctx.stage(`${label}: ${pct} %`);
+      }
+    },
+  };
+}
+
 /** A verify step: the disk read back with O_DIRECT and compared with the image itself (not with what was written). */
 async function verifyDisk(link: BlockLink, source: BlockSource, ctx: JobContext): Promise<void> {
   const path = linkPath(link);
-  const label = `Verifying ${path} against the image`;
-  ctx.stage(`${label}: 0 %`);
+  const options = readBackOptions(ctx, `Verifying ${path} against the image`);
   const io = await link.open({ write: false, direct: true, exclusive: true }, ctx.signal);
   try {
-    let shown = 0;
-    await compareWithImage(io, source, {
-      signal: ctx.signal,
-      gate: () => ctx.gate.pass(ctx.signal),
-      progress: (done, total) => {
-        const pct = Math.floor((done / Math.max(1, total)) * 100);
-        if (pct > shown) {
-          shown = pct;
-          ctx.stage(`${label}: ${pct} %`);
-        }
-      },
-    });
+    await compareWithImage(io, source, options);
     ctx.log('info', `${path} holds the image (read back with direct I/O, compared with the image itself)`);
   } finally {
     await io.close();
