@@ -2,7 +2,7 @@
 // STM32 simulators flashed at addresses, by an ESP-IDF flasher_args.json plan and with an Intel HEX file (progress
 // in image bytes, monotonic, 100 before completion); and `serve --serial-port` against the standalone
 // `flash-station sim esp|stm32 --tty` on socat pty pairs, one named `?protocol=esp`, one found by probing.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +13,7 @@ import { writeIntelHex } from '../../../src/images/intel-hex.js';
 import { openSerialTransport } from '../../../src/transports/serial.js';
 import type { Device } from '../../../src/protocol/messages.js';
 import { captureIo as io } from '../../helpers/cli-io.js';
+import { spawnCli, type CliProcess } from '../../helpers/cli-process.js';
 import { DEFAULT_PARTITIONS, espApp, partitionTable } from '../../helpers/esp-images.js';
 import { ptyPair, type PtyPair } from '../../helpers/pty-pair.js';
 
@@ -41,28 +42,10 @@ afterAll(async () => {
 });
 
 /** `flash-station ARGS` as its own process; resolves `lines` once `readyLines` stdout lines arrived. */
-function run(args: string[], readyLines: number): { child: ChildProcess; lines: string[]; stderr: () => string; ready: Promise<void>; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--input-type=module', '-e',
-    'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));', bundle, ...args],
-  { cwd: root, env: { ...process.env, FLASH_STATION_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const lines: string[] = [];
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const ready = new Promise<void>((resolveReady, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const parts = buf.split('\n');
-      buf = parts.pop()!;
-      lines.push(...parts);
-      if (lines.length >= readyLines) resolveReady();
-    });
-    void exit.then((code) => reject(new Error(`${args.slice(0, 2).join(' ')} exited ${code}: ${err}`)));
-  });
-  ready.catch(() => undefined);
-  return { child, lines, stderr: () => err, ready, exit };
+function run(args: string[], readyLines: number): CliProcess {
+  const p = spawnCli(bundle, args, readyLines, root);
+  children.push(p.child);
+  return p;
 }
 
 async function serve(args: string[]): Promise<{ url: string; dataDir: string; stop: () => Promise<void> }> {

@@ -1,6 +1,6 @@
 // `flash-station serve` as a real process over the real station and a simulated fastboot device: the two ready
 // lines, the token file, a flash through it, and SIGTERM mid-job (job cancelled cleanly, exit 0).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { captureIo as io } from '../../helpers/cli-io.js';
+import { spawnCli, type CliProcess } from '../../helpers/cli-process.js';
 import { until } from '../../helpers/until.js';
 import { makeImage } from '../server/helpers/harness.js';
 
@@ -33,28 +34,10 @@ afterAll(async () => {
   await rm(bundle, { force: true });
 });
 
-function serve(args: string[]): { child: ChildProcess; lines: string[]; stderr: () => string; ready: Promise<void>; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--input-type=module', '-e',
-    'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));', bundle, 'serve', ...args],
-  { cwd: root, env: { ...process.env, FLASH_STATION_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const lines: string[] = [];
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const ready = new Promise<void>((resolveReady, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const parts = buf.split('\n');
-      buf = parts.pop()!;
-      lines.push(...parts);
-      if (lines.length >= 2) resolveReady();
-    });
-    void exit.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-  ready.catch(() => undefined);
-  return { child, lines, stderr: () => err, ready, exit };
+function serve(args: string[]): CliProcess {
+  const p = spawnCli(bundle, ['serve', ...args], 2, root);
+  children.push(p.child);
+  return p;
 }
 
 
