@@ -23,12 +23,16 @@ export function controlTransferMicros(model: ControlLinkModel, dataBytes: number
   return (wire * 8 * 1e6) / model.bitsPerSecond + model.turnaroundUs;
 }
 
-/** Below this (ms) the last stretch of a wait is spun in place: one event-loop turn can take longer than that. */
-const SPIN_MS = 0.05;
+/**
+ * Below this (ms) the last stretch of a wait is spun in place: one event-loop turn can take longer than that, and a
+ * turn's overshoot on every 40–90 µs high-speed transfer made the model slower than the link it models. At most this
+ * long at a time, the simulator holds its process's event loop.
+ */
+const SPIN_MS = 0.2;
 
 /**
  * Waits until `performance.now()` reaches `until` (ms): a timer for the bulk, event-loop turns for the rest, and the
- * last few tens of microseconds spun in place, so that a high-speed transfer (40–90 µs) does not last a whole turn.
+ * last SPIN_MS spun in place, so that a high-speed transfer (40–90 µs) lasts as long as the link says, not a whole turn.
  */
 export async function sleepUntil(until: number): Promise<void> {
   let left = until - performance.now();
