@@ -339,7 +339,7 @@ export function checkSuffixMatches(
   const dev = usbIds(device.vendorId, device.productId);
   throw new FlashError(
     'image_mismatch',
-    `The file's DFU suffix is for USB device ${file}${any}, but this device is ${dev}. Use the file built for this device, or force the flash if you know it fits.`,
+    `The file's DFU suffix is for USB device ${file}${any}, but this device is ${dev}. Use the file built for this device, or, if you know it fits, flash it from a plan step with "options": { "force": true } (docs/dfu.md).`,
     { detail: `dfu suffix ${file} device ${dev}` },
   );
 }
