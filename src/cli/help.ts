@@ -33,8 +33,8 @@ Options:
   --port N               port, 0 = any free port (default 3001)
   --data-dir DIR         settings, history, token, logs (default: the per-user config dir of "flash-station")
   --connect URI          add a network fastboot device: tcp:HOST[:PORT] or udp:HOST[:PORT] (repeatable)
-  --sim SPEC             add a simulated device, e.g. fastboot:SIM0001?speed=40M (repeatable)
-  --demo                 add simulated devices to try it with: fastboot at USB 2.0 speed, an ESP32, an STM32, a DfuSe device
+  --sim SPEC             add a simulated device, PROTOCOL:SERIAL[?key=value&…] (repeatable; docs/simulator.md)
+  --demo                 add simulated devices to try it with, one or more of each family at its usual link speed
                          at their serial baud, …
   --no-usb               skip USB discovery
   --no-serial            skip serial discovery (USB-UART bridges and native USB of ESP and STM32 boards)

@@ -85,7 +85,7 @@ export type Target =
   | { readonly address: number }
   | { readonly whole: true };
 
-/** Family-specific knobs on a step (fastboot's `slot`, ESP's `compress`), validated by the family. */
+/** Family-specific knobs on a step (a slot, a compression switch), validated by the family. */
 export type StepOptions = Readonly<Record<string, string | number | boolean>>;
 
 /** A resolved plan step as a family runs it. Images are already opened as BlockSources. */
@@ -93,7 +93,7 @@ export type PlanStep =
   | { op: 'flash'; target: Target; source: BlockSource; options?: StepOptions }
   | { op: 'verify'; target: Target; source: BlockSource; options?: StepOptions }
   | { op: 'erase'; target: Target; options?: StepOptions }
-  /** `mode` is the family's word (fastboot: system/bootloader/fastboot/recovery; esp: hard/soft; stm32: go). */
+  /** `mode` is the family's own word for where the device restarts into (its docs list them). */
   | { op: 'reboot'; mode?: string }
   | { op: 'wait_for_device'; timeoutMs: number }
   /** Driver-specific, checked by the family's `checkCommand` before the job is created. */
@@ -156,7 +156,7 @@ export interface Family<L extends Link = Link> {
   /** Checks a `command` step's name and args; returns a message saying what is wrong, or undefined. */
   checkCommand?(name: string, args: unknown): string | undefined;
   /**
-   * Additive. Which listed partition a requested name means (fastboot: `boot` means `boot_a` on an A/B device);
+   * Additive. Which listed partition a requested name means (e.g. `boot` meaning `boot_a` on an A/B device);
    * undefined when the device has none by that name. Without it, only an exact name matches.
    */
   resolvePartition?(name: string, partitions: readonly PartitionInfo[]): PartitionInfo | undefined;

@@ -1,7 +1,7 @@
 /**
  * How a driver reaches its device, by kind of link: a byte stream (TCP, UDP, USB bulk, serial), USB control
  * transfers (DFU), or positional block I/O (SD cards, USB sticks). A family says which kind it needs; the provider
- * that found the device hands out that kind. Framing that belongs to one family (fastboot's FB01, ESP's SLIP) lives
+ * that found the device hands out that kind. Framing that belongs to one family (a handshake, SLIP) lives
  * with that family, not here.
  */
 import type { DeviceTransport } from '../protocol/messages.js';
@@ -9,7 +9,7 @@ import type { WebUsbDeviceLike } from './webusb.js';
 
 // ---------------------------------------------------------------- stream
 
-/** A byte pipe to one device. Fastboot uses it message-wise (one response per read); serial protocols byte-wise. */
+/** A byte pipe to one device, used message-wise (one response per read) or byte-wise (serial protocols). */
 export interface Transport {
   readonly kind: DeviceTransport;
   readonly closed: boolean;
@@ -99,7 +99,7 @@ export interface BlockLink {
   close(): Promise<void>;
 }
 
-/** Any link a provider hands to a family. Stream links may omit `kind` (the fastboot ones predate it). */
+/** Any link a provider hands to a family. Stream links may omit `kind` (the first ones predate it). */
 export type Link = DeviceLink | UsbLink | BlockLink;
 
 export function isUsbLink(link: Link): link is UsbLink {

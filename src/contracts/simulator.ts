@@ -11,7 +11,7 @@ export interface SimFaults {
   failAfter?: number;
   disconnectAfter?: number;
   stallAfter?: number;
-  /** A command name the device refuses (fastboot `flash`, ESP `FLASH_DATA`, STM32 `write`, DFU `dnload`). */
+  /** A command name the device refuses (as the family's protocol names it, e.g. `flash` or `dnload`). */
   failCommand?: string;
 }
 
@@ -43,6 +43,8 @@ export interface SimulatorFactory {
    * command runs. Absent when the family has none.
    */
   readonly loadCli?: () => Promise<SimCli>;
+  /** Specs `--demo` adds for this family (`PROTOCOL:SERIAL?…`), at the speed of the link such a device has. */
+  readonly demo?: readonly string[];
 }
 
 /** Where a standalone simulator writes its lines; defaults to stdout/stderr. `signal` stops it, besides SIGINT/SIGTERM. */

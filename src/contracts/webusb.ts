@@ -75,7 +75,7 @@ export interface WebUsbDeviceLike {
    */
   transferIn(endpointNumber: number, length: number, timeout?: number): Promise<UsbInTransferResultLike>;
   transferOut(endpointNumber: number, data: BufferSource, timeout?: number): Promise<UsbOutTransferResultLike>;
-  /** Control transfers on endpoint 0 (DFU). Optional: fastboot devices and their simulator never need them. */
+  /** Control transfers on endpoint 0 (DFU). Optional: families on bulk endpoints and their simulators never need them. */
   controlTransferIn?(setup: UsbControlSetup, length: number): Promise<UsbInTransferResultLike>;
   controlTransferOut?(setup: UsbControlSetup, data?: BufferSource): Promise<UsbOutTransferResultLike>;
   selectAlternateInterface?(interfaceNumber: number, alternateSetting: number): Promise<void>;

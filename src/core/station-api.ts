@@ -19,7 +19,7 @@ export interface StartFlashRequest {
   deviceId?: string;
   /** Several devices, one job each; `["*"]` means every connected device that matches `selector` (or all idle ones). */
   deviceIds?: string[];
-  /** Additive: pick devices by what they are, e.g. `{ protocol: 'fastboot', state: 'idle' }` (all idle fastboot devices). */
+  /** Additive: pick devices by what they are, e.g. `{ protocol: P, state: 'idle' }` (all idle devices of family P). */
   selector?: DeviceSelector;
   partition?: string;
   /** Additive (§7): an integer or a `"0x…"` string, for families that take addresses. */

@@ -39,7 +39,7 @@ export interface SourceInit {
   /**
    * Compute the hash elsewhere (a worker reading the file) instead of from the chunks. It starts when `sha256()` is
    * first asked for — after the transfer, in a station job — not beside the stream: on a machine whose cores the
-   * transfer and the device already keep busy, a concurrent 1 GiB hash slowed the transfer itself (docs/fastboot.md).
+   * transfer and the device already keep busy, a concurrent 1 GiB hash slowed the transfer itself (docs/benchmarks.md).
    */
   offload?: () => Promise<string>;
   /** Rejects with `image_mismatch` when the file behind the image changed since it was opened. */

@@ -34,7 +34,7 @@ export interface OpenImageOptions {
 }
 
 /**
- * One Android sparse file of a resparsed image, as a fastboot driver sends it: `download:%08x` with `length`, then the
+ * One Android sparse file of a resparsed image, as a driver sends it: a download of `length` bytes, then the
  * bytes, then `flash:P`. Every piece keeps the image's `total_blks`, padding with DONT_CARE before and after its own
  * blocks; together the pieces reproduce the image.
  *

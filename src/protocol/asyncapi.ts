@@ -19,7 +19,7 @@ const SERVER_SUMMARIES: Record<string, string> = {
   device_detached: 'A device went away.',
   device_updated: 'A device\'s state, partitions or info changed (e.g. busy → idle).',
   flash_queued: 'A job waits for its device or a free slot.',
-  flash_log: 'A message from the device or the driver (e.g. fastboot INFO lines).',
+  flash_log: 'A message from the device or the driver (e.g. INFO lines from the bootloader).',
   batch_summary: 'Counts of a many-device start_flash, sent once its jobs are placed and whenever one of them starts, pauses, resumes or ends; paused is the part of running on hold.',
   result: 'Answer to every command that carries a requestId (and to commands without one, except published events).',
   error: 'A frame the station could not accept (invalid JSON, unknown type, missing or ill-typed field, rate limit, wrong token); the connection stays open.',

@@ -69,17 +69,8 @@ export interface LaunchedStation {
   close(): Promise<void>;
 }
 
-/** Simulated devices for `--demo`: fastboot at USB 2.0 high speed with a few partitions each; one ESP, one STM32, one DFU. */
-export const DEMO_SIMS = [
-  'fastboot:DEMO0001?speed=40M&partitions=boot:64M,system:1G,vendor:256M,userdata:2G',
-  'fastboot:DEMO0002?speed=40M&partitions=boot:64M,system:1G,vendor:256M,userdata:2G',
-  'fastboot:DEMO0003?speed=40M&slots=1&partitions=boot:64M,system:1G,vendor:256M',
-  // Serial boards at their usual rates: a CP2102 ESP32 (the station switches it to 921600) and an STM32F103 at 115200.
-  'esp:DEMOESP1?chip=esp32&flash=4M',
-  'stm32:DEMOSTM1?chip=f103&flash=128K',
-  // A DfuSe bootloader (STM32F4-like, 512K) on a full-speed USB link.
-  'dfu:DEMODFU1?dfuse=1&flash=512K',
-];
+/** Simulated devices for `--demo`: what each family's simulator offers (`SimulatorFactory.demo`). */
+export const DEMO_SIMS: readonly string[] = SIMULATORS.flatMap((f) => f.demo ?? []);
 
 function defaultStaticDir(): string | undefined {
   const here = fileURLToPath(new URL('.', import.meta.url));

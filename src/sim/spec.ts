@@ -46,7 +46,7 @@ export function applyFaultKey(faults: SimFaults, key: string, value: string, lab
 /** Split a spec; throws FlashError `bad_request` naming what is wrong. */
 export function parseSimArgs(spec: string): SimArgs {
   const m = /^([a-z0-9]+):([^?]*)(?:\?(.*))?$/i.exec(spec.trim());
-  if (!m) bad(spec, 'expected PROTOCOL:SERIAL[?key=value&…], e.g. fastboot:SIM0001?partitions=boot:64M');
+  if (!m) bad(spec, 'expected PROTOCOL:SERIAL[?key=value&…], e.g. PROTOCOL:SIM0001?speed=40M (docs/simulator.md lists each family\'s keys)');
   const [, protocol = '', serial = '', query] = m;
   if (!SERIAL_RE.test(serial)) bad(spec, `serial "${serial}" must be 1-64 letters, digits, '.', '_' or '-'`);
   const params = new Map<string, string>();

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-/** Where the rule lives in the source tree and the npm package (docs/fastboot.md explains how to install it). */
+/** Where the rule lives in the source tree and the npm package (the families' docs explain how to install it). */
 export const UDEV_RULE_PATH = 'build/udev/70-flash-station.rules';
 
 /**

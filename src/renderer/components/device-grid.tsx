@@ -24,7 +24,7 @@ export function DeviceGrid({ devices, currentJobs, selected, onSelect, onSelectA
         ) : null}
       </header>
       {devices.length === 0 ? (
-        <p className="empty">No device connected. Plug one in (a phone in fastboot, a board in its bootloader or DFU mode, an SD card or USB stick), add one with --connect or --serial-port, or start with --demo.</p>
+        <p className="empty">No device connected. Plug one in (a phone or board in its bootloader, an SD card or USB stick), add one with --connect or --serial-port, or start with --demo.</p>
       ) : (
         <div className={`device-grid${devices.length > 16 ? ' compact' : ''}`}>
           {devices.map((d) => (

@@ -22,7 +22,7 @@ export function effectiveTargets(devices: readonly Device[], selected: ReadonlyS
   return ids;
 }
 
-/** What a device takes; a station that does not say (older ones, fastboot before Device.targets) takes partitions. */
+/** What a device takes; a station that does not say (older ones, from before Device.targets) takes partitions. */
 function kindsOf(device: Device): readonly TargetKind[] {
   return device.targets?.length ? device.targets : ['partition'];
 }

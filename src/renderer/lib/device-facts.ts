@@ -42,7 +42,7 @@ export function deviceFacts(device: Device): DeviceFact[] {
   return facts;
 }
 
-/** `fastboot · usb`, `esp · serial`, `block · block` said once: `block`. */
+/** `PROTOCOL · TRANSPORT`, said once where both are the same word (`block`). */
 export function deviceKind(device: Pick<Device, 'protocol' | 'transport'>): string {
   return device.protocol === device.transport ? device.protocol : `${device.protocol} · ${device.transport}`;
 }

@@ -1,4 +1,4 @@
-// Human formatting of bytes, speeds, durations and times for the UI (binary units, as `fastboot` prints them).
+// Human formatting of bytes, speeds, durations and times for the UI (binary units, as flashing tools print them).
 
 import { formatBytes as formatByteCount } from '../../protocol/units.js';
 

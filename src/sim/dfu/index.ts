@@ -54,6 +54,8 @@ export function createDfuSim(device: DfuSimDevice): DfuSimInstance {
 export const dfuSimulatorFactory: SimulatorFactory = {
   protocol: 'dfu',
   keys: DFUSE_PARAMS,
+  // A DfuSe bootloader (STM32F4-like, 512K) on a full-speed USB link.
+  demo: ['dfu:DEMODFU1?dfuse=1&flash=512K'],
   async create(serial: string, params: ReadonlyMap<string, string>, faults: SimFaults, options: SimOptions): Promise<SimInstance> {
     let config;
     try {

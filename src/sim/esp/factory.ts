@@ -40,6 +40,8 @@ export const espSimulatorFactory: SimulatorFactory = {
   protocol: 'esp',
   keys: KEYS,
   loadCli: async () => (await import('./cli.js')).espSimCli,
+  // A CP2102 ESP32 board (the station switches it to 921600).
+  demo: ['esp:DEMOESP1?chip=esp32&flash=4M'],
   async create(serial, params, faults, options: SimOptions): Promise<SimInstance> {
     const config = espSimConfig(serial, params, faults, options.storeDir);
     const sim = await createEspSim(config);

@@ -34,6 +34,12 @@ export function createFastbootSimulatorFactory(usb: SimUsbOptions = {}): Simulat
     protocol: 'fastboot',
     keys: KEYS,
     loadCli: async () => (await import('./cli.js')).fastbootSimCli,
+    // Phones at USB 2.0 high speed with a few partitions each; one A/B.
+    demo: [
+      'fastboot:DEMO0001?speed=40M&partitions=boot:64M,system:1G,vendor:256M,userdata:2G',
+      'fastboot:DEMO0002?speed=40M&partitions=boot:64M,system:1G,vendor:256M,userdata:2G',
+      'fastboot:DEMO0003?speed=40M&slots=1&partitions=boot:64M,system:1G,vendor:256M',
+    ],
     async create(serial, params, faults, options: SimOptions): Promise<SimInstance & { device: FastbootSimDevice }> {
       const device = await FastbootSimDevice.create({ ...fastbootSimSpec(serial, params, faults), storeDir: options.storeDir });
       const candidate = (): UsbCandidate => {

@@ -40,6 +40,8 @@ export const stm32SimulatorFactory: SimulatorFactory = {
   protocol: 'stm32',
   keys: KEYS,
   loadCli: async () => (await import('./tty.js')).stm32SimCli,
+  // An STM32F103 at 115200.
+  demo: ['stm32:DEMOSTM1?chip=f103&flash=128K'],
   async create(serial: string, params: ReadonlyMap<string, string>, faults: SimFaults, options: SimOptions): Promise<SimInstance> {
     const device = Stm32SimDevice.create(stm32SimConfig(serial, params, faults, options.storeDir));
     const label = `simulated STM32 ${serial}`;
