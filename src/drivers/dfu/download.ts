@@ -260,24 +260,30 @@ export async function dfuseWrite(
   ctx.stage(`Writing ${options.what}`);
   const ts = s.transferSize;
   moved.done = 0;
+  let block = 2;
+  for (const { data, address, first } of dfuseBlocks(elements, ts)) {
+    await between(ctx, data.length);
+    await retrying(s, ctx, `writing ${hex(address)}`, retries, async (attempt) => {
+      if (attempt > 0 || first || block > MAX_BLOCK) {
+        await setAddress(s, address);
+        block = 2;
+      }
+      await sendBlock(s, block, data, `DFU DNLOAD block ${block} at ${hex(address)}`);
+    });
+    block++;
+    moved.done += data.length;
+    ctx.moved(data.length);
+  }
+}
+
+/**
+ * DfuSe elements cut into blocks of `size` bytes with their addresses. Block numbers count from 2 after a SET_ADDRESS,
+ * which each element's `first` block needs.
+ */
+function* dfuseBlocks(elements: readonly DfuseElement[], size: number): Generator<{ data: Uint8Array; address: number; first: boolean; last: boolean }> {
   for (const e of elements) {
-    let block = 2;
-    let pointer: number | undefined;
-    for (let at = 0; at < e.data.length; at += ts) {
-      const data = e.data.subarray(at, Math.min(e.data.length, at + ts));
-      const address = e.address + at;
-      await between(ctx, data.length);
-      await retrying(s, ctx, `writing ${hex(address)}`, retries, async (attempt) => {
-        if (attempt > 0 || pointer === undefined || block > MAX_BLOCK) {
-          await setAddress(s, address);
-          pointer = address;
-          block = 2;
-        }
-        await sendBlock(s, block, data, `DFU DNLOAD block ${block} at ${hex(address)}`);
-      });
-      block++;
-      moved.done += data.length;
-      ctx.moved(data.length);
+    for (let at = 0; at < e.data.length; at += size) {
+      yield { data: e.data.subarray(at, Math.min(e.data.length, at + size)), address: e.address + at, first: at === 0, last: at + size >= e.data.length };
     }
   }
 }
@@ -374,24 +380,18 @@ export async function verifyDfuse(s: DfuSession, elements: readonly DfuseElement
   const total = elements.reduce((n, e) => n + e.data.length, 0);
   const meter = verifyMeter(ctx, what, total);
   meter(0);
-  for (const e of elements) {
-    let block = 2;
-    let pointer: number | undefined;
-    for (let at = 0; at < e.data.length; at += ts) {
-      const want = e.data.subarray(at, Math.min(e.data.length, at + ts));
-      const address = e.address + at;
-      await between(ctx, 0);
-      if (pointer === undefined || block > MAX_BLOCK) {
-        await setAddress(s, address);
-        await s.req.abort(); // SET_ADDRESS leaves dfuDNLOAD-IDLE; UPLOAD starts from dfuIDLE
-        pointer = address;
-        block = 2;
-      }
-      const got = await s.req.upload(block, want.length).catch(uploadRefused(s, `UPLOAD at ${hex(address)}`));
-      compare(got, want, 0, (o) => hex(address + o));
-      block++;
-      meter(want.length);
+  let block = 2;
+  for (const { data: want, address, first, last } of dfuseBlocks(elements, ts)) {
+    await between(ctx, 0);
+    if (first || block > MAX_BLOCK) {
+      await setAddress(s, address);
+      await s.req.abort(); // SET_ADDRESS leaves dfuDNLOAD-IDLE; UPLOAD starts from dfuIDLE
+      block = 2;
     }
-    await s.req.toIdle();
+    const got = await s.req.upload(block, want.length).catch(uploadRefused(s, `UPLOAD at ${hex(address)}`));
+    compare(got, want, 0, (o) => hex(address + o));
+    block++;
+    meter(want.length);
+    if (last) await s.req.toIdle();
   }
 }
