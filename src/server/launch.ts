@@ -2,9 +2,7 @@
  * Composition root shared by `flash-station serve` and the Electron main process: builds the station core with its
  * candidate providers (USB, serial, block, network, simulators), loads the token and starts the HTTP/WebSocket server.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { createSecureContext } from 'node:tls';
-import { FlashError } from '../contracts/errors.js';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
@@ -15,6 +13,7 @@ import { createUsbProvider } from '../devices/usb-provider.js';
 import { createNetworkProvider } from '../devices/network-provider.js';
 import { NETWORK_FAMILY, SIMULATORS } from '../families.js';
 import { createSimProvider } from '../sim/provider.js';
+import { prepareBind, shownHost } from './network-bind.js';
 import { startServer } from './server.js';
 import { loadOrCreateToken } from './token.js';
 import { addMetricsSource } from './metrics.js';
@@ -80,34 +79,11 @@ function defaultStaticDir(): string | undefined {
   return undefined;
 }
 
-/** True for addresses only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** The certificate and key named by the options, read and checked; undefined without TLS. */
-async function loadTls(options: LaunchOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
-  const { tlsCertFile: certFile, tlsKeyFile: keyFile } = options;
-  if (certFile === undefined && keyFile === undefined) return undefined;
-  if (certFile === undefined || keyFile === undefined) throw new FlashError('bad_request', 'TLS needs both --tls-cert FILE and --tls-key FILE.');
-  const read = (file: string, what: string): Promise<Buffer> => readFile(file).catch((e: unknown) => {
-    throw new FlashError('bad_request', `Cannot read the TLS ${what} ${file}: ${(e as Error).message}`);
-  });
-  const [cert, key] = await Promise.all([read(certFile, 'certificate'), read(keyFile, 'key')]);
-  try {
-    createSecureContext({ cert, key });
-  } catch (e) {
-    throw new FlashError('bad_request', `The TLS certificate ${certFile} and key ${keyFile} do not make a usable pair: ${(e as Error).message}`);
-  }
-  return { cert, key };
-}
-
 export async function launchStation(options: LaunchOptions = {}): Promise<LaunchedStation> {
   const host = options.host ?? '127.0.0.1';
-  const tls = await loadTls(options);
-  if (!isLoopbackHost(host) && !tls && !options.insecureNoTls) {
-    throw new FlashError('bad_request', `--host ${host} would offer the station to the network over plain HTTP, where the token can be read on the wire. Pass --tls-cert FILE --tls-key FILE (docs/security.md says how to make them), or --insecure-no-tls on a network you trust.`);
-  }
+  const tls = await prepareBind({
+    host, what: 'the station', tlsCertFile: options.tlsCertFile, tlsKeyFile: options.tlsKeyFile, insecureNoTls: options.insecureNoTls,
+  });
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const token = await loadOrCreateToken(dataDir);
@@ -163,8 +139,7 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
       throw e;
     }
   }
-  const shownHost = host.includes(':') ? `[${host}]` : host;
-  const base = `${shownHost}:${server.port}`;
+  const base = `${shownHost(host, options.publicNames)}:${server.port}`;
   return {
     station,
     url: `${tls ? 'wss' : 'ws'}://${base}/flash-progress`,

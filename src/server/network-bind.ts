@@ -1,0 +1,64 @@
+// What listening beyond loopback takes (contract §8), for the station and the fleet view alike: the TLS files read
+// and checked at start, a non-loopback address refused without TLS unless --insecure-no-tls, and the name the
+// printed URLs carry.
+import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+import { FlashError } from '../contracts/errors.js';
+
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+}
+
+export interface NetworkBindOptions {
+  host: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Allow a non-loopback `host` without TLS (`--insecure-no-tls`). */
+  insecureNoTls?: boolean;
+  /** What is being offered, for the error: "the station", "the fleet view". */
+  what: string;
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
+}
+
+/** The certificate and key named by the options, read and checked; undefined without TLS. */
+async function loadTlsFiles(certFile: string | undefined, keyFile: string | undefined): Promise<TlsFiles | undefined> {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) throw new FlashError('bad_request', 'TLS needs both --tls-cert FILE and --tls-key FILE.');
+  const read = (file: string, what: string): Promise<Buffer> => readFile(file).catch((e: unknown) => {
+    throw new FlashError('bad_request', `Cannot read the TLS ${what} ${file}: ${(e as Error).message}`);
+  });
+  const [cert, key] = await Promise.all([read(certFile, 'certificate'), read(keyFile, 'key')]);
+  try {
+    createSecureContext({ cert, key });
+  } catch (e) {
+    throw new FlashError('bad_request', `The TLS certificate ${certFile} and key ${keyFile} do not make a usable pair (both PEM, the key the certificate's): ${(e as Error).message}`);
+  }
+  return { cert, key };
+}
+
+/** Reads the TLS files and refuses a plain-HTTP bind to the network; the TLS material, or undefined for plain HTTP. */
+export async function prepareBind(options: NetworkBindOptions): Promise<TlsFiles | undefined> {
+  const tls = await loadTlsFiles(options.tlsCertFile, options.tlsKeyFile);
+  if (!isLoopbackHost(options.host) && !tls && !options.insecureNoTls) {
+    throw new FlashError('bad_request', `--host ${options.host} would offer ${options.what} to the network over plain HTTP, where the token can be read on the wire. Pass --tls-cert FILE --tls-key FILE (docs/security.md says how to make them), or --insecure-no-tls on a network you trust.`);
+  }
+  return tls;
+}
+
+/**
+ * The host part of the printed URLs. A wildcard bind (0.0.0.0, ::) is no name a client can use, and the Host check
+ * would refuse it: the first `--public-name` stands for it (the name the certificate is for), else 127.0.0.1.
+ */
+export function shownHost(host: string, publicNames: readonly string[] = []): string {
+  const name = isWildcardHost(host) ? (publicNames[0] ?? '127.0.0.1') : host;
+  return name.includes(':') && !name.startsWith('[') ? `[${name}]` : name;
+}
