@@ -2,10 +2,12 @@
 // the same Host/Origin guards and bearer-token rule as the station's own server.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { ErrorCode } from '../contracts/errors.js';
 import { createGuards, requestToken, tokenMatches } from '../server/guards.js';
 import { sendError, sendJson } from '../server/http-errors.js';
 import { listenOn } from '../server/listen.js';
+import type { TlsFiles } from '../server/network-bind.js';
 import { createRateLimiter } from '../server/rate-limit.js';
 import { FLEET_PAGE, FLEET_SCRIPT_SOURCE } from './fleet-page.js';
 import type { FleetStore } from './fleet-store.js';
@@ -20,6 +22,10 @@ export interface FleetServerOptions {
   port: number;
   token: string;
   allowOrigins?: string[];
+  /** Names the view is reached by besides loopback and its bound address (`--public-name`). */
+  publicNames?: string[];
+  /** Serve HTTPS with this certificate and key (read and checked by server/network-bind.ts). */
+  tls?: TlsFiles;
   store: FleetStore;
   /** Publishes one command on flash-station/ID/commands. */
   send(stationId: string, command: Record<string, unknown>): Promise<void>;
@@ -66,14 +72,16 @@ function summary(store: FleetStore): unknown[] {
 
 export async function startFleetServer(options: FleetServerOptions): Promise<RunningFleetServer> {
   let boundPort = options.port;
-  const guards = createGuards({ host: options.host, port: () => boundPort, allowOrigins: options.allowOrigins ?? [] });
+  const guards = createGuards({
+    host: options.host, port: () => boundPort, allowOrigins: options.allowOrigins ?? [], tls: options.tls !== undefined, publicNames: options.publicNames ?? [],
+  });
   // Commands through the fleet are limited like a WebSocket client's frames.
   const limiter = createRateLimiter(200, 400);
   const { store } = options;
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!guards.hostAllowed(req.headers.host)) {
-      sendError(res, 'forbidden', 'Host not allowed: reach the fleet view as localhost or 127.0.0.1 (DNS rebinding protection).', 403);
+      sendError(res, 'forbidden', 'Host not allowed: reach the fleet view by a name it knows — localhost, its address, or one given with --public-name (DNS rebinding protection).', 403);
       return;
     }
     const method = req.method ?? 'GET';
@@ -135,13 +143,14 @@ export async function startFleetServer(options: FleetServerOptions): Promise<Run
     sendJson(res, 200, { requestId, result });
   }
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     onRequest(req, res).catch((e: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (e instanceof HttpFault) sendError(res, e.code, e.message);
       else sendError(res, 'internal', (e as Error).message ?? 'Internal error', 500);
     });
-  });
+  };
+  const server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createServer(listener);
   server.on('clientError', (_err, socket) => socket.destroy());
   boundPort = await listenOn(server, options.port, options.host);
   return {

@@ -1,6 +1,7 @@
 // `flash-station fleet`: one MQTT subscriber for every station on the broker, its store, and its HTTP view.
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
+import { prepareBind, shownHost } from '../server/network-bind.js';
 import { startFleetServer } from './fleet-server.js';
 import { FleetStore, type FleetStoreOptions } from './fleet-store.js';
 import { connectOptions, type MqttConnectionOptions } from './mqtt-options.js';
@@ -12,6 +13,13 @@ export interface FleetOptions extends MqttConnectionOptions {
   /** The view's own token (default: $FLASH_FLEET_TOKEN, else a random one for this run). */
   token?: string;
   allowOrigins?: string[];
+  /** PEM files: serve the view over HTTPS (contract §8, as `serve` does). */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Names the view is reached by on the network (`--public-name`), for the Host and Origin checks. */
+  publicNames?: string[];
+  /** Allow a non-loopback `host` without TLS (`--insecure-no-tls`). */
+  insecureNoTls?: boolean;
   store?: FleetStoreOptions;
   resultTimeoutMs?: number;
   warn?: (line: string) => void;
@@ -51,6 +59,11 @@ function metricsText(store: FleetStore, connected: boolean): string {
 }
 
 export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
+  const host = options.host ?? '127.0.0.1';
+  // Station tokens cross this view in command bodies: the network gets it over TLS only, as it gets a station.
+  const tls = await prepareBind({
+    host, what: 'the fleet view', tlsCertFile: options.tlsCertFile, tlsKeyFile: options.tlsKeyFile, insecureNoTls: options.insecureNoTls,
+  });
   const base = connectOptions(options);
   const token = options.token ?? process.env.FLASH_FLEET_TOKEN?.trim() ?? randomBytes(24).toString('base64url');
   const store = new FleetStore(options.store);
@@ -78,10 +91,12 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
     });
   });
   const server = await startFleetServer({
-    host: options.host ?? '127.0.0.1',
+    host,
     port: options.port ?? 3002,
     token,
     allowOrigins: options.allowOrigins ?? [],
+    publicNames: options.publicNames ?? [],
+    ...(tls ? { tls } : {}),
     store,
     ...(options.resultTimeoutMs !== undefined ? { resultTimeoutMs: options.resultTimeoutMs } : {}),
     metrics: () => metricsText(store, client.connected),
@@ -90,10 +105,8 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
       client.publish(topicOf(stationId, 'commands'), JSON.stringify(command), { qos: 1, retain: false }, (err) => (err ? reject(err) : resolve()));
     }),
   });
-  const host = options.host ?? '127.0.0.1';
-  const shown = host.includes(':') ? `[${host}]` : host;
   return {
-    uiUrl: `http://${shown}:${server.port}/?token=${encodeURIComponent(token)}`,
+    uiUrl: `${tls ? 'https' : 'http'}://${shownHost(host, options.publicNames)}:${server.port}/?token=${encodeURIComponent(token)}`,
     port: server.port,
     token,
     store,

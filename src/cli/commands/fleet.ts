@@ -13,7 +13,11 @@ Shows every station that reports to the MQTT broker (serve --mqtt) on one page, 
   --mqtt-protocol 5|3.1.1    MQTT version                          default 5
   --mqtt-ca, --mqtt-cert, --mqtt-key FILE   PEM files for mqtts://
   --allow-origin ORIGIN      accept browser pages from ORIGIN too (repeatable)
-Prints \`ui http://HOST:PORT/?token=…\`; GET /api/stations answers [{stationId, online, devices, jobs}].
+  --tls-cert FILE, --tls-key FILE   serve the view over HTTPS (PEM; docs/security.md)
+  --public-name NAME         a name the view is reached by on the network, for the Host/Origin checks (repeatable)
+  --insecure-no-tls          allow a non-loopback --host without TLS (only on a network you trust)
+Prints \`ui http://HOST:PORT/?token=…\` (https:// with TLS);
+GET /api/stations answers [{stationId, online, devices, jobs}]. A non-loopback --host needs TLS or --insecure-no-tls.
 The view's token is $FLASH_FLEET_TOKEN, else a fresh random one each run.
 `;
 
@@ -31,6 +35,10 @@ export async function fleetCommand(argv: string[], io: CliIo): Promise<number> {
       'mqtt-cert': { type: 'string' },
       'mqtt-key': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'public-name': { type: 'string', multiple: true },
+      'insecure-no-tls': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -59,6 +67,10 @@ export async function fleetCommand(argv: string[], io: CliIo): Promise<number> {
       port,
       protocolVersion: parseProtocolVersion(values['mqtt-protocol']),
       allowOrigins: values['allow-origin'] ?? [],
+      ...(values['tls-cert'] !== undefined ? { tlsCertFile: values['tls-cert'] } : {}),
+      ...(values['tls-key'] !== undefined ? { tlsKeyFile: values['tls-key'] } : {}),
+      publicNames: values['public-name'] ?? [],
+      insecureNoTls: values['insecure-no-tls'] ?? false,
       ...(values['mqtt-username'] !== undefined ? { username: values['mqtt-username'] } : {}),
       ...(values['mqtt-password-file'] !== undefined ? { passwordFile: values['mqtt-password-file'] } : {}),
       ...(values['mqtt-ca'] !== undefined ? { caFile: values['mqtt-ca'] } : {}),
