@@ -1,5 +1,8 @@
 // Station settings: defaults, validation, and persistence in DATA_DIR/settings.json with `conf` (electron-store's format).
 import Conf from 'conf';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseErrorPlace } from '../images/parse-place.js';
 import { FlashError } from './errors.js';
 import type { AutoFlashRule, DeviceSelector, StationSettings } from './station-api.js';
 
@@ -108,7 +111,7 @@ export class SettingsStore {
   private current: Settings;
 
   constructor(dataDir: string, overrides: Partial<Settings> = {}) {
-    this.conf = new Conf<Settings>({ cwd: dataDir, configName: 'settings', defaults: DEFAULT_SETTINGS, configFileMode: 0o600 });
+    this.conf = openConf(dataDir);
     let stored: Settings;
     try {
       stored = mergeSettings(DEFAULT_SETTINGS, knownOnly(this.conf.store as unknown as Record<string, unknown>));
@@ -132,5 +135,25 @@ export class SettingsStore {
 
   get path(): string {
     return this.conf.path;
+  }
+}
+
+/**
+ * settings.json through `conf`. A file that is not JSON (a hand edit gone wrong) stops the start with a message that
+ * names the file, line and column: never the parser's own message, which quotes the text (it may hold secrets).
+ */
+function openConf(dataDir: string): Conf<Settings> {
+  try {
+    return new Conf<Settings>({ cwd: dataDir, configName: 'settings', defaults: DEFAULT_SETTINGS, configFileMode: 0o600 });
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    const path = join(dataDir, 'settings.json');
+    let place = 'its text';
+    try {
+      place = parseErrorPlace(e, readFileSync(path, 'utf8'));
+    } catch {
+      // (unreadable now: say only that it does not parse)
+    }
+    throw new Error(`${path} is not valid JSON (${place}). Fix it there, or remove the file to start with the default settings.`);
   }
 }

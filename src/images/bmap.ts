@@ -1,7 +1,10 @@
 // bmaptool .bmap files: which block ranges of a raw image are mapped; the rest may be skipped.
-import { readFile } from 'node:fs/promises';
 import { FlashError } from '../contracts/errors.js';
 import type { ByteRange } from './raw-source.js';
+import { readSmallFile } from './small-file.js';
+
+/** The largest .bmap read: bmaptool writes one line per mapped range, a few hundred KiB for a fragmented disk. */
+export const MAX_BMAP_BYTES = 16 << 20;
 
 /** Parse a bmap (XML) into mapped byte ranges of an image of `imageSize` bytes, sorted and merged. */
 export function parseBmap(xml: string, imageSize: number, what = 'bmap'): ByteRange[] {
@@ -9,7 +12,9 @@ export function parseBmap(xml: string, imageSize: number, what = 'bmap'): ByteRa
   const bs = Number(tag('BlockSize'));
   if (!Number.isSafeInteger(bs) || bs <= 0) throw new FlashError('image_invalid', `${what}: no valid <BlockSize>`);
   const declared = tag('ImageSize');
+  if (declared !== undefined && !/^\d+$/.test(declared)) throw new FlashError('image_invalid', `${what}: no valid <ImageSize>`);
   if (declared !== undefined && Number(declared) !== imageSize) {
+    // Only digits get here: the message quotes nothing else from the file.
     throw new FlashError('image_invalid', `${what} describes an image of ${declared} bytes, but the image has ${imageSize}: wrong .bmap file`);
   }
   const ranges: ByteRange[] = [];
@@ -34,11 +39,7 @@ export function parseBmap(xml: string, imageSize: number, what = 'bmap'): ByteRa
 }
 
 export async function loadBmap(path: string, imageSize: number): Promise<ByteRange[]> {
-  let xml: string;
-  try {
-    xml = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new FlashError('image_not_found', `bmap file ${path} cannot be read: ${(e as Error).message}`, { cause: e });
-  }
+  // A regular file of bounded size only: a FIFO or /dev/zero standing as the .bmap must not stall or fill the station.
+  const xml = await readSmallFile(path, { maxBytes: MAX_BMAP_BYTES, what: 'a .bmap file' });
   return parseBmap(xml, imageSize, path);
 }

@@ -73,6 +73,8 @@ export async function openImage(path: string, options: OpenImageOptions = {}): P
   if (st.isDirectory()) {
     throw new FlashError('image_unreadable', `${path} is a folder: flash it as a plan (bundle) or pick the image inside`);
   }
+  // A FIFO would hold a libuv worker on open until a writer came; a device (/dev/zero) never ends.
+  if (!st.isFile()) throw new FlashError('image_unreadable', `${path} is not a regular file; an image must be one.`);
   const name = basename(path);
   const bmapPaths = options.bmapPath
     ? [options.bmapPath]

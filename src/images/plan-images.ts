@@ -52,7 +52,8 @@ export function folderResolver(baseDir: string | undefined, spools?: PlanSpools)
         if (rel.startsWith('..') || isAbsolute(rel)) throw new FlashError('image_invalid', `manifest names ${name}, which lies outside the bundle`);
       }
       const st = await stat(path).catch(() => null);
-      if (!st?.isFile()) throw new FlashError('image_not_found', `${name} is named by the plan but ${path} does not exist`);
+      if (!st) throw new FlashError('image_not_found', `${name} is named by the plan but ${path} does not exist`);
+      if (!st.isFile()) throw new FlashError('image_unreadable', `${name} is named by the plan but ${path} is not a regular file; an image must be one.`);
       return {
         name, location: path, declaredSize: st.size,
         open: (o) => openImage(path, { signal: o?.signal, ...(spools ? { spool: spools.for(path) } : {}), ...(o?.onPrepare ? { onPrepare: o.onPrepare } : {}) }),

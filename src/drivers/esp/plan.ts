@@ -4,6 +4,7 @@ import { open, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FlashError } from '../../contracts/errors.js';
 import type { LoadedPlan, LoadedStep } from '../../contracts/plan.js';
+import { parseErrorPlace } from '../../images/parse-place.js';
 import { folderResolver } from '../../images/plan-images.js';
 import { readSmallFile } from '../../images/small-file.js';
 
@@ -33,15 +34,18 @@ export function parseFlasherArgs(text: string, where: string): { files: Array<{ 
   try {
     json = JSON.parse(text) as FlasherArgs;
   } catch (e) {
-    throw new FlashError('image_invalid', `${where} is not valid JSON (${e instanceof Error ? e.message : String(e)}); rebuild with idf.py build`);
+    // The place, never V8's message: it quotes the text around the error.
+    throw new FlashError('image_invalid', `${where} is not valid JSON (${parseErrorPlace(e, text)}); rebuild with idf.py build`);
   }
   const ff = json.flash_files;
   if (!ff || typeof ff !== 'object' || Array.isArray(ff)) throw new FlashError('image_invalid', `${where} has no "flash_files" object; is it ESP-IDF's build/flasher_args.json?`);
   const files: Array<{ address: number; name: string }> = [];
-  for (const [key, value] of Object.entries(ff)) {
+  for (const [i, [key, value]] of Object.entries(ff).entries()) {
     const address = /^0x[0-9a-f]+$/i.test(key) ? parseInt(key, 16) : /^\d+$/.test(key) ? Number(key) : NaN;
     if (!Number.isSafeInteger(address) || typeof value !== 'string' || !value) {
-      throw new FlashError('image_invalid', `${where}: flash_files entry "${key}": ${JSON.stringify(value)} must map a hex offset to a file name`);
+      // Named by its place, not its text (the file's content is never echoed).
+      const wrong = Number.isSafeInteger(address) ? 'its value is not a file name' : 'its key is not an offset';
+      throw new FlashError('image_invalid', `${where}: flash_files entry ${i + 1} (${wrong}) must map a hex offset to a file name`);
     }
     files.push({ address, name: value });
   }

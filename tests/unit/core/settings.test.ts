@@ -16,6 +16,19 @@ afterEach(() => {
 });
 
 describe('SettingsStore', () => {
+  it('a settings.json that is not JSON stops the start naming the file, line and column, never its text', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'settings.json'), '{\n  "slotLimit": 4,\n  "api_key": SECRETKEY-XYZ\n}\n');
+    let message = '';
+    try {
+      new SettingsStore(d);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(`${join(d, 'settings.json')} is not valid JSON (line 3, column 14)`);
+    expect(message).not.toMatch(/SECRETKEY|api_key/);
+  });
+
   it('starts from defaults and persists updates as plain JSON', () => {
     const dir = tmp();
     const s = new SettingsStore(dir);

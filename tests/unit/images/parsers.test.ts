@@ -53,6 +53,10 @@ describe('bmap', () => {
   it('refuses a bmap made for another image size', () => {
     expect(() => parseBmap(xml(8192, '<Range>0</Range>'), 4096)).toThrow(/wrong \.bmap/);
   });
+  it('never quotes the file: an <ImageSize> that is not a number is named, not echoed', () => {
+    const bad = '<bmap><ImageSize>api_key: SECRETKEY-XYZ</ImageSize><BlockSize>4096</BlockSize></bmap>';
+    expect(() => parseBmap(bad, 4096, 'x.bmap')).toThrow('x.bmap: no valid <ImageSize>');
+  });
 });
 
 describe('zip entry checks', () => {

@@ -31,6 +31,23 @@ describe('flasher_args.json plans', () => {
     expect(() => parseFlasherArgs(text, 'f')).toThrow(why);
   });
 
+  it('names where flasher_args.json goes wrong, never its text', () => {
+    const place = (text: string): string => {
+      try {
+        parseFlasherArgs(text, 'f');
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'parsed';
+    };
+    const notJson = place('{\n  "api_key": SECRETKEY-XYZ\n}');
+    expect(notJson).toMatch(/not valid JSON \(line 2, column 14\)/);
+    expect(notJson).not.toMatch(/SECRETKEY|api_key/);
+    const badEntry = place('{"flash_files":{"0x1000":"a.bin","SECRETKEY-XYZ":{"token":"hunter2"}}}');
+    expect(badEntry).toMatch(/flash_files entry 2 \(its key is not an offset\)/);
+    expect(badEntry).not.toMatch(/SECRETKEY|hunter2/);
+  });
+
   it('reads a build folder into flash steps at their addresses, then a hard reset; declines other paths', async () => {
     dir = mkdtempSync(join(tmpdir(), 'fs-espplan-'));
     const build = join(dir, 'build');

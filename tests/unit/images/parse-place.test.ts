@@ -1,7 +1,7 @@
 // Where a manifest stops being JSON: the offset the error message names instead of quoting the text.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonErrorOffset, parseErrorPlace } from '../../../src/images/plan.js';
+import { jsonErrorOffset, parseErrorPlace } from '../../../src/images/parse-place.js';
 
 describe('jsonErrorOffset', () => {
   it('points at the first character that breaks the JSON', () => {
