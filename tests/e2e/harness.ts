@@ -30,8 +30,9 @@ export interface RunningStation {
   stop(): Promise<void>;
 }
 
-export async function startStation(dataDir: string, sims: string[], port = 0): Promise<RunningStation> {
-  const args = [join(root, 'bin/flash-station.js'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-usb', '--no-serial'];
+/** `extraArgs` go to `serve` as given (e.g. `--tls-cert FILE --tls-key FILE`). */
+export async function startStation(dataDir: string, sims: string[], port = 0, extraArgs: string[] = []): Promise<RunningStation> {
+  const args = [join(root, 'bin/flash-station.js'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-usb', '--no-serial', ...extraArgs];
   for (const s of sims) args.push('--sim', s);
   const env = { ...process.env };
   delete env.FLASH_STATION_TOKEN;
@@ -77,12 +78,13 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function openBrowser(): Promise<Browser> {
+/** `extraArgs` go to Chromium (e.g. `--ignore-certificate-errors-spki-list=…` to trust one TLS key). */
+export async function openBrowser(extraArgs: string[] = []): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'fs-e2e-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking'],
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', ...extraArgs],
     viewport: { width: 1400, height: 1000 },
   });
   const page = context.pages()[0] ?? (await context.newPage());
