@@ -5,6 +5,7 @@ import type { FlashEventMessage, Job, ServerMessage } from '../protocol/messages
 import { systemClock, type Clock } from './clock.js';
 import { FlashError } from './errors.js';
 import type { History } from './history.js';
+import { JobRecord } from './job-record.js';
 
 const TYPES = new Set(['flash_started', 'flash_progress', 'flash_completed', 'flash_failed', 'flash_paused', 'flash_resumed']);
 /** Longest id, stage and error text an outside event may carry; longer text is cut, never forwarded whole. */
@@ -31,6 +32,8 @@ interface Entry {
   publisher: string;
   lastEventAt: number;
   lastWriteAt: number;
+  /** Its history writes: a store fault (a corrupt page, a full disk) is a warning, never a lost event. */
+  record: JobRecord;
 }
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -147,13 +150,16 @@ export class ExternalJobs {
       jobId: msg.jobId, deviceId: msg.deviceId, state: 'running', stage: '', progress: 0, bytesTransferred: 0,
       totalBytes: 0, transferSpeed: 0, estimatedTimeRemaining: 0, createdAt: wall, startedAt: wall, target: 'outside agent',
     };
-    const entry: Entry = { job, publisher, lastEventAt: now, lastWriteAt: 0 };
+    const record = new JobRecord(this.history, job.jobId, (message) => this.options.emit?.({
+      type: 'flash_log', jobId: job.jobId, deviceId: job.deviceId, level: 'warn', message, timestamp: Date.now(),
+    }));
+    const entry: Entry = { job, publisher, lastEventAt: now, lastWriteAt: 0, record };
     this.jobs.set(job.jobId, entry);
     this.prune();
     if (this.history.has(job.jobId)) {
-      this.history.update(job.jobId, { state: 'running', ended_at: null });
+      record.update({ state: 'running', ended_at: null });
     } else {
-      this.history.insert({
+      record.insert({
         job_id: job.jobId, device_id: job.deviceId, state: 'running', created_at: wall, started_at: wall, external: 1,
         target: 'outside agent',
       });
@@ -228,7 +234,8 @@ export class ExternalJobs {
     }
     if (final || msg.type !== 'flash_progress' || now - entry.lastWriteAt >= 1000) {
       entry.lastWriteAt = now;
-      this.history.update(job.jobId, {
+      // Through the job's record: a write that fails is reported, and the event (a final one too) still goes out.
+      entry.record.update({
         state: job.state, stage: job.stage, total_bytes: job.totalBytes, bytes_transferred: job.bytesTransferred,
         ...(final ? { ended_at: job.endedAt, result: job.state, error: job.error ?? null, error_code: job.errorCode ?? null } : {}),
         ...(job.transferSpeed > 0 ? { avg_speed: job.transferSpeed } : {}),

@@ -69,6 +69,12 @@ async function start(): Promise<void> {
   station = await launch();
   origin = `http://${station.host.includes(':') ? `[${station.host}]` : station.host}:${station.port}`;
   console.log(`listening ${station.url}`);
+  // A damaged history.db was moved aside at start (core/history.ts): say so where a desktop user will see it.
+  const recovered = station.station.historyRecovered;
+  if (recovered) {
+    console.warn(`flash-station: warning: ${recovered}`);
+    void dialog.showMessageBox({ type: 'warning', title: 'Flash Station', message: 'The job history was damaged and was set aside.', detail: recovered });
+  }
   hardenSession(session.defaultSession, origin);
 
   ipcMain.on(BOOTSTRAP_CHANNEL, (event) => {

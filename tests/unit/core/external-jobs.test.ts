@@ -80,6 +80,31 @@ describe('ExternalJobs', () => {
     history.close();
   });
 
+  it('a history that fails on every write (a full disk): final events still go out, with one warning per job', async () => {
+    const clock = new FakeClock();
+    const emitted: ServerMessage[] = [];
+    const { ext, history } = setup([], { clock, silenceMs: 60_000, emit: (m) => emitted.push(m) });
+    ext.accept(started('done'));
+    ext.accept(started('quiet'));
+    history.db.exec(`
+      CREATE TRIGGER full_ins BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
+      CREATE TRIGGER full_upd BEFORE UPDATE ON jobs BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;`);
+    // The publisher's final event is accepted and handed back for broadcast; a new job starts all the same.
+    expect(ext.accept({ type: 'flash_completed', jobId: 'done', deviceId: 'd', timestamp: 5 })).toMatchObject({ type: 'flash_completed', jobId: 'done' });
+    expect(ext.accept(started('late'))).toMatchObject({ type: 'flash_started', jobId: 'late' });
+    // The silence sweep (a timer) ends the quiet ones as lost without throwing, and says so.
+    await clock.advance(61_000);
+    expect(ext.get('quiet')).toMatchObject({ state: 'failed', errorCode: 'lost' });
+    const finals = emitted.filter((m) => m.type === 'flash_failed').map((m) => 'jobId' in m && m.jobId);
+    expect(finals.sort()).toEqual(['late', 'quiet']);
+    const warnings = emitted.filter((m) => m.type === 'flash_log');
+    expect(warnings.map((m) => 'jobId' in m && m.jobId).sort()).toEqual(['done', 'late', 'quiet']);
+    expect(warnings[0]).toMatchObject({ level: 'warn', message: expect.stringMatching(/History could not record .*database or disk is full/) });
+    expect(history.row('done')?.state).toBe('running');
+    ext.close();
+    history.close();
+  });
+
   it('ends a silent outside job as lost, with a flash_failed the clients see', async () => {
     const clock = new FakeClock();
     const emitted: ServerMessage[] = [];

@@ -1,6 +1,10 @@
 // JobLifecycle: a job ends once, with the contract's final event, whatever the history store does; then its device is freed.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { FlashError } from '../../../src/core/errors.js';
+import { History } from '../../../src/core/history.js';
 import { ActiveJob } from '../../../src/core/job.js';
 import { JobLifecycle, type LifecycleDeps } from '../../../src/core/job-lifecycle.js';
 import type { JobStore } from '../../../src/core/job-record.js';
@@ -123,5 +127,38 @@ describe('JobLifecycle.end', () => {
     const warnings = r.events.filter((e) => e.type === 'flash_log' && e.level === 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ message: expect.stringMatching(/History could not record .*database or disk is full/) });
+  });
+
+  it('a real full database (SQLITE_FULL from SQLite itself): the job that could not be recorded still ends', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fs-full-'));
+    const history = new History(dir);
+    try {
+      // Cap the file at a few pages more than it has, then fill it: from there on every new row is SQLITE_FULL.
+      const pages = history.db.pragma('page_count', { simple: true }) as number;
+      history.db.pragma(`max_page_count = ${pages + 4}`);
+      const row = (id: string): Parameters<History['insert']>[0] => ({ job_id: id, device_id: 'D1', state: 'running', created_at: 1, stage: 'x'.repeat(1500) });
+      let fault: unknown;
+      for (let i = 0; fault === undefined && i < 1000; i++) {
+        try {
+          history.insert(row(`fill${i}`));
+        } catch (e) {
+          fault = e;
+        }
+      }
+      expect(fault).toMatchObject({ code: 'SQLITE_FULL' });
+      const events: ServerMessage[] = [];
+      const lifecycle = new JobLifecycle({ store: history, emit: (m) => events.push(m), free: () => undefined, ended: () => undefined });
+      const job = running('full');
+      lifecycle.record(job).insert(row('full'));
+      lifecycle.log(job, 'info', 'y'.repeat(4000));
+      expect(() => lifecycle.end(job, { state: 'completed' }, { ran: true, lockedId: 'X' })).not.toThrow();
+      expect(finals(events)).toEqual([expect.objectContaining({ type: 'flash_completed', jobId: 'full' })]);
+      expect(events.filter((e) => e.type === 'flash_log' && e.level === 'warn')).toEqual([
+        expect.objectContaining({ message: expect.stringMatching(/History could not record the new job \(database or disk is full\)/) }),
+      ]);
+    } finally {
+      history.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
