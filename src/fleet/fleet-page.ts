@@ -6,7 +6,9 @@ const SCRIPT = String.raw`
 const params = new URLSearchParams(location.search);
 if (params.get('token')) { sessionStorage.setItem('fleetToken', params.get('token')); history.replaceState(null, '', '/'); }
 const fleetToken = sessionStorage.getItem('fleetToken') || '';
-const stationTokens = new Map();
+// What a person typed per station (token, device, partition, image): the rows are rebuilt every second, the drafts stay.
+const drafts = new Map();
+const draft = (id) => { if (!drafts.has(id)) drafts.set(id, { token: '', deviceId: '', partition: '', image: '' }); return drafts.get(id); };
 const el = (tag, attrs, ...kids) => {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -21,7 +23,7 @@ const words = { queued: 'Queued', running: 'Running', paused: 'Paused', complete
 const lastResult = new Map();
 
 async function send(stationId, command) {
-  const token = stationTokens.get(stationId) || '';
+  const token = draft(stationId).token;
   const out = document.getElementById('result-' + CSS.escape(stationId));
   if (!token) { lastResult.set(stationId, 'Enter this station\'s token first.'); render(); return; }
   lastResult.set(stationId, 'Sent ' + command.type + '…'); render();
@@ -54,11 +56,14 @@ function render() {
       el('button', { onclick: () => send(s.stationId, { type: 'resume_flash', jobId: j.jobId }) }, 'Resume'),
       el('button', { onclick: () => send(s.stationId, { type: 'cancel_flash', jobId: j.jobId }) }, 'Cancel')));
     const devices = s.devices.map((d) => el('li', { 'aria-label': 'Device ' + d.id }, d.id + ' (' + d.protocol + ', ' + d.state + ')'));
-    const deviceField = el('select', { 'aria-label': 'Device', 'data-keep': 1 }, ...s.devices.map((d) => el('option', { value: d.id }, d.id)));
-    const partition = el('input', { 'aria-label': 'Partition', placeholder: 'partition', size: 10, 'data-keep': 1 });
-    const image = el('input', { 'aria-label': 'Image', placeholder: '/path/on/station.img', size: 28, 'data-keep': 1 });
+    const typed = draft(s.stationId);
+    const keep = (key) => (e) => { typed[key] = e.target.value; };
+    const deviceField = el('select', { 'aria-label': 'Device', 'data-keep': 1, onchange: keep('deviceId') },
+      ...s.devices.map((d) => el('option', { value: d.id, selected: d.id === typed.deviceId ? '' : undefined }, d.id)));
+    const partition = el('input', { 'aria-label': 'Partition', placeholder: 'partition', size: 10, 'data-keep': 1, value: typed.partition, oninput: keep('partition') });
+    const image = el('input', { 'aria-label': 'Image', placeholder: '/path/on/station.img', size: 28, 'data-keep': 1, value: typed.image, oninput: keep('image') });
     const tokenField = el('input', { type: 'password', 'aria-label': 'Station token', placeholder: 'station token', size: 14, 'data-keep': 1,
-      value: stationTokens.get(s.stationId) || '', onchange: (e) => stationTokens.set(s.stationId, e.target.value) });
+      value: typed.token, oninput: keep('token') });
     const start = el('button', { onclick: () => send(s.stationId, { type: 'start_flash', deviceId: deviceField.value, image: image.value, ...(partition.value ? { partition: partition.value } : {}) }) }, 'Flash');
     const c = s.counters;
     return el('tr', { 'aria-label': 'Station ' + s.stationId, class: s.online ? 'on' : 'off' },

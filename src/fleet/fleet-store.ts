@@ -15,7 +15,10 @@ export interface StationCounters {
 export interface StationRecord {
   stationId: string;
   online: boolean;
-  /** When the fleet last heard anything from the station (its clock is not trusted for this). */
+  /**
+   * When the station was last heard from: the fleet's clock for what the station itself sent; for what the broker
+   * hands on (a retained message, the Last Will) only the message's own timestamp, and never later than now.
+   */
   lastSeen: number;
   devices: Device[];
   jobs: Job[];
@@ -107,8 +110,8 @@ export class FleetStore {
     return { count: this.delayCount, p50: at(0.5), p99: at(0.99), max: sorted[n - 1] ?? 0 };
   }
 
-  /** Take one MQTT message. Never throws. */
-  handle(topic: string, payload: Uint8Array, now = Date.now()): void {
+  /** Take one MQTT message (`retained`: the broker's stored copy, not news). Never throws. */
+  handle(topic: string, payload: Uint8Array, now = Date.now(), retained = false): void {
     this.counters.messages++;
     const where = parseTopic(topic);
     if (!where || where.kind === 'commands') {
@@ -136,7 +139,10 @@ export class FleetStore {
       this.counters.invalid[kind]++;
       return;
     }
-    const station = this.station(where.stationId, now);
+    // A retained message or the Last Will (online:false) is not a sign of life now: at most of when it was written.
+    const stamp = typeof value.timestamp === 'number' && Number.isFinite(value.timestamp) ? Math.min(now, value.timestamp) : undefined;
+    const heard = retained || (kind === 'status' && value.online === false) ? stamp : now;
+    const station = this.station(where.stationId, now, heard);
     if (!station) return;
     const ok = kind === 'status' ? this.onStatus(station, value)
       : kind === 'state' ? this.onState(station, value)
@@ -145,17 +151,16 @@ export class FleetStore {
     if (!ok) this.counters.invalid[kind]++;
   }
 
-  private station(stationId: string, now: number): StationRecord | undefined {
+  private station(stationId: string, now: number, heard: number | undefined): StationRecord | undefined {
     let s = this.stations.get(stationId);
     if (!s) {
       if (this.stations.size >= this.maxStations) {
         this.counters.stationsRefused++;
         return undefined;
       }
-      s = { stationId, online: false, lastSeen: now, devices: [], jobs: [], counters: { events: 0, completed: 0, failed: 0, cancelled: 0, dropped: 0 }, results: [] };
+      s = { stationId, online: false, lastSeen: heard ?? now, devices: [], jobs: [], counters: { events: 0, completed: 0, failed: 0, cancelled: 0, dropped: 0 }, results: [] };
       this.stations.set(stationId, s);
-    }
-    s.lastSeen = now;
+    } else if (heard !== undefined) s.lastSeen = Math.max(s.lastSeen, heard);
     return s;
   }
 

@@ -81,7 +81,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
   }
   const client = mqtt.connect(options.url, clientOptions);
   let subscribed = false;
-  client.on('message', (topic, payload) => store.handle(topic, payload));
+  client.on('message', (topic, payload, packet) => store.handle(topic, payload, Date.now(), packet.retain));
   client.on('error', (e) => options.warn?.(`mqtt: ${e.message}`));
   client.on('connect', () => {
     client.subscribe(FLEET_SUBSCRIPTIONS, { qos: 1 }, (err, granted) => {

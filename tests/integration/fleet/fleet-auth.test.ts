@@ -33,9 +33,19 @@ describe('station link: will and ACL', () => {
     const st = await bare(dir, 'W1');
     const link = new StationLink({ url: broker.url, stationId: 'W1', commands: false, dataDir: join(dir, 'W1') }, { station: st, checkToken: () => false });
     await until(() => fleet.store.get('W1')?.online === true, 5000, 'station online');
+    const silentAt = Date.now();
     link.destroy(); // the socket closes with no DISCONNECT, as after kill -9
     await until(() => fleet.store.get('W1')?.online === false, 5000, 'the Last Will');
     expect(fleet.store.get('W1')?.online).toBe(false);
+    // A fleet view started later learns of the dead station from the broker's retained copies: "last seen" stays
+    // when the station last spoke, not when the view heard of it.
+    await new Promise((r) => setTimeout(r, 1200));
+    const late = await startFleet({ url: broker.url, port: 0, token: 't' });
+    cleanups.push(() => late.close());
+    await until(() => late.store.get('W1') !== undefined, 5000, 'the retained status in a new view');
+    await new Promise((r) => setTimeout(r, 300)); // and the retained state
+    expect(late.store.get('W1')?.online).toBe(false);
+    expect(late.store.get('W1')?.lastSeen).toBeLessThanOrEqual(silentAt);
   });
 
   it('reports an ACL-denied station clearly: link state denied, a warning naming the topic, counted', async () => {

@@ -66,6 +66,22 @@ describe('FleetStore', () => {
     expect(s.get('S')).toBeUndefined();
   });
 
+  it('dates "last seen" by the station, not by the broker\'s retained copies or its Last Will', () => {
+    const s = new FleetStore();
+    // The view starts long after the station died: the broker hands over its retained status (the Will) and state.
+    s.handle('flash-station/GONE/status', j({ online: false, timestamp: 1_000 }), 900_000, true);
+    s.handle('flash-station/GONE/state', j({ devices: [], jobs: [], timestamp: 5_000 }), 900_000, true);
+    expect(s.get('GONE')).toMatchObject({ online: false, lastSeen: 5_000 });
+    // A live station, then its Last Will (stamped when its connection opened) 45 s after it went silent.
+    s.handle('flash-station/S/status', j({ online: true, timestamp: 10_000 }), 10_000);
+    s.handle('flash-station/S/events', j({ type: 'flash_log', timestamp: 20_000 }), 20_000);
+    s.handle('flash-station/S/status', j({ online: false, timestamp: 10_000 }), 65_000);
+    expect(s.get('S')).toMatchObject({ online: false, lastSeen: 20_000 });
+    // A clean goodbye is the station speaking; a clock ahead of the view's is not believed.
+    s.handle('flash-station/S/status', j({ online: false, timestamp: 99_000 }), 70_000);
+    expect(s.get('S')?.lastSeen).toBe(70_000);
+  });
+
   it('keeps at most maxStations stations and maxItems devices, counting the refused', () => {
     const s = new FleetStore({ maxStations: 2, maxItems: 3 });
     for (const id of ['A', 'B', 'C']) s.handle(`flash-station/${id}/status`, j({ online: true }));
