@@ -264,8 +264,16 @@ class JobRun {
     const reason = toFlashError(this.signal.reason);
     if (reason.code !== 'cancelled' && reason.message !== 'Cancelled') this.log('info', `Cancelled: ${reason.message}`);
     if (this.forced) return { state: 'cancelled', detail: FORCED_DETAIL };
-    const detail = cancelDetail(e, this.signal);
+    const detail = cancelDetail(e, this.signal) ?? this.partialDetail();
     return detail ? { state: 'cancelled', detail } : { state: 'cancelled' };
+  }
+
+  /** When the driver did not say it: a cancel after bytes were sent leaves the device with part of the image. */
+  private partialDetail(): string | undefined {
+    const { bytesTransferred: done, totalBytes: total } = this.job;
+    if (done <= 0) return undefined;
+    return `Cancelled after ${formatBytes(done)} of ${formatBytes(Math.max(done, total))} had been sent: the device may ` +
+      'hold part of the image; flash it again before use.';
   }
 
   /** Close what the job opened (every path). */
@@ -377,11 +385,14 @@ function toPlanStep(step: LoadedStep, source: BlockSource | undefined): PlanStep
 }
 
 /**
- * The message of a driver's own `cancelled` error when it says more than "Cancelled" (a download left half-sent at
- * byte N): what the cancel left behind. Undefined for the cancel's reason itself or a plain "Cancelled".
+ * What a driver's own `cancelled` error says the cancel left behind, when it says more than "Cancelled": its message
+ * (a download left half-sent at byte N) or its detail (what a disk holds). Undefined for the cancel's reason itself or
+ * a plain "Cancelled".
  */
 function cancelDetail(e: unknown, signal: AbortSignal): string | undefined {
-  return e !== signal.reason && isFlashError(e) && e.code === 'cancelled' && e.message !== 'Cancelled' ? e.message : undefined;
+  if (e === signal.reason || !isFlashError(e) || e.code !== 'cancelled') return undefined;
+  if (e.message !== 'Cancelled') return e.message;
+  return e.detail ? `Cancelled: ${e.detail}` : undefined;
 }
 
 /** What each flash step wrote, with the SHA-256 the image pipeline computes (or computed) while it streamed. */

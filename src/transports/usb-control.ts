@@ -64,6 +64,14 @@ export class UsbControl {
     return this.#gone;
   }
 
+  /**
+   * Refuse every transfer from now on (a newer session took the device over): a cancelled job's driver that wakes up
+   * late must not send requests into the next job's session.
+   */
+  retire(): void {
+    this.#gone = true;
+  }
+
   /** A control IN transfer; resolves with the bytes (possibly fewer than `length`). */
   async in(setup: UsbControlSetup, length: number, options: ControlOptions = {}): Promise<Uint8Array> {
     const fn = this.device.controlTransferIn?.bind(this.device);

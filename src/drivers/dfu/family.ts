@@ -58,6 +58,7 @@ export function createDfuFamily(options: DfuFamilyOptions = {}): Family<UsbLink>
     const device = await link.open(signal);
     const known = sessions.get(device);
     if (known && !known.stale) return known;
+    known?.retire();
     const s = await DfuSession.open(device, label ?? known?.label, signal);
     sessions.set(device, s);
     return s;

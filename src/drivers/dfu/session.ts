@@ -88,9 +88,23 @@ export class DfuSession {
     return this.#alt;
   }
 
-  /** True when this session can no longer be used (unplugged, reset, manifested). */
+  /**
+   * True when this session can no longer be used: unplugged, reset, manifested, or its device was closed under it (a
+   * cancel that closed the connection drops the interface claim, even once the device is opened again).
+   */
   get stale(): boolean {
-    return this.finished || this.control.gone || !this.device.opened;
+    return this.finished || this.control.gone || !this.device.opened || !this.#claimed();
+  }
+
+  #claimed(): boolean {
+    const i = this.device.configuration?.interfaces.find((x) => x.interfaceNumber === this.iface.interfaceNumber);
+    return i?.claimed !== false;
+  }
+
+  /** A newer session took the device over: this one sends nothing more (a late driver of a cancelled job). */
+  retire(): void {
+    this.finished = true;
+    this.control.retire();
   }
 
   async selectAlt(alt: number, signal?: AbortSignal): Promise<void> {

@@ -116,71 +116,81 @@ export function createStm32Family(options: Stm32FamilyOptions = {}): Family<Devi
     },
     async run(link, step: PlanStep, ctx) {
       const t = await link.open(ctx.signal);
-      const stepEntry = 'options' in step ? step.options?.entry : undefined;
-      const entry = typeof stepEntry === 'string' ? parseEntrySequence(stepEntry) : defaultEntry;
-      if (step.op === 'command' && step.name === 'enter_bootloader') {
-        const given = (step.args as { sequence?: unknown } | undefined)?.sequence; // a string: checkCommand saw to it
-        const seq = parseEntrySequence(typeof given === 'string' ? given : (options.entry ?? ''));
-        await playSignals(t, seq.entry, ctx.signal);
-        sessions.delete(t);
-        await session(t, ctx.signal, undefined);
-        return;
-      }
-      const s = await session(t, ctx.signal, entry);
-      const host = hostFor(t, ctx.signal);
-      const address = step.op === 'flash' || step.op === 'verify' || step.op === 'erase' ? targetAddress(step.target) : undefined;
-      switch (step.op) {
-        case 'flash':
-          if (s.readoutProtected) throw protectedError();
-          await flashStep(host, s, step.source, address, ctx, { verify: step.options?.verify !== false, eraseAll: step.options?.erase === 'all' });
-          return;
-        case 'verify':
-          await verifyStep(host, s, step.source, address, ctx);
-          return;
-        case 'erase': {
-          const length = step.options?.length;
-          await eraseStep(host, s, address ?? FLASH_BASE, typeof length === 'number' ? length : undefined, ctx);
+      try {
+        const stepEntry = 'options' in step ? step.options?.entry : undefined;
+        const entry = typeof stepEntry === 'string' ? parseEntrySequence(stepEntry) : defaultEntry;
+        if (step.op === 'command' && step.name === 'enter_bootloader') {
+          const given = (step.args as { sequence?: unknown } | undefined)?.sequence; // a string: checkCommand saw to it
+          const seq = parseEntrySequence(typeof given === 'string' ? given : (options.entry ?? ''));
+          await playSignals(t, seq.entry, ctx.signal);
+          sessions.delete(t);
+          await session(t, ctx.signal, undefined);
           return;
         }
-        case 'reboot': {
-          if (step.mode !== undefined && step.mode !== 'go') throw new FlashError('bad_request', `An STM32 reboots by Go (mode "go"), not "${step.mode}"`);
-          await go(host, FLASH_BASE, ctx);
-          s.synced = false;
-          if (entry) await playSignals(t, entry.exit, ctx.signal);
-          return;
-        }
-        case 'wait_for_device':
-          return;
-        case 'command':
-          switch (step.name) {
-            case 'go': {
-              const a = (step.args as { address?: unknown } | undefined)?.address;
-              await go(host, typeof a === 'number' ? a : FLASH_BASE, ctx);
-              s.synced = false;
-              return;
-            }
-            case 'readout_unprotect':
-              ctx.stage('Removing readout protection (erases the whole flash)');
-              await host.readoutUnprotect();
-              await reset(t, s, ctx, 'readout protection removed and flash erased');
-              s.readoutProtected = false;
-              return;
-            case 'readout_protect':
-              ctx.stage('Turning readout protection on');
-              await host.readoutProtect();
-              await reset(t, s, ctx, 'readout protection on');
-              return;
-            case 'write_unprotect':
-              ctx.stage('Removing write protection');
-              await host.writeUnprotect().catch((e: unknown) => {
-                if (e instanceof NackError) throw protectedError();
-                throw e;
-              });
-              await reset(t, s, ctx, 'write protection removed');
-              return;
-            default:
-              throw new FlashError('bad_request', `Unknown STM32 command "${step.name}" (it takes ${COMMANDS.join(', ')})`);
+        const s = await session(t, ctx.signal, entry);
+        const host = hostFor(t, ctx.signal);
+        const address = step.op === 'flash' || step.op === 'verify' || step.op === 'erase' ? targetAddress(step.target) : undefined;
+        switch (step.op) {
+          case 'flash':
+            if (s.readoutProtected) throw protectedError();
+            await flashStep(host, s, step.source, address, ctx, { verify: step.options?.verify !== false, eraseAll: step.options?.erase === 'all' });
+            return;
+          case 'verify':
+            await verifyStep(host, s, step.source, address, ctx);
+            return;
+          case 'erase': {
+            const length = step.options?.length;
+            await eraseStep(host, s, address ?? FLASH_BASE, typeof length === 'number' ? length : undefined, ctx);
+            return;
           }
+          case 'reboot': {
+            if (step.mode !== undefined && step.mode !== 'go') throw new FlashError('bad_request', `An STM32 reboots by Go (mode "go"), not "${step.mode}"`);
+            await go(host, FLASH_BASE, ctx);
+            s.synced = false;
+            if (entry) await playSignals(t, entry.exit, ctx.signal);
+            return;
+          }
+          case 'wait_for_device':
+            return;
+          case 'command':
+            switch (step.name) {
+              case 'go': {
+                const a = (step.args as { address?: unknown } | undefined)?.address;
+                await go(host, typeof a === 'number' ? a : FLASH_BASE, ctx);
+                s.synced = false;
+                return;
+              }
+              case 'readout_unprotect':
+                ctx.stage('Removing readout protection (erases the whole flash)');
+                await host.readoutUnprotect();
+                await reset(t, s, ctx, 'readout protection removed and flash erased');
+                s.readoutProtected = false;
+                return;
+              case 'readout_protect':
+                ctx.stage('Turning readout protection on');
+                await host.readoutProtect();
+                await reset(t, s, ctx, 'readout protection on');
+                return;
+              case 'write_unprotect':
+                ctx.stage('Removing write protection');
+                await host.writeUnprotect().catch((e: unknown) => {
+                  if (e instanceof NackError) throw protectedError();
+                  throw e;
+                });
+                await reset(t, s, ctx, 'write protection removed');
+                return;
+              default:
+                throw new FlashError('bad_request', `Unknown STM32 command "${step.name}" (it takes ${COMMANDS.join(', ')})`);
+            }
+        }
+      } catch (e) {
+        // A cancel may have cut a command short (a board that stopped answering mid-write): the bootloader is then
+        // mid-command and our sync is stale. Close the port so that the next job opens it afresh and syncs again.
+        if (ctx.signal.aborted) {
+          sessions.delete(t);
+          await link.close().catch(() => undefined);
+        }
+        throw e;
       }
     },
     commandStage(name) {

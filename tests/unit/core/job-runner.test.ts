@@ -234,6 +234,30 @@ describe('runJob', () => {
     expect(r.events).toContainEqual(expect.objectContaining({ type: 'flash_log', level: 'info', message: 'Cancelled: The station is shutting down' }));
   });
 
+  it('a driver that says nothing of what it left: after bytes were sent, the job says the device may hold part', async () => {
+    const r = await rig(async (_step, ctx) => {
+      ctx.moved(300);
+      await new Promise<void>((_res, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason as Error)));
+    });
+    const job = r.job([{ op: 'flash', target: { partition: 'boot' }, image: image(1000) }]);
+    const done = runJob(job, r.deps);
+    await elapse(50);
+    job.abort.abort(new FlashError('cancelled', 'Cancelled'));
+    expect(await done).toEqual({ state: 'cancelled', detail: expect.stringMatching(/^Cancelled after 300 B of 1000 B had been sent: the device may hold part of the image/) });
+  });
+
+  it('a driver\'s plain "Cancelled" with a detail (what a disk holds) keeps that detail', async () => {
+    const r = await rig(async (_step, ctx) => {
+      ctx.moved(100);
+      await new Promise<void>((_res, rej) => ctx.signal.addEventListener('abort', () => rej(new FlashError('cancelled', 'Cancelled', { detail: 'the disk holds no partition table' }))));
+    });
+    const job = r.job([{ op: 'flash', target: { partition: 'boot' }, image: image(1000) }]);
+    const done = runJob(job, r.deps);
+    await elapse(50);
+    job.abort.abort(new FlashError('cancelled', 'Cancelled'));
+    expect(await done).toEqual({ state: 'cancelled', detail: 'Cancelled: the disk holds no partition table' });
+  });
+
   it('a driver that ignores a cancel: its connection is closed after 1.5 s and the job ends cancelled 0.4 s later', async () => {
     const r = await rig(async () => new Promise<void>(() => undefined));
     const closed = vi.spyOn(link, 'close');
