@@ -83,13 +83,20 @@ async function connectWith(token: string | undefined, flags: ClientFlags, io: Cl
     client.close();
     const code = (e as { code?: string }).code;
     // Unreachable: say what to do, not the WebSocket close code (1006 means nothing to a technician).
+    const message = (e as Error).message;
+    const secure = client.url.startsWith('wss:');
     const why = code === 'unauthorized'
-      ? `the station refused the token (${(e as Error).message})`
-      : code === 'unreachable' && /certificate|self[- ]signed|unable to verify/i.test((e as Error).message)
-        ? `its TLS certificate is not trusted (${(e as Error).message.replace(/^.*\(\d+: /, '').replace(/\)\.?$/, '')}). Pass --ca FILE with the CA that signed it.`
-        : code === 'unreachable'
-        ? 'no station answered there. Start `flash-station serve`, or pass --url of the running station.'
-        : (e as Error).message;
+      ? `the station refused the token (${message})`
+      : code === 'unreachable' && /certificate|self[- ]signed|unable to verify/i.test(message)
+        ? `its TLS certificate is not trusted (${message.replace(/^.*\(\d+: /, '').replace(/\)\.?$/, '')}). Pass --ca FILE with the CA that signed it.`
+        // A TLS client meeting a plain server, or a plain one meeting a TLS station (it hangs up at the first byte).
+        : code === 'unreachable' && secure && /wrong version number|EPROTO|packet length too long/i.test(message)
+          ? `it does not speak TLS on that port. Use ${client.url.replace(/^wss:/, 'ws:')} (a station serves wss:// only with --tls-cert and --tls-key).`
+          : code === 'unreachable' && !secure && /socket hang up|ECONNRESET/i.test(message)
+            ? `something there hung up before the WebSocket handshake. If the station serves TLS (--tls-cert), use ${client.url.replace(/^ws:/, 'wss:')} and --ca FILE.`
+            : code === 'unreachable'
+              ? 'no station answered there. Start `flash-station serve`, or pass --url of the running station.'
+              : message;
     throw Object.assign(new Error(`Cannot use the station at ${client.url}: ${why}`), { exit: 2, ...(code ? { code } : {}) });
   }
   return client;

@@ -101,6 +101,21 @@ describe('a station with --tls-cert and --tls-key', () => {
     expect(missing.err).toMatch(/Cannot read the CA file .*no-such-ca\.pem/);
   });
 
+  it('tells a client that picked the wrong scheme which one to use', async () => {
+    const plainUrl = s.url.replace(/^wss:/, 'ws:');
+    const toTls = captureIo();
+    expect(await main(['devices', '--url', plainUrl], toTls)).toBe(2);
+    expect(toTls.err).toContain(`If the station serves TLS (--tls-cert), use ${s.url} and --ca FILE.`);
+    const plain = await launchStation({ host: '127.0.0.1', port: 0, dataDir: f('data-plain'), usb: false, serial: false, block: false, staticDir: f('no-ui') });
+    try {
+      const toPlain = captureIo();
+      expect(await main(['devices', '--url', plain.url.replace(/^ws:/, 'wss:'), '--ca', certs.caFile], toPlain)).toBe(2);
+      expect(toPlain.err).toContain(`it does not speak TLS on that port. Use ${plain.url}`);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('runs every client command over wss:// with --ca: flash, jobs, watch, pause, resume, cancel', async () => {
     const image = f('boot.img');
     await writeFile(image, Buffer.alloc(256 * 1024, 0x5a));
