@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchStation, type LaunchedStation } from '../../../src/server/launch.js';
+import { makeDocumentedCertificates } from '../../helpers/tls-certs.js';
 import { makeImage } from '../server/helpers/harness.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -20,9 +21,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function run(cmd: string, args: string[], token?: string): Promise<{ code: number; out: string; err: string }> {
+function run(cmd: string, args: string[], token?: string, extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) => {
-    const env = { ...process.env, FLASH_STATION_TOKEN: token ?? '' };
+    const env = { ...process.env, FLASH_STATION_TOKEN: token ?? '', ...extraEnv };
     execFile(cmd, args, { cwd: root, env, timeout: 60_000 }, (error, out, err) => done({ code: error ? (error.code as number) ?? -1 : 0, out, err }));
   });
 }
@@ -80,6 +81,28 @@ describe.each(clients)('%s against hostile frames', (_name, cmd, script) => {
       expect(Math.max(...r.out.split('\n').map((l) => l.length))).toBeLessThan(300);
     } finally {
       await new Promise((r) => wss.close(r));
+    }
+  });
+});
+
+// Over TLS (docs/security.md) each example takes a wss:// URL unchanged; its language's usual variable trusts the CA.
+const caVariable: Record<string, string> = { 'node example': 'NODE_EXTRA_CA_CERTS', 'python example': 'SSL_CERT_FILE' };
+describe.each(clients)('%s over wss://', (name, cmd, script) => {
+  it('lists the devices of a TLS station whose CA it is given', async () => {
+    const tlsDir = await mkdtemp(join(tmpdir(), 'fs-examples-tls-'));
+    const certs = makeDocumentedCertificates(tlsDir);
+    const station = await launchStation({
+      host: '127.0.0.1', port: 0, dataDir: join(tlsDir, 'data'), usb: false, serial: false, block: false,
+      sims: ['fastboot:EXTLS001?partitions=boot:1M'], tlsCertFile: certs.certFile, tlsKeyFile: certs.keyFile,
+    });
+    try {
+      expect(station.url).toMatch(/^wss:/);
+      const r = await run(cmd, [script, station.url], undefined, { [caVariable[name]!]: certs.caFile });
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/device EXTLS001 idle sim/);
+    } finally {
+      await station.close();
+      await rm(tlsDir, { recursive: true, force: true });
     }
   });
 });
