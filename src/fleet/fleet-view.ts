@@ -63,6 +63,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
   // Station tokens cross this view in command bodies: the network gets it over TLS only, as it gets a station.
   const tls = await prepareBind({
     host, what: 'the fleet view', tlsCertFile: options.tlsCertFile, tlsKeyFile: options.tlsKeyFile, insecureNoTls: options.insecureNoTls,
+    publicNames: options.publicNames,
   });
   const base = connectOptions(options);
   const token = options.token ?? process.env.FLASH_FLEET_TOKEN?.trim() ?? randomBytes(24).toString('base64url');

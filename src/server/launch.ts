@@ -49,6 +49,8 @@ export interface LaunchOptions {
   publicNames?: string[];
   /** Allow a non-loopback `host` without TLS (`--insecure-no-tls`). */
   insecureNoTls?: boolean;
+  /** `--outside-silence`: an outside agent's job with no event for this long ends as `lost` (default 2 minutes). */
+  outsideSilenceMs?: number;
   /** `serve --mqtt …`: report to an MQTT broker (contract §9). */
   mqtt?: Omit<StationLinkOptions, 'dataDir'>;
 }
@@ -83,6 +85,7 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
   const host = options.host ?? '127.0.0.1';
   const tls = await prepareBind({
     host, what: 'the station', tlsCertFile: options.tlsCertFile, tlsKeyFile: options.tlsKeyFile, insecureNoTls: options.insecureNoTls,
+    publicNames: options.publicNames,
   });
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -107,7 +110,10 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
   if (sims.length) providers.push(createSimProvider(sims, { dataDir, factories: SIMULATORS, ...(options.demo ? { demo: true } : {}) }));
   providers.push(...(options.providers ?? []));
 
-  const station = await createStation({ dataDir, providers });
+  const station = await createStation({
+    dataDir, providers,
+    ...(options.outsideSilenceMs !== undefined ? { external: { silenceMs: options.outsideSilenceMs } } : {}),
+  });
   let server;
   try {
     server = await startServer(station, {

@@ -2,6 +2,7 @@
 // and checked at start, a non-loopback address refused without TLS unless --insecure-no-tls, and the name the
 // printed URLs carry.
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { FlashError } from '../contracts/errors.js';
 
@@ -16,6 +17,8 @@ export interface NetworkBindOptions {
   tlsKeyFile?: string;
   /** Allow a non-loopback `host` without TLS (`--insecure-no-tls`). */
   insecureNoTls?: boolean;
+  /** `--public-name` values: each must be a bare host name or address, or the Host check would never match it. */
+  publicNames?: readonly string[];
   /** What is being offered, for the error: "the station", "the fleet view". */
   what: string;
 }
@@ -45,8 +48,20 @@ async function loadTlsFiles(certFile: string | undefined, keyFile: string | unde
   return { cert, key };
 }
 
+const HOST_NAME = /^(?=.{1,253}\.?$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+/** Refuses a `--public-name` that is not a bare name or address (a scheme, port or path would never match a Host). */
+function checkPublicNames(names: readonly string[]): void {
+  for (const name of names) {
+    const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+    if (isIP(bare) || HOST_NAME.test(name)) continue;
+    throw new FlashError('bad_request', `--public-name ${JSON.stringify(name)} is not a host name or address: give the name alone, without scheme, port or path (e.g. --public-name bench7.lan).`);
+  }
+}
+
 /** Reads the TLS files and refuses a plain-HTTP bind to the network; the TLS material, or undefined for plain HTTP. */
 export async function prepareBind(options: NetworkBindOptions): Promise<TlsFiles | undefined> {
+  checkPublicNames(options.publicNames ?? []);
   const tls = await loadTlsFiles(options.tlsCertFile, options.tlsKeyFile);
   if (!isLoopbackHost(options.host) && !tls && !options.insecureNoTls) {
     throw new FlashError('bad_request', `--host ${options.host} would offer ${options.what} to the network over plain HTTP, where the token can be read on the wire. Pass --tls-cert FILE --tls-key FILE (docs/security.md says how to make them), or --insecure-no-tls on a network you trust.`);

@@ -36,6 +36,16 @@ describe('network-bind', () => {
       .rejects.toMatchObject({ message: 'TLS needs both --tls-cert FILE and --tls-key FILE.' });
   });
 
+  it('takes a --public-name only as a bare name or address: a scheme, port or path would never match a Host', async () => {
+    const bind = (publicNames: string[]) => prepareBind({ host: '127.0.0.1', what: 'the station', publicNames });
+    await expect(bind(['bench7.lan', 'bench7', 'BENCH-7.example.com.', '192.168.1.5', 'fd00::5', '[fd00::5]'])).resolves.toBeUndefined();
+    for (const bad of ['https://bench7.lan', 'bench7.lan:3001', 'bench7.lan/ui', '', 'bench 7', '-bench7', 'bench7..lan', '*.lan']) {
+      await expect(bind([bad]), bad).rejects.toMatchObject({
+        code: 'bad_request', message: expect.stringContaining(`--public-name ${JSON.stringify(bad)} is not a host name or address`),
+      });
+    }
+  });
+
   it('prints a name clients can use: the bound address, or for a wildcard the first public name, else 127.0.0.1', () => {
     expect(shownHost('127.0.0.1')).toBe('127.0.0.1');
     expect(shownHost('192.168.1.5', ['bench7.lan'])).toBe('192.168.1.5');
