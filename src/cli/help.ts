@@ -49,6 +49,7 @@ Options:
   --tls-key FILE         … and its PEM key (docs/security.md: making them for a LAN station)
   --public-name NAME     a name the station is reached by on the network, for the Host/Origin checks (repeatable)
   --insecure-no-tls      allow a non-loopback --host without TLS (only on a network you trust)
+  --outside-silence S    an outside agent's job with no event for S seconds ends as lost     default: 120
   --mqtt URL             report to an MQTT broker (mqtt:// or mqtts://; docs/fleet.md)
   --station-id ID        this station's name on the broker            default: the host name
   --mqtt-username U, --mqtt-password-file F   broker credentials (the password from a file, never the command line)

@@ -27,6 +27,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       'tls-key': { type: 'string' },
       'public-name': { type: 'string', multiple: true },
       'insecure-no-tls': { type: 'boolean' },
+      'outside-silence': { type: 'string' },
       mqtt: { type: 'string' },
       'station-id': { type: 'string' },
       'mqtt-username': { type: 'string' },
@@ -48,6 +49,11 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const port = values.port === undefined ? 3001 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     io.stderr.write(`flash-station serve: --port must be 0–65535, not "${values.port}".\n`);
+    return EXIT.usage;
+  }
+  const silence = values['outside-silence'] === undefined ? undefined : Number(values['outside-silence']);
+  if (silence !== undefined && !(Number.isFinite(silence) && silence >= 1 && silence <= 86_400)) {
+    io.stderr.write(`flash-station serve: --outside-silence must be 1–86400 seconds, not "${values['outside-silence']}".\n`);
     return EXIT.usage;
   }
   const serialPorts = values['serial-port'] ?? [];
@@ -87,6 +93,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       ...(values['tls-key'] !== undefined ? { tlsKeyFile: values['tls-key'] } : {}),
       publicNames: values['public-name'] ?? [],
       insecureNoTls: values['insecure-no-tls'] ?? false,
+      ...(silence !== undefined ? { outsideSilenceMs: silence * 1000 } : {}),
       ...(mqtt ? { mqtt: { ...mqtt, warn: (line: string) => io.stderr.write(`flash-station serve: ${line}\n`) } } : {}),
     });
   } catch (e) {
