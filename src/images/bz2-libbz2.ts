@@ -1,7 +1,7 @@
 // bzip2 decoding on the system's own libbz2 (the library the `bzip2` command uses) through koffi, at the speed of
 // `bzip2 -dc`, instead of a pure-JavaScript decoder several times slower. Multi-stream files (pbzip2, lbzip2) work.
 import { FlashError } from '../contracts/errors.js';
-import { addressOf, loadKoffi, pingPong, type AsyncFn } from './native-decode.js';
+import { addressOf, loadKoffi, decodeRing, ringBuffers, type AsyncFn } from './native-decode.js';
 
 interface Libbz2 {
   init: (strm: Uint8Array, verbosity: number, small: number) => number;
@@ -82,7 +82,7 @@ export async function* libbz2Decompress(lib: Libbz2, input: AsyncIterable<Uint8A
   };
   start();
   let open = true;
-  const outs = [Buffer.allocUnsafe(outBytes), Buffer.allocUnsafe(outBytes)];
+  const outs = ringBuffers(outBytes, head ? 2 : 4);
   const outAt = outs.map((b) => lib.address(b));
   const it = input[Symbol.asyncIterator]();
   let slice: Uint8Array | null = null; // kept referenced while libbz2 reads it
@@ -138,7 +138,7 @@ export async function* libbz2Decompress(lib: Libbz2, input: AsyncIterable<Uint8A
     if (ret !== BZ_OK) throw corrupt(ret);
     return { produced, more: true };
   };
-  yield* pingPong(outs, step, async () => {
+  yield* decodeRing(outs, step, async () => {
     if (open) lib.end(strm);
     open = false;
     slice = null;

@@ -1,7 +1,7 @@
 // xz decoding on the system's own liblzma (the library the `xz` command uses) through koffi's FFI: decoded straight
-// into two reused 1 MiB buffers, one lent to the consumer while liblzma fills the other on the thread pool.
+// into a ring of reused 1 MiB buffers, one lent to the consumer while liblzma fills the others on the thread pool.
 import { FlashError } from '../contracts/errors.js';
-import { addressOf, loadKoffi, pingPong, type AsyncFn, type DecodeStep } from './native-decode.js';
+import { addressOf, loadKoffi, decodeRing, ringBuffers, type AsyncFn, type DecodeStep } from './native-decode.js';
 
 interface Liblzma {
   decoder(strm: Uint8Array, memlimit: bigint, flags: number): number;
@@ -87,7 +87,7 @@ export async function* liblzmaDecompress(lib: Liblzma, input: AsyncIterable<Uint
   };
   const init = lib.decoder(strm, MEMLIMIT, LZMA_CONCATENATED);
   if (init !== LZMA_OK) throw new FlashError('internal', `liblzma ${lib.version} refused to start a decoder (error ${init})`);
-  const outs = [Buffer.allocUnsafe(OUT_BYTES), Buffer.allocUnsafe(OUT_BYTES)];
+  const outs = ringBuffers(OUT_BYTES);
   const outAt = outs.map((b) => lib.address(b));
   const it = input[Symbol.asyncIterator]();
   let slice: Uint8Array | null = null; // kept referenced while liblzma reads it
@@ -128,7 +128,7 @@ export async function* liblzmaDecompress(lib: Liblzma, input: AsyncIterable<Uint
     if (ret !== LZMA_OK && ret !== LZMA_STREAM_END) throw fail(ret);
     return { produced, more: ret === LZMA_OK };
   };
-  yield* pingPong(outs, step, async () => {
+  yield* decodeRing(outs, step, async () => {
     lib.end(strm);
     slice = null;
     await it.return?.();
