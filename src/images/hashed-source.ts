@@ -153,7 +153,9 @@ export abstract class HashedSource implements BlockSource {
         this.digest.resolve(h.digest('hex'));
       }
     } catch (e) {
-      const err = signal?.aborted ? new FlashError('cancelled', 'Cancelled') : toFlashError(e, 'image_unreadable');
+      let err = signal?.aborted ? new FlashError('cancelled', 'Cancelled') : toFlashError(e, 'image_unreadable');
+      // A decoder that broke because its file was overwritten mid-read: say that, not "invalid data".
+      if (!signal?.aborted && err.code !== 'image_mismatch') err = await this.unchanged().then(() => err, (m: unknown) => toFlashError(m, 'image_mismatch'));
       if (!this.done && !this.offload) {
         this.digest.reject(err);
         this.digest = deferred();

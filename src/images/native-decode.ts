@@ -116,7 +116,8 @@ export async function* decodeRing(outs: readonly Uint8Array[], step: (k: number)
     }
   } finally {
     stopped = true;
-    if (running) await running; // the library must be idle before its state is freed
+    const last = running as Promise<void> | null; // (set in callbacks: the compiler sees only the null above)
+    if (last) await last; // the library must be idle before its state is freed
     await finish();
   }
 }

@@ -86,6 +86,8 @@ export function zipImage(zip: ZipArchive, entry: string, name: string, declaredS
     declaredSize,
     open: (o) => openByteSource(zip.entry(entry), {
       name: entry.split('/').pop() ?? entry, signal: o?.signal, hash: true, chain: ['zip'],
+      // A zip overwritten while its image is flashed fails the job (image_mismatch), as a plain image file does.
+      ...(zip.unchanged ? { unchanged: zip.unchanged } : {}),
       ...(spools ? { spool: { file: spools.for(entry), ...(o?.onPrepare ? { onPrepare: o.onPrepare } : {}) } } : {}),
     }),
   };

@@ -9,6 +9,7 @@ import type { BlockSource } from '../contracts/source.js';
 import type { PlanInput } from '../protocol/messages.js';
 import { FlashError } from '../contracts/errors.js';
 import { fileByteSource, fileError } from './byte-source.js';
+import { fileIdentity, unchangedCheck } from './file-identity.js';
 import { MANIFEST_FILES, manifestSchema } from './manifest-schema.js';
 import { peek } from './open.js';
 import { parseErrorPlace } from './parse-place.js';
@@ -227,7 +228,7 @@ async function loadAnyPlan(input: string | PlanInput, readers: readonly PlanRead
   if (!st.isFile()) throw new FlashError('image_unreadable', `${path} is not a regular file or folder; a plan is a manifest, bundle or factory zip.`);
   const file = fileByteSource(path, 0, st.size, basename(path));
   if (sniff(await peek(file, 8)) === 'zip') {
-    const zip = await openZip(file, basename(path));
+    const zip = await openZip(file, basename(path), unchangedCheck(path, fileIdentity(st)));
     try {
       const files = zip.entries.filter((e) => !e.isDirectory);
       const manifest = files

@@ -23,6 +23,8 @@ export interface ZipArchive {
   readonly entries: ZipEntryInfo[];
   /** The entry's uncompressed bytes; stored entries also allow random access. */
   entry(name: string): ByteSource;
+  /** Rejects with `image_mismatch` when the file holding the archive changed since it was opened (file-identity.ts). */
+  readonly unchanged?: () => Promise<void>;
   close(): void;
 }
 
@@ -52,8 +54,11 @@ function loadYauzl(): { yauzl: typeof Yauzl; Reader: new (src: ByteSource) => Ya
   return { yauzl, Reader: SourceReader };
 }
 
-/** Open a zip held by a random-access ByteSource (a file, or a stored entry of another zip). */
-export async function openZip(src: ByteSource, description: string): Promise<ZipArchive> {
+/**
+ * Open a zip held by a random-access ByteSource (a file, or a stored entry of another zip). `unchanged`: the check
+ * that the file holding it is still the one opened, handed on to the images read from its entries.
+ */
+export async function openZip(src: ByteSource, description: string, unchanged?: () => Promise<void>): Promise<ZipArchive> {
   if (!src.readAt || src.size === undefined) throw new FlashError('internal', 'zip needs random access');
   const { yauzl, Reader } = loadYauzl();
   const zf = await new Promise<Yauzl.ZipFile>((resolve, reject) =>
@@ -99,6 +104,7 @@ export async function openZip(src: ByteSource, description: string): Promise<Zip
       if (!e) throw new FlashError('image_not_found', `${description} has no entry ${name}`);
       return entrySource(src, zf, e, `${description}!${name}`);
     },
+    ...(unchanged ? { unchanged } : {}),
     close: () => zf.close(),
   };
 }

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { FlashError } from '../../contracts/errors.js';
 import type { LoadedPlan, LoadedStep, PlanImage } from '../../contracts/plan.js';
 import { fileByteSource, owned } from '../../images/byte-source.js';
+import { fileIdentity, unchangedCheck } from '../../images/file-identity.js';
 import { MANIFEST_FILES } from '../../images/manifest-schema.js';
 import { peek } from '../../images/open.js';
 import { readSmall, readSmallBytes, zipImage } from '../../images/plan-images.js';
@@ -65,7 +66,7 @@ export async function planFactory(outer: ZipArchive, name: string): Promise<Fact
   let innerZip: ZipArchive;
   const src = outer.entry(inner.name);
   if (inner.method === 0) {
-    innerZip = await openZip(src, `${outer.description}!${inner.name}`);
+    innerZip = await openZip(src, `${outer.description}!${inner.name}`, outer.unchanged);
   } else {
     // A deflated nested zip has no random access: unpack it once to a temporary file (deleted by close()).
     tempDir = await mkdtemp(join(tmpdir(), 'flash-station-factory-'));
@@ -168,7 +169,7 @@ export async function readFactoryPlan(path: string): Promise<(LoadedPlan & { req
   if (!st?.isFile()) return undefined;
   const file = fileByteSource(path, 0, st.size, basename(path));
   if (sniff(await peek(file, 8)) !== 'zip') return undefined;
-  const zip = await openZip(file, basename(path));
+  const zip = await openZip(file, basename(path), unchangedCheck(path, fileIdentity(st)));
   try {
     const hasManifest = zip.entries.some((e) => MANIFEST_FILES.includes(e.name.split('/').pop() ?? ''));
     if (hasManifest || !isFactoryZip(zip)) {
