@@ -36,6 +36,18 @@ describe('openImage on addressed images', () => {
     expect(await text(source)).toBe(body); // drivers read the records themselves
   });
 
+  it.each([
+    ['changed.hex', writeIntelHex],
+    ['changed.s37', writeSrec],
+  ])('%s rewritten after it was opened: unchanged() says so (the job then fails with image_mismatch)', async (name, write) => {
+    const path = join(dir, name);
+    writeFileSync(path, write(segments));
+    const source = await openImage(path);
+    await expect(source.unchanged?.()).resolves.toBeUndefined();
+    writeFileSync(path, write([{ address: 0x0800_0000, bytes: b }]));
+    await expect(source.unchanged?.()).rejects.toMatchObject({ code: 'image_mismatch', message: expect.stringMatching(/changed while it was being flashed/) });
+  });
+
   it('refuses a record with a bad checksum when opened, naming the file and line', async () => {
     const lines = writeIntelHex(segments).split('\n');
     const l = lines[3]!;
