@@ -2,16 +2,9 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
+import { isLoopbackHost, isWildcardHost } from './network-bind.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
-
-function isLoopbackBind(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
-}
-
-function isWildcardBind(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
-}
 
 function bracket(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -58,8 +51,8 @@ export function createGuards(options: GuardOptions): Guards {
   const hostNames = (): string[] => {
     if (names) return names;
     const all = [...LOOPBACK_NAMES];
-    if (!isLoopbackBind(options.host) && !isWildcardBind(options.host)) all.push(options.host);
-    if (isWildcardBind(options.host)) all.push(...(options.localNames ?? machineNames)());
+    if (!isLoopbackHost(options.host) && !isWildcardHost(options.host)) all.push(options.host);
+    if (isWildcardHost(options.host)) all.push(...(options.localNames ?? machineNames)());
     all.push(...(options.publicNames ?? []));
     names = [...new Set(all.map((n) => bracket(n).toLowerCase()))];
     return names;
