@@ -68,7 +68,7 @@ function render() {
     const c = s.counters;
     return el('tr', { 'aria-label': 'Station ' + s.stationId, class: s.online ? 'on' : 'off' },
       el('th', { scope: 'row' }, s.stationId),
-      el('td', {}, el('span', { class: 'badge' }, s.online ? 'Online' : 'Offline'), el('div', { class: 'muted' }, 'last seen ' + ago(s.lastSeen))),
+      el('td', {}, el('span', { class: 'badge' }, s.online ? 'Online' : 'Offline'), s.online ? null : el('div', { class: 'muted' }, 'last seen ' + ago(s.lastSeen))),
       el('td', {}, el('ul', {}, ...devices)),
       el('td', {}, el('ul', {}, ...jobs)),
       el('td', { class: 'muted' }, c.completed + ' done · ' + c.failed + ' failed · ' + c.cancelled + ' cancelled' + (c.dropped ? ' · ' + c.dropped + ' events lost' : '') + ' · ' + c.events + ' events'),
