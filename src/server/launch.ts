@@ -148,7 +148,7 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
   const base = `${shownHost(host, options.publicNames)}:${server.port}`;
   return {
     station,
-    url: `${tls ? 'wss' : 'ws'}://${base}/flash-progress`,
+    url: server.url,
     uiUrl: `${tls ? 'https' : 'http'}://${base}/?token=${encodeURIComponent(token)}`,
     host,
     port: server.port,

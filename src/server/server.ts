@@ -10,6 +10,7 @@ import { FlashError, type ErrorCode } from '../core/errors.js';
 import type { StationApi } from '../core/station-api.js';
 import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './client-channel.js';
 import { createGuards, requestToken, tokenMatches } from './guards.js';
+import { shownHost } from './network-bind.js';
 import { createHeavyGate } from './heavy-gate.js';
 import { handleApi } from './http-api.js';
 import { listenOn } from './listen.js';
@@ -167,10 +168,9 @@ export async function startServer(station: StationApi, options: ServerOptions): 
 
   warmValidators(); // before the first client's first command, which would otherwise wait for ajv
   boundPort = await listenOn(server, options.port, options.host);
-  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
 
   return {
-    url: `${tls ? 'wss' : 'ws'}://${shownHost}:${boundPort}${WS_PATH}`,
+    url: `${tls ? 'wss' : 'ws'}://${shownHost(options.host, options.publicNames)}:${boundPort}${WS_PATH}`,
     port: boundPort,
     hub,
     async close() {
