@@ -1,6 +1,8 @@
-// `serve --serial-port PATH[?protocol=&baud=]`: a bad spec is a usage error (exit 2) naming the key, before anything starts.
+// `serve --serial-port PATH[?protocol=&baud=]` and `serve --mqtt`: a bad spec, station id or password flag is a usage
+// error (exit 2) naming the flag, before anything starts.
 import { describe, expect, it } from 'vitest';
 import { serveCommand } from '../../../../src/cli/commands/serve.js';
+import { main } from '../../../../src/cli/main.js';
 import { SERVE_HELP } from '../../../../src/cli/help.js';
 import { captureIo as io } from '../../../helpers/cli-io.js';
 
@@ -22,5 +24,23 @@ describe('serve --serial-port', () => {
     const a = io();
     expect(await serveCommand(['--help'], a)).toBe(0);
     expect(a.out).toContain('--serial-port');
+  });
+});
+
+describe('serve --mqtt', () => {
+  it.each(['line/1', 'line+1', 'line#1', '$SYS'])('refuses the station id %j at start with exit 2, before anything starts', async (id) => {
+    const a = io();
+    expect(await serveCommand(['--port', '0', '--no-usb', '--no-serial', '--mqtt', 'mqtt://127.0.0.1:1883', '--station-id', id], a)).toBe(2);
+    expect(a.err).toMatch(/--station-id ".*" refused/);
+    expect(a.out).toBe('');
+  });
+  it('takes the broker password from a file only, never from the command line or the URL', async () => {
+    const flag = io();
+    expect(await main(['serve', '--port', '0', '--mqtt', 'mqtt://127.0.0.1:1883', '--mqtt-password', 'secret'], flag)).toBe(2);
+    expect(flag.err).toMatch(/Unknown option '--mqtt-password'/);
+    const url = io();
+    expect(await serveCommand(['--port', '0', '--no-usb', '--no-serial', '--mqtt', 'mqtt://u:secret@127.0.0.1:1883'], url)).toBe(2);
+    expect(url.err).toMatch(/--mqtt-password-file/);
+    expect(url.out).toBe('');
   });
 });
