@@ -109,4 +109,30 @@ describe('flash-station serve', () => {
     again.child.kill('SIGINT');
     expect(await again.exit).toBe(0);
   }, 90_000);
+
+  it('flash --json exits 1 with the interrupted event when it retried while the station was down', async () => {
+    const dataDir = join(dir, 'killed-json');
+    const sim = 'fastboot:SIMKILL2?speed=4M&partitions=boot:64M';
+    const first = serve(['--port', '0', '--data-dir', dataDir, '--no-usb', '--no-serial', '--sim', sim]);
+    await first.ready;
+    const url = first.lines[0]!.slice('listening '.length);
+    const port = /:(\d+)\//.exec(url)![1]!;
+    const big = await makeImage(dir, 'killed-json.img', 48 * 1024 * 1024);
+    const t = io();
+    const flashing = main(['flash', '--url', url, '--data-dir', dataDir, '--device', 'SIMKILL2', '--json', 'boot', big], t);
+    await until(() => t.out.includes('"flash_progress"'), 60_000, 'the flash to move');
+    first.child.kill('SIGKILL');
+    await first.exit;
+    // The station stays down long enough for the CLI's first reconnects (0.5 s, 1 s, 2 s backoff) to be refused.
+    await new Promise((r) => setTimeout(r, 3000));
+    const again = serve(['--port', port, '--data-dir', dataDir, '--no-usb', '--no-serial', '--sim', sim]);
+    await again.ready;
+    const code = await Promise.race([flashing, new Promise<string>((r) => setTimeout(() => r('still waiting after 40 s'), 40_000))]);
+    expect(code).toBe(1);
+    const last = JSON.parse(t.out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(last).toMatchObject({ type: 'flash_failed', deviceId: 'SIMKILL2', reason: 'interrupted', code: 'interrupted', source: 'history' });
+    expect(last.error).toMatch(/interrupted/i);
+    again.child.kill('SIGINT');
+    expect(await again.exit).toBe(0);
+  }, 90_000);
 });
