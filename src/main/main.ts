@@ -41,7 +41,8 @@ if (!app.requestSingleInstanceLock()) {
 } else {
   app.on('second-instance', () => showWindow());
   app.on('web-contents-created', (_event, contents) => hardenContents(contents, () => origin));
-  app.whenReady().then(start, (e: unknown) => fatal(e));
+  // A start() that fails (a port taken, a refused --host) must reach fatal() too, not only a failed whenReady().
+  app.whenReady().then(start).catch((e: unknown) => fatal(e));
 }
 
 function activeJobs(): number {
