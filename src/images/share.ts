@@ -133,6 +133,11 @@ export function shareSource(source: BlockSource, consumers: number, options: Sha
       const readAt = source.readAt;
       view.readAt = (offset, length, signal) => readAt.call(source, offset, length, signal);
     }
+    // Each job checks the file it was written from is still the one opened (a batch as a single job does).
+    if (source.unchanged) {
+      const unchanged = source.unchanged;
+      view.unchanged = () => unchanged.call(source);
+    }
     return view;
   };
   return Array.from({ length: consumers }, (_, i) => make(i));

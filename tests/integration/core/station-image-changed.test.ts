@@ -118,6 +118,21 @@ describe('an image that changes while it is flashed', () => {
     expect(h.station.job(r.jobId)?.sha256).toBeUndefined();
   });
 
+  it.each(['raw', 'gzip'])('%s written to two devices at once (one read, shared): both jobs fail with image_mismatch', async (kind) => {
+    h = await harness([]);
+    await h.provider.plug(h.device('DEV1', { speed: 4 << 20 }));
+    await h.provider.plug(h.device('DEV2', { speed: 4 << 20 }));
+    const image = KINDS[kind]!.make(h.dir);
+    const r = await h.station.startFlash({ deviceIds: ['DEV1', 'DEV2'], ...image.request });
+    expect(r.jobIds).toHaveLength(2);
+    await until(() => r.jobIds.every((id) => (h?.station.job(id)?.bytesTransferred ?? 0) > 1 << 20));
+    image.rewrite();
+    for (const id of r.jobIds) {
+      expect(await h.waitFor('flash_failed', (m) => m.jobId === id)).toMatchObject({ code: 'image_mismatch' });
+      expect(h.station.job(id)?.sha256).toBeUndefined();
+    }
+  });
+
   it('completes as before when the file stays as it was', async () => {
     h = await harness([]);
     await h.provider.plug(h.device('DEV1', { speed: 16 << 20 }));
