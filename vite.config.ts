@@ -20,7 +20,11 @@ export default defineConfig({
   base: './',
   plugins: [rendererRootPlugin, react()],
   resolve: { alias: { '@': rendererRoot } },
-  build: { outDir, emptyOutDir: true, sourcemap: 'hidden', target: 'es2022' },
+  build: {
+    outDir, emptyOutDir: true, sourcemap: 'hidden', target: 'es2022',
+    // The station's page, and the fleet view's (`flash-station fleet`), which reuses the station's job cards and styles.
+    rollupOptions: { input: { index: `${rendererRoot}/index.html`, fleet: `${rendererRoot}/fleet.html` } },
+  },
   // `npx vite --config vite.config.ts` for UI work: the page on Vite's dev server, its socket and REST calls proxied to a
   // station on FLASH_STATION_DEV_URL (default http://127.0.0.1:3001, e.g. `flash-station serve --demo`).
   server: {

@@ -1,6 +1,8 @@
 // The fleet view's HTTP side: the page, GET /api/stations, commands to a station (with that station's token), and
 // the same Host/Origin guards and bearer-token rule as the station's own server.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { ErrorCode } from '../contracts/errors.js';
@@ -9,7 +11,7 @@ import { sendError, sendJson } from '../server/http-errors.js';
 import { listenOn } from '../server/listen.js';
 import type { TlsFiles } from '../server/network-bind.js';
 import { createRateLimiter } from '../server/rate-limit.js';
-import { FLEET_PAGE, FLEET_SCRIPT_SOURCE } from './fleet-page.js';
+import { contentSecurityPolicy, serveStatic } from '../server/static-files.js';
 import type { FleetStore } from './fleet-store.js';
 import { stationIdProblem } from './topics.js';
 
@@ -32,7 +34,13 @@ export interface FleetServerOptions {
   /** How long a command waits for its result (default 10 s). */
   resultTimeoutMs?: number;
   metrics(): string;
+  /** The built renderer (dist/renderer); the page is its fleet.html. */
+  staticDir?: string;
 }
+
+const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Flash Station — fleet</title></head>
+<body><h1>Flash Station — fleet</h1><p>The fleet view is running, but its page has not been built. Run <code>npm run build</code>,
+or read <code>GET /api/stations</code>.</p></body></html>`;
 
 export interface RunningFleetServer {
   port: number;
@@ -78,6 +86,8 @@ export async function startFleetServer(options: FleetServerOptions): Promise<Run
   // Commands through the fleet are limited like a WebSocket client's frames.
   const limiter = createRateLimiter(200, 400);
   const { store } = options;
+  const tls = options.tls !== undefined;
+  const pageDir = options.staticDir && existsSync(join(options.staticDir, 'fleet.html')) ? options.staticDir : undefined;
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!guards.hostAllowed(req.headers.host)) {
@@ -92,14 +102,15 @@ export async function startFleetServer(options: FleetServerOptions): Promise<Run
     }
     const url = new URL(req.url ?? '/', 'http://fleet.invalid');
     const path = url.pathname;
-    if (method === 'GET' && (path === '/' || path === '/index.html')) {
-      res.writeHead(200, {
-        'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
-        'content-security-policy': `default-src 'self'; script-src ${FLEET_SCRIPT_SOURCE}; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'`,
-      });
-      res.end(FLEET_PAGE);
+    const page = method === 'GET' || method === 'HEAD';
+    if (page && (path === '/' || path === '/index.html' || path === '/fleet.html')) {
+      // The page is the renderer's fleet.html (the station's job cards and styles), built with the station's page.
+      if (pageDir && (await serveStatic(req, res, '/fleet.html', pageDir, req.headers.host ?? '', tls))) return;
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': contentSecurityPolicy(req.headers.host ?? '', tls) });
+      res.end(req.method === 'HEAD' ? undefined : NOT_BUILT);
       return;
     }
+    if (page && path.startsWith('/assets/') && pageDir && (await serveStatic(req, res, path, pageDir, req.headers.host ?? '', tls))) return;
     if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true, stations: store.size });
     if (method === 'GET' && path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });

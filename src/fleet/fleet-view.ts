@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { prepareBind, shownHost } from '../server/network-bind.js';
+import { defaultStaticDir } from '../server/static-dir.js';
 import { startFleetServer } from './fleet-server.js';
 import { FleetStore, type FleetStoreOptions } from './fleet-store.js';
 import { connectOptions, type MqttConnectionOptions } from './mqtt-options.js';
@@ -21,6 +22,8 @@ export interface FleetOptions extends MqttConnectionOptions {
   /** Allow a non-loopback `host` without TLS (`--insecure-no-tls`). */
   insecureNoTls?: boolean;
   store?: FleetStoreOptions;
+  /** The built renderer holding fleet.html (default: dist/renderer, as the station finds its page). */
+  staticDir?: string;
   resultTimeoutMs?: number;
   warn?: (line: string) => void;
 }
@@ -91,6 +94,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
       else subscribed = true;
     });
   });
+  const staticDir = options.staticDir ?? defaultStaticDir();
   const server = await startFleetServer({
     host,
     port: options.port ?? 3002,
@@ -101,6 +105,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
     store,
     ...(options.resultTimeoutMs !== undefined ? { resultTimeoutMs: options.resultTimeoutMs } : {}),
     metrics: () => metricsText(store, client.connected),
+    ...(staticDir ? { staticDir } : {}),
     send: (stationId, command) => new Promise<void>((resolve, reject) => {
       // Never retained: a token must not stay on the broker, and a command must not replay.
       client.publish(topicOf(stationId, 'commands'), JSON.stringify(command), { qos: 1, retain: false }, (err) => (err ? reject(err) : resolve()));

@@ -3,9 +3,7 @@
  * candidate providers (USB, serial, block, network, simulators), loads the token and starts the HTTP/WebSocket server.
  */
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { defaultDataDir } from '../core/data-dir.js';
 import type { CandidateProvider } from '../contracts/provider.js';
 import { createStation, type Station } from '../core/station.js';
@@ -15,6 +13,7 @@ import { NETWORK_FAMILY, SIMULATORS } from '../families.js';
 import { createSimProvider } from '../sim/provider.js';
 import { prepareBind, shownHost } from './network-bind.js';
 import { startServer } from './server.js';
+import { defaultStaticDir } from './static-dir.js';
 import { loadOrCreateToken } from './token.js';
 import { addMetricsSource } from './metrics.js';
 import type { StationLink, StationLinkOptions } from '../fleet/station-link.js';
@@ -72,14 +71,6 @@ export interface LaunchedStation {
 
 /** Simulated devices for `--demo`: what each family's simulator offers (`SimulatorFactory.demo`). */
 export const DEMO_SIMS: readonly string[] = SIMULATORS.flatMap((f) => f.demo ?? []);
-
-function defaultStaticDir(): string | undefined {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  for (const candidate of [resolve(here, 'renderer'), resolve(here, '../../dist/renderer'), resolve(here, '../renderer')]) {
-    if (existsSync(join(candidate, 'index.html'))) return candidate;
-  }
-  return undefined;
-}
 
 export async function launchStation(options: LaunchOptions = {}): Promise<LaunchedStation> {
   const host = options.host ?? '127.0.0.1';

@@ -1,6 +1,9 @@
-// The fleet view's HTTP side: Host and Origin guards, its own token for commands, the station token passed through,
+// The fleet view's HTTP side: its page (the renderer's fleet.html), Host and Origin guards, its own token for commands,
 // only start/pause/resume/cancel, the station's result answered back, and GET /api/stations.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFleetServer, type RunningFleetServer } from '../../../src/fleet/fleet-server.js';
 import { FleetStore } from '../../../src/fleet/fleet-store.js';
@@ -16,11 +19,11 @@ interface Sent {
 }
 
 /** A fleet server whose "broker" answers every command on the station's results topic, as a station would. */
-async function serve(answer = true): Promise<{ port: number; store: FleetStore; sent: Sent[] }> {
+async function serve(answer = true, staticDir?: string): Promise<{ port: number; store: FleetStore; sent: Sent[] }> {
   const store = new FleetStore();
   const sent: Sent[] = [];
   const server = await startFleetServer({
-    host: '127.0.0.1', port: 0, token: 'fleet-token', store, resultTimeoutMs: 300, metrics: () => '',
+    host: '127.0.0.1', port: 0, token: 'fleet-token', store, resultTimeoutMs: 300, metrics: () => '', ...(staticDir ? { staticDir } : {}),
     send: async (stationId, command) => {
       sent.push({ stationId, command });
       if (!answer) return;
@@ -33,7 +36,7 @@ async function serve(answer = true): Promise<{ port: number; store: FleetStore; 
   return { port: server.port, store, sent };
 }
 
-function call(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+function call(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: unknown): Promise<{ status: number; json: Record<string, unknown>; text: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers: { host: `127.0.0.1:${port}`, 'content-type': 'application/json', ...headers } }, (res) => {
       let text = '';
@@ -45,7 +48,7 @@ function call(port: number, method: string, path: string, headers: Record<string
         } catch {
           // the page, or /metrics
         }
-        resolve({ status: res.statusCode ?? 0, json });
+        resolve({ status: res.statusCode ?? 0, json, text, headers: res.headers });
       });
     });
     req.on('error', reject);
@@ -113,5 +116,27 @@ describe('fleet server', () => {
     store.handle('flash-station/S1/state', Buffer.from(JSON.stringify({ devices: [{ id: 'D1', state: 'idle', protocol: 'fastboot' }], jobs: [], timestamp: 1 })));
     const r = (await call(port, 'GET', '/api/stations')).json as unknown;
     expect(r).toEqual([expect.objectContaining({ stationId: 'S1', online: true, devices: [expect.objectContaining({ id: 'D1' })], jobs: [] })]);
+  });
+
+  it('serves the renderer\'s fleet.html and its assets, and says so when the page is not built', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fs-fleet-page-'));
+    try {
+      mkdirSync(join(dir, 'assets'));
+      writeFileSync(join(dir, 'index.html'), '<title>station</title>');
+      writeFileSync(join(dir, 'fleet.html'), '<title>fleet page</title>');
+      writeFileSync(join(dir, 'assets', 'fleet.js'), 'export {};');
+      const { port } = await serve(true, dir);
+      const page = await call(port, 'GET', '/');
+      expect([page.status, page.text]).toEqual([200, '<title>fleet page</title>']);
+      expect(String(page.headers['content-security-policy'])).toMatch(/script-src 'self'/);
+      expect((await call(port, 'GET', '/assets/fleet.js')).status).toBe(200);
+      expect((await call(port, 'GET', '/assets/none.js')).status).toBe(404);
+      expect((await call(port, 'GET', '/index.html')).text).toBe('<title>fleet page</title>');
+      rmSync(join(dir, 'fleet.html'));
+      const { port: bare } = await serve(true, dir);
+      expect((await call(bare, 'GET', '/')).text).toMatch(/has not been built/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

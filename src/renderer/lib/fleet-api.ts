@@ -1,0 +1,43 @@
+// The fleet view's HTTP API as its page uses it: GET /api/stations, and one command to a station with that station's
+// token (the view's own token as Bearer), answered with the station's result or the view's error.
+import type { Device, Job } from '../../protocol/messages.js';
+
+export interface FleetStation {
+  stationId: string;
+  online: boolean;
+  devices: Device[];
+  jobs: Job[];
+  lastSeen: number;
+  counters: { events: number; completed: number; failed: number; cancelled: number; dropped: number };
+}
+
+export type FleetCommand =
+  | { type: 'start_flash'; deviceId: string; image: string; partition?: string }
+  | { type: 'pause_flash' | 'resume_flash' | 'cancel_flash'; jobId: string };
+
+export async function fetchStations(): Promise<FleetStation[]> {
+  const res = await fetch('/api/stations', { cache: 'no-store' });
+  if (!res.ok) throw new Error(`GET /api/stations answered ${res.status}`);
+  return (await res.json()) as FleetStation[];
+}
+
+interface CommandAnswer {
+  result?: { ok: boolean; jobId?: string; error?: { code: string; message: string } };
+  error?: { code: string; message: string };
+}
+
+/** What to show after a command: `start_flash: ok (job …)`, `pause_flash: unauthorized — …`. */
+export function describeAnswer(type: string, status: number, body: CommandAnswer): string {
+  const r = body.result;
+  if (r) return r.ok ? `${type}: ok${r.jobId ? ` (job ${r.jobId})` : ''}` : `${type}: ${r.error?.code ?? 'failed'} — ${r.error?.message ?? ''}`;
+  return body.error ? `${body.error.code} — ${body.error.message}` : `HTTP ${status}`;
+}
+
+export async function sendCommand(fleetToken: string, stationId: string, stationToken: string, command: FleetCommand): Promise<string> {
+  const res = await fetch(`/api/stations/${encodeURIComponent(stationId)}/commands`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${fleetToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...command, token: stationToken }),
+  });
+  return describeAnswer(command.type, res.status, (await res.json().catch(() => ({}))) as CommandAnswer);
+}
