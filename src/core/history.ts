@@ -189,29 +189,35 @@ export class History {
 
   /** Rows newest first, filtered as `get_history` asks. */
   rows(query: HistoryQuery, maxLimit = 1000): JobRow[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.deviceId) {
-      where.push('device_id = ?');
-      params.push(query.deviceId);
-    }
-    if (typeof query.before === 'number') {
-      where.push('created_at < ?');
-      params.push(query.before);
-    }
-    if (query.batchId) {
-      where.push('batch_id = ?');
-      params.push(query.batchId);
-    }
-    if (query.state === 'interrupted') where.push("result = 'interrupted'");
-    else if (query.state) {
-      where.push('state = ?');
-      params.push(query.state);
-    }
+    const { where, params } = historyFilter(query);
     const limit = Math.max(1, Math.min(maxLimit, Math.floor(query.limit ?? 100)));
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
                  ORDER BY created_at DESC, rowid DESC LIMIT ?`;
     return this.db.prepare(sql).all(...params, limit) as JobRow[];
+  }
+
+  /**
+   * The rows `rows()` would return, read `pageSize` at a time: each page is its own short query, run only when the
+   * consumer asks for it, so a large export never holds the event loop (or the database) for all its rows at once.
+   */
+  *pagedRows(query: HistoryQuery, maxLimit: number, pageSize = 256): Generator<JobRow> {
+    const { where, params } = historyFilter(query);
+    const clause = (w: string[]): string => (w.length ? `WHERE ${w.join(' AND ')}` : '');
+    const order = 'ORDER BY created_at DESC, rowid DESC LIMIT ?';
+    const first = this.db.prepare(`SELECT rowid AS row_key, * FROM jobs ${clause(where)} ${order}`);
+    // A row value walks the (created_at, rowid) order of the jobs_created index from where the last page stopped.
+    const next = this.db.prepare(`SELECT rowid AS row_key, * FROM jobs ${clause([...where, '(created_at, rowid) < (?, ?)'])} ${order}`);
+    let left = Math.max(1, Math.min(maxLimit, Math.floor(query.limit ?? 100)));
+    let after: [number, number] | undefined;
+    while (left > 0) {
+      const want = Math.min(pageSize, left);
+      const page = (after ? next.all(...params, ...after, want) : first.all(...params, want)) as Array<JobRow & { row_key: number }>;
+      for (const { row_key: _key, ...row } of page) yield row;
+      left -= page.length;
+      const last = page.at(-1);
+      if (!last || page.length < want) return;
+      after = [last.created_at, last.row_key];
+    }
   }
 
   query(query: HistoryQuery): Job[] {
@@ -340,4 +346,28 @@ export function rowToJob(r: JobRow): Job {
   if (r.image_sha256 !== null) job.sha256 = r.image_sha256;
   if (r.avg_speed !== null && r.ended_at !== null) job.averageSpeed = r.avg_speed;
   return job;
+}
+
+/** The WHERE terms of a history query (device, before, batch, state), with their parameters. */
+function historyFilter(query: HistoryQuery): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (query.deviceId) {
+    where.push('device_id = ?');
+    params.push(query.deviceId);
+  }
+  if (typeof query.before === 'number') {
+    where.push('created_at < ?');
+    params.push(query.before);
+  }
+  if (query.batchId) {
+    where.push('batch_id = ?');
+    params.push(query.batchId);
+  }
+  if (query.state === 'interrupted') where.push("result = 'interrupted'");
+  else if (query.state) {
+    where.push('state = ?');
+    params.push(query.state);
+  }
+  return { where, params };
 }

@@ -159,7 +159,7 @@ export async function createStation(options: StationOptions): Promise<Station> {
       }
       return analytics(history.rowsBetween(query.since, query.until), query);
     },
-    exportCsv: (query: HistoryQuery): Iterable<string> => csvChunks(history.rows({ limit: 100_000, ...query }, 100_000)),
+    exportCsv: (query: HistoryQuery): Iterable<string> => csvChunks(history.pagedRows({ limit: 100_000, ...query }, 100_000)),
     getSettings: (): StationSettings => settings.get(),
     updateSettings: (patch: Partial<StationSettings>): StationSettings => {
       const next = settings.update(patch);

@@ -35,6 +35,24 @@ describe('History', () => {
     again.close();
   });
 
+  it('pagedRows: the rows rows() gives, read a page at a time only as they are asked for', () => {
+    const h = new History(tmp());
+    // Ties on created_at fall across page boundaries (3 rows per page).
+    for (let i = 0; i < 10; i++) add(h, `j${i}`, { created_at: 1000 + Math.floor(i / 3), device_id: i % 2 ? 'A' : 'B', state: i % 4 ? 'completed' : 'failed' });
+    const queries = [{ limit: 100 }, { limit: 7 }, { limit: 6 }, { deviceId: 'A', limit: 100 }, { state: 'failed' as const, limit: 100 }, { before: 1002, limit: 100 }];
+    for (const q of queries) {
+      expect([...h.pagedRows(q, 1000, 3)].map((r) => r.job_id), JSON.stringify(q)).toEqual(h.rows(q, 1000).map((r) => r.job_id));
+    }
+    expect([...h.pagedRows({ limit: 100 }, 4, 3)]).toHaveLength(4);
+    // Read on demand: a row added once the first page was taken still comes out, in its place (the oldest, last).
+    const rows = h.pagedRows({ limit: 100 }, 1000, 3);
+    const head = [rows.next(), rows.next(), rows.next()].map((r) => (r.value as { job_id: string }).job_id);
+    expect(head).toEqual(['j9', 'j8', 'j7']);
+    add(h, 'late', { created_at: 999 });
+    expect([...rows].map((r) => r.job_id).at(-1)).toBe('late');
+    h.close();
+  });
+
   it('refuses a database from a newer station', () => {
     const dir = tmp();
     const db = new Database(join(dir, 'history.db'));
