@@ -1,6 +1,7 @@
 // Plans over the wire that name things that are not regular files (issue 15, defect 4): four FIFO plans used to hold
 // all four libuv workers, so `GET /` timed out and a normal start_flash got no answer; /dev/zero filled memory. Each is
-// now refused at once, and the station goes on answering.
+// now refused at once, and the station goes on answering. And a plan that does not parse is answered with its line
+// and column, never its text (defect 5).
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -74,5 +75,24 @@ describe('plan paths over the wire', () => {
     const ok = (await c.request({ type: 'start_flash', deviceId: 'PP0001', partition: 'boot', image }, 5000)) as ResultMessage & { jobId: string };
     expect(ok).toMatchObject({ ok: true });
     expect(await c.next((m) => (m.type === 'flash_completed' || m.type === 'flash_failed') && m.jobId === ok.jobId, 30_000)).toMatchObject({ type: 'flash_completed' });
+  });
+
+  it.each([
+    ['secret.yaml', 'name: x\napi_key: SECRETKEY-XYZ\nsteps: [ {op: flash\n  - : :\n', /not valid YAML \(line \d+, column \d+\)/],
+    ['secret.json', '{\n  "api_key": "SECRETKEY-XYZ",\n  "steps": [ oops ]\n}\n', /not valid JSON \(line 3, column 14\)/],
+  ])('%s that does not parse: the answer names line and column, never the text', async (name, text, place) => {
+    const dir = await mkdtemp(join(tmpdir(), 'fs-planparse-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const s = await launchStation({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'data'), usb: false, serial: false, sims: ['fastboot:PP0002?partitions=boot:16M'] });
+    const c = await connect(`${s.url}?token=${encodeURIComponent(s.token)}`);
+    cleanup.push(async () => {
+      c.close();
+      await s.close();
+    });
+    writeFileSync(join(dir, name), text);
+    const r = (await c.request({ type: 'start_flash', deviceId: 'PP0002', plan: join(dir, name) })) as ResultMessage & { error: { code: string; message: string } };
+    expect(r).toMatchObject({ ok: false, error: { code: 'image_invalid' } });
+    expect(r.error.message).toMatch(place);
+    expect(JSON.stringify(r)).not.toMatch(/SECRETKEY|api_key|oops/);
   });
 });
