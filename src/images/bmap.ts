@@ -22,7 +22,7 @@ export function parseBmap(xml: string, imageSize: number, what = 'bmap'): ByteRa
   for (let m = re.exec(xml); m; m = re.exec(xml)) {
     const first = Number(m[1]);
     const last = m[2] === undefined ? first : Number(m[2]);
-    if (last < first) throw new FlashError('image_invalid', `${what}: range ${m[0]} is backwards`);
+    if (last < first) throw new FlashError('image_invalid', `${what}: range ${first}-${last} is backwards`);
     const start = first * bs;
     const end = Math.min((last + 1) * bs, imageSize);
     if (start >= imageSize) throw new FlashError('image_invalid', `${what}: range ${first}-${last} lies beyond the image`);

@@ -56,6 +56,10 @@ describe('bmap', () => {
   it('never quotes the file: an <ImageSize> that is not a number is named, not echoed', () => {
     const bad = '<bmap><ImageSize>api_key: SECRETKEY-XYZ</ImageSize><BlockSize>4096</BlockSize></bmap>';
     expect(() => parseBmap(bad, 4096, 'x.bmap')).toThrow('x.bmap: no valid <ImageSize>');
+    // A backwards range is named by its numbers, not its tag (whose attributes are file text).
+    const backwards = () => parseBmap(xml(40960, '<Range chksum="SECRETKEY-XYZ">5-3</Range>'), 40960, 'x.bmap');
+    expect(backwards).toThrow('x.bmap: range 5-3 is backwards');
+    expect(backwards).not.toThrow(/SECRETKEY/);
   });
 });
 
