@@ -2,7 +2,7 @@
 // with pkexec and drives it over a pipe (block-helper-protocol.ts). The helper gets only whole-disk paths on its
 // command line and image bytes on stdin; the station keeps the decoding, the write order and the read-back.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { BlockIo } from '../contracts/links.js';
@@ -17,6 +17,9 @@ import {
 export const BLOCK_HELPER_PATH = '/usr/lib/flash-station/flash-station-block-helper';
 /** pkexec by absolute path: PATH is the user's to change. */
 export const PKEXEC = '/usr/bin/pkexec';
+
+/** Where the .deb installs the polkit action io.flashstation.block.write (build/linux/io.flashstation.block.policy). */
+export const POLKIT_ACTION_FILE = '/usr/share/polkit-1/actions/io.flashstation.block.policy';
 
 export interface HelperCommand {
   file: string;
@@ -70,8 +73,31 @@ function errnoError(result: number, path: string, op: string): FlashError {
   return blockError(Object.assign(new Error(`${op}: ${name} (in the block helper)`), { code: name }), path, op);
 }
 
+/**
+ * pkexec ended before the helper said hello: 126 is a dismissed password dialog; 127 is polkit's no, said with its
+ * cause (pkexec's stderr tells a daemon that does not answer and a missing agent; a missing action file is looked up).
+ */
+export function pkexecRefusal(code: 126 | 127, stderr: string, actionInstalled = existsSync(POLKIT_ACTION_FILE)): FlashError {
+  if (code === 126) return new FlashError('permission_denied', 'writing the disk needs an administrator\'s password, and the request was dismissed: flash again and enter it');
+  const said = stderr.replace(/\s+/g, ' ').trim();
+  const pkexecSaid = said ? ` (pkexec: ${said})` : '';
+  const orRoot = 'or run the station as root or as a member of the "disk" group';
+  let why: string;
+  if (/Error getting authority|Could not connect/i.test(said)) {
+    why = `polkit's daemon does not answer on the system bus${pkexecSaid}: start polkitd (Debian package polkitd) and the system D-Bus, ${orRoot}`;
+  } else if (!actionInstalled) {
+    why = `the polkit action io.flashstation.block.write is not installed (${POLKIT_ACTION_FILE} is missing)${pkexecSaid}: reinstall the Flash Station .deb, ${orRoot}`;
+  } else if (/No authentication agent/i.test(said)) {
+    why = `no polkit authentication agent is running to ask for an administrator's password (a desktop session has one; SSH and containers do not)${pkexecSaid}: ${orRoot}, or have an administrator allow it with a polkit rule (docs/block.md)`;
+  } else {
+    why = `polkit did not allow writing disks (action io.flashstation.block.write)${pkexecSaid || ': not authorized'}: ask an administrator to allow it with a polkit rule (docs/block.md), ${orRoot}`;
+  }
+  return new FlashError('permission_denied', why);
+}
+
 type Spawn = (file: string, args: string[]) => ChildProcess;
-const defaultSpawn: Spawn = (file, args) => spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
+/** How the station starts pkexec or the helper: pipes for the protocol and stderr, and no environment to pass on. */
+export const spawnHelper: Spawn = (file, args) => spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
 
 /** One running helper: its hello, and requests matched with replies by id. */
 export class HelperSession {
@@ -83,7 +109,7 @@ export class HelperSession {
   private ended: FlashError | undefined;
   private stderr = '';
 
-  constructor(readonly command: HelperCommand, readonly paths: readonly string[], spawnFn: Spawn = defaultSpawn) {
+  constructor(readonly command: HelperCommand, readonly paths: readonly string[], spawnFn: Spawn = spawnHelper) {
     // A read's data goes straight into the reader's buffer.
     const decoder = new HelperDecoder(paths.length, (id) => this.pending.get(id)?.into);
     this.child = spawnFn(command.file, command.args);
@@ -131,9 +157,7 @@ export class HelperSession {
       const why = this.stderr.trim();
       let err: FlashError;
       if (!helloSeen && command.file === PKEXEC && (code === 126 || code === 127)) {
-        err = new FlashError('permission_denied', code === 126
-          ? 'writing the disk needs an administrator\'s password, and the request was dismissed: flash again and enter it'
-          : `polkit did not allow writing disks (action io.flashstation.block.write): ${why || 'not authorized'} — ask an administrator, or run the station as root`);
+        err = pkexecRefusal(code, why);
       } else {
         err = new FlashError('device_error', `the block helper ended (${sig ?? `exit ${code}`})${why ? `: ${why}` : ''}`, { transient: false });
       }

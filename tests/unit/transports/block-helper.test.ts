@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  chooseWriteAccess, helperCommand, HelperPool, HelperSession, installedBlockHelper, PKEXEC,
+  chooseWriteAccess, helperCommand, HelperPool, HelperSession, installedBlockHelper, pkexecRefusal, PKEXEC,
 } from '../../../src/transports/block-helper.js';
 import { encodeHello } from '../../../src/transports/block-helper-protocol.js';
 
@@ -79,6 +79,21 @@ describe('HelperSession and HelperPool', () => {
     await expect(dismissed.ready).rejects.toMatchObject({ code: 'permission_denied', message: expect.stringContaining('dismissed') as string });
     const refused = new HelperSession({ file: PKEXEC, args: [] }, ['/dev/sdb'], fake('process.stderr.write("Not authorized"); process.exit(127)'));
     await expect(refused.ready).rejects.toMatchObject({ code: 'permission_denied', message: expect.stringContaining('Not authorized') as string });
+  });
+
+  it('pkexec exit 127 names its cause: no polkit daemon, the action not installed, no agent, or a refusal', () => {
+    const refusal = (stderr: string, installed: boolean): string => pkexecRefusal(127, stderr, installed).message;
+    expect(refusal('Error getting authority: Error initializing authority: Could not connect: No such file or directory', true))
+      .toMatch(/^polkit's daemon does not answer on the system bus \(pkexec: Error getting authority: .*\): start polkitd/);
+    expect(refusal('Error executing command as another user: No authentication agent found.', false))
+      .toMatch(/^the polkit action io\.flashstation\.block\.write is not installed \(\/usr\/share\/polkit-1\/actions\/io\.flashstation\.block\.policy is missing\)/);
+    expect(refusal('Error executing command as another user: No authentication agent found.', true))
+      .toMatch(/^no polkit authentication agent is running to ask for an administrator's password/);
+    const no = pkexecRefusal(127, 'Error executing command as another user: Not authorized\n\nThis incident has been reported.\n', true);
+    expect(no).toMatchObject({ code: 'permission_denied' });
+    expect(no.message).toBe('polkit did not allow writing disks (action io.flashstation.block.write) (pkexec: Error executing command as another user: '
+      + 'Not authorized This incident has been reported.): ask an administrator to allow it with a polkit rule (docs/block.md), or run the station '
+      + 'as root or as a member of the "disk" group');
   });
 
   it('a helper that is not ours (no hello) or dies mid-request fails the pending requests with its reason', async () => {
