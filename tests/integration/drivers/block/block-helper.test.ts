@@ -1,6 +1,6 @@
 // The privilege helper itself (src/drivers/block/helper/block-helper.c, built here with cc), run directly as root
-// against loop devices — the pkexec step cannot run in CI, its command line is tested in the unit tests. The block
-// family writes and reads back through it; one helper serves a batch; it refuses what it must refuse.
+// against loop devices (the same helper through pkexec and polkitd: block-pkexec.test.ts). The block family writes
+// and reads back through it; one helper serves a batch; it refuses what it must refuse.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,8 +8,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBlockFamily } from '../../../../src/drivers/block/index.js';
 import { openImage } from '../../../../src/images/open.js';
-import type { BlockLink } from '../../../../src/contracts/links.js';
-import { HelperPool, HelperSession, type HelperBlockIo } from '../../../../src/transports/block-helper.js';
+import { HelperPool, HelperSession } from '../../../../src/transports/block-helper.js';
+import { helperLink } from './helper-link.js';
 import { testContext } from '../job-context.js';
 import { makeLoop, type Loop } from './loop.js';
 import { head, makeImage, sameBytes } from './images.js';
@@ -50,21 +50,6 @@ const pool = (): HelperPool => new HelperPool(bin, {
     return spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   },
 });
-/** A link that always opens through the helper (as the desktop app's does when it may not write the disk). */
-const helperLink = (p: HelperPool, dev: string): BlockLink & { path: string } => {
-  const open = new Set<HelperBlockIo>();
-  return {
-    kind: 'block', path: dev,
-    open: async (_o, signal) => {
-      const io = await p.open(dev, signal);
-      open.add(io);
-      return io;
-    },
-    close: async () => {
-      await Promise.all([...open].map((io) => io.close()));
-    },
-  };
-};
 /** The helper's hello for these arguments: each device's status (0 or -errno). */
 function helloStatuses(args: string[]): number[] {
   const r = spawnSync(bin, args, { input: '' });
