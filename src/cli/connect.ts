@@ -25,19 +25,24 @@ export const CONNECTION_OPTIONS = {
 } as const;
 
 /** A `ws` constructor that trusts `ca` (read once) for wss:// stations. */
-async function webSocketFor(flags: ClientFlags): Promise<WebSocketConstructor> {
-  if (flags.ca === undefined) return WebSocket as unknown as WebSocketConstructor;
-  const ca = await readFile(flags.ca).catch((e: unknown) => {
+/**
+ * The `ws` constructor a client command uses: it trusts `--ca`, and it presents the token in the upgrade request
+ * (Authorization: Bearer), so that the station counts it among the clients it keeps room for even when idle read-only
+ * connections fill every other place (the auth frame the client sends next would come too late for that).
+ */
+async function webSocketFor(flags: ClientFlags, token: string | undefined): Promise<WebSocketConstructor> {
+  const ca = flags.ca === undefined ? undefined : await readFile(flags.ca).catch((e: unknown) => {
     throw Object.assign(new Error(`Cannot read the CA file ${flags.ca}: ${(e as Error).message}`), { exit: 2 });
   });
-  class TrustingWebSocket extends WebSocket {
+  if (ca === undefined && !token) return WebSocket as unknown as WebSocketConstructor;
+  const options = { ...(ca ? { ca } : {}), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) };
+  class StationWebSocket extends WebSocket {
     constructor(url: string) {
-      super(url, { ca });
+      super(url, options);
     }
   }
-  return TrustingWebSocket as unknown as WebSocketConstructor;
+  return StationWebSocket as unknown as WebSocketConstructor;
 }
-
 
 /** Token lookup order of contract §1: --token, $FLASH_STATION_TOKEN, DATA_DIR/token. */
 export async function findToken(flags: ClientFlags, io: CliIo): Promise<string | undefined> {
@@ -71,7 +76,7 @@ export async function openClient(flags: ClientFlags, io: CliIo, options: { needT
 async function connectWith(token: string | undefined, flags: ClientFlags, io: CliIo, options: { reconnect: boolean; maxReconnectAttempts?: number; beforeConnect?: (client: StationClient) => void }): Promise<StationClient> {
   const client = new StationClient({
     url: stationUrl(flags, io),
-    WebSocket: await webSocketFor(flags),
+    WebSocket: await webSocketFor(flags, token),
     ...(token ? { token } : {}),
     reconnect: options.reconnect,
     maxReconnectAttempts: options.reconnect ? (options.maxReconnectAttempts ?? Infinity) : 0,

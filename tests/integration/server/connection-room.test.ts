@@ -3,6 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { main } from '../../../src/cli/main.js';
+import { launchStation } from '../../../src/server/launch.js';
+import { captureIo } from '../../helpers/cli-io.js';
 import { createTestStation } from './helpers/test-station.js';
 import { connect, startHarness, type Conn, type Harness } from './helpers/harness.js';
 
@@ -66,4 +71,31 @@ describe('heavy history exports', () => {
     expect(limited).toBeGreaterThan(0);
     await big.close();
   });
+});
+
+describe('the issue\'s repro at the default size', () => {
+  it('1024 idle read-only connections: the UI (token) and the CLI still get in at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fs-room-'));
+    const s = await launchStation({ host: '127.0.0.1', port: 0, dataDir: join(dir, 'data'), usb: false, serial: false, block: false });
+    const idle: WebSocket[] = [];
+    try {
+      let refused = 0;
+      for (let i = 0; i < 1024; i += 64) {
+        const batch = await Promise.all(Array.from({ length: 64 }, () => attempt(s.url)));
+        for (const b of batch) if (b.ws) idle.push(b.ws); else refused++;
+      }
+      // The read-only places (1024 − 32) are full; the rest were refused, none of them idle long enough to evict.
+      expect(idle.length).toBe(1024 - 32);
+      expect(refused).toBe(32);
+      const ui = await attempt(`${s.url}?token=${encodeURIComponent(s.token)}`);
+      expect(ui.status).toBe(101);
+      ui.ws?.close();
+      const io = captureIo();
+      expect(await main(['devices', '--url', s.url, '--data-dir', join(dir, 'data')], io), io.err).toBe(0);
+    } finally {
+      for (const ws of idle) ws.terminate();
+      await s.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
