@@ -97,7 +97,10 @@ async function connectWith(token: string | undefined, flags: ClientFlags, io: Cl
         // A TLS client meeting a plain server, or a plain one meeting a TLS station (it hangs up at the first byte).
         : code === 'unreachable' && secure && /wrong version number|EPROTO|packet length too long/i.test(message)
           ? `it does not speak TLS on that port. Use ${client.url.replace(/^wss:/, 'ws:')} (a station serves wss:// only with --tls-cert and --tls-key).`
-          : code === 'unreachable' && !secure && /socket hang up|ECONNRESET/i.test(message)
+          : code === 'unreachable' && /Unexpected server response: 503/.test(message)
+            ? 'it is busy (503: every place open to clients without the token is taken, or it is shutting down). Retry in a ' +
+              'few seconds, or give the token (--token, $FLASH_STATION_TOKEN or --data-dir) to use the places kept for it.'
+            : code === 'unreachable' && !secure && /socket hang up|ECONNRESET/i.test(message)
             ? `something there hung up before the WebSocket handshake. If the station serves TLS (--tls-cert), use ${client.url.replace(/^ws:/, 'wss:')} and --ca FILE.`
             : code === 'unreachable'
               ? 'no station answered there. Start `flash-station serve`, or pass --url of the running station.'

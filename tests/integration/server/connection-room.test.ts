@@ -92,6 +92,10 @@ describe('the issue\'s repro at the default size', () => {
       ui.ws?.close();
       const io = captureIo();
       expect(await main(['devices', '--url', s.url, '--data-dir', join(dir, 'data')], io), io.err).toBe(0);
+      // Without the token the CLI is told the station is busy and what to do, not that no station answered.
+      const ro = captureIo();
+      expect(await main(['devices', '--url', s.url, '--data-dir', join(dir, 'no-token-here')], ro)).toBe(2);
+      expect(ro.err).toMatch(/it is busy \(503.*give the token/);
     } finally {
       for (const ws of idle) ws.terminate();
       await s.close();
