@@ -145,9 +145,18 @@ export class StationLink {
         setTimeout(resolve, 1000).unref();
       });
     }
-    await new Promise<void>((resolve) => this.client.end(false, {}, () => resolve()));
+    // MQTT.js's graceful end waits for every in-flight QoS 1 acknowledgement, forever when the broker is gone or
+    // stalled: wait a little for them, then end by force (unacknowledged events stay in the on-disk queue).
+    const settle = Date.now() + 1000;
+    while (this.client.connected && this.unacknowledged() && Date.now() < settle) await new Promise((r) => setTimeout(r, 20));
+    const force = !this.client.connected || this.unacknowledged();
+    await new Promise<void>((resolve) => this.client.end(force, {}, () => resolve()));
     this.queue.close();
     this.linkState = 'closed';
+  }
+
+  private unacknowledged(): boolean {
+    return Object.keys(this.client.outgoing).length > 0;
   }
 
   /** Stop at once without saying goodbye (tests: the broker then publishes the Last Will). */
@@ -185,6 +194,7 @@ export class StationLink {
     this.flushState();
     if (this.options.commands) {
       this.client.subscribe(this.topic('commands'), { qos: 1 }, (err, granted) => {
+        if (this.closing) return; // (a forced end fails what is still unacknowledged)
         const code = granted?.[0]?.qos;
         if (err || code === undefined || code >= 0x80) {
           this.linkState = 'denied';
@@ -216,6 +226,7 @@ export class StationLink {
   }
 
   private onPublishError(err: Error & { code?: number | string }, what: string): void {
+    if (this.closing) return;
     // MQTT 5 answers a publication the ACL refuses with PUBACK reason 0x87 (3.1.1 brokers drop it silently).
     if (err.code === 0x87 || /not authori[sz]ed/i.test(err.message)) {
       this.counters.publishDenied++;
