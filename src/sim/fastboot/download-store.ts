@@ -49,7 +49,9 @@ export function bufferReader(buf: Uint8Array): ByteReader {
 
 export class DownloadStore {
   readonly path: string;
-  #handle: FileHandle | undefined;
+  /** The file, opened once for all callers (concurrent ones share the open in flight); close() waits for it. */
+  #opening: Promise<FileHandle> | undefined;
+  #closed = false;
   #window = Buffer.alloc(0);
   #windowAt = -1;
   #windowLen = 0;
@@ -70,9 +72,13 @@ export class DownloadStore {
     this.path = join(dir, '.download');
   }
 
-  async #file(): Promise<FileHandle> {
-    this.#handle ??= await open(this.path, 'w+');
-    return this.#handle;
+  #file(): Promise<FileHandle> {
+    if (this.#closed) return Promise.reject(new Error('the download store is closed'));
+    this.#opening ??= open(this.path, 'w+').catch((e: unknown) => {
+      this.#opening = undefined;
+      throw e;
+    });
+    return this.#opening;
   }
 
   /** Start a new download: the previous one is gone. */
@@ -190,14 +196,16 @@ export class DownloadStore {
     this.size = undefined;
     this.#windowAt = -1;
     await this.flush().catch(() => undefined);
-    if (this.#handle) await this.#handle.truncate(0);
+    if (this.#opening) await (await this.#opening).truncate(0);
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.flush().catch(() => undefined);
-    const fh = this.#handle;
-    this.#handle = undefined;
+    const opening = this.#opening;
+    this.#opening = undefined;
     this.size = undefined;
+    const fh = await opening?.catch(() => undefined);
     if (fh) await fh.close().catch(() => undefined);
     await rm(this.path, { force: true });
   }

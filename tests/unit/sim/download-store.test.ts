@@ -1,5 +1,6 @@
 // The simulator's download buffer: bytes staged through reused blocks into a file, read back through a window.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,4 +50,29 @@ describe('DownloadStore', () => {
     expect((await stat(store.path)).size).toBe(0);
     await store.close();
   });
+
+  it('leaves no file open when it is closed while a download begins, nor opens one after', async () => {
+    // close() used to see no handle yet, and the open in flight then kept its file until garbage collection.
+    const store = new DownloadStore(dir);
+    const begun = store.begin().catch((e: unknown) => e); // (it may fail: the store closed under it)
+    await store.close();
+    await begun;
+    expect(openFilesUnder(dir)).toEqual([]);
+    await expect(store.begin()).rejects.toThrow(/closed/);
+    expect(openFilesUnder(dir)).toEqual([]);
+  });
 });
+
+/** This process's open files under `dir` (Linux /proc). */
+function openFilesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir)) out.push(target);
+    } catch {
+      // (closed meanwhile)
+    }
+  }
+  return out;
+}
