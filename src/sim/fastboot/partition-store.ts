@@ -82,8 +82,14 @@ export class PartitionFile {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       handle = await open(path, 'w+');
     }
-    const st = await handle.stat();
-    if (st.size !== size) await handle.truncate(size);
+    let st: Awaited<ReturnType<FileHandle['stat']>>;
+    try {
+      st = await handle.stat();
+      if (st.size !== size) await handle.truncate(size);
+    } catch (e) {
+      await handle.close().catch(() => undefined); // (not left to garbage collection)
+      throw e;
+    }
     const file = new PartitionFile(path, size, handle);
     // A file without allocated blocks is all holes; otherwise we cannot tell (Node has no SEEK_DATA) and assume data.
     if (st.blocks > 0) file.dirty.add(0, Math.min(st.size, size));
@@ -244,6 +250,8 @@ export class PartitionFile {
 export class PartitionStore {
   readonly dir: string;
   readonly #files = new Map<string, PartitionFile>();
+  /** Opens in flight, by name: a second add() of the same name shares the first one's open. */
+  readonly #opening = new Map<string, Promise<PartitionFile>>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -253,17 +261,29 @@ export class PartitionStore {
     return join(this.dir, `${name}.img`);
   }
 
+  /** Open every partition file; when one fails, those already opened are closed again. */
   async open(partitions: readonly { name: string; size: number }[]): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    for (const p of partitions) await this.add(p.name, p.size);
+    try {
+      for (const p of partitions) await this.add(p.name, p.size);
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
   }
 
   async add(name: string, size: number): Promise<PartitionFile> {
     const existing = this.#files.get(name);
     if (existing) return existing;
-    const file = await PartitionFile.open(this.pathOf(name), size);
-    this.#files.set(name, file);
-    return file;
+    let opening = this.#opening.get(name);
+    if (!opening) {
+      opening = PartitionFile.open(this.pathOf(name), size).then((file) => {
+        this.#files.set(name, file);
+        return file;
+      }).finally(() => this.#opening.delete(name));
+      this.#opening.set(name, opening);
+    }
+    return opening;
   }
 
   get(name: string): PartitionFile | undefined {
@@ -279,6 +299,7 @@ export class PartitionStore {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.#opening.values()]);
     const files = [...this.#files.values()];
     this.#files.clear();
     await Promise.all(files.map((f) => f.close().catch(() => undefined)));

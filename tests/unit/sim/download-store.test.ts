@@ -1,10 +1,10 @@
 // The simulator's download buffer: bytes staged through reused blocks into a file, read back through a window.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openFilesUnder } from '../../helpers/open-files.js';
 import { DownloadStore } from '../../../src/sim/fastboot/download-store.js';
 
 let dir: string;
@@ -62,17 +62,3 @@ describe('DownloadStore', () => {
     expect(openFilesUnder(dir)).toEqual([]);
   });
 });
-
-/** This process's open files under `dir` (Linux /proc). */
-function openFilesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(dir)) out.push(target);
-    } catch {
-      // (closed meanwhile)
-    }
-  }
-  return out;
-}
