@@ -133,6 +133,16 @@ async function main(): Promise<void> {
   console.table([result]);
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/fleet.json', `${JSON.stringify(result, null, 2)}\n`);
+  // The station processes close their links and stations while the broker is still up, and are gone before their
+  // folder is: killed after 30 s (they used to outlive the bench, their sim files then closed by the GC).
+  await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
+    if (w.exitCode !== null || w.signalCode !== null) return resolve();
+    const t = setTimeout(() => w.kill('SIGKILL'), 30_000);
+    w.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  })));
   fleet.kill();
   broker.kill();
   rmSync(work, { recursive: true, force: true });
