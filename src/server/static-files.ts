@@ -1,5 +1,6 @@
 // Serves the built web UI (dist/renderer) with a strict Content-Security-Policy that lets it reach only its own socket.
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
 import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -99,6 +100,7 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
     res.end();
     return true;
   }
-  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  // pipeline, not pipe: a client gone mid-file destroys the read stream too (pipe left it paused, its file open).
+  pipeline(createReadStream(file), res, () => undefined);
   return true;
 }

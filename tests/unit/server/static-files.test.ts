@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentSecurityPolicy, serveStatic } from '../../../src/server/static-files.js';
+import { openFilesUnder } from '../../helpers/open-files.js';
+import { until } from '../../helpers/until.js';
 
 let dir: string;
 let server: Server;
@@ -17,6 +19,7 @@ beforeAll(async () => {
   mkdirSync(join(ui, 'assets'), { recursive: true });
   writeFileSync(join(ui, 'index.html'), '<!doctype html><title>ui</title>');
   writeFileSync(join(ui, 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(join(ui, 'assets', 'big.wasm'), Buffer.alloc(16 << 20));
   writeFileSync(join(ui, 'assets', 'app.js.map'), '{"sources":["secret.ts"]}');
   writeFileSync(join(dir, 'outside.txt'), 'not for the browser');
   symlinkSync(join(dir, 'outside.txt'), join(ui, 'assets', 'link.txt'));
@@ -53,6 +56,19 @@ describe('serveStatic', () => {
 
   it('never serves a source map', async () => {
     expect((await fetchStatus('/assets/app.js.map')).status).toBe(404);
+  });
+
+  it('closes the file when the client goes away in the middle of it', async () => {
+    // pipe() left the read stream paused, its file open for good, once the response was destroyed.
+    await new Promise<void>((resolve, reject) => {
+      const req = get({ host: '127.0.0.1', port, path: '/assets/big.wasm' }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      }).on('error', (e) => (req.destroyed ? undefined : reject(e)));
+    });
+    await until(() => openFilesUnder(dir).length === 0, 3000, 'the asset file closed');
   });
 
   it('refuses a symlink that leads outside the UI folder', async () => {
