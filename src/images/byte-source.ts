@@ -45,33 +45,33 @@ const STREAM_READ_BYTES = 1 << 20;
 /** A region of a file (the whole file, or a stored zip entry inside it). */
 export function fileByteSource(path: string, start: number, size: number, description: string): ByteSource {
   // Random reads share one handle, closed after a second without use (small reads stay cheap: no open per read).
-  let shared: Promise<FileHandle> | null = null;
-  let users = 0;
+  // Each handle counts its own readers: one retired by a failed read is closed when its last reader is done.
+  let shared: { fh: Promise<FileHandle>; users: number } | null = null;
   let idle: NodeJS.Timeout | null = null;
+  const closeHandle = (h: { fh: Promise<FileHandle> }): void => void h.fh.then((fh) => fh.close()).catch(() => undefined);
   const withHandle = async <T>(fn: (fh: FileHandle) => Promise<T>): Promise<T> => {
     if (idle) clearTimeout(idle);
     idle = null;
-    shared ??= openFile(path);
-    const mine = shared;
-    users++;
+    const mine = (shared ??= { fh: openFile(path), users: 0 });
+    mine.users++;
     try {
-      return await fn(await mine);
+      return await fn(await mine.fh);
     } catch (e) {
-      if (shared === mine) {
-        shared = null; // (a read failed: the next one opens the file again; this handle is closed, not left to GC)
-        void mine.then((fh) => fh.close()).catch(() => undefined);
-      }
+      if (shared === mine) shared = null; // (a read failed: the next one opens the file again)
       throw e;
     } finally {
-      users--;
-      if (users === 0 && shared === mine) {
-        idle = setTimeout(() => {
-          if (users === 0 && shared === mine) {
-            shared = null;
-            void mine.then((fh) => fh.close()).catch(() => undefined);
-          }
-        }, 1000);
-        idle.unref();
+      mine.users--;
+      if (mine.users === 0) {
+        if (shared !== mine) closeHandle(mine);
+        else {
+          idle = setTimeout(() => {
+            if (shared === mine && mine.users === 0) {
+              shared = null;
+              closeHandle(mine);
+            }
+          }, 1000);
+          idle.unref();
+        }
       }
     }
   };
