@@ -23,14 +23,19 @@ export class FlashStore {
       await f.close();
       return open(path, 'r+');
     });
-    const bytes = new Uint8Array(size).fill(0xff);
-    const { size: have } = await file.stat();
-    if (have > 0) await file.read(bytes, 0, Math.min(have, size), 0);
-    if (have !== size) {
-      await file.truncate(0);
-      await file.write(bytes, 0, size, 0);
+    try {
+      const bytes = new Uint8Array(size).fill(0xff);
+      const { size: have } = await file.stat();
+      if (have > 0) await file.read(bytes, 0, Math.min(have, size), 0);
+      if (have !== size) {
+        await file.truncate(0);
+        await file.write(bytes, 0, size, 0);
+      }
+      return new FlashStore(path, bytes, file);
+    } catch (e) {
+      await file.close().catch(() => undefined); // (not left to garbage collection)
+      throw e;
     }
-    return new FlashStore(path, bytes, file);
   }
 
   /** Write `data` at `offset` (clipped to the flash end, as the address wraps off the chip). */
