@@ -1,8 +1,9 @@
 // CSV export and per-device / per-image / per-day analytics over the history rows.
 import type { AnalyticsQuery, AnalyticsRow } from './station-api.js';
-import type { JobRow } from './history.js';
+import { EXPORT_PIECE_ROWS, type JobRow } from './history.js';
 
-const CSV_COLUMNS: Array<keyof JobRow> = [
+/** The export's columns, in order (then `duration_ms`). */
+export const CSV_COLUMNS: ReadonlyArray<keyof JobRow> = [
   'job_id', 'batch_id', 'device_id', 'device_serial', 'device_name', 'protocol', 'transport', 'port', 'state', 'result',
   'error_code', 'error', 'target', 'image_path', 'image_size', 'image_sha256', 'total_bytes', 'bytes_transferred',
   'avg_speed', 'peak_speed', 'active_ms', 'attempts', 'external', 'created_at', 'started_at', 'ended_at', 'images_json',
@@ -10,26 +11,31 @@ const CSV_COLUMNS: Array<keyof JobRow> = [
 
 /** RFC 4180 CSV; timestamps as ISO 8601 UTC plus the raw ms. */
 export function toCsv(rows: JobRow[]): string {
-  return [...csvChunks(rows)].join('');
+  return [...csvChunks(rows.map((r) => CSV_COLUMNS.map((c) => r[c])))].join('');
 }
+
+const TIME_COLUMNS = new Set(['created_at', 'started_at', 'ended_at'].map((c) => CSV_COLUMNS.indexOf(c as keyof JobRow)));
+const STARTED = CSV_COLUMNS.indexOf('started_at');
+const ENDED = CSV_COLUMNS.indexOf('ended_at');
 
 /**
  * The same CSV in pieces of `rowsPerChunk` rows (the header first), so that a server can write a large export with
- * backpressure and let other clients run between pieces instead of building one large string.
+ * backpressure and let other clients run between pieces instead of building one large string. Each row is the values
+ * of CSV_COLUMNS in order (History.pagedValues gives them so).
  */
-export function* csvChunks(rows: Iterable<JobRow>, rowsPerChunk = 256): Generator<string> {
+export function* csvChunks(rows: Iterable<readonly unknown[]>, rowsPerChunk = EXPORT_PIECE_ROWS): Generator<string> {
   yield `${[...CSV_COLUMNS, 'duration_ms'].join(',')}\r\n`;
   let lines: string[] = [];
   for (const r of rows) {
-    const cells = CSV_COLUMNS.map((c) => {
-      const v = r[c];
-      if ((c === 'created_at' || c === 'started_at' || c === 'ended_at') && typeof v === 'number') {
-        return new Date(v).toISOString();
-      }
-      return v;
-    });
-    cells.push(r.started_at !== null && r.ended_at !== null ? r.ended_at - r.started_at : null);
-    lines.push(cells.map(csvCell).join(','));
+    let line = '';
+    for (let i = 0; i < CSV_COLUMNS.length; i++) {
+      const v = r[i];
+      line += `${csvCell(TIME_COLUMNS.has(i) && typeof v === 'number' ? new Date(v).toISOString() : (v as string | number | null))},`;
+    }
+    const started = r[STARTED];
+    const ended = r[ENDED];
+    line += csvCell(typeof started === 'number' && typeof ended === 'number' ? ended - started : null);
+    lines.push(line);
     if (lines.length >= rowsPerChunk) {
       yield `${lines.join('\r\n')}\r\n`;
       lines = [];

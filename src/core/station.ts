@@ -10,7 +10,7 @@ import { EventBus } from './event-bus.js';
 import { freshPrivateDir, securePrivateDir } from './private-files.js';
 import { ExternalJobs, type ExternalJobsOptions } from './external-jobs.js';
 import { History, rowToJob, type ImageRecord } from './history.js';
-import { analytics, csvChunks } from './history-export.js';
+import { analytics, csvChunks, CSV_COLUMNS } from './history-export.js';
 import { defaultImageBackend, type ImageBackend } from './image-backend.js';
 import { JobManager, type JobManagerDeps } from './job-manager.js';
 import { SettingsStore, type Settings } from './settings.js';
@@ -159,7 +159,7 @@ export async function createStation(options: StationOptions): Promise<Station> {
       }
       return analytics(history.rowsBetween(query.since, query.until), query);
     },
-    exportCsv: (query: HistoryQuery): Iterable<string> => csvChunks(history.pagedRows({ limit: 100_000, ...query }, 100_000)),
+    exportCsv: (query: HistoryQuery): Iterable<string> => csvChunks(history.pagedValues({ limit: 100_000, ...query }, 100_000, CSV_COLUMNS)),
     getSettings: (): StationSettings => settings.get(),
     updateSettings: (patch: Partial<StationSettings>): StationSettings => {
       const next = settings.update(patch);

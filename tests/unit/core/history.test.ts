@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { History, INTERRUPTED_MESSAGE, rowToJob, setAsideIfDamaged, storedErrorCode } from '../../../src/core/history.js';
+import { EXPORT_PIECE_ROWS, History, INTERRUPTED_MESSAGE, rowToJob, setAsideIfDamaged, storedErrorCode } from '../../../src/core/history.js';
 import { SCHEMA_VERSION } from '../../../src/core/history-schema.js';
-import { analytics, median, toCsv } from '../../../src/core/history-export.js';
+import { analytics, csvChunks, CSV_COLUMNS, median, toCsv } from '../../../src/core/history-export.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -35,21 +35,22 @@ describe('History', () => {
     again.close();
   });
 
-  it('pagedRows: the rows rows() gives, read a page at a time only as they are asked for', () => {
+  it('pagedValues: the rows rows() gives, as value arrays, read a page at a time only as they are asked for', () => {
     const h = new History(tmp());
     // Ties on created_at fall across page boundaries (3 rows per page).
     for (let i = 0; i < 10; i++) add(h, `j${i}`, { created_at: 1000 + Math.floor(i / 3), device_id: i % 2 ? 'A' : 'B', state: i % 4 ? 'completed' : 'failed' });
     const queries = [{ limit: 100 }, { limit: 7 }, { limit: 6 }, { deviceId: 'A', limit: 100 }, { state: 'failed' as const, limit: 100 }, { before: 1002, limit: 100 }];
     for (const q of queries) {
-      expect([...h.pagedRows(q, 1000, 3)].map((r) => r.job_id), JSON.stringify(q)).toEqual(h.rows(q, 1000).map((r) => r.job_id));
+      expect([...h.pagedValues(q, 1000, ['job_id', 'state'], 3)], JSON.stringify(q)).toEqual(h.rows(q, 1000).map((r) => [r.job_id, r.state]));
     }
-    expect([...h.pagedRows({ limit: 100 }, 4, 3)]).toHaveLength(4);
+    expect([...h.pagedValues({ limit: 100 }, 4, ['job_id'], 3)]).toHaveLength(4);
+    expect(() => [...h.pagedValues({ limit: 1 }, 1, ['job_id; DROP TABLE jobs' as 'job_id'])]).toThrow(/not a history column/);
     // Read on demand: a row added once the first page was taken still comes out, in its place (the oldest, last).
-    const rows = h.pagedRows({ limit: 100 }, 1000, 3);
-    const head = [rows.next(), rows.next(), rows.next()].map((r) => (r.value as { job_id: string }).job_id);
+    const rows = h.pagedValues({ limit: 100 }, 1000, ['job_id'], 3);
+    const head = [rows.next(), rows.next(), rows.next()].map((r) => (r.value as string[])[0]);
     expect(head).toEqual(['j9', 'j8', 'j7']);
     add(h, 'late', { created_at: 999 });
-    expect([...rows].map((r) => r.job_id).at(-1)).toBe('late');
+    expect([...rows].map((r) => r[0]).at(-1)).toBe('late');
     h.close();
   });
 
@@ -115,6 +116,29 @@ describe('History', () => {
     expect(line).toContain(`"'=HYPERLINK(""x"")"`);
     expect(line?.endsWith(',2500')).toBe(true);
     h.close();
+  });
+
+  it('the streamed export (pagedValues → csvChunks) is the same text as toCsv over the rows', () => {
+    const h = new History(tmp());
+    for (let i = 0; i < 7; i++) {
+      add(h, `r${i}`, { created_at: 1_700_000_000_000 + i, started_at: i % 2 ? 1_700_000_000_100 : null, ended_at: 1_700_000_001_000,
+        error: i === 3 ? 'a, "quoted"\nline' : null, image_path: i === 4 ? '+cmd' : '/x.img', avg_speed: 1234.56 });
+    }
+    const streamed = [...csvChunks(h.pagedValues({ limit: 100 }, 100, CSV_COLUMNS, 3), 2)].join('');
+    expect(streamed).toBe(toCsv(h.rows({}, 100)));
+    const lines = streamed.split('\r\n');
+    expect(lines[1]?.split(',')[CSV_COLUMNS.indexOf('created_at')]).toBe('2023-11-14T22:13:20.006Z');
+    expect(streamed).toContain(`"'+cmd"`.replace(/"/g, '')); // a leading + is prefixed, unquoted (no comma or quote)
+    expect(streamed).toContain('"a, ""quoted""\nline"');
+    h.close();
+  });
+
+  it('a streamed export comes in small pieces by default: one piece is one turn of the station\'s event loop', () => {
+    const rows = Array.from({ length: 200 }, (_, i) => CSV_COLUMNS.map((c) => (c === 'job_id' ? `j${i}` : null)));
+    const pieces = [...csvChunks(rows)].slice(1);
+    expect(pieces).toHaveLength(Math.ceil(200 / EXPORT_PIECE_ROWS));
+    expect(Math.max(...pieces.map((p) => p.split('\r\n').length - 1))).toBe(EXPORT_PIECE_ROWS);
+    expect(EXPORT_PIECE_ROWS).toBeLessThanOrEqual(64);
   });
 
   it('computes analytics per device, image and day', () => {
