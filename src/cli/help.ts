@@ -34,8 +34,8 @@ Options:
   --data-dir DIR         settings, history, token, logs (default: the per-user config dir of "flash-station")
   --connect URI          add a network fastboot device: tcp:HOST[:PORT] or udp:HOST[:PORT] (repeatable)
   --sim SPEC             add a simulated device, PROTOCOL:SERIAL[?key=value&…] (repeatable; docs/simulator.md)
-  --demo                 add simulated devices to try it with, one or more of each family at its usual link speed
-                         at their serial baud, …
+  --demo                 add simulated devices to try it with: one or more of each family (fastboot, ESP, STM32,
+                         DFU), each at its usual link speed (docs/cli.md)
   --no-usb               skip USB discovery
   --no-serial            skip serial discovery (USB-UART bridges and native USB of ESP and STM32 boards)
   --serial-port PATH[?protocol=esp|stm32&baud=N]

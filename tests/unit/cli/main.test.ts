@@ -19,6 +19,10 @@ describe('main', () => {
       expect(await main([cmd, '--help'], a)).toBe(0);
       expect(a.out).toContain(word);
     }
+    const d = io();
+    expect(await main(['serve', '--help'], d)).toBe(0);
+    expect(d.out).toMatch(/--demo +add simulated devices[^\n]*fastboot, ESP, STM32,\n +DFU\), each at its usual link speed/);
+    expect(d.out).not.toContain('at their serial baud, …');
     const s = io();
     expect(await main(['sim', 'fastboot', '--help'], s)).toBe(0);
     expect(s.out).toContain('--max-download');
