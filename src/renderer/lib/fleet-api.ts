@@ -33,11 +33,18 @@ export function describeAnswer(type: string, status: number, body: CommandAnswer
   return body.error ? `${body.error.code} — ${body.error.message}` : `HTTP ${status}`;
 }
 
-export async function sendCommand(fleetToken: string, stationId: string, stationToken: string, command: FleetCommand): Promise<string> {
+/** A command's outcome: `ok` only for the station's own success; `text` is what the page shows. */
+export interface CommandOutcome {
+  ok: boolean;
+  text: string;
+}
+
+export async function sendCommand(fleetToken: string, stationId: string, stationToken: string, command: FleetCommand): Promise<CommandOutcome> {
   const res = await fetch(`/api/stations/${encodeURIComponent(stationId)}/commands`, {
     method: 'POST',
     headers: { authorization: `Bearer ${fleetToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ ...command, token: stationToken }),
   });
-  return describeAnswer(command.type, res.status, (await res.json().catch(() => ({}))) as CommandAnswer);
+  const body = (await res.json().catch(() => ({}))) as CommandAnswer;
+  return { ok: body.result?.ok === true, text: describeAnswer(command.type, res.status, body) };
 }

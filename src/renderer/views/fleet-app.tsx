@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Job } from '../../protocol/messages.js';
 import { JobCard, type JobAction } from '../components/job-card.js';
-import { describeAnswer, fetchStations, sendCommand, type FleetCommand, type FleetStation } from '../lib/fleet-api.js';
+import { describeAnswer, fetchStations, sendCommand, type CommandOutcome, type FleetCommand, type FleetStation } from '../lib/fleet-api.js';
 import type { ActiveJob } from '../lib/station-state.js';
 
 interface Draft {
@@ -34,7 +34,7 @@ interface RowProps {
   draft: Draft;
   result: string;
   onDraft: (stationId: string, change: Partial<Draft>) => void;
-  onSend: (stationId: string, command: FleetCommand) => Promise<string>;
+  onSend: (stationId: string, command: FleetCommand) => Promise<CommandOutcome>;
 }
 
 function StationRow({ station: s, now, draft, result, onDraft, onSend }: RowProps) {
@@ -43,7 +43,7 @@ function StationRow({ station: s, now, draft, result, onDraft, onSend }: RowProp
   const deviceId = s.devices.some((d) => d.id === draft.deviceId) ? draft.deviceId : (s.devices[0]?.id ?? '');
   const onAction = useCallback(async (action: JobAction, jobId: string) => {
     const said = await onSend(id, { type: action, jobId });
-    if (!said.startsWith(`${action}: ok`)) throw new Error(said);
+    if (!said.ok) throw new Error(said.text);
   }, [id, onSend]);
   const start = (): void => {
     void onSend(id, { type: 'start_flash', deviceId, image: draft.image, ...(draft.partition ? { partition: draft.partition } : {}) });
@@ -139,18 +139,18 @@ export function FleetApp({ fleetToken }: { fleetToken: string }) {
   }, []);
   const draftsNow = useRef(drafts);
   draftsNow.current = drafts;
-  const onSend = useCallback(async (stationId: string, command: FleetCommand): Promise<string> => {
+  const onSend = useCallback(async (stationId: string, command: FleetCommand): Promise<CommandOutcome> => {
     const token = draftsNow.current[stationId]?.token ?? '';
-    const say = (text: string): string => {
-      setResults((all) => ({ ...all, [stationId]: text }));
-      return text;
+    const say = (outcome: CommandOutcome): CommandOutcome => {
+      setResults((all) => ({ ...all, [stationId]: outcome.text }));
+      return outcome;
     };
-    if (!token) return say('Enter this station\'s token first (its DATA_DIR/token).');
-    say(`Sent ${command.type}…`);
+    if (!token) return say({ ok: false, text: 'Enter this station\'s token first (its DATA_DIR/token).' });
+    say({ ok: false, text: `Sent ${command.type}…` });
     try {
       return say(await sendCommand(fleetToken, stationId, token, command));
     } catch (e) {
-      return say(describeAnswer(command.type, 0, { error: { code: 'unreachable', message: e instanceof Error ? e.message : String(e) } }));
+      return say({ ok: false, text: describeAnswer(command.type, 0, { error: { code: 'unreachable', message: e instanceof Error ? e.message : String(e) } }) });
     }
   }, [fleetToken]);
 
