@@ -56,7 +56,11 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   } catch (e) {
     const err = e as Error & { exit?: number; code?: string };
     if (err.code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`flash-station ${command}: ${err.message}\nRun flash-station ${command} --help for usage.\n`);
+      // A password on the command line is readable by every user (ps); say where it goes instead.
+      const hint = err.message.includes("'--mqtt-password'")
+        ? 'The broker password is never taken on the command line: put it in a file and pass --mqtt-password-file FILE.\n'
+        : '';
+      io.stderr.write(`flash-station ${command}: ${err.message}\n${hint}Run flash-station ${command} --help for usage.\n`);
       return EXIT.usage;
     }
     io.stderr.write(`flash-station ${command}: ${err.message}\n`);

@@ -40,6 +40,13 @@ describe('main', () => {
     const b = io();
     expect(await main(['devices', '--bogus'], b)).toBe(2);
     expect(b.err).toContain('--bogus');
+    for (const cmd of ['serve', 'fleet']) {
+      const p = io();
+      expect(await main([cmd, '--mqtt', 'mqtt://127.0.0.1:1', '--mqtt-password', 'hunter2'], p)).toBe(2);
+      expect(p.err).toContain("Unknown option '--mqtt-password'");
+      expect(p.err).toContain('put it in a file and pass --mqtt-password-file FILE');
+      expect(p.err).not.toContain('hunter2');
+    }
     const c = io();
     expect(await main(['flash', 'boot', 'boot.img'], c)).toBe(2);
     expect(c.err).toContain('--device');
