@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { createBlockFamily } from '../src/drivers/block/index.js';
 import { createBlockLink } from '../src/transports/block-io.js';
 import { HelperPool } from '../src/transports/block-helper.js';
-import type { BlockIo, BlockLink } from '../src/contracts/links.js';
+import type { BlockLink } from '../src/contracts/links.js';
 import { openImage } from '../src/images/open.js';
 import { shareSource } from '../src/images/share.js';
 import type { BlockSource, Chunk } from '../src/contracts/source.js';
@@ -52,18 +52,7 @@ function wrap(chunks: (signal?: AbortSignal) => AsyncIterable<Chunk>, stats: { p
 
 /** A link that opens through the privilege helper (as the desktop app's does), run directly since we are root. */
 function helperLink(pool: HelperPool, dev: string): BlockLink {
-  const opened: BlockIo[] = [];
-  return {
-    kind: 'block', path: dev,
-    open: async (_o, signal) => {
-      const io = await pool.open(dev, signal);
-      opened.push(io);
-      return io;
-    },
-    close: async () => {
-      await Promise.all(opened.map((io) => io.close()));
-    },
-  } as BlockLink;
+  return createBlockLink(dev, pool, () => Promise.resolve(false));
 }
 
 async function child(image: string, devs: string[]): Promise<void> {

@@ -283,15 +283,17 @@ export async function mayWrite(path: string): Promise<boolean> {
 /**
  * A BlockLink to the disk (or file) at `path`: each open() is a fresh handle; close() closes what it opened. With an
  * `elevation`, opening a disk this process may not write goes through it (reads too: a verify step after a flash).
+ * `canWrite` decides that (default `mayWrite`; tests and benches running as root pass `async () => false` to go through
+ * the helper as a desktop user's station does).
  */
-export function createBlockLink(path: string, elevation?: Elevation): BlockLink & { readonly path: string; readonly elevated: boolean } {
+export function createBlockLink(path: string, elevation?: Elevation, canWrite: (path: string) => Promise<boolean> = mayWrite): BlockLink & { readonly path: string; readonly elevated: boolean } {
   const open = new Set<BlockIo>();
   return {
     kind: 'block',
     path,
     elevated: elevation !== undefined,
     async open(options, signal) {
-      const io: BlockIo = elevation && !(await mayWrite(path))
+      const io: BlockIo = elevation && !(await canWrite(path))
         ? await elevation.open(path, signal)
         : await BlockDeviceIo.open(path, options, signal);
       open.add(io);

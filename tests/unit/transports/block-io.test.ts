@@ -95,6 +95,20 @@ describe('BlockDeviceIo on a regular file', () => {
     await expect(a.read(0, a.alloc(512))).rejects.toMatchObject({ code: 'internal' });
     await expect(b.read(0, b.alloc(512))).rejects.toMatchObject({ code: 'internal' });
   });
+
+  it('opens through its elevation only where this process may not write the disk', async () => {
+    const path = file(4096);
+    const viaHelper: string[] = [];
+    const elevation = { open: async (p: string) => { viaHelper.push(p); return BlockDeviceIo.open(p, { write: false }); } };
+    const direct = createBlockLink(path, elevation, () => Promise.resolve(true));
+    await direct.open({ write: false });
+    expect(viaHelper).toEqual([]);
+    const elevated = createBlockLink(path, elevation, () => Promise.resolve(false));
+    await elevated.open({ write: false });
+    expect(viaHelper).toEqual([path]);
+    expect(elevated.elevated).toBe(true);
+    await Promise.all([direct.close(), elevated.close()]);
+  });
 });
 
 describe('blockError', () => {
