@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Job } from '../../protocol/messages.js';
 import { JobCard, type JobAction } from '../components/job-card.js';
+import { formatDuration } from '../lib/format.js';
 import { describeAnswer, fetchStations, sendCommand, type CommandOutcome, type FleetCommand, type FleetStation } from '../lib/fleet-api.js';
 import type { ActiveJob } from '../lib/station-state.js';
 
@@ -14,11 +15,6 @@ interface Draft {
   image: string;
 }
 const EMPTY: Draft = { token: '', deviceId: '', partition: '', image: '' };
-
-function ago(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
-}
 
 /** A fleet job as the station's job card takes it (the card's "last heard" is the job's newest time). */
 function card(job: Job): ActiveJob {
@@ -56,7 +52,7 @@ function StationRow({ station: s, now, draft, result, onDraft, onSend }: RowProp
           <span className="conn-dot" aria-hidden="true" />
           {s.online ? 'Online' : 'Offline'}
         </span>
-        {s.online ? null : <div className="muted">last seen {ago(now - s.lastSeen)}</div>}
+        {s.online ? null : <div className="muted">last seen {formatDuration(Math.max(0, now - s.lastSeen) / 1000)} ago</div>}
       </td>
       <td>
         <ul className="fleet-devices">
