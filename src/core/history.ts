@@ -213,7 +213,8 @@ export class History {
     const { where, params } = historyFilter(query);
     const clause = (w: string[]): string => (w.length ? `WHERE ${w.join(' AND ')}` : '');
     const order = 'ORDER BY created_at DESC, rowid DESC LIMIT ?';
-    const picked = ['rowid', 'created_at', ...columns].join(', ');
+    // The paging keys come last, so each row is handed out as it came, cut to its columns (no copy per row).
+    const picked = [...columns, 'created_at', 'rowid'].join(', ');
     const first = this.db.prepare(`SELECT ${picked} FROM jobs ${clause(where)} ${order}`).raw(true);
     // A row value walks the (created_at, rowid) order of the jobs_created index from where the last page stopped.
     const next = this.db.prepare(`SELECT ${picked} FROM jobs ${clause([...where, '(created_at, rowid) < (?, ?)'])} ${order}`).raw(true);
@@ -222,11 +223,14 @@ export class History {
     while (left > 0) {
       const want = Math.min(pageSize, left);
       const page = (after ? next.all(...params, ...after, want) : first.all(...params, want)) as unknown[][];
-      for (const row of page) yield row.slice(2);
-      left -= page.length;
       const last = page.at(-1);
+      if (last) after = [last[columns.length] as number, last[columns.length + 1] as number];
+      for (const row of page) {
+        row.length = columns.length;
+        yield row;
+      }
+      left -= page.length;
       if (!last || page.length < want) return;
-      after = [last[1] as number, last[0] as number];
     }
   }
 
