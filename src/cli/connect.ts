@@ -93,7 +93,10 @@ async function connectWith(token: string | undefined, flags: ClientFlags, io: Cl
     const why = code === 'unauthorized'
       ? `the station refused the token (${message})`
       : code === 'unreachable' && /certificate|self[- ]signed|unable to verify/i.test(message)
-        ? `its TLS certificate is not trusted (${message.replace(/^.*\(\d+: /, '').replace(/\)\.?$/, '')}). Pass --ca FILE with the CA that signed it.`
+        ? `its TLS certificate is not trusted (${message.replace(/^.*\(\d+: /, '').replace(/\)\.?$/, '')}). ` +
+          (flags.ca === undefined
+            ? 'Pass --ca FILE with the CA that signed it.'
+            : `--ca ${flags.ca} did not vouch for it: give the PEM certificate of the CA that signed it.`)
         // A TLS client meeting a plain server, or a plain one meeting a TLS station (it hangs up at the first byte).
         : code === 'unreachable' && secure && /wrong version number|EPROTO|packet length too long/i.test(message)
           ? `it does not speak TLS on that port. Use ${client.url.replace(/^wss:/, 'ws:')} (a station serves wss:// only with --tls-cert and --tls-key).`

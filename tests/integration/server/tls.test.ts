@@ -99,6 +99,13 @@ describe('a station with --tls-cert and --tls-key', () => {
     const missing = captureIo();
     expect(await main(['devices', '--url', s.url, '--ca', f('no-such-ca.pem')], missing)).toBe(2);
     expect(missing.err).toMatch(/Cannot read the CA file .*no-such-ca\.pem/);
+    // A --ca that is not the signer's (here not even PEM) is named, not met with "Pass --ca FILE" again.
+    await writeFile(f('not-a-ca.pem'), 'hello\n');
+    const wrong = captureIo();
+    expect(await main(['devices', '--url', s.url, '--ca', f('not-a-ca.pem')], wrong)).toBe(2);
+    expect(wrong.err).toMatch(/certificate is not trusted/);
+    expect(wrong.err).toContain(`--ca ${f('not-a-ca.pem')} did not vouch for it: give the PEM certificate of the CA that signed it.`);
+    expect(wrong.err).not.toContain('Pass --ca FILE');
   });
 
   it('tells a client that picked the wrong scheme which one to use', async () => {
