@@ -1,7 +1,7 @@
 // `flash-station fleet`: one MQTT subscriber for every station on the broker, its store, and its HTTP view.
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
-import { prepareBind, shownHost } from '../server/network-bind.js';
+import { pageUrl, prepareBind } from '../server/network-bind.js';
 import { defaultStaticDir } from '../server/static-dir.js';
 import { startFleetServer } from './fleet-server.js';
 import { FleetStore, type FleetStoreOptions } from './fleet-store.js';
@@ -112,7 +112,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
     }),
   });
   return {
-    uiUrl: `${tls ? 'https' : 'http'}://${shownHost(host, options.publicNames)}:${server.port}/?token=${encodeURIComponent(token)}`,
+    uiUrl: pageUrl(host, options.publicNames, server.port, tls !== undefined, token),
     port: server.port,
     token,
     store,

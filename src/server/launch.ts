@@ -11,7 +11,7 @@ import { createUsbProvider } from '../devices/usb-provider.js';
 import { createNetworkProvider } from '../devices/network-provider.js';
 import { NETWORK_FAMILY, SIMULATORS } from '../families.js';
 import { createSimProvider } from '../sim/provider.js';
-import { prepareBind, shownHost } from './network-bind.js';
+import { pageUrl, prepareBind } from './network-bind.js';
 import { startServer } from './server.js';
 import { defaultStaticDir } from './static-dir.js';
 import { loadOrCreateToken } from './token.js';
@@ -136,11 +136,10 @@ export async function launchStation(options: LaunchOptions = {}): Promise<Launch
       throw e;
     }
   }
-  const base = `${shownHost(host, options.publicNames)}:${server.port}`;
   return {
     station,
     url: server.url,
-    uiUrl: `${tls ? 'https' : 'http'}://${base}/?token=${encodeURIComponent(token)}`,
+    uiUrl: pageUrl(host, options.publicNames, server.port, tls !== undefined, token),
     host,
     port: server.port,
     token,

@@ -78,3 +78,8 @@ export function shownHost(host: string, publicNames: readonly string[] = []): st
   const name = isWildcardHost(host) ? (publicNames[0] ?? '127.0.0.1') : host;
   return name.includes(':') && !name.startsWith('[') ? `[${name}]` : name;
 }
+
+/** The page address printed at start (`ui http…/?token=…`), for the station and the fleet view alike. */
+export function pageUrl(host: string, publicNames: readonly string[] | undefined, port: number, tls: boolean, token: string): string {
+  return `${tls ? 'https' : 'http'}://${shownHost(host, publicNames)}:${port}/?token=${encodeURIComponent(token)}`;
+}

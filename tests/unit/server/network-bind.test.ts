@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopbackHost, prepareBind, shownHost } from '../../../src/server/network-bind.js';
+import { isLoopbackHost, pageUrl, prepareBind, shownHost } from '../../../src/server/network-bind.js';
 
 let dir: string;
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'fs-bind-')); });
@@ -53,5 +53,7 @@ describe('network-bind', () => {
     expect(shownHost('0.0.0.0', ['bench7.lan', 'other.lan'])).toBe('bench7.lan');
     expect(shownHost('::', [])).toBe('127.0.0.1');
     expect(shownHost('0.0.0.0', ['fd00::5'])).toBe('[fd00::5]');
+    expect(pageUrl('0.0.0.0', ['bench7.lan'], 3001, true, 'a+b/c')).toBe('https://bench7.lan:3001/?token=a%2Bb%2Fc');
+    expect(pageUrl('::1', [], 3002, false, 't')).toBe('http://[::1]:3002/?token=t');
   });
 });
