@@ -21,6 +21,7 @@ Options:
 
 Client commands find the station at --url (default ws://127.0.0.1:3001/flash-progress) and its token in
 --token, $FLASH_STATION_TOKEN, or DATA_DIR/token (--data-dir, default the per-user config dir).
+A TLS station (serve --tls-cert) is reached with --url wss://HOST:PORT/flash-progress and --ca FILE.
 Docs: docs/cli.md, docs/protocol.md.
 `;
 

@@ -9,6 +9,7 @@ describe('main', () => {
     const a = io();
     expect(await main(['--help'], a)).toBe(0);
     for (const cmd of ['serve', 'flash', 'devices', 'jobs', 'watch', 'sim fastboot']) expect(a.out).toContain(cmd);
+    expect(a.out).toContain('--url wss://HOST:PORT/flash-progress and --ca FILE');
     const b = io();
     expect(await main(['--version'], b)).toBe(0);
     expect(b.out).toMatch(/^\d+\.\d+\.\d+/);
