@@ -100,7 +100,8 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'EADDRINUSE' ? `port ${port} is in use (another station? try --port 0)` : err.message;
     io.stderr.write(`flash-station serve: cannot start: ${why}\n`);
-    return EXIT.failed;
+    // Flags that cannot work together (a LAN --host without TLS, a bad --public-name) are bad usage, as for `fleet`.
+    return (e as { code?: string }).code === 'bad_request' ? EXIT.usage : EXIT.failed;
   }
   io.stdout.write(`listening ${launched.url}\n`);
   io.stdout.write(`ui ${launched.uiUrl}\n`);

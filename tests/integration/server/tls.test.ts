@@ -147,7 +147,7 @@ describe('a station with --tls-cert and --tls-key', () => {
       expect(await main([action, '--all', ...conn], t), `${action}: ${t.err}`).toBe(0);
       expect(t.out).toMatch(new RegExp(`No jobs to ${action}`));
     }
-  });
+  }, 30_000); // (six CLI processes, each starting Node: slow on a loaded 2-core machine)
 
   it('serve prints the listening wss:// and ui https:// lines of contract §8', async () => {
     const io = captureIo();
@@ -188,7 +188,9 @@ describe('binding to the network', () => {
       code: 'bad_request', message: expect.stringMatching(/--tls-cert.*--insecure-no-tls/s),
     });
     const io = captureIo();
-    expect(await main(['serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', f('data2'), '--no-usb', '--no-serial', '--no-block'], io)).not.toBe(0);
+    const code = await main(['serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', f('data2'), '--no-usb', '--no-serial', '--no-block'], io);
+    expect(code).not.toBe(0);
+    expect(code).toBe(2); // bad usage, as `fleet` says it
     expect(io.err).toMatch(/--host 0\.0\.0\.0 would offer the station to the network over plain HTTP.*--tls-cert FILE --tls-key FILE.*--insecure-no-tls/);
   });
 
