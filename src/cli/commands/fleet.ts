@@ -1,4 +1,5 @@
 // `flash-station fleet --mqtt URL [--port N]`: the fleet view of every station on a broker; runs until SIGINT/SIGTERM.
+import { BIND_OPTIONS, bindFlags } from '../bind-flags.js';
 import { parseArgs } from 'node:util';
 import { EXIT, type CliIo } from '../io.js';
 
@@ -35,10 +36,7 @@ export async function fleetCommand(argv: string[], io: CliIo): Promise<number> {
       'mqtt-cert': { type: 'string' },
       'mqtt-key': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'public-name': { type: 'string', multiple: true },
-      'insecure-no-tls': { type: 'boolean' },
+      ...BIND_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -67,10 +65,7 @@ export async function fleetCommand(argv: string[], io: CliIo): Promise<number> {
       port,
       protocolVersion: parseProtocolVersion(values['mqtt-protocol']),
       allowOrigins: values['allow-origin'] ?? [],
-      ...(values['tls-cert'] !== undefined ? { tlsCertFile: values['tls-cert'] } : {}),
-      ...(values['tls-key'] !== undefined ? { tlsKeyFile: values['tls-key'] } : {}),
-      publicNames: values['public-name'] ?? [],
-      insecureNoTls: values['insecure-no-tls'] ?? false,
+      ...bindFlags(values),
       ...(values['mqtt-username'] !== undefined ? { username: values['mqtt-username'] } : {}),
       ...(values['mqtt-password-file'] !== undefined ? { passwordFile: values['mqtt-password-file'] } : {}),
       ...(values['mqtt-ca'] !== undefined ? { caFile: values['mqtt-ca'] } : {}),

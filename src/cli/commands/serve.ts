@@ -1,4 +1,5 @@
 // `flash-station serve`: launches the station and runs until SIGINT/SIGTERM, then shuts it down cleanly.
+import { BIND_OPTIONS, bindFlags } from '../bind-flags.js';
 import { parseArgs } from 'node:util';
 import { EXIT, type CliIo } from '../io.js';
 import { SERVE_HELP } from '../help.js';
@@ -23,10 +24,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       'block-device': { type: 'string', multiple: true },
       'allow-origin': { type: 'string', multiple: true },
       'static-dir': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'public-name': { type: 'string', multiple: true },
-      'insecure-no-tls': { type: 'boolean' },
+      ...BIND_OPTIONS,
       'outside-silence': { type: 'string' },
       mqtt: { type: 'string' },
       'station-id': { type: 'string' },
@@ -89,10 +87,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       blockDevices: values['block-device'] ?? [],
       allowOrigins: values['allow-origin'] ?? [],
       ...(values['static-dir'] ? { staticDir: values['static-dir'] } : {}),
-      ...(values['tls-cert'] !== undefined ? { tlsCertFile: values['tls-cert'] } : {}),
-      ...(values['tls-key'] !== undefined ? { tlsKeyFile: values['tls-key'] } : {}),
-      publicNames: values['public-name'] ?? [],
-      insecureNoTls: values['insecure-no-tls'] ?? false,
+      ...bindFlags(values),
       ...(silence !== undefined ? { outsideSilenceMs: silence * 1000 } : {}),
       ...(mqtt ? { mqtt: { ...mqtt, warn: (line: string) => io.stderr.write(`flash-station serve: ${line}\n`) } } : {}),
     });
