@@ -1,6 +1,6 @@
 // Block devices: an xz image (1 GiB holding 256 MiB of data) onto loop devices, ours against `bmaptool copy` (with
 // and without a .bmap) and etcher-sdk's pipeSourceToDestinations, verification on for all; then one xz image onto
-// 4 loop devices at once (decode once, write many) against one device; and ours through the desktop app's privilege
+// 4 loop devices at once (decode once, write many) against one device (buffered, direct-I/O and RAM-backed loops); and ours through the desktop app's privilege
 // helper (run directly as root) against ours writing directly. Wall time, CPU and peak RSS per run
 // (/usr/bin/time), the load average beside every figure. Every run gets a fresh sparse loop device and is checked
 // byte for byte against the raw image afterwards (not timed). Runs alternate (A B C A B C …). Needs root.
@@ -110,16 +110,22 @@ function makeImages(): void {
   linkSync(p('os.img.xz'), p('nobmap/os.img.xz')); // the same file where no .bmap lies beside it
 }
 
-/** Backing files of the loop devices: beside the images (the host's disk), or in RAM (`shm`) where the host's one
- * disk would be the bottleneck four separate cards are not. */
+/** Backing files of the loop devices: beside the images (the host's disk), or in RAM (`shm`). */
 const shm = child_ ? '' : mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'fs-block-bench-'));
 
-function freshLoop(name: string, inRam: boolean): { dev: string; done(): void } {
+/**
+ * `direct`: the loop reads and writes its backing file with direct I/O, as a card does (a write is done when it is on
+ * the medium). A buffered loop keeps every write dirty in the host's page cache (24 GiB here: nothing is flushed for
+ * 30 s) and flushes it all in the final fsync, one loop file after another, so four buffered loops measure the host's
+ * one disk. (etcher-sdk writes wrong bytes to a direct-I/O loop here, caught by its own verify, so the anchors run on
+ * buffered loops.)
+ */
+function freshLoop(name: string, inRam: boolean, direct = false): { dev: string; done(): void } {
   const file = inRam ? join(shm, `${name}.disk`) : p(`${name}.disk`);
   rmSync(file, { force: true });
   writeFileSync(file, '');
   execFileSync('truncate', ['-s', String(SIZE + 16 * MiB), file]);
-  const dev = execFileSync('losetup', ['-f', '--show', file], { encoding: 'utf8' }).trim();
+  const dev = execFileSync('losetup', ['-f', '--show', ...(direct ? ['--direct-io=on'] : []), file], { encoding: 'utf8' }).trim();
   return {
     dev,
     done() {
@@ -156,6 +162,8 @@ const variants: Record<string, (devs: string[]) => string[]> = {
   'etcher-sdk': (d) => [process.execPath, join(root, 'bench', 'block-etcher-entry.mjs'), p('nobmap/os.img.xz'), d[0] ?? ''],
   [`ours x${DEVICES} (no bmap)`]: (d) => [process.execPath, self, p('nobmap/os.img.xz'), ...d],
   // (with the .bmap: tmpfs has no zero-range fallocate, so BLKZEROOUT on a RAM-backed loop writes zero pages)
+  'ours x1 (no bmap, direct)': (d) => [process.execPath, self, p('nobmap/os.img.xz'), ...d],
+  [`ours x${DEVICES} (no bmap, direct)`]: (d) => [process.execPath, self, p('nobmap/os.img.xz'), ...d],
   'ours x1 (bmap, RAM)': (d) => [process.execPath, self, p('os.img.xz'), ...d],
   // Through the desktop app's privilege helper (src/drivers/block/helper), run directly as root: the pipe's cost.
   'ours via helper (bmap)': (d) => [process.execPath, self, p('os.img.xz'), ...d],
@@ -164,7 +172,7 @@ const variants: Record<string, (devs: string[]) => string[]> = {
 
 function runOne(variant: string): Run {
   const n = variant.includes(`x${DEVICES}`) ? DEVICES : 1;
-  const loops = Array.from({ length: n }, (_, i) => freshLoop(`d${i}`, variant.includes('RAM')));
+  const loops = Array.from({ length: n }, (_, i) => freshLoop(`d${i}`, variant.includes('RAM'), variant.includes('direct')));
   try {
     const devs = loops.map((l) => l.dev);
     const build = variants[variant];
@@ -208,6 +216,7 @@ async function parent(): Promise<void> {
     'ours (bmap)/etcher-sdk': med('ours (bmap)', 'wall_s') / med('etcher-sdk', 'wall_s'),
     'ours (no bmap)/etcher-sdk': med('ours (no bmap)', 'wall_s') / med('etcher-sdk', 'wall_s'),
     [`ours x${DEVICES}/ours x1 (no bmap)`]: med(`ours x${DEVICES} (no bmap)`, 'wall_s') / med('ours (no bmap)', 'wall_s'),
+    [`ours x${DEVICES}/ours x1 (no bmap, direct)`]: med(`ours x${DEVICES} (no bmap, direct)`, 'wall_s') / med('ours x1 (no bmap, direct)', 'wall_s'),
     [`ours x${DEVICES}/ours x1 (bmap, RAM)`]: med(`ours x${DEVICES} (bmap, RAM)`, 'wall_s') / med('ours x1 (bmap, RAM)', 'wall_s'),
     'ours via helper/ours direct (bmap)': med('ours via helper (bmap)', 'wall_s') / med('ours (bmap)', 'wall_s'),
   };
