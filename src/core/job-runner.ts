@@ -139,7 +139,7 @@ class JobRun {
     this.link = entry.attached.link;
     this.generation = entry.generation;
     this.deviceId = entry.attached.device.id;
-    this.pacer = new ProgressPacer(() => this.progressTick(), 100, deps.clock);
+    this.pacer = new ProgressPacer(() => this.progressTick(), undefined, deps.clock);
     this.ctx = this.context();
   }
 
