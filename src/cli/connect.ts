@@ -1,12 +1,12 @@
-// Finds the station's URL and token for a client command and opens a StationClient over `ws`.
+// Finds the station's URL and token for a client command and opens a StationClient over the CLI's WebSocket.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import WebSocket from 'ws';
 import { StationClient, type WebSocketConstructor } from '../client/index.js';
 import { DEFAULT_URL } from '../client/station-client.js';
 import { defaultDataDir } from '../core/data-dir.js';
 import { readTokenFile } from '../server/token.js';
 import type { CliIo } from './io.js';
+import { cliWebSocket } from './websocket.js';
 
 export interface ClientFlags {
   url?: string;
@@ -24,9 +24,8 @@ export const CONNECTION_OPTIONS = {
   ca: { type: 'string' },
 } as const;
 
-/** A `ws` constructor that trusts `ca` (read once) for wss:// stations. */
 /**
- * The `ws` constructor a client command uses: it trusts `--ca`, and it presents the token in the upgrade request
+ * The WebSocket constructor a client command uses: it trusts `--ca`, and it presents the token in the upgrade request
  * (Authorization: Bearer), so that the station counts it among the clients it keeps room for even when idle read-only
  * connections fill every other place (the auth frame the client sends next would come too late for that).
  */
@@ -34,14 +33,7 @@ async function webSocketFor(flags: ClientFlags, token: string | undefined): Prom
   const ca = flags.ca === undefined ? undefined : await readFile(flags.ca).catch((e: unknown) => {
     throw Object.assign(new Error(`Cannot read the CA file ${flags.ca}: ${(e as Error).message}`), { exit: 2 });
   });
-  if (ca === undefined && !token) return WebSocket as unknown as WebSocketConstructor;
-  const options = { ...(ca ? { ca } : {}), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) };
-  class StationWebSocket extends WebSocket {
-    constructor(url: string) {
-      super(url, options);
-    }
-  }
-  return StationWebSocket as unknown as WebSocketConstructor;
+  return cliWebSocket({ ...(ca ? { ca } : {}), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
 }
 
 /** Token lookup order of contract §1: --token, $FLASH_STATION_TOKEN, DATA_DIR/token. */
