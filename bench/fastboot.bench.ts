@@ -83,6 +83,16 @@ async function waitPort(port: number, ms = 15_000): Promise<void> {
 
 let timeSeq = 0;
 /** Runs a process; wall time from here, CPU time (user + system) from /usr/bin/time. */
+/**
+ * BENCH_PIN=1 (default on 2+ cores): the simulators run on core 1 and the hosts (AOSP, the station, its CLI) on core 0,
+ * as a real device has its own processor. Unpinned, a host's work and the simulator share both cores with whatever
+ * else the VM does, and the device's speed for identical bytes swung 0.8–1.9 s within a minute.
+ */
+const PIN = (process.env.BENCH_PIN ?? (cpus().length >= 2 ? '1' : '0')) === '1' && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+function pinned(core: 0 | 1, cmd: string, args: string[]): [string, string[]] {
+  return PIN ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
+}
+
 function timed(cmd: string, args: string[]): Promise<{ ms: number; cpuMs: number; code: number; out: string }> {
   const cpuFile = join(work, `time-${timeSeq++}.txt`);
   return new Promise((res) => {
@@ -180,19 +190,39 @@ async function versusAosp(): Promise<void> {
   // Two identical simulators, each with its own partition store: AOSP's and the station's.
   const startSim = async (name: string): Promise<{ sim: ChildProcess; target: string }> => {
     const port = await freePort();
-    const sim = spawn(process.execPath, [cliRun, 'sim', 'fastboot', '--tcp', String(port), '--serial', name, '--partition', `system=${imageSize / MiB + 64}M`, '--max-download', maxDownload, '--store', join(storeRoot, `store-${name}`)], { stdio: 'ignore' });
+    const sim = spawn(...pinned(1, process.execPath, [cliRun, 'sim', 'fastboot', '--tcp', String(port), '--serial', name, '--partition', `system=${imageSize / MiB + 64}M`, '--max-download', maxDownload, '--store', join(storeRoot, `store-${name}`)]), { stdio: 'ignore' });
     await waitPort(port);
     return { sim, target: `tcp:127.0.0.1:${port}` };
   };
-  const forAosp = await startSim('BENCHA');
-  const forStation = await startSim('BENCHS');
+  const sims = [await startSim('BENCHA'), await startSim('BENCHS')] as const;
+  let [forAosp, forStation] = sims;
   // BENCH_FRESH_STATION=1: a station started for each flash instead (the method before 2 Dec).
-  const station = process.env.BENCH_FRESH_STATION === '1' ? undefined : await startStation(cliRun, forStation.target);
+  let station = process.env.BENCH_FRESH_STATION === '1' ? undefined : await startStation(cliRun, forStation.target);
+  /**
+   * The two simulators trade hosts every two rounds (BENCH_SWAP=0: never). Each simulator process has a speed of its own
+   * on this VM — one was 1.5× the other for the same bytes from the same host for a whole run — so a host that kept
+   * one simulator measured that simulator. After a trade the running station is restarted on its new simulator and
+   * flashes once untimed, so that it is as warm as before.
+   */
+  const swapping = process.env.BENCH_SWAP !== '0';
+  const assign = async (r: number, file: string): Promise<void> => {
+    const want = swapping && Math.floor((r + 8) / 2) % 2 === 1 ? [sims[1], sims[0]] : [sims[0], sims[1]];
+    if (want[1] === forStation) return;
+    [forAosp, forStation] = want as [typeof forAosp, typeof forStation];
+    if (!station) return;
+    await stop(station.proc);
+    rmSync(station.dataDir, { recursive: true, force: true });
+    station = await startStation(cliRun, forStation.target);
+    await stationFlash(cliRun, station, forStation.target, file);
+  };
   try {
     const rows: Array<{ failures: string[] } & Record<string, unknown>> = [];
     for (const [label, file] of [['raw', raw], ['sparse', sparse]] as const) {
       if (!images.includes(label)) continue;
       const times: Record<string, number[]> = { aosp: [], direct: [], job: [], cli: [] };
+      // The device's CPU per flash (the simulator is one thread, busy nearly all of a flash): the floor under both hosts.
+      const device: Record<string, number[]> = { aosp: [], station: [] };
+      const simCpu = (sim: ChildProcess): number => (sim.pid === undefined ? 0 : cpuTicks(sim.pid) * 10);
       const cpu: Record<string, number[]> = { aosp: [], direct: [], cli: [] };
       const loads: string[] = [];
       const failures: string[] = [];
@@ -200,15 +230,18 @@ async function versusAosp(): Promise<void> {
       for (let r = -warmup; r < rounds; r++) {
         // Alternate who goes first each round so page cache and machine load favour neither.
         const order = r % 2 === 0 ? ['aosp', 'station', 'direct'] : ['direct', 'station', 'aosp'];
+        await assign(r, file);
         const counted = r >= 0;
         if (counted) loads.push(load());
         for (const who of order) {
           if (who === 'aosp') {
-            const t = await timed('fastboot', ['-s', forAosp.target, 'flash', 'system', file]);
+            const d0 = simCpu(forAosp.sim);
+            const t = await timed(...pinned(0, 'fastboot', ['-s', forAosp.target, 'flash', 'system', file]));
             if (t.code !== 0) failures.push(`aosp: ${t.out.slice(-300)}`);
             else if (counted) {
               times.aosp?.push(t.ms);
               cpu.aosp?.push(t.cpuMs);
+              device.aosp?.push(simCpu(forAosp.sim) - d0);
             }
           } else if (who === 'direct') {
             if (!withDirect) continue;
@@ -220,12 +253,14 @@ async function versusAosp(): Promise<void> {
               cpu.direct?.push(t.cpuMs);
             }
           } else {
+            const d0 = simCpu(forStation.sim);
             const t = await stationFlash(cliRun, station, forStation.target, file);
             if (t.code !== 0 || t.jobMs === undefined) failures.push(`station: ${t.out.slice(-300)}`);
             else if (counted) {
               times.cli?.push(t.ms);
               times.job?.push(t.jobMs);
               cpu.cli?.push(t.cpuMs);
+              device.station?.push(simCpu(forStation.sim) - d0);
             }
           }
         }
@@ -233,6 +268,12 @@ async function versusAosp(): Promise<void> {
       loads.push(load());
       const aosp = median(times.aosp ?? []);
       const ratio = (xs: number[] | undefined): number | null => (aosp && xs?.length ? +(median(xs) / aosp).toFixed(2) : null);
+      // Each round's own ratio (its two runs are seconds apart), then the median: steadier where the VM's speed drifts.
+      const paired = (xs: number[] | undefined): number | null => {
+        const a = times.aosp ?? [];
+        const rs = (xs ?? []).flatMap((x, i) => (a[i] ? [x / a[i]] : []));
+        return rs.length ? +median(rs).toFixed(2) : null;
+      };
       const row = {
         image: `${label} ${imageSize / MiB} MiB (${dataSize / MiB} MiB data)`,
         aospMs: Math.round(aosp),
@@ -240,6 +281,9 @@ async function versusAosp(): Promise<void> {
         cliMs: Math.round(median(times.cli ?? [])),
         jobRatio: ratio(times.job),
         cliRatio: ratio(times.cli),
+        jobRatioPaired: paired(times.job),
+        cliRatioPaired: paired(times.cli),
+        deviceCpuMs: { aosp: Math.round(median(device.aosp ?? [])), station: Math.round(median(device.station ?? [])) },
         ...(withDirect ? { directMs: Math.round(median(times.direct ?? [])), directRatio: ratio(times.direct) } : {}),
         aospCpuMs: Math.round(median(cpu.aosp ?? [])),
         cliCpuMs: Math.round(median(cpu.cli ?? [])),
@@ -250,14 +294,17 @@ async function versusAosp(): Promise<void> {
       };
       rows.push(row);
     }
-    const method = station ? 'one running station' : 'a station started per flash';
+    const method = `${station ? 'one running station' : 'a station started per flash'}${PIN ? '; simulators on core 1, hosts on core 0' : ''}` +
+      `${swapping ? '; the simulators trade hosts every two rounds' : ''}`;
     console.log(`\nStation vs AOSP fastboot, TCP loopback, two identical simulators, ${method}, median of ${rounds} alternated rounds`);
     console.log(`goals: job (flash_started → flash_completed) ≤ ${JOB_GOAL}× AOSP's wall time, CLI process ≤ ${CLI_GOAL}×`);
-    const shown = ['image', 'aospMs', 'jobMs', 'cliMs', 'jobRatio', 'cliRatio', 'directMs', 'directRatio', 'aospCpuMs', 'cliCpuMs', 'runs'];
+    const shown = ['image', 'aospMs', 'jobMs', 'cliMs', 'jobRatio', 'cliRatio', 'jobRatioPaired', 'cliRatioPaired', 'directMs', 'directRatio', 'aospCpuMs', 'cliCpuMs', 'runs'];
     console.table(rows.map((r) => ({ ...Object.fromEntries(shown.filter((k) => k in r).map((k) => [k, r[k]])), failures: r.failures.length })));
     for (const r of rows) {
       const met = (x: unknown, goal: number): string => (typeof x === 'number' ? (x <= goal ? 'met' : 'NOT met') : 'n/a');
-      console.log(`  ${String(r.image)}: job ${String(r.jobRatio)}× (${met(r.jobRatio, JOB_GOAL)}), CLI ${String(r.cliRatio)}× (${met(r.cliRatio, CLI_GOAL)}); runs (ms) ${JSON.stringify(r.all)}; os.loadavg() per round ${(r.loadavg as string[]).join(' | ')}`);
+      console.log(`  ${String(r.image)}: job ${String(r.jobRatio)}× (${met(r.jobRatio, JOB_GOAL)}), CLI ${String(r.cliRatio)}× (${met(r.cliRatio, CLI_GOAL)}); ` +
+        `per-round medians: job ${String(r.jobRatioPaired)}×, CLI ${String(r.cliRatioPaired)}×; device CPU per flash (ms, median) ${JSON.stringify(r.deviceCpuMs)}; ` +
+        `runs (ms) ${JSON.stringify(r.all)}; os.loadavg() per round ${(r.loadavg as string[]).join(' | ')}`);
       for (const f of r.failures) console.log('  failure:', f.replace(/\s+/g, ' '));
     }
     results.versusAosp = { goals: { job: JOB_GOAL, cli: CLI_GOAL }, method, rows };
@@ -266,8 +313,7 @@ async function versusAosp(): Promise<void> {
       await stop(station.proc);
       rmSync(station.dataDir, { recursive: true, force: true });
     }
-    await stop(forAosp.sim);
-    await stop(forStation.sim);
+    for (const sim of sims) await stop(sim.sim);
   }
 }
 
@@ -300,7 +346,7 @@ interface RunningStation {
  */
 async function startStation(cliRun: string, target: string): Promise<RunningStation> {
   const dataDir = mkdtempSync(join(work, 'station-'));
-  const proc = spawn(process.execPath, [cliRun, 'serve', '--port', '0', '--connect', target, '--no-usb', '--no-serial', '--no-block', '--data-dir', dataDir], {
+  const proc = spawn(...pinned(0, process.execPath, [cliRun, 'serve', '--port', '0', '--connect', target, '--no-usb', '--no-serial', '--no-block', '--data-dir', dataDir]), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FLASH_STATION_TOKEN: 'bench-token-0123456789abcdef0123' },
   });
@@ -345,14 +391,14 @@ async function stationFlash(cliRun: string, station: RunningStation | undefined,
     // The method before 2 Dec: a station started for this one flash (cold: its first job, its own start-up beside it).
     const fresh = await startStation(cliRun, target);
     try {
-      const t = await timed(process.execPath, [cliRun, 'flash', '--json', '--url', fresh.url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
+      const t = await timed(...pinned(0, process.execPath, [cliRun, 'flash', '--json', '--url', fresh.url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]));
       return { ...t, jobMs: jobTime(t.out) };
     } finally {
       await stop(fresh.proc);
       rmSync(fresh.dataDir, { recursive: true, force: true });
     }
   }
-  const t = await timed(process.execPath, [cliRun, 'flash', '--json', '--url', station.url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]);
+  const t = await timed(...pinned(0, process.execPath, [cliRun, 'flash', '--json', '--url', station.url, '--token', 'bench-token-0123456789abcdef0123', '--device', target, 'system', file]));
   if (station.proc.pid !== undefined) await settle(station.proc.pid);
   return { ...t, jobMs: jobTime(t.out) };
 }
