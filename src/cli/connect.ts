@@ -51,6 +51,10 @@ export function stationUrl(flags: ClientFlags, io: CliIo): string {
 
 export async function openClient(flags: ClientFlags, io: CliIo, options: { needToken: boolean; reconnect: boolean; maxReconnectAttempts?: number; beforeConnect?: (client: StationClient) => void }): Promise<StationClient> {
   const token = await findToken(flags, io);
+  const url = stationUrl(flags, io);
+  if (flags.ca !== undefined && url.startsWith('ws:')) {
+    io.stderr.write(`warning: --ca is for wss:// stations; ${url} is plain ws:// (no TLS), so it is not used\n`);
+  }
   if (options.needToken && !token) {
     throw Object.assign(new Error('No station token: pass --token, set $FLASH_STATION_TOKEN, or use --data-dir of the station (its token file).'), { exit: 2 });
   }

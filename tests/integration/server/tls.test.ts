@@ -118,6 +118,10 @@ describe('a station with --tls-cert and --tls-key', () => {
       const toPlain = captureIo();
       expect(await main(['devices', '--url', plain.url.replace(/^ws:/, 'wss:'), '--ca', certs.caFile], toPlain)).toBe(2);
       expect(toPlain.err).toContain(`it does not speak TLS on that port. Use ${plain.url}`);
+      // --ca with a plain ws:// URL: the command works, and says the file played no part.
+      const caOnPlain = captureIo();
+      expect(await main(['devices', '--url', plain.url, '--ca', certs.caFile], caOnPlain)).toBe(0);
+      expect(caOnPlain.err).toContain(`warning: --ca is for wss:// stations; ${plain.url} is plain ws:// (no TLS), so it is not used`);
     } finally {
       await plain.close();
     }
