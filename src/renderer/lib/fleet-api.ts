@@ -1,6 +1,7 @@
 // The fleet view's HTTP API as its page uses it: GET /api/stations, and one command to a station with that station's
 // token (the view's own token as Bearer), answered with the station's result or the view's error.
 import type { Device, Job } from '../../protocol/messages.js';
+import { fetchJson, stationFetch } from './station-http.js';
 
 export interface FleetStation {
   stationId: string;
@@ -15,10 +16,8 @@ export type FleetCommand =
   | { type: 'start_flash'; deviceId: string; image: string; partition?: string }
   | { type: 'pause_flash' | 'resume_flash' | 'cancel_flash'; jobId: string };
 
-export async function fetchStations(): Promise<FleetStation[]> {
-  const res = await fetch('/api/stations', { cache: 'no-store' });
-  if (!res.ok) throw new Error(`GET /api/stations answered ${res.status}`);
-  return (await res.json()) as FleetStation[];
+export function fetchStations(): Promise<FleetStation[]> {
+  return stationFetch<FleetStation[]>('/api/stations', undefined);
 }
 
 interface CommandAnswer {
@@ -40,11 +39,10 @@ export interface CommandOutcome {
 }
 
 export async function sendCommand(fleetToken: string, stationId: string, stationToken: string, command: FleetCommand): Promise<CommandOutcome> {
-  const res = await fetch(`/api/stations/${encodeURIComponent(stationId)}/commands`, {
+  const { status, data } = await fetchJson(`/api/stations/${encodeURIComponent(stationId)}/commands`, fleetToken, {
     method: 'POST',
-    headers: { authorization: `Bearer ${fleetToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ ...command, token: stationToken }),
+    body: { ...command, token: stationToken },
   });
-  const body = (await res.json().catch(() => ({}))) as CommandAnswer;
-  return { ok: body.result?.ok === true, text: describeAnswer(command.type, res.status, body) };
+  const body = (data ?? {}) as CommandAnswer;
+  return { ok: body.result?.ok === true, text: describeAnswer(command.type, status, body) };
 }
