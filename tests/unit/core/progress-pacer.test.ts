@@ -30,6 +30,19 @@ describe('ProgressPacer', () => {
     expect(times).toEqual([0, PROGRESS_INTERVAL_MS]);
   });
 
+  it('a steady stream of changes: one frame per interval, and a trailing frame for the last change', async () => {
+    const { clock, pacer, times } = paced();
+    for (let t = 0; t < 1000; t += 7) {
+      pacer.poke();
+      await clock.advance(7);
+    }
+    await clock.advance(200);
+    expect(times.length).toBeGreaterThanOrEqual(8);
+    expect(times.length).toBeLessThanOrEqual(9);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(PROGRESS_INTERVAL_MS);
+    expect(times.at(-1)).toBeGreaterThanOrEqual(994); // the change poked at 994 was sent
+  });
+
   it('sends the final frame at once after a steady stream, within the contract limit', async () => {
     const { clock, pacer, times } = paced();
     for (let t = 0; t < 3000; t += 5) {
