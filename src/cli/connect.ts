@@ -99,8 +99,9 @@ async function connectWith(token: string | undefined, flags: ClientFlags, io: Cl
           : code === 'unreachable' && /Unexpected server response: 503/.test(message)
             ? 'it is busy (503: every place open to clients without the token is taken, or it is shutting down). Retry in a ' +
               'few seconds, or give the token (--token, $FLASH_STATION_TOKEN or --data-dir) to use the places kept for it.'
-            : code === 'unreachable' && !secure && /socket hang up|ECONNRESET/i.test(message)
-            ? `something there hung up before the WebSocket handshake. If the station serves TLS (--tls-cert), use ${client.url.replace(/^ws:/, 'wss:')} and --ca FILE.`
+            // A TLS station answers plain HTTP with a 400 (older ones hung up).
+            : code === 'unreachable' && !secure && /socket hang up|ECONNRESET|Unexpected server response: 400/i.test(message)
+            ? `something there ${/400/.test(message) ? 'refused' : 'hung up before'} the WebSocket handshake. If the station serves TLS (--tls-cert), use ${client.url.replace(/^ws:/, 'wss:')} and --ca FILE.`
             : code === 'unreachable'
               ? 'no station answered there. Start `flash-station serve`, or pass --url of the running station.'
               : message;

@@ -3,13 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorCode } from '../contracts/errors.js';
 import { createGuards, requestToken, tokenMatches } from '../server/guards.js';
 import { sendError, sendJson } from '../server/http-errors.js';
 import { listenOn } from '../server/listen.js';
-import type { TlsFiles } from '../server/network-bind.js';
+import { createWebServer, type TlsFiles } from '../server/network-bind.js';
 import { createRateLimiter } from '../server/rate-limit.js';
 import { contentSecurityPolicy, serveStatic } from '../server/static-files.js';
 import type { FleetStore } from './fleet-store.js';
@@ -161,7 +160,7 @@ export async function startFleetServer(options: FleetServerOptions): Promise<Run
       else sendError(res, 'internal', (e as Error).message ?? 'Internal error', 500);
     });
   };
-  const server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createServer(listener);
+  const server = createWebServer(options.tls, listener);
   server.on('clientError', (_err, socket) => socket.destroy());
   boundPort = await listenOn(server, options.port, options.host);
   return {

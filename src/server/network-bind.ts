@@ -2,8 +2,10 @@
 // and checked at start, a non-loopback address refused without TLS unless --insecure-no-tls, and the name the
 // printed URLs carry.
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
-import { createSecureContext } from 'node:tls';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { isIP, type Socket } from 'node:net';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import { FlashError } from '../contracts/errors.js';
 
 export interface TlsFiles {
@@ -83,3 +85,33 @@ export function shownHost(host: string, publicNames: readonly string[] = []): st
 export function pageUrl(host: string, publicNames: readonly string[] | undefined, port: number, tls: boolean, token: string): string {
   return `${tls ? 'https' : 'http'}://${shownHost(host, publicNames)}:${port}/?token=${encodeURIComponent(token)}`;
 }
+
+/** What a plain-HTTP client that reached a TLS port is told (it could not read anything else). */
+export const PLAIN_HTTP_ON_TLS = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n' +
+  'This port speaks HTTPS: use https:// (and wss:// for the WebSocket) in the address.\n';
+
+/**
+ * The HTTP server of the station or the fleet view: HTTPS with `tls`, else plain HTTP. A plain-HTTP request that
+ * reaches the HTTPS port gets a 400 in plain text saying to use https:// (TLS alone would hang up without a word).
+ */
+export function createWebServer(tls: { cert: string | Buffer; key: string | Buffer } | undefined, listener: RequestListener): Server {
+  if (!tls) return createServer(listener);
+  const server = createTlsServer({ cert: tls.cert, key: tls.key }, listener);
+  // The raw connection under each TLS socket, by its remote address and port, to answer in plain text.
+  const raw = new Map<string, Socket>();
+  const key = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string => `${s.remoteAddress ?? ''}:${s.remotePort ?? ''}`;
+  server.on('connection', (socket: Socket) => {
+    const k = key(socket);
+    raw.set(k, socket);
+    socket.once('close', () => {
+      if (raw.get(k) === socket) raw.delete(k);
+    });
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }, tlsSocket: TLSSocket) => {
+    const socket = raw.get(key(tlsSocket));
+    if (err.code !== 'ERR_SSL_HTTP_REQUEST' || !socket || socket.destroyed || !socket.writable) return;
+    socket.end(PLAIN_HTTP_ON_TLS);
+  });
+  return server;
+}
+

@@ -2,15 +2,14 @@
  * The station's one port: a node:http server for REST, metrics and the web UI, and `ws` in noServer mode for
  * `/flash-progress`, with our own upgrade checks (Host, Origin, capacity, token) before any handshake.
  */
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { FlashError, type ErrorCode } from '../core/errors.js';
 import type { StationApi } from '../core/station-api.js';
 import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './client-channel.js';
 import { createGuards, requestToken, tokenMatches } from './guards.js';
-import { shownHost } from './network-bind.js';
+import { createWebServer, shownHost } from './network-bind.js';
 import { createHeavyGate } from './heavy-gate.js';
 import { handleApi } from './http-api.js';
 import { listenOn } from './listen.js';
@@ -137,7 +136,7 @@ export async function startServer(station: StationApi, options: ServerOptions): 
       else res.destroy();
     });
   };
-  const server: Server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createServer(listener);
+  const server: Server = createWebServer(options.tls, listener);
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();

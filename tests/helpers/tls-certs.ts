@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { get as httpGet } from 'node:http';
 
 const SECURITY_DOC = resolve(import.meta.dirname, '../../docs/security.md');
 
@@ -31,3 +32,15 @@ export function makeDocumentedCertificates(dir: string, dnsName = 'localhost', i
   execFileSync('sh', ['-e', '-c', script], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   return { ca: readFileSync(join(dir, 'ca.pem')), caFile: join(dir, 'ca.pem'), certFile: join(dir, 'station.pem'), keyFile: join(dir, 'station.key') };
 }
+
+/** A plain-HTTP GET (no TLS) to a port: the status and body it got. */
+export function plainHttp(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    httpGet({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { startFleet } from '../../../src/fleet/fleet-view.js';
 import { captureIo } from '../../helpers/cli-io.js';
-import { makeDocumentedCertificates, type Certificates } from '../../helpers/tls-certs.js';
+import { makeDocumentedCertificates, plainHttp, type Certificates } from '../../helpers/tls-certs.js';
 import { until } from '../../helpers/until.js';
 
 // Nothing listens on port 1: the view starts and keeps retrying the broker in the background.
@@ -58,6 +58,7 @@ describe('flash-station fleet over the network', () => {
     const port = Number(/:(\d+)\//.exec(ui)![1]);
     expect(await call(port, '/healthz', { host: `127.0.0.1:${port}`, ca: certs.ca })).toBe(200);
     expect(await call(port, '/healthz', { host: `evil.example:${port}`, ca: certs.ca })).toBe(403);
+    expect(await plainHttp(port, '/')).toEqual({ status: 400, body: expect.stringContaining('use https://') });
     io.signal();
     expect(await running).toBe(0);
   });

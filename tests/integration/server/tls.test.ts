@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { launchStation, type LaunchedStation } from '../../../src/server/launch.js';
 import { captureIo } from '../../helpers/cli-io.js';
-import { makeDocumentedCertificates, type Certificates } from '../../helpers/tls-certs.js';
+import { makeDocumentedCertificates, plainHttp, type Certificates } from '../../helpers/tls-certs.js';
 import { until } from '../../helpers/until.js';
 
 let dir: string;
@@ -77,6 +77,8 @@ describe('a station with --tls-cert and --tls-key', () => {
     await expect(get('/healthz')).rejects.toThrow(/self[- ]signed|unable to verify|certificate/i);
     // The Host check stays on over TLS.
     expect((await get('/healthz', { ca: certs.ca, host: `evil.example:${s.port}` })).status).toBe(403);
+    // Plain HTTP to the TLS port: a 400 in plain text saying to use https://, not an empty reply.
+    expect(await plainHttp(s.port, '/healthz')).toEqual({ status: 400, body: expect.stringContaining('use https://') });
   });
 
   it('speaks WSS: hello over a trusted connection, the https origin accepted and the http one refused', async () => {
@@ -112,7 +114,7 @@ describe('a station with --tls-cert and --tls-key', () => {
     const plainUrl = s.url.replace(/^wss:/, 'ws:');
     const toTls = captureIo();
     expect(await main(['devices', '--url', plainUrl], toTls)).toBe(2);
-    expect(toTls.err).toContain(`If the station serves TLS (--tls-cert), use ${s.url} and --ca FILE.`);
+    expect(toTls.err).toContain(`something there refused the WebSocket handshake. If the station serves TLS (--tls-cert), use ${s.url} and --ca FILE.`);
     const plain = await launchStation({ host: '127.0.0.1', port: 0, dataDir: f('data-plain'), usb: false, serial: false, block: false, staticDir: f('no-ui') });
     try {
       const toPlain = captureIo();
