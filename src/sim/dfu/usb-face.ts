@@ -13,13 +13,7 @@ import type {
 import { buildDescriptors, DFU_CLASS, DFU_SUBCLASS, stringDescriptor, type DfuDescriptorSet } from './descriptors.js';
 import type { DfuSimDevice } from './device.js';
 import { ControlPacer } from './link-model.js';
-
-export class DfuUsbError extends Error {
-  constructor(name: 'NotFoundError' | 'InvalidStateError' | 'NetworkError', message: string) {
-    super(message);
-    this.name = name;
-  }
-}
+import { UsbSimError } from '../usb-error.js';
 
 class FaceInterface implements UsbInterfaceLike {
   readonly interfaceNumber = 0;
@@ -86,12 +80,12 @@ export class DfuUsbFace implements WebUsbDeviceLike {
   }
 
   #alive(): void {
-    if (this.gone) throw new DfuUsbError('NotFoundError', 'The device was disconnected.');
+    if (this.gone) throw new UsbSimError('NotFoundError', 'The device was disconnected.');
   }
 
   #openFirst(): void {
     this.#alive();
-    if (!this.#opened) throw new DfuUsbError('InvalidStateError', 'The device must be opened first.');
+    if (!this.#opened) throw new UsbSimError('InvalidStateError', 'The device must be opened first.');
   }
 
   async open(): Promise<void> {
@@ -107,27 +101,27 @@ export class DfuUsbFace implements WebUsbDeviceLike {
 
   async selectConfiguration(value: number): Promise<void> {
     this.#openFirst();
-    if (value !== 1) throw new DfuUsbError('NotFoundError', `The configuration value ${value} is not valid.`);
+    if (value !== 1) throw new UsbSimError('NotFoundError', `The configuration value ${value} is not valid.`);
   }
 
   async claimInterface(n: number): Promise<void> {
     this.#openFirst();
-    if (n !== 0) throw new DfuUsbError('NotFoundError', `The interface number ${n} is not valid.`);
+    if (n !== 0) throw new UsbSimError('NotFoundError', `The interface number ${n} is not valid.`);
     this.#iface.claimed = true;
   }
 
   async releaseInterface(n: number): Promise<void> {
     this.#openFirst();
-    if (n !== 0) throw new DfuUsbError('NotFoundError', `The interface number ${n} is not valid.`);
+    if (n !== 0) throw new UsbSimError('NotFoundError', `The interface number ${n} is not valid.`);
     this.#iface.claimed = false;
   }
 
   async selectAlternateInterface(n: number, alt: number): Promise<void> {
     this.#openFirst();
-    if (n !== 0 || !this.#iface.claimed) throw new DfuUsbError('InvalidStateError', 'The interface must be claimed first.');
+    if (n !== 0 || !this.#iface.claimed) throw new UsbSimError('InvalidStateError', 'The interface must be claimed first.');
     const a = this.#iface.alternates[alt];
     if (!a || (this.#device.mode === 'dfu' && !this.#device.selectAlt(alt))) {
-      throw new DfuUsbError('NotFoundError', `The alternate setting ${alt} is not valid.`);
+      throw new UsbSimError('NotFoundError', `The alternate setting ${alt} is not valid.`);
     }
     await this.#pacer.transfer(0);
     this.#iface.alternate = a;
@@ -136,25 +130,25 @@ export class DfuUsbFace implements WebUsbDeviceLike {
   async reset(): Promise<void> {
     this.#openFirst();
     this.#device.usbReset();
-    throw new DfuUsbError('NotFoundError', 'The device was disconnected.');
+    throw new UsbSimError('NotFoundError', 'The device was disconnected.');
   }
 
   async transferIn(): Promise<UsbInTransferResultLike> {
     this.#openFirst();
-    throw new DfuUsbError('NotFoundError', 'No such endpoint on a DFU interface.');
+    throw new UsbSimError('NotFoundError', 'No such endpoint on a DFU interface.');
   }
 
   async transferOut(): Promise<UsbOutTransferResultLike> {
     this.#openFirst();
-    throw new DfuUsbError('NotFoundError', 'No such endpoint on a DFU interface.');
+    throw new UsbSimError('NotFoundError', 'No such endpoint on a DFU interface.');
   }
 
   #classReady(setup: UsbControlSetup): void {
     if (setup.recipient === 'interface' && (setup.index & 0xff) !== 0) {
-      throw new DfuUsbError('NotFoundError', `The interface number ${setup.index} is not valid.`);
+      throw new UsbSimError('NotFoundError', `The interface number ${setup.index} is not valid.`);
     }
     if (setup.recipient === 'interface' && !this.#iface.claimed) {
-      throw new DfuUsbError('InvalidStateError', 'The interface must be claimed first.');
+      throw new UsbSimError('InvalidStateError', 'The interface must be claimed first.');
     }
   }
 

@@ -12,6 +12,9 @@ import type {
 } from '../../contracts/webusb.js';
 import type { FastbootSimDevice } from './device.js';
 import { SimDisconnectedError, type SimSession } from './connection.js';
+import { UsbSimError } from '../usb-error.js';
+
+export { UsbSimError };
 
 /** Google's fastboot VID/PID, which hosts commonly match. */
 export const SIM_VENDOR_ID = 0x18d1;
@@ -20,13 +23,6 @@ export const SIM_IN_ENDPOINT = 1;
 export const SIM_OUT_ENDPOINT = 2;
 export const SIM_PACKET_SIZE = 512;
 
-/** Errors shaped like the WebUSB ones (`name` carries the DOMException name). */
-export class UsbSimError extends Error {
-  constructor(name: 'NotFoundError' | 'InvalidStateError' | 'NetworkError' | 'AbortError' | 'TimeoutError', message: string) {
-    super(message);
-    this.name = name;
-  }
-}
 
 export interface SimUsbOptions {
   /** Applied when a transfer is called without its own timeout; 0 = wait forever (the WebUSB default). */
