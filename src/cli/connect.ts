@@ -52,7 +52,7 @@ export function stationUrl(flags: ClientFlags, io: CliIo): string {
 export async function openClient(flags: ClientFlags, io: CliIo, options: { needToken: boolean; reconnect: boolean; maxReconnectAttempts?: number; beforeConnect?: (client: StationClient) => void }): Promise<StationClient> {
   const token = await findToken(flags, io);
   const url = stationUrl(flags, io);
-  if (flags.ca !== undefined && url.startsWith('ws:')) {
+  if (flags.ca !== undefined && /^(ws|http):/.test(url)) {
     io.stderr.write(`warning: --ca is for wss:// stations; ${url} is plain ws:// (no TLS), so it is not used\n`);
   }
   if (options.needToken && !token) {
@@ -83,29 +83,52 @@ async function connectWith(token: string | undefined, flags: ClientFlags, io: Cl
   } catch (e) {
     client.close();
     const code = (e as { code?: string }).code;
-    // Unreachable: say what to do, not the WebSocket close code (1006 means nothing to a technician).
-    const message = (e as Error).message;
-    const secure = client.url.startsWith('wss:');
-    const why = code === 'unauthorized'
-      ? `the station refused the token (${message})`
-      : code === 'unreachable' && /certificate|self[- ]signed|unable to verify/i.test(message)
-        ? `its TLS certificate is not trusted (${message.replace(/^.*\(\d+: /, '').replace(/\)\.?$/, '')}). ` +
-          (flags.ca === undefined
-            ? 'Pass --ca FILE with the CA that signed it.'
-            : `--ca ${flags.ca} did not vouch for it: give the PEM certificate of the CA that signed it.`)
-        // A TLS client meeting a plain server, or a plain one meeting a TLS station (it hangs up at the first byte).
-        : code === 'unreachable' && secure && /wrong version number|EPROTO|packet length too long/i.test(message)
-          ? `it does not speak TLS on that port. Use ${client.url.replace(/^wss:/, 'ws:')} (a station serves wss:// only with --tls-cert and --tls-key).`
-          : code === 'unreachable' && /Unexpected server response: 503/.test(message)
-            ? 'it is busy (503: every place open to clients without the token is taken, or it is shutting down). Retry in a ' +
-              'few seconds, or give the token (--token, $FLASH_STATION_TOKEN or --data-dir) to use the places kept for it.'
-            // A TLS station answers plain HTTP with a 400 (older ones hung up).
-            : code === 'unreachable' && !secure && /socket hang up|ECONNRESET|Unexpected server response: 400/i.test(message)
-            ? `something there ${/400/.test(message) ? 'refused' : 'hung up before'} the WebSocket handshake. If the station serves TLS (--tls-cert), use ${client.url.replace(/^ws:/, 'wss:')} and --ca FILE.`
-            : code === 'unreachable'
-              ? 'no station answered there. Start `flash-station serve`, or pass --url of the running station.'
-              : message;
+    const why = explainConnectError(code, (e as Error).message, client.url, flags.ca);
     throw Object.assign(new Error(`Cannot use the station at ${client.url}: ${why}`), { exit: 2, ...(code ? { code } : {}) });
   }
   return client;
+}
+
+const STATION_URL_SHAPE = 'a station\'s address is ws://HOST:PORT/flash-progress (wss:// with TLS)';
+
+/**
+ * Why a client command could not use the station, in words a technician can act on (not a WebSocket close code):
+ * from the StationClient error's code and the socket's reason (`src/cli/websocket.ts` words them).
+ */
+export function explainConnectError(code: string | undefined, message: string, url: string, ca: string | undefined): string {
+  const secure = /^(wss|https):/.test(url);
+  if (code === 'unauthorized') return `the station refused the token (${message})`;
+  if (code === 'bad_url') return `${message.replace(/^Cannot connect to \S+: /, '')}; ${STATION_URL_SHAPE}.`;
+  if (code !== 'unreachable') return message;
+  if (/certificate|self[- ]signed|unable to verify/i.test(message)) {
+    return `its TLS certificate is not trusted (${message.replace(/^.*\(\d+: /, '').replace(/\)\.?$/, '')}). ` +
+      (ca === undefined ? 'Pass --ca FILE with the CA that signed it.' : `--ca ${ca} did not vouch for it: give the PEM certificate of the CA that signed it.`);
+  }
+  // A TLS client meeting a plain server.
+  if (secure && /wrong version number|EPROTO|packet length too long/i.test(message)) {
+    return `it does not speak TLS on that port. Use ${url.replace(/^(wss|https):/, 'ws:')} (a station serves wss:// only with --tls-cert and --tls-key).`;
+  }
+  const status = /Unexpected server response: (\d+)/.exec(message)?.[1];
+  if (status === '503') {
+    return 'it is busy (503: every place open to clients without the token is taken, or it is shutting down). Retry in a ' +
+      'few seconds, or give the token (--token, $FLASH_STATION_TOKEN or --data-dir) to use the places kept for it.';
+  }
+  // A plain client meeting a TLS station: it answers plain HTTP with a 400 (older ones hung up).
+  if (!secure && (status === '400' || /socket hang up|ECONNRESET/i.test(message))) {
+    return `something there ${status ? 'refused' : 'hung up before'} the WebSocket handshake. If the station serves TLS (--tls-cert), use ${url.replace(/^(ws|http):/, 'wss:')} and --ca FILE.`;
+  }
+  if (status === '404') return `the server there has no WebSocket at ${pathOf(url)} (404); ${STATION_URL_SHAPE}.`;
+  // Something answered, but not as a station does (another web server, another protocol).
+  if (status || /not an HTTP answer|Invalid .*header|Sec-WebSocket/.test(message)) {
+    return `something answered there, but not as a Flash Station (${message}). Check --url: ${STATION_URL_SHAPE}.`;
+  }
+  return 'no station answered there. Start `flash-station serve`, or pass --url of the running station.';
+}
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
 }

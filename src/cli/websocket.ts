@@ -49,12 +49,11 @@ export class CliWebSocket implements WebSocketLike {
   private readonly socket: Socket;
   private readonly key = randomBytes(16).toString('base64');
   private readonly input = new ByteQueue();
-  private header: string | undefined = '';
   /** The frames of a fragmented message so far, and their opcode. */
   private fragments: Buffer[] = [];
   private fragmentBytes = 0;
   private fragmentOpcode = 0;
-  private closeCode = 1006;
+  private closeCode = 1005;
   private closeReason = '';
   private closeSent = false;
   private closeReceived = false;
@@ -64,10 +63,11 @@ export class CliWebSocket implements WebSocketLike {
 
   constructor(url: string, private readonly options: CliWebSocketOptions = {}) {
     const u = new URL(url);
-    if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new SyntaxError(`The URL's protocol must be ws: or wss: (${url})`);
+    // http(s):// is taken for ws(s):// as `ws` and browsers take it (the address of the station's page, say).
+    if (!['ws:', 'wss:', 'http:', 'https:'].includes(u.protocol)) throw new SyntaxError('the address must start with ws:// or wss://');
     this.url = url;
     this.maxMessage = options.maxMessageBytes ?? 100 * 1024 * 1024;
-    const secure = u.protocol === 'wss:';
+    const secure = u.protocol === 'wss:' || u.protocol === 'https:';
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const port = Number(u.port || (secure ? 443 : 80));
     const request = [
@@ -92,8 +92,8 @@ export class CliWebSocket implements WebSocketLike {
       this.socket.end();
     });
     this.socket.on('close', () => this.onSocketClose());
-    this.timer = setTimeout(() => this.fail(`no WebSocket handshake answer within ${(options.handshakeTimeoutMs ?? 10_000) / 1000} s`),
-      options.handshakeTimeoutMs ?? 10_000);
+    const waitMs = options.handshakeTimeoutMs ?? 10_000;
+    this.timer = setTimeout(() => this.fail(`no WebSocket handshake answer within ${waitMs / 1000} s`), waitMs);
   }
 
   get readyState(): number {
@@ -124,7 +124,7 @@ export class CliWebSocket implements WebSocketLike {
   private onData(chunk: Buffer): void {
     if (this.state === CLOSED) return;
     this.input.push(chunk);
-    if (this.header !== undefined && !this.readHandshake()) return;
+    if (this.state === CONNECTING && !this.readHandshake()) return;
     this.readFrames();
   }
 
@@ -136,7 +136,6 @@ export class CliWebSocket implements WebSocketLike {
       return false;
     }
     const head = this.input.take(end + 4).toString('latin1');
-    this.header = undefined;
     const [statusLine = '', ...lines] = head.slice(0, -4).split('\r\n');
     const status = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1];
     if (status !== '101') {
@@ -252,7 +251,6 @@ export class CliWebSocket implements WebSocketLike {
     this.failed ??= `the station sent ${why}`;
     this.onerror?.({ message: this.failed, error: new Error(this.failed) });
     if (!this.closeSent && this.state === OPEN) this.sendClose(code, '');
-    this.closeCode = 1006;
     this.state = CLOSING;
     this.socket.end();
     this.armCloseTimer();
@@ -293,7 +291,6 @@ export class CliWebSocket implements WebSocketLike {
   private fail(message: string): void {
     if (this.state === CLOSED || this.failed) return;
     this.failed = message;
-    this.closeCode = 1006;
     this.state = CLOSING;
     this.onerror?.({ message, error: new Error(message) });
     this.socket.destroy();
@@ -304,6 +301,7 @@ export class CliWebSocket implements WebSocketLike {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.state = CLOSED;
+    // 1006: the connection ended without a close frame from the station, or we failed it.
     this.onclose?.({ code: this.closeReceived && !this.failed ? this.closeCode : 1006, reason: this.closeReason });
   }
 }
@@ -341,7 +339,9 @@ class ByteQueue {
     return out;
   }
 
+  /** Where `text` starts within the first MAX_HEADER_BYTES + 4 bytes, or -1. */
   indexOf(text: string): number {
+    if (this.length === 0) return -1;
     const at = this.peek(Math.min(this.length, MAX_HEADER_BYTES + 4));
     return at ? at.subarray(0, MAX_HEADER_BYTES + 4).indexOf(text, 0, 'latin1') : -1;
   }

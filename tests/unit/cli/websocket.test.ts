@@ -169,6 +169,14 @@ describe('CliWebSocket against ws (the station’s server)', () => {
     expect((await c.closed).code).toBe(1006);
   });
 
+  it('takes an http:// address for ws:// (as ws and browsers do); refuses other schemes', async () => {
+    const server = await wsServer();
+    const c = client(server.url.replace(/^ws:/, 'http:'));
+    await server.next();
+    await c.opened;
+    expect(() => new CliWebSocket('ftp://127.0.0.1/')).toThrow('the address must start with ws:// or wss://');
+  });
+
   it('send while connecting throws; send after close is dropped', async () => {
     const server = await wsServer();
     const c = client(server.url);
