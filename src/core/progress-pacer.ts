@@ -11,7 +11,6 @@ export const WINDOW_MS = 1000;
 export const PROGRESS_INTERVAL_MS = 125;
 
 export class ProgressPacer {
-  private last = -Infinity;
   private timer: unknown;
   /** When the last MAX_FRAMES_PER_WINDOW frames went, oldest first. */
   private readonly sent: number[] = [];
@@ -25,7 +24,8 @@ export class ProgressPacer {
   /** Something changed: emit now if the interval has passed, else once it has. */
   poke(): void {
     if (this.timer !== undefined) return;
-    const wait = Math.max(this.last + this.intervalMs, this.windowOpensAt()) - this.clock.now();
+    const last = this.sent.at(-1) ?? -Infinity;
+    const wait = Math.max(last + this.intervalMs, this.windowOpensAt()) - this.clock.now();
     if (wait <= 0) this.fire();
     else this.timer = this.clock.setTimeout(() => this.fire(), wait);
   }
@@ -50,8 +50,7 @@ export class ProgressPacer {
 
   private fire(): void {
     this.timer = undefined;
-    this.last = this.clock.now();
-    this.sent.push(this.last);
+    this.sent.push(this.clock.now());
     if (this.sent.length > MAX_FRAMES_PER_WINDOW) this.sent.shift();
     this.emit();
   }

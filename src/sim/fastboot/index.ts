@@ -4,7 +4,7 @@ export { FastbootSimDevice, SimOfflineError, type DeviceEvent } from './device.j
 export { SimSession, SimDisconnectedError, type EndReason } from './connection.js';
 export { startTcpFace, type SimSocketServer, type FaceOptions } from './tcp-face.js';
 export { startUdpFace } from './udp-face.js';
-export { SimUsbDevice, UsbSimError, type SimUsbOptions } from './usb-face.js';
+export { SimUsbDevice, type SimUsbOptions } from './usb-face.js';
 export type { FastbootSimConfig, FastbootSimSpec, SimFaults, SimLinkModel, SimMode, SimPartitionSpec } from './config.js';
 export { runFastbootSimCli, FASTBOOT_SIM_USAGE, fastbootSimCli } from './cli.js';
 export { fastbootSimulatorFactory, createFastbootSimulatorFactory } from './factory.js';

@@ -14,8 +14,6 @@ import type { FastbootSimDevice } from './device.js';
 import { SimDisconnectedError, type SimSession } from './connection.js';
 import { UsbSimError } from '../usb-error.js';
 
-export { UsbSimError };
-
 /** Google's fastboot VID/PID, which hosts commonly match. */
 export const SIM_VENDOR_ID = 0x18d1;
 export const SIM_PRODUCT_ID = 0x4ee0;
