@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { pageUrl, prepareBind } from '../server/network-bind.js';
 import { defaultStaticDir } from '../server/static-dir.js';
+import { newToken } from '../server/token.js';
 import { startFleetServer } from './fleet-server.js';
 import { FleetStore, type FleetStoreOptions } from './fleet-store.js';
 import { connectOptions, type MqttConnectionOptions } from './mqtt-options.js';
@@ -69,7 +70,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
     publicNames: options.publicNames,
   });
   const base = connectOptions(options);
-  const token = options.token ?? process.env.FLASH_FLEET_TOKEN?.trim() ?? randomBytes(24).toString('base64url');
+  const token = options.token ?? process.env.FLASH_FLEET_TOKEN?.trim() ?? newToken();
   const store = new FleetStore(options.store);
   const clientOptions: IClientOptions = {
     ...base,

@@ -6,6 +6,17 @@ import { FlashError } from '../core/errors.js';
 
 export const TOKEN_FILE = 'token';
 
+/**
+ * 256 random bits, base64url (43 characters), never starting with '-': `--token -Abc…` reads as a missing value to
+ * every option parser (Node's parseArgs refuses it as ambiguous), so one token in 64 broke the copied command line.
+ */
+export function newToken(): string {
+  for (;;) {
+    const token = randomBytes(32).toString('base64url');
+    if (!token.startsWith('-')) return token;
+  }
+}
+
 /** Token from the environment or DATA_DIR/token; creates the file (256 random bits, mode 0600) when it is missing. */
 export async function loadOrCreateToken(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const fromEnv = env.FLASH_STATION_TOKEN?.trim();
@@ -14,7 +25,7 @@ export async function loadOrCreateToken(dataDir: string, env: NodeJS.ProcessEnv 
   const existing = await readTokenFile(dataDir);
   if (existing) return existing;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const token = randomBytes(32).toString('base64url');
+  const token = newToken();
   try {
     // 'wx': never overwrite a token another process wrote a moment ago.
     await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
@@ -43,7 +54,7 @@ export async function readTokenFile(dataDir: string): Promise<string | undefined
 /** Replace DATA_DIR/token with a fresh random token (mode 0600) and return it. */
 export async function rotateToken(dataDir: string): Promise<string> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const token = randomBytes(32).toString('base64url');
+  const token = newToken();
   const file = join(dataDir, TOKEN_FILE);
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, `${token}\n`, { mode: 0o600 });

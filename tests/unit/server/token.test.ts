@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadOrCreateToken, readTokenFile } from '../../../src/server/token.js';
+import { loadOrCreateToken, newToken, readTokenFile } from '../../../src/server/token.js';
 import { tokenMatches } from '../../../src/server/guards.js';
 
 const dirs: string[] = [];
@@ -38,3 +38,12 @@ describe('loadOrCreateToken', () => {
     expect(tokenMatches('abc', '')).toBe(false);
   });
 });
+
+describe('newToken', () => {
+  it('is 43 base64url characters and never starts with "-" (which a command line would take for an option)', () => {
+    const tokens = Array.from({ length: 2000 }, newToken);
+    for (const t of tokens) expect(t).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{42}$/);
+    expect(new Set(tokens).size).toBe(tokens.length);
+  });
+});
+
