@@ -2,6 +2,7 @@
 // zstd frame headers walked block by block — both also prove the file is not cut short.
 import { FlashError } from '../contracts/errors.js';
 import type { ByteSource } from './byte-source.js';
+import { headerWindow } from './header-window.js';
 import { readXzIndex } from './xz-index.js';
 import { formatBytes } from '../protocol/units.js';
 
@@ -21,7 +22,6 @@ export async function xzExpandedSize(src: ByteSource, what: string, signal?: Abo
 
 const ZSTD_MAGIC = 0xfd2fb528;
 const HEADER_WINDOW = 16 << 10;
-const SYNC_BATCH = 512;
 
 /**
  * Walk the zstd frames of a file (frame headers and block headers only) and add up their declared content sizes.
@@ -34,33 +34,18 @@ export async function zstdExpandedSize(src: ByteSource, what: string, signal?: A
   if (!readAt || fileSize === undefined) throw new FlashError('internal', 'zstd frames need random access');
   const bad = (why: string): FlashError =>
     new FlashError('image_invalid', `${what}: ${why} — the zstd file is truncated or corrupt; download it again`);
-  // Headers are read through a small window: the blocks of a zero run are a few bytes each, so one read covers
-  // thousands of them (one read per header made a 512 MiB image's walk take ~0.2 s, and grow with the image).
-  // A file is read with blocking preads (a few µs each; a thread-pool round trip per header made a 4 GiB image's walk
-  // take over a second on a loaded machine), giving the event loop a turn every SYNC_BATCH reads.
-  let win: Uint8Array = new Uint8Array(0);
-  let winAt = 0;
-  const sync = src.openSync?.();
-  const winBuf = Buffer.allocUnsafe(HEADER_WINDOW);
-  let reads = 0;
+  // The blocks of a zero run are a few bytes each, so one window covers thousands of them (one read per header made a
+  // 512 MiB image's walk take ~0.2 s, and grow with the image).
+  const win = headerWindow(src, fileSize, { windowBytes: HEADER_WINDOW, signal });
   const read = async (at: number, n: number): Promise<DataView> => {
     if (at + n > fileSize) throw bad(`file ends at byte ${fileSize}, inside a frame`);
-    if (at < winAt || at + n > winAt + win.length) {
-      const len = Math.max(n, Math.min(HEADER_WINDOW, fileSize - at));
-      if (sync) {
-        if (++reads % SYNC_BATCH === 0) await new Promise((r) => setImmediate(r));
-        win = sync.readAt(at, len, len <= winBuf.length ? winBuf : undefined);
-      } else {
-        win = await readAt.call(src, at, len, signal);
-      }
-      winAt = at;
-    }
-    return new DataView(win.buffer, win.byteOffset + (at - winAt), n);
+    const b = await win.read(at, n);
+    return new DataView(b.buffer, b.byteOffset, n);
   };
   try {
     return await walkZstd(read, fileSize, bad, signal);
   } finally {
-    sync?.close();
+    win.close();
   }
 }
 

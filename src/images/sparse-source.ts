@@ -4,6 +4,7 @@ import { FlashError } from '../contracts/errors.js';
 import type { BlockRun } from './block-runs.js';
 import type { ByteSource } from './byte-source.js';
 import { ByteReader } from './byte-reader.js';
+import { headerWindow } from './header-window.js';
 import { HashedSource } from './hashed-source.js';
 import { SegmentList, hashFileInWorker } from './hash-worker.js';
 import { READ_BYTES } from './byte-source.js';
@@ -39,8 +40,7 @@ export interface SparseIndex {
  * types, sizes, the block sum against total_blks, and the file's length.
  */
 export async function indexSparseFile(src: ByteSource, h: SparseHeader, fileSize: number, signal?: AbortSignal): Promise<SparseIndex> {
-  const readAt = src.readAt;
-  if (!readAt) throw new FlashError('internal', 'indexSparseFile needs random access');
+  if (!src.readAt && !src.openSync) throw new FlashError('internal', 'indexSparseFile needs random access');
   const what = src.description;
   const n = h.totalChunks;
   const starts = new Float64Array(n + 1);
@@ -50,37 +50,33 @@ export async function indexSparseFile(src: ByteSource, h: SparseHeader, fileSize
   let pos = h.fileHeaderSize;
   let block = 0;
   let dataBytes = 0;
-  // Headers are read through a small window so runs of small chunks cost one read per window.
-  let win: Uint8Array = new Uint8Array(0);
-  let winAt = -1;
-  const headerAt = async (at: number): Promise<Uint8Array> => {
-    if (winAt < 0 || at < winAt || at + CHUNK_HEADER_SIZE > winAt + win.length) {
-      win = await readAt.call(src, at, Math.min(64 << 10, fileSize - at), signal);
-      winAt = at;
-    }
-    return win.subarray(at - winAt, at - winAt + CHUNK_HEADER_SIZE);
-  };
-  for (let i = 0; i < n; i++) {
-    if (pos + CHUNK_HEADER_SIZE > fileSize) {
-      throw new FlashError('image_invalid', `${what}: file ends at chunk ${i + 1} of ${n}: it is truncated`);
-    }
-    const c = parseChunkHeader(await headerAt(pos), h, i, what);
-    const body = pos + h.chunkHeaderSize;
-    if (c.type !== CHUNK_CRC32) {
-      starts[count] = block;
-      kinds[count] = c.type === CHUNK_RAW ? 0 : c.type === CHUNK_FILL ? 1 : 2;
-      if (c.type === CHUNK_RAW) where[count] = body;
-      else if (c.type === CHUNK_FILL) {
-        if (body + 4 > fileSize) throw new FlashError('image_invalid', `${what}: file ends in chunk ${i + 1}: it is truncated`);
-        const v = await readAt.call(src, body, 4, signal);
-        where[count] = new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
+  // Runs of small chunks share one window read.
+  const win = headerWindow(src, fileSize, { windowBytes: 64 << 10, signal });
+  try {
+    for (let i = 0; i < n; i++) {
+      if (pos + CHUNK_HEADER_SIZE > fileSize) {
+        throw new FlashError('image_invalid', `${what}: file ends at chunk ${i + 1} of ${n}: it is truncated`);
       }
-      count++;
-      block += c.blocks;
-      if (c.type === CHUNK_RAW) dataBytes += c.blocks * h.blockSize;
+      const c = parseChunkHeader(await win.read(pos, CHUNK_HEADER_SIZE), h, i, what);
+      const body = pos + h.chunkHeaderSize;
+      if (c.type !== CHUNK_CRC32) {
+        starts[count] = block;
+        kinds[count] = c.type === CHUNK_RAW ? 0 : c.type === CHUNK_FILL ? 1 : 2;
+        if (c.type === CHUNK_RAW) where[count] = body;
+        else if (c.type === CHUNK_FILL) {
+          if (body + 4 > fileSize) throw new FlashError('image_invalid', `${what}: file ends in chunk ${i + 1}: it is truncated`);
+          const v = await win.read(body, 4);
+          where[count] = new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
+        }
+        count++;
+        block += c.blocks;
+        if (c.type === CHUNK_RAW) dataBytes += c.blocks * h.blockSize;
+      }
+      pos += c.totalSize;
+      if (pos > fileSize) throw new FlashError('image_invalid', `${what}: file ends in chunk ${i + 1} of ${n}: it is truncated`);
     }
-    pos += c.totalSize;
-    if (pos > fileSize) throw new FlashError('image_invalid', `${what}: file ends in chunk ${i + 1} of ${n}: it is truncated`);
+  } finally {
+    win.close();
   }
   if (block !== h.totalBlocks) throw blockCountError(block, h, what);
   starts[count] = block;
