@@ -3,7 +3,7 @@
 // 8 simulated devices flashed in parallel. BENCH_QUICK=1 shrinks everything to a few seconds.
 import { build } from 'esbuild';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import { openImage } from '../src/images/index.js';
 import { FastbootSimDevice, SimUsbDevice, parseSimSpec } from '../src/sim/fastboot/index.js';
 import { createWebUsbLink } from '../src/transports/usb.js';
 import { load, silentContext } from './bench-kit.js';
+import { buildCli } from '../scripts/cli-build.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const MiB = 1024 * 1024;
@@ -171,19 +172,12 @@ async function versusAosp(): Promise<void> {
   const buildDir = join(work, 'build');
   mkdirSync(buildDir, { recursive: true });
   const define = { __FLASH_STATION_VERSION__: '"bench"' };
-  // Built as scripts/build.mjs builds dist/cli.js: split, so each command loads only its own modules, with `ws` bundled.
-  const bundleWs = {
-    name: 'bundle-ws',
-    setup(b: { onResolve: (o: { filter: RegExp }, f: (a: { path: string }) => { path: string; external: boolean } | undefined) => void }) {
-      b.onResolve({ filter: /^[^./]/ }, (a) => (a.path === 'ws' || a.path.startsWith('ws/') ? undefined : { path: a.path, external: true }));
-    },
-  };
-  const banner = { js: "import { createRequire as __fsCreateRequire } from 'node:module';\nconst require = __fsCreateRequire(import.meta.url);" };
-  await build({ entryPoints: { cli: join(root, 'src/cli/main.ts') }, outdir: buildDir, splitting: true, outExtension: { '.js': '.mjs' }, bundle: true, platform: 'node', target: 'node20', format: 'esm', plugins: [bundleWs], banner, define, logLevel: 'error', absWorkingDir: root });
+  // The CLI as `npm run build` bundles it (scripts/cli-build.mjs), from the current sources, with the package's launcher.
+  await buildCli({ root, outdir: join(buildDir, 'dist'), define, sourcemap: false, logLevel: 'error' });
   await build({ entryPoints: [join(root, 'bench/fastboot-host-entry.ts')], outfile: join(buildDir, 'entry.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', define, logLevel: 'error', absWorkingDir: root });
-  const cliRun = join(buildDir, 'run-cli.mjs');
-  // What bin/flash-station.js does with dist/cli.js.
-  writeFileSync(cliRun, `const { main } = await import('./cli.mjs');\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  mkdirSync(join(buildDir, 'bin'), { recursive: true });
+  const cliRun = join(buildDir, 'bin', 'flash-station.cjs');
+  copyFileSync(join(root, 'bin', 'flash-station.cjs'), cliRun);
   // Resolve bare package imports from the project's node_modules.
   spawnSync('ln', ['-sfn', join(root, 'node_modules'), join(work, 'node_modules')]);
 

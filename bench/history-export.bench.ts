@@ -35,7 +35,7 @@ function seed(dataDir: string): void {
 }
 
 async function startServe(dataDir: string): Promise<{ proc: ChildProcess; url: string; http: string }> {
-  const proc = spawn(process.execPath, [...(process.env.EXPORT_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.EXPORT_BENCH_PROF] : []), join(root, 'bin/flash-station.js'), 'serve', '--port', '0', '--no-usb', '--no-serial', '--no-block', '--data-dir', dataDir], {
+  const proc = spawn(process.execPath, [...(process.env.EXPORT_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.EXPORT_BENCH_PROF] : []), join(root, 'bin/flash-station.cjs'), 'serve', '--port', '0', '--no-usb', '--no-serial', '--no-block', '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, FLASH_STATION_TOKEN: TOKEN },
   });

@@ -3,8 +3,9 @@
 // Runs from `prepare`, so a fresh `npm ci` leaves a working CLI. Entry points that do not exist yet are skipped.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { buildCli } from './cli-build.mjs';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -12,26 +13,8 @@ mkdirSync(join(root, 'dist'), { recursive: true });
 const define = { __FLASH_STATION_VERSION__: JSON.stringify(pkg.version) };
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', define, absWorkingDir: root };
 
-/**
- * `ws` is bundled into the CLI rather than loaded from node_modules: Node loads a CommonJS package from ESM by lexing
- * each of its files for exports, and for `ws` that was ~0.13 s of every `flash-station flash` start (0.39 -> 0.26 s).
- * Its `require`s of Node built-ins (and of the optional bufferutil) go through the `require` the banner defines.
- */
-const bundleWs = {
-  name: 'bundle-ws',
-  setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (a) => (a.path === 'ws' || a.path.startsWith('ws/') ? undefined : { path: a.path, external: true }));
-  },
-};
-const requireBanner = "import { createRequire as __fsCreateRequire } from 'node:module';\nconst require = __fsCreateRequire(import.meta.url);";
-
 const jobs = [];
-if (existsSync(join(root, 'src/cli/main.ts'))) {
-  rmSync(join(root, 'dist/cli-chunks'), { recursive: true, force: true }); // chunk names carry hashes: drop stale ones
-  // Code splitting: each command's modules (and the packages they import) load only when that command runs.
-  jobs.push(build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', splitting: true,
-    chunkNames: 'cli-chunks/[name]-[hash]', format: 'esm', plugins: [bundleWs], banner: { js: requireBanner } }));
-}
+if (existsSync(join(root, 'src/cli/main.ts'))) jobs.push(buildCli({ root, outdir: join(root, 'dist'), define }));
 if (existsSync(join(root, 'src/main/main.ts'))) {
   jobs.push(build({ ...common, entryPoints: ['src/main/main.ts'], outfile: 'dist/main.js', format: 'esm', packages: 'external' }));
 }

@@ -28,7 +28,7 @@ if (!why && process.platform === 'linux' && !process.env.DISPLAY && !process.env
 }
 const child = why
   ? (console.log(`Electron cannot start here: ${why}; running the headless station instead.`),
-    spawn(process.execPath, [`${root}/bin/flash-station.js`, 'serve', ...args], { stdio: 'inherit' }))
+    spawn(process.execPath, [`${root}/bin/flash-station.cjs`, 'serve', ...args], { stdio: 'inherit' }))
   : spawn(found.path, [root, ...args], { stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));

@@ -1,6 +1,6 @@
 /**
  * The `flash-station` command line: `serve`, `flash`, `devices`, `jobs`, `watch`, `sim FAMILY` (contract §1).
- * `main(argv)` returns the exit status; bin/flash-station.js sets it.
+ * `main(argv)` returns the exit status; bin/flash-station.cjs sets it.
  */
 // Each command is imported when it runs: `flash` must not pay for the station, history and server (`serve`) at start,
 // and the built CLI (esbuild, code splitting) keeps each command's packages in its own chunk.

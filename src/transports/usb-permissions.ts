@@ -20,7 +20,7 @@ export function udevRulePath(
   const candidates: string[] = [];
   if (where.resourcesPath) candidates.push(join(where.resourcesPath, name));
   if (where.script) {
-    // bin/flash-station.js or dist/cli.js: the package root is one directory up.
+    // bin/flash-station.cjs or dist/cli.cjs: the package root is one directory up.
     candidates.push(resolve(dirname(where.script), '..', UDEV_RULE_PATH));
   }
   if (where.cwd) candidates.push(resolve(where.cwd, UDEV_RULE_PATH));

@@ -13,7 +13,7 @@ export const ARTIFACTS = join(root, 'test-results');
 
 /** Build what a test needs when a fresh checkout has not yet (npm ci runs the build through `prepare`). */
 export function ensureBuilt(what: { cli: boolean } = { cli: true }): void {
-  const need = (what.cli && !existsSync(join(root, 'dist/cli.js'))) || !existsSync(join(root, 'dist/renderer/index.html'));
+  const need = (what.cli && !existsSync(join(root, 'dist/cli.cjs'))) || !existsSync(join(root, 'dist/renderer/index.html'));
   if (!need) return;
   const r = what.cli
     ? spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, encoding: 'utf8' })
@@ -32,7 +32,7 @@ export interface RunningStation {
 
 /** `extraArgs` go to `serve` as given (e.g. `--tls-cert FILE --tls-key FILE`). */
 export async function startStation(dataDir: string, sims: string[], port = 0, extraArgs: string[] = []): Promise<RunningStation> {
-  const args = [join(root, 'bin/flash-station.js'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-usb', '--no-serial', ...extraArgs];
+  const args = [join(root, 'bin/flash-station.cjs'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-usb', '--no-serial', ...extraArgs];
   for (const s of sims) args.push('--sim', s);
   const env = { ...process.env };
   delete env.FLASH_STATION_TOKEN;

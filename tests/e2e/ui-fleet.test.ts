@@ -24,7 +24,7 @@ let image: string;
 let tokenA: string;
 
 async function startFleetView(url: string): Promise<{ child: ChildProcess; uiUrl: string }> {
-  const child = spawn(process.execPath, [join(root, 'bin/flash-station.js'), 'fleet', '--mqtt', url, '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'bin/flash-station.cjs'), 'fleet', '--mqtt', url, '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const lines = createInterface({ input: child.stdout });

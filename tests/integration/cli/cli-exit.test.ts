@@ -14,7 +14,7 @@ describe('flash-station exits after its command', () => {
   it('serve stops on SIGTERM although a handle outlives the station, and says so', async () => {
     const leak = join(dir, 'leak.cjs');
     writeFileSync(leak, "require('node:net').createServer().listen(0, '127.0.0.1');\n");
-    const child = spawn(process.execPath, ['-r', leak, join(root, 'bin/flash-station.js'), 'serve', '--port', '0', '--data-dir', join(dir, 'data'), '--no-usb', '--no-serial', '--no-block'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', leak, join(root, 'bin/flash-station.cjs'), 'serve', '--port', '0', '--data-dir', join(dir, 'data'), '--no-usb', '--no-serial', '--no-block'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

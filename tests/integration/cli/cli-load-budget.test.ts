@@ -1,33 +1,52 @@
-// What `flash-station flash` loads before it can talk to the station (issue 14: the CLI's start). A budget of code, not
-// of time: the command's chunk and everything it imports statically, from the bundle `npm run build` made.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+// What the client commands (`flash`, `devices` …) load before they can talk to the station (issue 14: the CLI's start).
+// Budgets of code and of loaders, not of time, on the bundle `npm run build` made (scripts/cli-build.mjs).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const chunks = join(process.cwd(), 'dist', 'cli-chunks');
+const root = process.cwd();
+const cli = join(root, 'dist', 'cli.cjs');
+const bin = join(root, 'bin', 'flash-station.cjs');
 
-function loadedBy(entry: string): string[] {
-  const seen = new Set<string>();
-  const walk = (file: string): void => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const text = readFileSync(join(chunks, file), 'utf8');
-    for (const m of text.matchAll(/(?:from|import)\s*"\.\/([^"]+)"/g)) if (m[1]) walk(m[1]);
-  };
-  walk(entry);
-  return [...seen];
+/** Node's internal modules of the ES module loader that a command run loaded. */
+function esmLoaderModules(args: string[]): { modules: string[]; status: number | null; stderr: string } {
+  const probe = join(tmpdir(), `esm-probe-${process.pid}.cjs`);
+  writeFileSync(
+    probe,
+    "process.on('exit', () => process.stderr.write('\\nESM-LOADER ' + process.moduleLoadList.filter((m) => /esm\\/(loader|translators|module_job)$/.test(m)).join(',') + '\\n'));\n",
+  );
+  const r = spawnSync(process.execPath, ['-r', probe, bin, ...args], { encoding: 'utf8', timeout: 20_000 });
+  const line = /ESM-LOADER (.*)/.exec(r.stderr)?.[1] ?? 'missing';
+  return { modules: line ? line.split(',').filter(Boolean) : [], status: r.status, stderr: r.stderr };
 }
 
-describe('the flash command’s code budget', () => {
-  it('loads its own WebSocket client, not ws, and under 100 KB of modules', () => {
-    expect(existsSync(chunks), 'dist/cli-chunks: run `npm run build` (npm ci does)').toBe(true);
-    const entry = readdirSync(chunks).find((f) => /^flash-[A-Z0-9]+\.js$/.test(f));
-    expect(entry).toBeDefined();
-    const files = loadedBy(entry!);
-    const text = files.map((f) => readFileSync(join(chunks, f), 'utf8')).join('\n');
-    expect(text).toContain('// src/cli/websocket.ts');
+describe('the client commands’ load budget', () => {
+  it('bundles them in one CommonJS file with the CLI’s own WebSocket client, not ws, under 100 KB', () => {
+    expect(existsSync(cli), 'dist/cli.cjs: run `npm run build` (npm ci does)').toBe(true);
+    const text = readFileSync(cli, 'utf8');
+    for (const unit of ['commands/flash.ts', 'commands/list.ts', 'commands/watch.ts', 'commands/control.ts', 'cli/websocket.ts']) {
+      expect(text).toContain(`// src/cli/${unit.replace(/^cli\//, '')}`);
+    }
     expect(text).not.toMatch(/\/\/ node_modules\/ws\//);
-    const bytes = files.reduce((n, f) => n + statSync(join(chunks, f)).size, 0);
-    expect(bytes).toBeLessThan(100 * 1024); // 67 KB on 2 Dec; 184 KB with ws
+    // The station, the families and the simulators are not in it: they load from their own ES module entries.
+    expect(text).not.toMatch(/\/\/ src\/(drivers|sim|images|transports)\/|\/\/ src\/families\.ts|\/\/ src\/core\/station/);
+    expect(text).toContain('import("./cli-esm/serve.js")');
+    expect(statSync(cli).size).toBeLessThan(100 * 1024); // 74 KB on 3 Dec
+  });
+
+  it('runs a client command without starting Node’s ES module loader', () => {
+    // (port 1: nothing listens, so the command fails fast after loading everything it needs to connect)
+    const r = esmLoaderModules(['devices', '--url', 'ws://127.0.0.1:1/flash-progress']);
+    expect(r.stderr).toMatch(/no station answered there/);
+    expect(r.status).toBe(2); // unreachable (contract §1)
+    expect(r.modules).toEqual([]);
+  });
+
+  it('loads the ES module entries for the commands that need them', () => {
+    const r = esmLoaderModules(['sim', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.modules.length).toBeGreaterThan(0);
   });
 });

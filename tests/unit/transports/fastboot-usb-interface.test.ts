@@ -83,8 +83,8 @@ describe('permissions', () => {
     try {
       mkdirSync(join(resources, 'udev'));
       writeFileSync(join(resources, 'udev/70-flash-station.rules'), '');
-      expect(udevRulePath({ resourcesPath: resources, script: join(root, 'bin/flash-station.js') })).toBe(join(resources, 'udev/70-flash-station.rules'));
-      expect(udevRulePath({ script: join(root, 'dist/cli.js') })).toBe(join(root, UDEV_RULE_PATH));
+      expect(udevRulePath({ resourcesPath: resources, script: join(root, 'bin/flash-station.cjs') })).toBe(join(resources, 'udev/70-flash-station.rules'));
+      expect(udevRulePath({ script: join(root, 'dist/cli.cjs') })).toBe(join(root, UDEV_RULE_PATH));
       expect(udevRulePath({ script: '/nowhere/bin/x.js', cwd: '/nowhere' })).toBe(UDEV_RULE_PATH);
     } finally {
       rmSync(resources, { recursive: true, force: true });
