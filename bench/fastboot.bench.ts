@@ -178,6 +178,8 @@ async function versusAosp(): Promise<void> {
   mkdirSync(join(buildDir, 'bin'), { recursive: true });
   const cliRun = join(buildDir, 'bin', 'flash-station.cjs');
   copyFileSync(join(root, 'bin', 'flash-station.cjs'), cliRun);
+  // The ES module entries are .js files, as in the package, whose package.json says so.
+  writeFileSync(join(buildDir, 'package.json'), '{ "type": "module" }\n');
   // Resolve bare package imports from the project's node_modules.
   spawnSync('ln', ['-sfn', join(root, 'node_modules'), join(work, 'node_modules')]);
 

@@ -1,9 +1,10 @@
 // Reads for walks over many small headers spread through a file (sparse chunk tables, zstd frames and blocks): a
-// window of the file is kept, so runs of small entries cost one read; files are read with blocking preads (a few µs
-// each from the page cache, where a thread-pool round trip per header costs tens of µs and added ~10 ms to a 128-chunk
-// sparse image's `start_flash`, seconds to a large one on a loaded machine), giving the event loop a turn every
-// `yieldEvery` reads so that a slow disk holds it for at most that many reads.
-import type { ByteSource } from './byte-source.js';
+// window of the file is kept, so runs of small entries cost one read. Files are read with blocking preads — a few µs
+// each from the page cache, where a thread-pool round trip per header costs tens of µs (it added ~4 ms to a 128-chunk
+// sparse image's `start_flash`, and seconds to a large one on a busy machine). The event loop gets a turn after every
+// `sliceMs` of blocking reads, and a read slower than `slowReadMs` (a cold disk, a USB stick, a network share) switches
+// the rest of the walk to thread-pool reads, so slow storage holds the loop for one read at most.
+import type { ByteSource, SyncReader } from './byte-source.js';
 
 export interface HeaderWindow {
   /** `n` bytes at `at`; valid until the next call. The caller checks `at + n` against the file's size. */
@@ -14,29 +15,41 @@ export interface HeaderWindow {
 export interface HeaderWindowOptions {
   /** Bytes read per miss (at least `n`). */
   windowBytes: number;
-  /** Blocking reads between turns of the event loop. */
-  yieldEvery?: number;
   signal?: AbortSignal;
+  /** Blocking reads for at most this long before the event loop gets a turn (default 4 ms). */
+  sliceMs?: number;
+  /** A blocking read that took longer than this ends blocking reads for this walk (default 5 ms). */
+  slowReadMs?: number;
+  /** Milliseconds, for the two limits above (tests pass a fake clock). */
+  now?: () => number;
 }
 
 export function headerWindow(src: ByteSource, fileSize: number, options: HeaderWindowOptions): HeaderWindow {
-  const { windowBytes, yieldEvery = 512, signal } = options;
+  const { windowBytes, signal, sliceMs = 4, slowReadMs = 5, now = () => performance.now() } = options;
   const readAt = src.readAt;
-  const sync = src.openSync?.();
+  let sync: SyncReader | undefined = src.openSync?.();
   const buf = sync ? Buffer.allocUnsafe(windowBytes) : undefined;
   let win: Uint8Array = new Uint8Array(0);
   let winAt = 0;
-  let reads = 0;
+  let sliceStart = now();
+  const stopBlocking = (): void => {
+    sync?.close();
+    sync = undefined;
+  };
   return {
     async read(at, n) {
       if (at < winAt || at + n > winAt + win.length) {
+        signal?.throwIfAborted();
         const len = Math.max(n, Math.min(windowBytes, fileSize - at));
         if (sync) {
-          if (++reads % yieldEvery === 0) {
+          if (now() - sliceStart >= sliceMs) {
             await new Promise((r) => setImmediate(r));
             signal?.throwIfAborted();
+            sliceStart = now();
           }
+          const t = now();
           win = sync.readAt(at, len, len <= windowBytes ? buf : undefined);
+          if (readAt && now() - t > slowReadMs) stopBlocking();
         } else if (readAt) {
           win = await readAt.call(src, at, len, signal);
         } else {
@@ -46,6 +59,6 @@ export function headerWindow(src: ByteSource, fileSize: number, options: HeaderW
       }
       return win.subarray(at - winAt, at - winAt + n);
     },
-    close: () => sync?.close(),
+    close: stopBlocking,
   };
 }

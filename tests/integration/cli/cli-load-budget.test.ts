@@ -1,7 +1,7 @@
 // What the client commands (`flash`, `devices` …) load before they can talk to the station (issue 14: the CLI's start).
 // Budgets of code and of loaders, not of time, on the bundle `npm run build` made (scripts/cli-build.mjs).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +17,12 @@ function esmLoaderModules(args: string[]): { modules: string[]; status: number |
     probe,
     "process.on('exit', () => process.stderr.write('\\nESM-LOADER ' + process.moduleLoadList.filter((m) => /esm\\/(loader|translators|module_job)$/.test(m)).join(',') + '\\n'));\n",
   );
-  const r = spawnSync(process.execPath, ['-r', probe, bin, ...args], { encoding: 'utf8', timeout: 20_000 });
+  let r: SpawnSyncReturns<string>;
+  try {
+    r = spawnSync(process.execPath, ['-r', probe, bin, ...args], { encoding: 'utf8', timeout: 20_000 });
+  } finally {
+    rmSync(probe, { force: true });
+  }
   const line = /ESM-LOADER (.*)/.exec(r.stderr)?.[1] ?? 'missing';
   return { modules: line ? line.split(',').filter(Boolean) : [], status: r.status, stderr: r.stderr };
 }

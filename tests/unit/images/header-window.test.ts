@@ -69,24 +69,62 @@ describe('headerWindow', () => {
     w.close();
   });
 
-  it('gives the event loop a turn every few blocking reads, and stops there when cancelled', async () => {
-    const { src } = counting(true);
-    const ac = new AbortController();
-    const w = headerWindow(src, bytes.length, { windowBytes: 16, yieldEvery: 4, signal: ac.signal });
+  it('gives the event loop a turn after each slice of blocking reads', async () => {
+    const { src, reads } = counting(true);
+    let t = 0;
+    const w = headerWindow(src, bytes.length, { windowBytes: 16, sliceMs: 4, now: () => t });
     let turns = 0;
     const tick = (): void => {
       turns++;
       if (turns < 100) setImmediate(tick);
     };
     setImmediate(tick);
-    for (let i = 0; i < 3; i++) await w.read(i * 32, 4);
-    expect(turns).toBe(0); // three reads: no turn yet
+    for (let i = 0; i < 3; i++) {
+      await w.read(i * 32, 4);
+      t += 1; // each read "takes" 1 ms
+    }
+    expect(turns).toBe(0); // 3 ms of reading: no turn yet
+    t += 1;
     await w.read(3 * 32, 4);
     expect(turns).toBe(1);
-    ac.abort(new Error('stop'));
-    for (let i = 4; i < 7; i++) await w.read(i * 32, 4);
-    await expect(w.read(7 * 32, 4)).rejects.toThrow('stop');
+    expect(reads.sync).toBe(4);
     w.close();
+  });
+
+  it('notices a cancel at the next read that needs the file, and inside a window it has', async () => {
+    const { src } = counting(true);
+    const ac = new AbortController();
+    const w = headerWindow(src, bytes.length, { windowBytes: 64, signal: ac.signal });
+    await w.read(0, 4);
+    ac.abort(new Error('stop'));
+    expect([...(await w.read(8, 2))]).toEqual([8, 9]); // from the window already read
+    await expect(w.read(200, 4)).rejects.toThrow('stop');
+    w.close();
+  });
+
+  it('goes on with thread-pool reads after a slow blocking read (a cold disk), and closes the blocking reader', async () => {
+    const { src, reads } = counting(true);
+    let t = 0;
+    const slowSrc: ByteSource = {
+      ...src,
+      openSync: () => {
+        const inner = src.openSync!();
+        return {
+          readAt: (offset, length, into) => {
+            t += 20; // 20 ms for one read
+            return inner.readAt(offset, length, into);
+          },
+          close: () => inner.close(),
+        };
+      },
+    };
+    const w = headerWindow(slowSrc, bytes.length, { windowBytes: 16, slowReadMs: 5, now: () => t });
+    expect([...(await w.read(0, 2))]).toEqual([0, 1]);
+    expect([...(await w.read(100, 2))]).toEqual([100, 101]);
+    expect([...(await w.read(300, 2))]).toEqual([44, 45]);
+    expect(reads).toEqual({ sync: 1, async: 2, closed: 1 });
+    w.close();
+    expect(reads.closed).toBe(1);
   });
 
   describe('on a real file', () => {

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { memoryByteSource } from '../../../src/images/byte-source.js';
 import { openByteSource } from '../../../src/images/open.js';
+import { parseSparseHeader } from '../../../src/images/sparse-format.js';
+import { indexSparseFile } from '../../../src/images/sparse-source.js';
 
 type C = { type: 'raw'; blocks: number; byte: number } | { type: 'fill'; blocks: number; value: number } | { type: 'skip'; blocks: number } | { type: 'crc' };
 
@@ -87,5 +89,16 @@ describe('sparse reader', () => {
     const f = sparse(8, [{ type: 'skip', blocks: 1 }]);
     f.writeUInt16LE(0xcac9, 28);
     await expect(expand(f)).rejects.toThrow(/unknown type 0xcac9/);
+  });
+
+  it('stops indexing a file’s chunk table when cancelled', async () => {
+    const f = sparse(8, [{ type: 'raw', blocks: 1, byte: 1 }, { type: 'skip', blocks: 3 }, { type: 'fill', blocks: 2, value: 7 }]);
+    const h = parseSparseHeader(f);
+    const ac = new AbortController();
+    ac.abort(new Error('cancelled by the operator'));
+    await expect(indexSparseFile(memoryByteSource(f), h, f.length, ac.signal)).rejects.toThrow('cancelled by the operator');
+    const ix = await indexSparseFile(memoryByteSource(f), h, f.length);
+    expect([...ix.kinds]).toEqual([0, 2, 1]);
+    expect(ix.dataBytes).toBe(8);
   });
 });
