@@ -1,5 +1,5 @@
 // Recognises "no permission to open this USB device" errors, and finds the udev rule we ship so the message can name it.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /** Where the rule lives in the source tree and the npm package (the families' docs explain how to install it). */
@@ -20,11 +20,20 @@ export function udevRulePath(
   const candidates: string[] = [];
   if (where.resourcesPath) candidates.push(join(where.resourcesPath, name));
   if (where.script) {
-    // bin/flash-station.cjs or dist/cli.cjs: the package root is one directory up.
-    candidates.push(resolve(dirname(where.script), '..', UDEV_RULE_PATH));
+    // bin/flash-station.cjs or dist/cli.cjs: the package root is one directory up — from the file itself, not from the
+    // node_modules/.bin link that npm installs (process.argv[1] is the link).
+    candidates.push(resolve(dirname(realPath(where.script)), '..', UDEV_RULE_PATH));
   }
   if (where.cwd) candidates.push(resolve(where.cwd, UDEV_RULE_PATH));
   return candidates.find((c) => existsSync(c)) ?? UDEV_RULE_PATH;
+}
+
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 export function isPermissionError(e: unknown): boolean {

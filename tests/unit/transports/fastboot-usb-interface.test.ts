@@ -1,5 +1,5 @@
 // Finding the fastboot interface in USB descriptors, naming the udev rule when Linux refuses access, and that rule.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,6 +86,10 @@ describe('permissions', () => {
       expect(udevRulePath({ resourcesPath: resources, script: join(root, 'bin/flash-station.cjs') })).toBe(join(resources, 'udev/70-flash-station.rules'));
       expect(udevRulePath({ script: join(root, 'dist/cli.cjs') })).toBe(join(root, UDEV_RULE_PATH));
       expect(udevRulePath({ script: '/nowhere/bin/x.js', cwd: '/nowhere' })).toBe(UDEV_RULE_PATH);
+      // Run through npm's node_modules/.bin link (process.argv[1] is the link, elsewhere):
+      mkdirSync(join(resources, '.bin'));
+      symlinkSync(join(root, 'bin/flash-station.cjs'), join(resources, '.bin/flash-station'));
+      expect(udevRulePath({ script: join(resources, '.bin/flash-station'), cwd: '/nowhere' })).toBe(join(root, UDEV_RULE_PATH));
     } finally {
       rmSync(resources, { recursive: true, force: true });
     }
