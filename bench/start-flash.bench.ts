@@ -4,14 +4,19 @@
 // how long the job's first stage (the decode into the spool, where there is one) then takes.
 // Each format: 3 runs (answer, then the job is cancelled once its first stage is done or at once), median shown.
 // The machine is shared: os.loadavg() is printed with every figure. BENCH_QUICK=1: 128 MiB, 1 run.
+// Then an uncompressed sparse image of many small chunks (4 KiB of data every 64 KiB, as `img2simg` writes it): the
+// answer, and the chunk-table walk alone with blocking reads (the station's) and with one thread-pool read per header.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { createStation } from '../src/core/station.js';
 import { decodeCounts, openImage } from '../src/images/index.js';
+import { fileByteSource } from '../src/images/byte-source.js';
+import { parseSparseHeader } from '../src/images/sparse-format.js';
+import { indexSparseFile } from '../src/images/sparse-source.js';
 import type { ServerMessage } from '../src/protocol/messages.js';
 import { startServer } from '../src/server/server.js';
 import { createSimProvider } from '../src/sim/index.js';
@@ -115,6 +120,50 @@ async function main(): Promise<void> {
       rows.push(row);
       console.log(`${f.name} | ${row.answerMs.toFixed(1)} | ${(decodedBefore / MiB).toFixed(1)} MiB | ${stage} | ${row.firstStageSeconds.toFixed(2)} | ${oldSecs.toFixed(2)} | ${load()}`);
     }
+
+    // A sparse image of many small chunks.
+    const small = join(dir, 'small.img');
+    const sfd = openSync(small, 'w');
+    ftruncateSync(sfd, SIZE);
+    const piece = randomBytes(4096);
+    for (let at = 0; at < SIZE; at += 64 * 1024) writeSync(sfd, piece, 0, piece.length, at);
+    closeSync(sfd);
+    const simg = `${small}.simg`;
+    execFileSync('img2simg', [small, simg]);
+    const header = parseSparseHeader(readFileSync(simg).subarray(0, 28));
+    const answers: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      inbox.length = 0;
+      const t0 = performance.now();
+      ws.send(JSON.stringify({ type: 'start_flash', requestId: `s${run}`, deviceId: 'BENCH0001', partition: 'system', image: simg }));
+      const result = (await next((m) => m.type === 'result' && (m as { requestId?: string }).requestId === `s${run}`)) as { ok: boolean; jobId?: string; error?: unknown };
+      answers.push(performance.now() - t0);
+      if (!result.ok || !result.jobId) throw new Error(`start_flash failed: ${JSON.stringify(result.error)}`);
+      const jobId = result.jobId;
+      ws.send(JSON.stringify({ type: 'cancel_flash', requestId: `sc${run}`, jobId }));
+      await next((m) => (m.type === 'flash_failed' || m.type === 'flash_completed') && m.jobId === jobId);
+      for (;;) {
+        if (station.devices().some((d) => d.state === 'idle')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const size = statSync(simg).size;
+    const walk = async (blocking: boolean): Promise<number> => {
+      const times: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const src = fileByteSource(simg, 0, size, 'small.img.simg');
+        const t = performance.now();
+        await indexSparseFile(blocking ? src : { ...src, openSync: undefined }, header, size);
+        times.push(performance.now() - t);
+      }
+      return median(times);
+    };
+    const blockingMs = await walk(true);
+    const poolMs = await walk(false);
+    const sparseRow = { format: `sparse, ${header.totalChunks} chunks`, answerMs: median(answers), answersMs: answers, walkBlockingMs: blockingMs, walkThreadPoolMs: poolMs, loadAvg: loadavg() };
+    rows.push(sparseRow);
+    console.log(`sparse (${header.totalChunks} chunks, ${(size / MiB).toFixed(0)} MiB file) | ${sparseRow.answerMs.toFixed(1)} | chunk table walk: blocking reads ${blockingMs.toFixed(1)} ms, one thread-pool read per header ${poolMs.toFixed(1)} ms | ${load()}`);
+
     ws.close();
     await server.close();
     await station.close();
