@@ -1,6 +1,7 @@
 // Finds the station's URL and token for a client command and opens a StationClient over the CLI's WebSocket.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { fileReadReason } from '../contracts/errors.js';
 import { StationClient, type WebSocketConstructor } from '../client/index.js';
 import { DEFAULT_URL } from '../client/station-client.js';
 import { defaultDataDir } from '../core/data-dir.js';
@@ -31,7 +32,7 @@ export const CONNECTION_OPTIONS = {
  */
 async function webSocketFor(flags: ClientFlags, token: string | undefined): Promise<WebSocketConstructor> {
   const ca = flags.ca === undefined ? undefined : await readFile(flags.ca).catch((e: unknown) => {
-    throw Object.assign(new Error(`Cannot read the CA file ${flags.ca}: ${(e as Error).message}`), { exit: 2 });
+    throw Object.assign(new Error(`Cannot read the CA file ${flags.ca}: ${fileReadReason(e)}.`), { exit: 2 });
   });
   return cliWebSocket({ ...(ca ? { ca } : {}), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
 }

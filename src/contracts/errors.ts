@@ -43,3 +43,23 @@ export function toFlashError(e: unknown, fallbackCode: ErrorCode = 'internal'): 
   const message = e instanceof Error ? e.message : String(e);
   return new FlashError(fallbackCode, message, { cause: e });
 }
+
+/**
+ * Why a file could not be read, in words a user acts on ("it does not exist"), for messages that already name the file;
+ * the system's own text only for the rare reasons without words here.
+ */
+export function fileReadReason(e: unknown): string {
+  switch ((e as { code?: unknown } | null)?.code) {
+    case 'ENOENT':
+      return 'it does not exist';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder, not a file';
+    case 'ENOTDIR':
+      return 'a part of its path is a file, not a folder';
+    default:
+      return e instanceof Error ? e.message : String(e);
+  }
+}

@@ -1,7 +1,7 @@
 // Turns the `--mqtt …` flags into MQTT.js connect options: URL check, protocol version, TLS files, password file.
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
-import { FlashError } from '../contracts/errors.js';
+import { FlashError, fileReadReason } from '../contracts/errors.js';
 
 export interface MqttConnectionOptions {
   /** `mqtt://HOST[:PORT]` or `mqtts://HOST[:PORT]`. */
@@ -45,7 +45,7 @@ function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new FlashError('bad_request', `Cannot read the ${what} ${path}: ${(e as Error).message}.`);
+    throw new FlashError('bad_request', `Cannot read the ${what} ${path}: ${fileReadReason(e)}.`);
   }
 }
 
@@ -59,7 +59,7 @@ export function connectOptions(options: MqttConnectionOptions): IClientOptions {
     try {
       text = readFileSync(options.passwordFile, 'utf8');
     } catch (e) {
-      throw new FlashError('bad_request', `Cannot read --mqtt-password-file ${options.passwordFile}: ${(e as Error).message}.`);
+      throw new FlashError('bad_request', `Cannot read --mqtt-password-file ${options.passwordFile}: ${fileReadReason(e)}.`);
     }
     out.password = text.split(/\r?\n/)[0] ?? '';
     if (options.username === undefined) throw new FlashError('bad_request', '--mqtt-password-file needs --mqtt-username.');

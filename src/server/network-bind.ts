@@ -6,7 +6,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { createSecureContext, type TLSSocket } from 'node:tls';
-import { FlashError } from '../contracts/errors.js';
+import { FlashError, fileReadReason } from '../contracts/errors.js';
 
 export interface TlsFiles {
   cert: Buffer;
@@ -40,7 +40,7 @@ async function loadTlsFiles(certFile: string | undefined, keyFile: string | unde
   if (certFile === undefined && keyFile === undefined) return undefined;
   if (certFile === undefined || keyFile === undefined) throw new FlashError('bad_request', 'TLS needs both --tls-cert FILE and --tls-key FILE.');
   const read = (file: string, what: string): Promise<Buffer> => readFile(file).catch((e: unknown) => {
-    throw new FlashError('bad_request', `Cannot read the TLS ${what} ${file}: ${(e as Error).message}`);
+    throw new FlashError('bad_request', `Cannot read the TLS ${what} ${file}: ${fileReadReason(e)}.`);
   });
   const [cert, key] = await Promise.all([read(certFile, 'certificate'), read(keyFile, 'key')]);
   try {

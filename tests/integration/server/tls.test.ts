@@ -100,7 +100,7 @@ describe('a station with --tls-cert and --tls-key', () => {
     expect(bad.err).toMatch(/certificate|--ca/i);
     const missing = captureIo();
     expect(await main(['devices', '--url', s.url, '--ca', f('no-such-ca.pem')], missing)).toBe(2);
-    expect(missing.err).toMatch(/Cannot read the CA file .*no-such-ca\.pem/);
+    expect(missing.err).toMatch(/Cannot read the CA file .*no-such-ca\.pem: it does not exist\./);
     // A --ca that is not the signer's (here not even PEM) is named, not met with "Pass --ca FILE" again.
     await writeFile(f('not-a-ca.pem'), 'hello\n');
     const wrong = captureIo();
@@ -172,8 +172,8 @@ describe('a station with --tls-cert and --tls-key', () => {
   it('serve stops at start with a clear error for TLS files it cannot use', async () => {
     await writeFile(f('garbage.pem'), 'not a certificate\n');
     const cases: Array<[string[], RegExp]> = [
-      [['--tls-cert', f('missing.pem'), '--tls-key', certs.keyFile], /Cannot read the TLS certificate .*missing\.pem/],
-      [['--tls-cert', certs.certFile, '--tls-key', f('missing.key')], /Cannot read the TLS key .*missing\.key/],
+      [['--tls-cert', f('missing.pem'), '--tls-key', certs.keyFile], /Cannot read the TLS certificate .*missing\.pem: it does not exist\./],
+      [['--tls-cert', certs.certFile, '--tls-key', f('missing.key')], /Cannot read the TLS key .*missing\.key: it does not exist\./],
       [['--tls-cert', f('garbage.pem'), '--tls-key', certs.keyFile], /garbage\.pem .*do not make a usable pair/],
       [['--tls-cert', certs.certFile, '--tls-key', f('garbage.pem')], /garbage\.pem do not make a usable pair/],
       [['--tls-cert', certs.certFile], /TLS needs both --tls-cert FILE and --tls-key FILE/],

@@ -22,7 +22,7 @@ describe('connectOptions', () => {
     const pw = file('pw', 's3cret\nignored\n');
     expect(connectOptions({ url: 'mqtt://b:1883', username: 'st1', passwordFile: pw })).toMatchObject({ username: 'st1', password: 's3cret', protocolVersion: 5 });
     expect(() => connectOptions({ url: 'mqtt://b', passwordFile: pw })).toThrow(/needs --mqtt-username/);
-    expect(() => connectOptions({ url: 'mqtt://b', username: 'u', passwordFile: join(tmpdir(), 'no-such-pw-file') })).toThrow(/Cannot read --mqtt-password-file/);
+    expect(() => connectOptions({ url: 'mqtt://b', username: 'u', passwordFile: join(tmpdir(), 'no-such-pw-file') })).toThrow(/Cannot read --mqtt-password-file .*no-such-pw-file: it does not exist\./);
   });
 
   it('refuses credentials in the URL and schemes other than mqtt:// and mqtts://', () => {

@@ -29,7 +29,7 @@ describe('network-bind', () => {
     const junk = join(dir, 'junk.pem');
     await writeFile(junk, 'not PEM\n');
     await expect(prepareBind({ host: '0.0.0.0', what: 'the station', tlsCertFile: join(dir, 'none.pem'), tlsKeyFile: junk }))
-      .rejects.toMatchObject({ message: expect.stringMatching(/Cannot read the TLS certificate .*none\.pem/) });
+      .rejects.toMatchObject({ message: expect.stringMatching(/Cannot read the TLS certificate .*none\.pem: it does not exist\./) });
     await expect(prepareBind({ host: '0.0.0.0', what: 'the station', tlsCertFile: junk, tlsKeyFile: junk }))
       .rejects.toMatchObject({ message: expect.stringMatching(/junk\.pem and key .*junk\.pem do not make a usable pair/) });
     await expect(prepareBind({ host: '0.0.0.0', what: 'the station', tlsKeyFile: junk }))
