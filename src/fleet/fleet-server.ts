@@ -11,7 +11,7 @@ import { listenOn } from '../server/listen.js';
 import { createWebServer, type TlsFiles } from '../server/network-bind.js';
 import { createRateLimiter } from '../server/rate-limit.js';
 import { contentSecurityPolicy, serveStatic } from '../server/static-files.js';
-import type { FleetStore } from './fleet-store.js';
+import type { FleetStore, StationSummary } from './fleet-store.js';
 import { stationIdProblem } from './topics.js';
 
 /** What the fleet may ask a station to do (issue 16): start, pause, resume, cancel. */
@@ -71,7 +71,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 /** The public shape of `GET /api/stations` (contract §9), with the view's extras. */
-function summary(store: FleetStore): unknown[] {
+function summary(store: FleetStore): StationSummary[] {
   return store.list().map((s) => ({
     stationId: s.stationId, online: s.online, devices: s.devices, jobs: s.jobs, lastSeen: s.lastSeen, counters: s.counters,
   }));

@@ -27,6 +27,9 @@ export interface StationRecord {
   results: Array<{ receivedAt: number; result: Record<string, unknown> }>;
 }
 
+/** A station as `GET /api/stations` lists it (the fleet view's page reads this shape). */
+export type StationSummary = Omit<StationRecord, 'results'>;
+
 export interface FleetCounters {
   messages: number;
   invalid: Record<Exclude<TopicKind, 'commands'> | 'topic', number>;

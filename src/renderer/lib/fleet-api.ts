@@ -1,16 +1,9 @@
 // The fleet view's HTTP API as its page uses it: GET /api/stations, and one command to a station with that station's
 // token (the view's own token as Bearer), answered with the station's result or the view's error.
-import type { Device, Job } from '../../protocol/messages.js';
+import type { StationSummary } from '../../fleet/fleet-store.js';
 import { fetchJson, stationFetch } from './station-http.js';
 
-export interface FleetStation {
-  stationId: string;
-  online: boolean;
-  devices: Device[];
-  jobs: Job[];
-  lastSeen: number;
-  counters: { events: number; completed: number; failed: number; cancelled: number; dropped: number };
-}
+export type FleetStation = StationSummary;
 
 export type FleetCommand =
   | { type: 'start_flash'; deviceId: string; image: string; partition?: string }
