@@ -10,7 +10,7 @@ import { sendError, sendJson } from '../server/http-errors.js';
 import { listenOn } from '../server/listen.js';
 import { createWebServer, type TlsFiles } from '../server/network-bind.js';
 import { createRateLimiter } from '../server/rate-limit.js';
-import { contentSecurityPolicy, serveStatic } from '../server/static-files.js';
+import { serveStatic } from '../server/static-files.js';
 import type { FleetStore, StationSummary } from './fleet-store.js';
 import { stationIdProblem } from './topics.js';
 
@@ -105,8 +105,7 @@ export async function startFleetServer(options: FleetServerOptions): Promise<Run
     if (page && (path === '/' || path === '/index.html' || path === '/fleet.html')) {
       // The page is the renderer's fleet.html (the station's job cards and styles), built with the station's page.
       if (pageDir && (await serveStatic(req, res, '/fleet.html', pageDir, req.headers.host ?? '', tls))) return;
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': contentSecurityPolicy(req.headers.host ?? '', tls) });
-      res.end(req.method === 'HEAD' ? undefined : NOT_BUILT);
+      await serveStatic(req, res, '/', undefined, req.headers.host ?? '', tls, NOT_BUILT); // the page saying it is not built
       return;
     }
     if (page && path.startsWith('/assets/') && pageDir && (await serveStatic(req, res, path, pageDir, req.headers.host ?? '', tls))) return;

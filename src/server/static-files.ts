@@ -54,13 +54,16 @@ function securityHeaders(host: string, tls: boolean): Record<string, string> {
   };
 }
 
-/** Answer a GET/HEAD for the UI; returns false when the path is not a file of the UI (caller sends 404). */
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, staticDir: string | undefined, host: string, tls = false): Promise<boolean> {
+/**
+ * Answer a GET/HEAD for the UI; returns false when the path is not a file of the UI (caller sends 404). Without a
+ * built UI (`staticDir` undefined) `/` and `/index.html` get `notBuilt`, a page saying so.
+ */
+export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, staticDir: string | undefined, host: string, tls = false, notBuilt = FALLBACK): Promise<boolean> {
   const headers = securityHeaders(host, tls);
   if (!staticDir) {
     if (pathname !== '/' && pathname !== '/index.html') return false;
     res.writeHead(200, { ...headers, 'content-type': TYPES['.html']!, 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : FALLBACK);
+    res.end(req.method === 'HEAD' ? undefined : notBuilt);
     return true;
   }
   const root = resolve(staticDir);

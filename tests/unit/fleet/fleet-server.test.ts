@@ -134,7 +134,12 @@ describe('fleet server', () => {
       expect((await call(port, 'GET', '/index.html')).text).toBe('<title>fleet page</title>');
       rmSync(join(dir, 'fleet.html'));
       const { port: bare } = await serve(true, dir);
-      expect((await call(bare, 'GET', '/')).text).toMatch(/has not been built/);
+      const notBuilt = await call(bare, 'GET', '/');
+      expect(notBuilt.text).toMatch(/fleet view is running, but its page has not been built/);
+      // with the station page's security headers
+      expect(notBuilt.headers['x-frame-options']).toBe('DENY');
+      expect(notBuilt.headers['referrer-policy']).toBe('no-referrer');
+      expect(String(notBuilt.headers['content-security-policy'])).toMatch(/frame-ancestors 'none'/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
