@@ -11,9 +11,13 @@ import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** main.ts's imports of the heavy commands → their ES module entry, relative to cli.cjs. */
-const ESM_COMMANDS = { './commands/serve.js': 'serve', './commands/fleet.js': 'fleet', '../sim/cli.js': 'sim' };
-const ESM_ENTRIES = { 'cli-esm/serve': 'src/cli/commands/serve.ts', 'cli-esm/fleet': 'src/cli/commands/fleet.ts', 'cli-esm/sim': 'src/sim/cli.ts' };
+/** The heavy commands: how main.ts imports each, its source, and its ES module entry `cli-esm/NAME.js`. */
+const ESM_COMMANDS = [
+  { name: 'serve', imported: './commands/serve.js', source: 'src/cli/commands/serve.ts' },
+  { name: 'fleet', imported: './commands/fleet.js', source: 'src/cli/commands/fleet.ts' },
+  { name: 'sim', imported: '../sim/cli.js', source: 'src/sim/cli.ts' },
+];
+const ESM_ENTRIES = Object.fromEntries(ESM_COMMANDS.map((c) => [`cli-esm/${c.name}`, c.source]));
 
 /**
  * `ws` is bundled rather than loaded from node_modules: Node loads a CommonJS package from ESM by lexing each of its
@@ -29,9 +33,9 @@ const packagesExceptWs = {
 const esmCommands = {
   name: 'esm-commands',
   setup(b) {
-    b.onResolve({ filter: /^\.\.?\/(commands\/(serve|fleet)|sim\/cli)\.js$/ }, (a) => {
-      const name = a.importer.endsWith(join('src', 'cli', 'main.ts')) ? ESM_COMMANDS[a.path] : undefined;
-      return name ? { path: `./cli-esm/${name}.js`, external: true } : undefined;
+    b.onResolve({ filter: /^\.\.?\// }, (a) => {
+      const command = a.importer.endsWith(join('src', 'cli', 'main.ts')) ? ESM_COMMANDS.find((c) => c.imported === a.path) : undefined;
+      return command ? { path: `./cli-esm/${command.name}.js`, external: true } : undefined;
     });
   },
 };

@@ -2,8 +2,8 @@
  * The `flash-station` command line: `serve`, `flash`, `devices`, `jobs`, `watch`, `sim FAMILY` (contract §1).
  * `main(argv)` returns the exit status; bin/flash-station.cjs sets it.
  */
-// Each command is imported when it runs: `flash` must not pay for the station, history and server (`serve`) at start,
-// and the built CLI (esbuild, code splitting) keeps each command's packages in its own chunk.
+// Each command is imported when it runs: `flash` must not pay for the station, history and server (`serve`) at start.
+// The build (scripts/cli-build.mjs) points the imports of serve, fleet and sim at their own ES module entries.
 import { MAIN_HELP, SIM_HELP } from './help.js';
 import { EXIT, processIo, type CliIo } from './io.js';
 import { CLI_VERSION } from './version.js';
