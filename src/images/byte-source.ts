@@ -1,7 +1,7 @@
 // Byte sources: the layers below a BlockSource (a file, a decompressor, a zip entry), each streamable again.
 import { closeSync, openSync as openSyncFs, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { FlashError } from '../contracts/errors.js';
+import { FlashError, fileReadReason } from '../contracts/errors.js';
 
 /** A stream of bytes that can be started again; `size` is its exact length when known. */
 export interface ByteSource {
@@ -79,7 +79,9 @@ export function fileByteSource(path: string, start: number, size: number, descri
     // (`offset` is relative to the region's start)
     let got = 0;
     while (got < n) {
-      const { bytesRead } = await fh.read(b, got, n - got, start + offset + got);
+      const { bytesRead } = await fh.read(b, got, n - got, start + offset + got).catch((e: unknown) => {
+        throw fileError(e, path); // (EIO from a failing card, EISDIR)
+      });
       if (bytesRead === 0) break;
       got += bytesRead;
     }
@@ -113,7 +115,12 @@ export function fileByteSource(path: string, start: number, size: number, descri
         const b = into && into.length >= n ? into : Buffer.allocUnsafe(n);
         let got = 0;
         while (got < n) {
-          const r = readSync(fd, b, got, n - got, start + offset + got);
+          let r: number;
+          try {
+            r = readSync(fd, b, got, n - got, start + offset + got);
+          } catch (e) {
+            throw fileError(e, path);
+          }
           if (r === 0) break;
           got += r;
         }
@@ -174,11 +181,7 @@ async function openFile(path: string): Promise<FileHandle> {
 export function fileError(e: unknown, path: string): FlashError {
   const code = (e as { code?: string }).code;
   if (code === 'ENOENT') return new FlashError('image_not_found', `${path} does not exist`, { cause: e });
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new FlashError('image_unreadable', `${path} cannot be read (permission denied)`, { cause: e });
-  }
-  if (code === 'EISDIR') return new FlashError('image_unreadable', `${path} is a folder, not an image file`, { cause: e });
-  return new FlashError('image_unreadable', `${path} cannot be read: ${(e as Error).message}`, { cause: e });
+  return new FlashError('image_unreadable', `${path} cannot be read: ${fileReadReason(e)}`, { cause: e });
 }
 
 /** Bytes in memory as a ByteSource (tests, small embedded images). */

@@ -4,7 +4,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { fileByteSource } from '../../../src/images/byte-source.js';
+import { fileByteSource, fileError } from '../../../src/images/byte-source.js';
 import { openFilesUnder } from '../../helpers/open-files.js';
 import { until } from '../../helpers/until.js';
 
@@ -59,5 +59,18 @@ describe('fileByteSource', () => {
     vi.advanceTimersByTime(1100);
     vi.useRealTimers();
     await until(() => openFilesUnder(dir).length === 0, 2000, 'every handle closed');
+  });
+});
+
+describe('fileError', () => {
+  it('says a missing image does not exist, and why another cannot be read', async () => {
+    const missing = fileByteSource(join(dir, 'none.img'), 0, 10, 'none.img');
+    await expect(missing.readAt!(0, 4)).rejects.toMatchObject({ code: 'image_not_found', message: `${join(dir, 'none.img')} does not exist` });
+    const folder = fileByteSource(dir, 0, 10, 'a folder');
+    await expect(folder.readAt!(0, 4)).rejects.toMatchObject({ code: 'image_unreadable', message: `${dir} cannot be read: it is a folder, not a file` });
+    const blocking = folder.openSync!();
+    expect(() => blocking.readAt(0, 4)).toThrow(`${dir} cannot be read: it is a folder, not a file`);
+    blocking.close();
+    expect(fileError(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }), '/x.img').message).toBe('/x.img cannot be read: permission denied');
   });
 });
