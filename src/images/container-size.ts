@@ -29,9 +29,8 @@ const HEADER_WINDOW = 16 << 10;
  * exactly at the end of the file (truncated) or a header is malformed.
  */
 export async function zstdExpandedSize(src: ByteSource, what: string, signal?: AbortSignal): Promise<number | undefined> {
-  const readAt = src.readAt;
   const fileSize = src.size;
-  if (!readAt || fileSize === undefined) throw new FlashError('internal', 'zstd frames need random access');
+  if (fileSize === undefined) throw new FlashError('internal', 'zstd frames need a file of known size');
   const bad = (why: string): FlashError =>
     new FlashError('image_invalid', `${what}: ${why} — the zstd file is truncated or corrupt; download it again`);
   // The blocks of a zero run are a few bytes each, so one window covers thousands of them (one read per header made a

@@ -4,6 +4,7 @@
 // sparse image's `start_flash`, and seconds to a large one on a busy machine). The event loop gets a turn after every
 // `sliceMs` of blocking reads, and a read slower than `slowReadMs` (a cold disk, a USB stick, a network share) switches
 // the rest of the walk to thread-pool reads, so slow storage holds the loop for one read at most.
+import { FlashError } from '../contracts/errors.js';
 import type { ByteSource, SyncReader } from './byte-source.js';
 
 export interface HeaderWindow {
@@ -24,9 +25,11 @@ export interface HeaderWindowOptions {
   now?: () => number;
 }
 
+/** A window over `src`, which needs random access (`readAt`; files also have blocking reads). */
 export function headerWindow(src: ByteSource, fileSize: number, options: HeaderWindowOptions): HeaderWindow {
   const { windowBytes, signal, sliceMs = 4, slowReadMs = 5, now = () => performance.now() } = options;
   const readAt = src.readAt;
+  if (!readAt) throw new FlashError('internal', `${src.description}: its headers need random access`);
   let sync: SyncReader | undefined = src.openSync?.();
   const buf = sync ? Buffer.allocUnsafe(windowBytes) : undefined;
   let win: Uint8Array = new Uint8Array(0);
@@ -49,11 +52,9 @@ export function headerWindow(src: ByteSource, fileSize: number, options: HeaderW
           }
           const t = now();
           win = sync.readAt(at, len, len <= windowBytes ? buf : undefined);
-          if (readAt && now() - t > slowReadMs) stopBlocking();
-        } else if (readAt) {
-          win = await readAt.call(src, at, len, signal);
+          if (now() - t > slowReadMs) stopBlocking();
         } else {
-          throw new Error(`${src.description}: random access is needed to read its headers`);
+          win = await readAt.call(src, at, len, signal);
         }
         winAt = at;
       }

@@ -40,7 +40,6 @@ export interface SparseIndex {
  * types, sizes, the block sum against total_blks, and the file's length.
  */
 export async function indexSparseFile(src: ByteSource, h: SparseHeader, fileSize: number, signal?: AbortSignal): Promise<SparseIndex> {
-  if (!src.readAt && !src.openSync) throw new FlashError('internal', 'indexSparseFile needs random access');
   const what = src.description;
   const n = h.totalChunks;
   const starts = new Float64Array(n + 1);
