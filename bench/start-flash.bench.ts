@@ -71,10 +71,26 @@ async function main(): Promise<void> {
         });
       }
     };
-    for (;;) {
-      if (station.devices().some((d) => d.state === 'idle')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const idle = async (): Promise<void> => {
+      while (!station.devices().some((d) => d.state === 'idle')) await new Promise((r) => setTimeout(r, 100));
+    };
+    /** Send start_flash; the time to its result and the job's id. */
+    const start = async (image: string, requestId: string): Promise<{ ms: number; jobId: string }> => {
+      inbox.length = 0;
+      const t0 = performance.now();
+      ws.send(JSON.stringify({ type: 'start_flash', requestId, deviceId: 'BENCH0001', partition: 'system', image }));
+      const result = (await next((m) => m.type === 'result' && (m as { requestId?: string }).requestId === requestId)) as { ok: boolean; jobId?: string; error?: unknown };
+      const ms = performance.now() - t0;
+      if (!result.ok || !result.jobId) throw new Error(`start_flash failed: ${JSON.stringify(result.error)}`);
+      return { ms, jobId: result.jobId };
+    };
+    /** Cancel the job and wait until the device is free again. */
+    const cancel = async (jobId: string, requestId: string): Promise<void> => {
+      ws.send(JSON.stringify({ type: 'cancel_flash', requestId, jobId }));
+      await next((m) => (m.type === 'flash_failed' || m.type === 'flash_completed') && m.jobId === jobId);
+      await idle();
+    };
+    await idle();
 
     const rows: Array<Record<string, unknown>> = [];
     console.log(`start_flash answer time, ${SIZE / MiB} MiB raw image (1/8 data), ${RUNS} run(s) each, median; load avg (1/5/15 min) beside each`);
@@ -86,15 +102,10 @@ async function main(): Promise<void> {
       let decodedBefore = 0;
       let stage = '';
       for (let run = 0; run < RUNS; run++) {
-        inbox.length = 0;
         const before = decodeCounts()[f.counter].bytes;
-        const t0 = performance.now();
-        ws.send(JSON.stringify({ type: 'start_flash', requestId: `r${run}`, deviceId: 'BENCH0001', partition: 'system', image }));
-        const result = (await next((m) => m.type === 'result' && (m as { requestId?: string }).requestId === `r${run}`)) as { ok: boolean; jobId?: string; error?: unknown };
-        answers.push(performance.now() - t0);
+        const { ms, jobId } = await start(image, `r${run}`);
+        answers.push(ms);
         decodedBefore = decodeCounts()[f.counter].bytes - before;
-        if (!result.ok || !result.jobId) throw new Error(`start_flash failed: ${JSON.stringify(result.error)}`);
-        const jobId = result.jobId;
         const started = (await next((m) => m.type === 'flash_started' && m.jobId === jobId)) as { stage: string; timestamp: number };
         stage = started.stage.startsWith('Writing') ? '(none)' : started.stage;
         if (stage !== '(none)') {
@@ -102,12 +113,7 @@ async function main(): Promise<void> {
           const done = (await next((m) => m.type === 'flash_progress' && m.jobId === jobId && m.totalBytes > 0)) as { timestamp: number };
           stageSecs.push((done.timestamp - started.timestamp) / 1000);
         }
-        ws.send(JSON.stringify({ type: 'cancel_flash', requestId: `c${run}`, jobId }));
-        await next((m) => (m.type === 'flash_failed' || m.type === 'flash_completed') && m.jobId === jobId);
-        for (;;) {
-          if (station.devices().some((d) => d.state === 'idle')) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await cancel(jobId, `c${run}`);
       }
       // The old path: the stream decoded to learn its size before the job existed (openImage without a spool).
       const t1 = performance.now();
@@ -133,19 +139,9 @@ async function main(): Promise<void> {
     const header = parseSparseHeader(readFileSync(simg).subarray(0, 28));
     const answers: number[] = [];
     for (let run = 0; run < RUNS; run++) {
-      inbox.length = 0;
-      const t0 = performance.now();
-      ws.send(JSON.stringify({ type: 'start_flash', requestId: `s${run}`, deviceId: 'BENCH0001', partition: 'system', image: simg }));
-      const result = (await next((m) => m.type === 'result' && (m as { requestId?: string }).requestId === `s${run}`)) as { ok: boolean; jobId?: string; error?: unknown };
-      answers.push(performance.now() - t0);
-      if (!result.ok || !result.jobId) throw new Error(`start_flash failed: ${JSON.stringify(result.error)}`);
-      const jobId = result.jobId;
-      ws.send(JSON.stringify({ type: 'cancel_flash', requestId: `sc${run}`, jobId }));
-      await next((m) => (m.type === 'flash_failed' || m.type === 'flash_completed') && m.jobId === jobId);
-      for (;;) {
-        if (station.devices().some((d) => d.state === 'idle')) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const { ms, jobId } = await start(simg, `s${run}`);
+      answers.push(ms);
+      await cancel(jobId, `sc${run}`);
     }
     const size = statSync(simg).size;
     const walk = async (blocking: boolean): Promise<number> => {
